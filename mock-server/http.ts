@@ -1,0 +1,72 @@
+/** node:http adapter: serves a fetch-style handler on a port. */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import type { AddressInfo } from 'node:net';
+import type { Handler } from './app';
+
+export interface Listening {
+  server: Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+export function listen(handler: Handler, options: { port?: number; host?: string } = {}): Promise<Listening> {
+  const host = options.host ?? '127.0.0.1';
+  const server = createServer((req, res) => {
+    serve(handler, req, res, host).catch((error) => {
+      console.error('[modelport] failed to write a response:', error);
+      res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      const { port } = server.address() as AddressInfo;
+      const shownHost = host.includes(':') ? `[${host}]` : host;
+      resolve({
+        server,
+        url: `http://${shownHost}:${port}`,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+          }),
+      });
+    });
+  });
+}
+
+async function serve(handler: Handler, req: IncomingMessage, res: ServerResponse, host: string): Promise<void> {
+  const url = `http://${req.headers.host ?? host}${req.url ?? '/'}`;
+  const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+  const headers = new Headers();
+  for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+  let request: Request;
+  try {
+    request = new Request(url, {
+      method: req.method,
+      headers,
+      ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream, duplex: 'half' } : {}),
+    } as RequestInit);
+  } catch {
+    res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'malformed request', code: 'invalid_request', status: 400, request_id: '' }));
+    return;
+  }
+  const response = await handler(request);
+  res.statusCode = response.status;
+  response.headers.forEach((value, key) => res.setHeader(key, value));
+  if (!response.body) {
+    res.end();
+    return;
+  }
+  const reader = response.body.getReader();
+  res.on('close', () => reader.cancel().catch(() => undefined));
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (!res.write(value)) await new Promise((resolve) => res.once('drain', resolve));
+  }
+  res.end();
+}

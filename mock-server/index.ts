@@ -1,0 +1,37 @@
+/** modelport/mock-server: the local model server, for tests and for `modelport serve`. */
+import { listen } from './http';
+import { createModelServer, type CreateServerOptions } from './server';
+
+export { createModelServer, type CreateServerOptions, type ModelServer } from './server';
+export type { Handler } from './app';
+
+export interface StartMockServerOptions extends CreateServerOptions {
+  /** Port to listen on; 0 (the default) picks a free one. */
+  port?: number;
+  /** Interface to bind; default 127.0.0.1. */
+  host?: string;
+}
+
+export interface RunningMockServer {
+  /** Base URL, e.g. `http://127.0.0.1:41234`. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Starts a server on 127.0.0.1 (a free port by default) for tests. */
+export async function startMockServer(options: StartMockServerOptions = {}): Promise<RunningMockServer> {
+  const server = await createModelServer(options);
+  const listening = await listen(server.handler, { port: options.port, host: options.host });
+  return {
+    url: listening.url,
+    close: async () => {
+      await listening.close();
+      await server.close();
+    },
+  };
+}
+
+/** The fetch-style handler alone (no port), for msw or any fetch-based framework. */
+export async function createHandler(options: CreateServerOptions = {}) {
+  return (await createModelServer(options)).handler;
+}
