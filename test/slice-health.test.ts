@@ -34,7 +34,7 @@ describe('health and server metadata over real HTTP', () => {
   });
 
   it('unknown routes are 404 and wrong methods 405, with the error body', async () => {
-    const error = await client.transport.json({ method: 'GET', path: 'v2/nowhere' }).catch((e) => e);
+    const error = (await client.transport.json({ method: 'GET', path: 'v2/nowhere' }).catch((e) => e)) as NotFoundError;
     expect(error).toBeInstanceOf(NotFoundError);
     expect(error.code).toBe('route_not_found');
     expect(error.requestId).toMatch(/^[0-9a-f-]{36}$/);
