@@ -164,6 +164,7 @@ function verifyLoads(tfjsNodeDir) {
 
 function run(command, args, options = {}) {
   const result = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...options });
+  if (result.error?.code === 'ENOENT') throw new Error(`${path.basename(command)} is not on PATH`);
   if (result.error) throw new Error(`${path.basename(command)}: ${result.error.message}`);
   if (result.status !== 0) {
     const output = `${result.stderr ?? ''}\n${result.stdout ?? ''}`.trim().split('\n');
