@@ -1,6 +1,7 @@
 /** What every route handler receives: the parsed request and the server's shared state. */
 import type { Contract, Operation } from './contract';
 import type { Runtime } from './runtime/backend';
+import type { ModelManager } from './runtime/model-manager';
 
 export interface ServerOptions {
   /** Require API keys (default true; `startMockServer` tests often pass false). */
@@ -14,6 +15,7 @@ export interface ServerState {
   readonly runtime: Runtime;
   readonly options: Required<ServerOptions>;
   readonly version: string;
+  readonly models: ModelManager;
   /** False while start-up work (model loading) is still running. */
   ready: boolean;
 }

@@ -69,10 +69,8 @@ export class Contract {
         const parameters = [...(pathItem.parameters ?? []), ...(op.parameters ?? [])].map((p) => this.deref(p) as ParameterSpec);
         const content = op.requestBody ? (this.deref(op.requestBody).content ?? {}) : {};
         // Binary infer bodies carry the same JSON request as a header, so one validator serves both.
-        const jsonSchemaPointer = content['application/json']?.schema
-          ? `openapi#/paths/${escapePointer(pathTemplate)}/${method}/requestBody/content/application~1json/schema`
-          : undefined;
-        const bodyValidator = jsonSchemaPointer ? ajv.compile({ $ref: jsonSchemaPointer }) : undefined;
+        const jsonSchema = content['application/json']?.schema;
+        const bodyValidator = jsonSchema ? ajv.compile(pointIntoSpec(jsonSchema) as object) : undefined;
         const operation: Operation = {
           operationId: op.operationId,
           method,
@@ -147,7 +145,7 @@ function compileParams(ajv: Ajv2020, parameters: ParameterSpec[]): Operation['va
   for (const location of ['path', 'query', 'header'] as const) {
     const own = parameters.filter((p) => p.in === location);
     if (!own.length) continue;
-    const properties = Object.fromEntries(own.map((p) => [location === 'header' ? p.name.toLowerCase() : p.name, p.schema ?? {}]));
+    const properties = Object.fromEntries(own.map((p) => [location === 'header' ? p.name.toLowerCase() : p.name, pointIntoSpec(p.schema ?? {})]));
     const required = own.filter((p) => p.required).map((p) => (location === 'header' ? p.name.toLowerCase() : p.name));
     byLocation.set(location, ajv.compile({ type: 'object', properties, required }));
   }
@@ -181,8 +179,14 @@ export function toDetails(errors: ErrorObject[] | null | undefined, prefix: stri
   return details.slice(0, 20);
 }
 
-function escapePointer(segment: string): string {
-  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
+/** Rewrites local `#/...` refs so they resolve inside the spec registered as `openapi`. */
+function pointIntoSpec(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(pointIntoSpec);
+  if (!schema || typeof schema !== 'object') return schema;
+  return Object.fromEntries(Object.entries(schema).map(([key, value]) => [
+    key,
+    key === '$ref' && typeof value === 'string' && value.startsWith('#/') ? `openapi${value}` : pointIntoSpec(value),
+  ]));
 }
 function unescapePointer(segment: string): string {
   return segment.replace(/~1/g, '/').replace(/~0/g, '~');

@@ -65,6 +65,307 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2/models/{model_name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Model metadata
+         * @description Inputs, outputs, platform and versions of a model; without a version the one `production` points at, else the newest ready version.
+         */
+        get: operations["modelMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{model_name}/versions/{model_version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+                /** @description A version number, or an alias such as `production`. */
+                model_version: components["parameters"]["ModelVersion"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Model version metadata
+         * @description Inputs, outputs and platform of one version of a model.
+         */
+        get: operations["modelVersionMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{model_name}/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Is the model ready
+         * @description Whether the version unversioned requests resolve to is loaded and takes inference requests.
+         */
+        get: operations["modelReady"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{model_name}/versions/{model_version}/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+                /** @description A version number, or an alias such as `production`. */
+                model_version: components["parameters"]["ModelVersion"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Is the model version ready
+         * @description Whether this version is loaded and takes inference requests.
+         */
+        get: operations["modelVersionReady"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{model_name}/infer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run inference
+         * @description Runs the model on the input tensors (Open Inference Protocol). Without a version the request goes
+         *     to the version `production` points at (honouring canary weights), else the newest ready version.
+         *     Send JSON, or the binary tensor extension: `application/octet-stream` with the JSON header first,
+         *     its length in `Inference-Header-Content-Length`, then each binary input's bytes in order.
+         */
+        post: operations["modelInfer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{model_name}/versions/{model_version}/infer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+                /** @description A version number, or an alias such as `production`. */
+                model_version: components["parameters"]["ModelVersion"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run inference on a version
+         * @description As `modelInfer`, on one version of the model.
+         */
+        post: operations["modelVersionInfer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/repository/index": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * List the model repository
+         * @description Every version of every model in the repository with its state (model repository extension).
+         */
+        post: operations["repositoryIndex"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/repository/models/{model_name}/load": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Load a model
+         * @description Loads the model's versions (all, or the one in `parameters.version`) into memory.
+         */
+        post: operations["repositoryLoad"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/repository/models/{model_name}/unload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Unload a model
+         * @description Frees the memory of the model's loaded versions (all, or the one in `parameters.version`); requests to it then get 503 until it is loaded again.
+         */
+        post: operations["repositoryUnload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Statistics of every model
+         * @description Per model version counts and latencies (statistics extension, as Triton's).
+         */
+        get: operations["modelsStatistics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{model_name}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Statistics of a model
+         * @description Counts and latencies of each version of the model.
+         */
+        get: operations["modelStatistics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{model_name}/versions/{model_version}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+                /** @description A version number, or an alias such as `production`. */
+                model_version: components["parameters"]["ModelVersion"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Statistics of a model version
+         * @description Counts and latencies of one version.
+         */
+        get: operations["modelVersionStatistics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus metrics
+         * @description The per-model statistics as Prometheus text exposition.
+         */
+        get: operations["metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -111,8 +412,187 @@ export interface components {
             tensorflow_version?: string;
             tfjs_version?: string;
         };
+        /** @description OIP model metadata, plus the resolved `version`, the `task` and the class `labels`. */
+        ModelMetadata: {
+            name: string;
+            versions?: string[];
+            /** @description `tfjs_layers`, `tfjs_graph` or `tensorflow_savedmodel`. */
+            platform: string;
+            inputs: components["schemas"]["TensorMetadata"][];
+            outputs: components["schemas"]["TensorMetadata"][];
+            version?: string;
+            task?: string;
+            labels?: string[];
+        };
+        TensorMetadata: {
+            name: string;
+            datatype: components["schemas"]["Datatype"];
+            /** @description -1 marks a variable dimension. */
+            shape: number[];
+        };
+        ModelReadyResponse: {
+            name: string;
+            ready: boolean;
+        };
+        /**
+         * @description OIP tensor datatypes. TensorFlow.js computes in FP32, INT32, BOOL and strings; other types are converted on the way in and out.
+         * @enum {string}
+         */
+        Datatype: "BOOL" | "UINT8" | "UINT16" | "UINT32" | "UINT64" | "INT8" | "INT16" | "INT32" | "INT64" | "FP16" | "FP32" | "FP64" | "BYTES";
+        /** @description OIP parameters; values are strings, numbers or booleans. */
+        Parameters: {
+            [key: string]: string | number | boolean;
+        };
+        /** @description Tensor contents in row-major order, flat or nested (nested arrays are checked element by element by the server). */
+        TensorData: (number | string | boolean | unknown[])[];
+        InferenceRequest: {
+            id?: string;
+            parameters?: components["schemas"]["InferenceRequestParameters"];
+            inputs: components["schemas"]["RequestInput"][];
+            outputs?: components["schemas"]["RequestOutput"][];
+        };
+        /**
+         * @description `binary_data_output: true` asks for every output in binary (binary tensor extension). Other
+         *     parameters are passed through.
+         */
+        InferenceRequestParameters: components["schemas"]["Parameters"] & {
+            binary_data_output?: boolean;
+        };
+        /** @description `data` is required unless `parameters.binary_data_size` says the bytes follow the JSON header. */
+        RequestInput: {
+            name: string;
+            shape: number[];
+            datatype: components["schemas"]["Datatype"];
+            parameters?: components["schemas"]["Parameters"] & {
+                binary_data_size?: number;
+            };
+            data?: components["schemas"]["TensorData"];
+        };
+        RequestOutput: {
+            name: string;
+            /** @description `binary_data: true` returns this output in binary; `classification: k` returns the top k classes as BYTES `"score:index:label"` (as Triton does). */
+            parameters?: components["schemas"]["Parameters"] & {
+                binary_data?: boolean;
+                classification?: number;
+            };
+        };
+        InferenceResponse: {
+            model_name: string;
+            model_version?: string;
+            id?: string;
+            parameters?: components["schemas"]["Parameters"];
+            outputs: components["schemas"]["ResponseOutput"][];
+        };
+        /** @description `data` is absent when the output is sent in binary (then `parameters.binary_data_size` gives its byte length). */
+        ResponseOutput: {
+            name: string;
+            shape: number[];
+            datatype: components["schemas"]["Datatype"];
+            parameters?: components["schemas"]["Parameters"];
+            data?: components["schemas"]["TensorData"];
+        };
+        RepositoryIndexRequest: {
+            /** @description Only list versions that are ready. */
+            ready?: boolean;
+        };
+        RepositoryLoadRequest: {
+            parameters?: {
+                /** @description Act on this version only. */
+                version?: string;
+            };
+        };
+        RepositoryIndexEntry: {
+            name: string;
+            version: string;
+            /** @enum {string} */
+            state: "READY" | "LOADING" | "UNLOADING" | "UNAVAILABLE";
+            reason?: string;
+        };
+        StatisticsResponse: {
+            model_stats: components["schemas"]["ModelStatistics"][];
+        };
+        ModelStatistics: {
+            name: string;
+            version: string;
+            /** @description Milliseconds since the epoch of the last inference; 0 if none. */
+            last_inference?: number;
+            /** @description Samples inferred (a batch of 8 counts 8). */
+            inference_count: number;
+            /** @description Model executions (dynamic batching makes this smaller than inference_count). */
+            execution_count: number;
+            inference_stats: {
+                success: components["schemas"]["StatDuration"];
+                fail: components["schemas"]["StatDuration"];
+                queue: components["schemas"]["StatDuration"];
+                compute_infer: components["schemas"]["StatDuration"];
+            };
+            /** @description Request latency percentiles over the last 1,024 successful requests. */
+            latency_ms?: {
+                p50?: number;
+                p95?: number;
+                p99?: number;
+            };
+        };
+        StatDuration: {
+            count: number;
+            /** @description Total nanoseconds. */
+            ns: number;
+        };
     };
     responses: {
+        /** @description Model metadata. */
+        ModelMetadata: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ModelMetadata"];
+            };
+        };
+        /** @description Readiness of the model. */
+        ModelReady: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ModelReadyResponse"];
+            };
+        };
+        /** @description The output tensors, as JSON or (when binary outputs were asked for) binary. */
+        Inference: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                /** @description Binary responses only; the byte length of the JSON header. */
+                "Inference-Header-Content-Length"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["InferenceResponse"];
+                "application/octet-stream": string;
+            };
+        };
+        /** @description The model's state after the action. */
+        RepositoryAction: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["RepositoryIndexEntry"][];
+            };
+        };
+        /** @description Statistics per model version. */
+        Statistics: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["StatisticsResponse"];
+            };
+        };
         /** @description The request is malformed or does not match the contract; `details` points at each bad field. */
         BadRequest: {
             headers: {
@@ -175,8 +655,22 @@ export interface components {
             };
         };
     };
-    parameters: never;
-    requestBodies: never;
+    parameters: {
+        /** @description The model's name. */
+        ModelName: string;
+        /** @description A version number, or an alias such as `production`. */
+        ModelVersion: string;
+        /** @description Binary tensor extension; the byte length of the JSON header that starts a binary body. */
+        InferenceHeaderContentLength: number;
+    };
+    requestBodies: {
+        Inference: {
+            content: {
+                "application/json": components["schemas"]["InferenceRequest"];
+                "application/octet-stream": string;
+            };
+        };
+    };
     headers: {
         /** @description Identifies the request in logs and in the mock server's request journal. */
         RequestId: string;
@@ -248,6 +742,265 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ServerMetadata"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+        };
+    };
+    modelMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["ModelMetadata"];
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    modelVersionMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+                /** @description A version number, or an alias such as `production`. */
+                model_version: components["parameters"]["ModelVersion"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["ModelMetadata"];
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    modelReady: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["ModelReady"];
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    modelVersionReady: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+                /** @description A version number, or an alias such as `production`. */
+                model_version: components["parameters"]["ModelVersion"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["ModelReady"];
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    modelInfer: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Binary tensor extension; the byte length of the JSON header that starts a binary body. */
+                "Inference-Header-Content-Length"?: components["parameters"]["InferenceHeaderContentLength"];
+            };
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        requestBody: components["requestBodies"]["Inference"];
+        responses: {
+            200: components["responses"]["Inference"];
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    modelVersionInfer: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Binary tensor extension; the byte length of the JSON header that starts a binary body. */
+                "Inference-Header-Content-Length"?: components["parameters"]["InferenceHeaderContentLength"];
+            };
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+                /** @description A version number, or an alias such as `production`. */
+                model_version: components["parameters"]["ModelVersion"];
+            };
+            cookie?: never;
+        };
+        requestBody: components["requestBodies"]["Inference"];
+        responses: {
+            200: components["responses"]["Inference"];
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    repositoryIndex: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RepositoryIndexRequest"];
+            };
+        };
+        responses: {
+            /** @description The repository index. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RepositoryIndexEntry"][];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+        };
+    };
+    repositoryLoad: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RepositoryLoadRequest"];
+            };
+        };
+        responses: {
+            200: components["responses"]["RepositoryAction"];
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    repositoryUnload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RepositoryLoadRequest"];
+            };
+        };
+        responses: {
+            200: components["responses"]["RepositoryAction"];
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    modelsStatistics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Statistics"];
+            400: components["responses"]["BadRequest"];
+        };
+    };
+    modelStatistics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Statistics"];
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    modelVersionStatistics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+                /** @description A version number, or an alias such as `production`. */
+                model_version: components["parameters"]["ModelVersion"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Statistics"];
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    metrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Prometheus text format 0.0.4. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
                 };
             };
             500: components["responses"]["InternalError"];

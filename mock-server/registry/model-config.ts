@@ -1,0 +1,70 @@
+/**
+ * A model's config.json: what the model is and how to serve it. Configuration is data, as in
+ * TensorFlow Serving and Triton: a person can read and edit it.
+ */
+import type { Datatype } from '../../src/core/binary';
+
+export type Platform = 'tfjs_layers' | 'tfjs_graph' | 'tensorflow_savedmodel';
+export const PLATFORMS: Platform[] = ['tfjs_layers', 'tfjs_graph', 'tensorflow_savedmodel'];
+
+export interface TensorSpec {
+  name: string;
+  datatype: Datatype;
+  /** -1 marks a variable dimension; the first is the batch dimension when batching. */
+  shape: number[];
+}
+
+export interface ImagePreprocessing {
+  /** The FP32 input that also accepts encoded images as BYTES. */
+  input: string;
+  width: number;
+  height: number;
+  channels: 1 | 3;
+  /** Multiplied into each pixel (0–255) after decoding; 1/255 gives [0, 1]. */
+  scale: number;
+  /** White-on-black models (MNIST) want dark-on-light drawings inverted. */
+  invert?: boolean;
+}
+
+export interface BatchingConfig {
+  /** Largest number of samples run together; 0 or 1 turns batching off. */
+  max_batch_size: number;
+  /** How long the first request of a batch may wait for others. */
+  max_queue_delay_ms: number;
+  /** Samples waiting beyond this are refused with 503 + Retry-After. */
+  max_queue_size: number;
+}
+
+export interface VersionInfo {
+  metrics?: Record<string, unknown>;
+  training?: Record<string, unknown>;
+  params?: number;
+  size_bytes?: number;
+  created_at?: string;
+  /** For SavedModels: the signature served (default `serving_default`) and its tags. */
+  signature?: string;
+  tags?: string[];
+}
+
+export interface AliasTarget {
+  version: number;
+  weight: number;
+}
+
+export interface ModelConfig {
+  name: string;
+  task: string;
+  description?: string;
+  platform: Platform;
+  labels?: string[];
+  tags?: string[];
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  preprocessing?: { image?: ImagePreprocessing };
+  batching?: BatchingConfig;
+  versions: Record<string, VersionInfo>;
+  /** `production` is what unversioned requests use; several targets make a weighted canary. */
+  aliases?: Record<string, AliasTarget[]>;
+}
+
+export const DEFAULT_BATCHING: BatchingConfig = { max_batch_size: 0, max_queue_delay_ms: 0, max_queue_size: 1024 };

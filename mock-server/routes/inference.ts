@@ -1,0 +1,154 @@
+/** OIP inference, JSON and binary, with image inputs and classification outputs. */
+import { HEADER_LENGTH_HEADER, encodeBinaryBody, splitBinaryBody, type Datatype } from '../../src/core/binary';
+import type { components } from '../../src/generated/openapi';
+import type { RequestContext, RouteTable } from '../context';
+import { badRequest, HttpError } from '../errors';
+import { json } from '../respond';
+import type { ServedVersion } from '../runtime/model-manager';
+import { classify, decodeImages } from '../runtime/preprocess';
+import { checkAgainstSpec, decodeBinaryInput, decodeJsonInput, encodeOutput, type HostTensor, type ResponseOutput } from '../runtime/tensors';
+
+type InferenceRequest = components['schemas']['InferenceRequest'];
+type InferenceResponse = components['schemas']['InferenceResponse'];
+
+export const inferenceRoutes: RouteTable = {
+  modelInfer: (context) => infer(context, undefined),
+  modelVersionInfer: (context) => infer(context, context.params.model_version),
+};
+
+async function infer(context: RequestContext, version: string | undefined): Promise<Response> {
+  const started = process.hrtime.bigint();
+  const { request, binary } = readInferenceRequest(context);
+  const served = context.state.models.resolve(context.params.model_name!, version);
+  try {
+    const plan = planOutputs(request, served);
+    const inputs = decodeInputs(context, request, binary, served);
+    const outputs = await served.infer(inputs);
+    const response = encodeResponse(request, served, plan, outputs);
+    served.stats.recordRequest(true, Number(process.hrtime.bigint() - started));
+    return response;
+  } catch (error) {
+    served.stats.recordRequest(false, Number(process.hrtime.bigint() - started));
+    throw error;
+  }
+}
+
+/** The JSON request, and for binary bodies the bytes that follow its header. */
+function readInferenceRequest(context: RequestContext): { request: InferenceRequest; binary: Uint8Array | undefined } {
+  if (!context.rawBody) return { request: context.body as InferenceRequest, binary: undefined };
+  const declared = context.request.headers.get(HEADER_LENGTH_HEADER);
+  if (declared === null) {
+    throw badRequest('binary inference bodies need the Inference-Header-Content-Length header', [{ path: `header/${HEADER_LENGTH_HEADER}`, message: 'is required for application/octet-stream' }], 'invalid_binary_header');
+  }
+  let split;
+  try {
+    split = splitBinaryBody(context.rawBody, Number(declared));
+  } catch (error) {
+    throw badRequest((error as Error).message, [{ path: `header/${HEADER_LENGTH_HEADER}`, message: (error as Error).message }], 'invalid_binary_header');
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(split.headerText);
+  } catch (error) {
+    throw badRequest(`the JSON header of the binary body is not valid JSON: ${(error as Error).message}`, [{ path: `header/${HEADER_LENGTH_HEADER}`, message: 'does not delimit a JSON header' }], 'invalid_binary_header');
+  }
+  const details = context.operation.validateBody?.(header) ?? [];
+  if (details.length) throw badRequest(`invalid request: ${details.map((d) => `${d.path} ${d.message}`).slice(0, 3).join('; ')}`, details);
+  return { request: header as InferenceRequest, binary: split.rest };
+}
+
+function decodeInputs(context: RequestContext, request: InferenceRequest, binary: Uint8Array | undefined, served: ServedVersion): HostTensor[] {
+  const { config } = served;
+  const byName = new Map<string, number>();
+  request.inputs.forEach((input, i) => {
+    if (byName.has(input.name)) throw badRequest(`input '${input.name}' is given twice`, [{ path: `/inputs/${i}/name`, message: 'duplicate input' }], 'duplicate_input');
+    if (!config.inputs.some((spec) => spec.name === input.name)) {
+      throw badRequest(`model '${config.name}' has no input '${input.name}' (inputs: ${config.inputs.map((s) => s.name).join(', ')})`, [{ path: `/inputs/${i}/name`, message: `unknown input; expected one of ${config.inputs.map((s) => s.name).join(', ')}` }], 'unknown_input');
+    }
+    byName.set(input.name, i);
+  });
+
+  // Binary inputs' bytes follow the header in the order the inputs are listed.
+  const binarySlices = new Map<number, Uint8Array>();
+  let offset = 0;
+  request.inputs.forEach((input, i) => {
+    const size = input.parameters?.binary_data_size;
+    if (size === undefined) return;
+    if (!binary || offset + size > binary.byteLength) {
+      throw badRequest(`input '${input.name}' declares ${size} binary bytes but only ${(binary?.byteLength ?? 0) - offset} remain in the body`, [{ path: `/inputs/${i}/parameters/binary_data_size`, message: 'exceeds the binary data sent' }], 'invalid_binary_header');
+    }
+    binarySlices.set(i, binary.subarray(offset, offset + size));
+    offset += size;
+  });
+  if (binary && offset !== binary.byteLength) {
+    throw badRequest(`the body has ${binary.byteLength - offset} bytes after the binary inputs it declares`, [{ path: `header/${HEADER_LENGTH_HEADER}`, message: 'binary_data_size values do not add up to the body' }], 'invalid_binary_header');
+  }
+
+  const image = config.preprocessing?.image;
+  const tensors = config.inputs.map((spec, specIndex) => {
+    const i = byName.get(spec.name);
+    if (i === undefined) throw badRequest(`input '${spec.name}' is missing`, [{ path: '/inputs', message: `input '${spec.name}' is required` }], 'missing_input');
+    const input = request.inputs[i]!;
+    const bytes = binarySlices.get(i);
+    if (image?.input === spec.name && input.datatype === 'BYTES') {
+      const encoded = bytes ? decodeBinaryInput(input, i, bytes) : decodeJsonInput(input, i, { base64Bytes: true });
+      return decodeImages(context.state.runtime, encoded.values as Uint8Array[], image, i);
+    }
+    const tensor = bytes ? decodeBinaryInput(input, i, bytes) : decodeJsonInput(input, i);
+    checkAgainstSpec(tensor, spec, i);
+    void specIndex;
+    return tensor;
+  });
+  const batch = tensors[0]?.shape[0];
+  tensors.forEach((t, i) => {
+    if (config.inputs[i]!.shape[0] === -1 && t.shape[0] !== batch) {
+      throw badRequest(`inputs disagree on the batch size: '${config.inputs[0]!.name}' has ${batch}, '${config.inputs[i]!.name}' has ${t.shape[0]}`, [{ path: `/inputs/${byName.get(config.inputs[i]!.name)}/shape`, message: `batch dimension must be ${batch}` }], 'shape_mismatch');
+    }
+  });
+  return tensors;
+}
+
+interface OutputPlan {
+  index: number;
+  name: string;
+  datatype: Datatype;
+  binary: boolean;
+  classification: number | undefined;
+}
+
+/** Which outputs to return and how; checked before the model runs. */
+function planOutputs(request: InferenceRequest, served: ServedVersion): OutputPlan[] {
+  const { config } = served;
+  const allBinary = request.parameters?.binary_data_output === true;
+  const requested = request.outputs ?? config.outputs.map((o) => ({ name: o.name, parameters: undefined }));
+  return requested.map((output, i) => {
+    const index = config.outputs.findIndex((spec) => spec.name === output.name);
+    if (index < 0) {
+      throw badRequest(`model '${config.name}' has no output '${output.name}' (outputs: ${config.outputs.map((s) => s.name).join(', ')})`, [{ path: `/outputs/${i}/name`, message: 'unknown output' }], 'unknown_output');
+    }
+    const classification = output.parameters?.classification as number | undefined;
+    return {
+      index,
+      name: output.name,
+      datatype: classification ? 'BYTES' : config.outputs[index]!.datatype,
+      binary: (output.parameters?.binary_data as boolean | undefined) ?? allBinary,
+      classification,
+    };
+  });
+}
+
+function encodeResponse(request: InferenceRequest, served: ServedVersion, plan: OutputPlan[], outputs: { shape: number[]; values: unknown }[]): Response {
+  const chunks: Uint8Array[] = [];
+  const encoded: ResponseOutput[] = plan.map((p) => {
+    const tensor = outputs[p.index];
+    if (!tensor) throw new HttpError(500, 'internal_error', `model produced ${outputs.length} outputs, config declares output '${p.name}'`);
+    const top = p.classification ? classify(tensor.values as ArrayLike<number>, tensor.shape, p.classification, served.config.labels) : undefined;
+    const { output, bytes } = encodeOutput(p.name, p.datatype, top?.shape ?? tensor.shape, (top?.values ?? tensor.values) as never, p.binary);
+    if (bytes) chunks.push(bytes);
+    return output;
+  });
+  const body: InferenceResponse = { model_name: served.name, model_version: served.version, ...(request.id !== undefined ? { id: request.id } : {}), outputs: encoded };
+  if (!chunks.length) return json(body);
+  const { body: bytes, headerLength } = encodeBinaryBody(body, chunks);
+  return new Response(bytes, { status: 200, headers: { 'content-type': 'application/octet-stream', [HEADER_LENGTH_HEADER]: String(headerLength) } });
+}

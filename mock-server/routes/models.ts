@@ -1,0 +1,35 @@
+/** OIP model metadata and readiness. */
+import type { components } from '../../src/generated/openapi';
+import type { RequestContext, RouteTable } from '../context';
+import { json } from '../respond';
+
+type ModelMetadata = components['schemas']['ModelMetadata'];
+
+export const modelRoutes: RouteTable = {
+  modelMetadata: (context) => metadata(context, undefined),
+  modelVersionMetadata: (context) => metadata(context, context.params.model_version),
+  modelReady: (context) => ready(context, undefined),
+  modelVersionReady: (context) => ready(context, context.params.model_version),
+};
+
+function metadata({ state, params }: RequestContext, version: string | undefined): Response {
+  const name = params.model_name!;
+  const served = state.models.resolve(name, version);
+  const { config } = served;
+  const body: ModelMetadata = {
+    name,
+    versions: state.models.versions(name).map((v) => v.version),
+    platform: config.platform,
+    inputs: config.inputs,
+    outputs: config.outputs,
+    version: served.version,
+    task: config.task,
+    ...(config.labels ? { labels: config.labels } : {}),
+  };
+  return json(body);
+}
+
+function ready({ state, params }: RequestContext, version: string | undefined): Response {
+  const served = state.models.resolve(params.model_name!, version);
+  return json({ name: served.name, ready: served.state === 'READY' });
+}

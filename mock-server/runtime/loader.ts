@@ -1,0 +1,122 @@
+/**
+ * Loads a model version from its folder into something that runs a batch: TF.js layers and
+ * graph models (model.json + weight shards, read from disk so every backend can load them) and
+ * TensorFlow SavedModels (native backend only).
+ */
+import { readFile, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type * as tfTypes from '@tensorflow/tfjs';
+import type { ModelConfig, Platform } from '../registry/model-config';
+import type { Runtime } from './backend';
+
+export interface LoadedModel {
+  readonly platform: Platform;
+  /** Runs one batch: inputs in config order, outputs in config order. Caller owns (and disposes) the result. */
+  run(inputs: tfTypes.Tensor[]): tfTypes.Tensor[];
+  /** Bytes of weights on disk. */
+  readonly sizeBytes: number;
+  dispose(): void;
+}
+
+export async function loadModel(runtime: Runtime, config: ModelConfig, dir: string, version: string): Promise<LoadedModel> {
+  const sizeBytes = await folderSize(dir);
+  switch (config.platform) {
+    case 'tfjs_layers': {
+      const model = await runtime.tf.loadLayersModel(runtime.tf.io.fromMemory(await readTfjsArtifacts(dir)));
+      return {
+        platform: config.platform,
+        sizeBytes,
+        run: (inputs) => toList(model.predict(inputs.length === 1 ? inputs[0]! : inputs)),
+        dispose: () => model.dispose(),
+      };
+    }
+    case 'tfjs_graph': {
+      const model = await runtime.tf.loadGraphModel(runtime.tf.io.fromMemory(await readTfjsArtifacts(dir)));
+      const inputNames = model.inputs.map((i) => i.name);
+      const outputNames = model.outputs.map((o) => o.name);
+      return {
+        platform: config.platform,
+        sizeBytes,
+        run: (inputs) => toList(model.execute(Object.fromEntries(inputNames.map((n, i) => [n, inputs[i]!])), outputNames)),
+        dispose: () => model.dispose(),
+      };
+    }
+    case 'tensorflow_savedmodel': {
+      if (!runtime.node) throw new Error(`SavedModels need the native TensorFlow backend; this server runs on '${runtime.backend}'`);
+      const info = config.versions[version];
+      const model = await runtime.node.loadSavedModel(dir, info?.tags ?? ['serve'], info?.signature ?? 'serving_default');
+      return {
+        platform: config.platform,
+        sizeBytes,
+        run: (inputs) => {
+          const named = Object.fromEntries(config.inputs.map((spec, i) => [spec.name, inputs[i]!]));
+          const result = model.predict(named) as tfTypes.Tensor | tfTypes.NamedTensorMap;
+          if (result instanceof runtime.tf.Tensor) return [result];
+          return config.outputs.map((spec) => {
+            const tensor = (result as tfTypes.NamedTensorMap)[spec.name];
+            if (!tensor) throw new Error(`SavedModel signature has no output '${spec.name}' (it has ${Object.keys(result).join(', ')})`);
+            return tensor;
+          });
+        },
+        dispose: () => model.dispose(),
+      };
+    }
+    default:
+      throw new Error(`unknown platform '${(config as { platform: string }).platform}'`);
+  }
+}
+
+interface ModelJson {
+  modelTopology: unknown;
+  format?: string;
+  generatedBy?: string;
+  convertedBy?: string | null;
+  signature?: unknown;
+  userDefinedMetadata?: Record<string, {}>;
+  weightsManifest: { paths: string[]; weights: tfTypes.io.WeightsManifestEntry[] }[];
+}
+
+/** model.json and its weight shards as in-memory artifacts, checking every shard stays in the folder. */
+export async function readTfjsArtifacts(dir: string): Promise<tfTypes.io.ModelArtifacts> {
+  const modelJson = JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8')) as ModelJson;
+  const weightSpecs: tfTypes.io.WeightsManifestEntry[] = [];
+  const shards: Uint8Array[] = [];
+  for (const group of modelJson.weightsManifest ?? []) {
+    weightSpecs.push(...group.weights);
+    for (const shard of group.paths) {
+      const file = path.resolve(dir, shard);
+      if (!file.startsWith(path.resolve(dir) + path.sep)) throw new Error(`weight shard '${shard}' is outside the model folder`);
+      shards.push(await readFile(file));
+    }
+  }
+  const weightData = new Uint8Array(shards.reduce((n, s) => n + s.byteLength, 0));
+  let offset = 0;
+  for (const shard of shards) {
+    weightData.set(shard, offset);
+    offset += shard.byteLength;
+  }
+  return {
+    modelTopology: modelJson.modelTopology as tfTypes.io.ModelArtifacts['modelTopology'],
+    weightSpecs,
+    weightData: weightData.buffer,
+    format: modelJson.format,
+    generatedBy: modelJson.generatedBy,
+    convertedBy: modelJson.convertedBy ?? undefined,
+    signature: modelJson.signature as tfTypes.io.ModelArtifacts['signature'],
+    userDefinedMetadata: modelJson.userDefinedMetadata,
+  };
+}
+
+function toList(result: tfTypes.Tensor | tfTypes.Tensor[] | tfTypes.NamedTensorMap): tfTypes.Tensor[] {
+  if (Array.isArray(result)) return result;
+  if ('dataSync' in result) return [result as tfTypes.Tensor];
+  return Object.values(result);
+}
+
+async function folderSize(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) total += (await stat(path.join(entry.parentPath, entry.name))).size;
+  }
+  return total;
+}

@@ -1,0 +1,182 @@
+/**
+ * OIP tensors ↔ host arrays ready for TensorFlow. Every way a request can be wrong about a tensor
+ * (datatype, shape, element values, data length, binary sizes) becomes a 400 that names the input.
+ */
+import { DATATYPE_SIZE, elementCount, fromBytes, toBytes, type Datatype } from '../../src/core/binary';
+import type { components } from '../../src/generated/openapi';
+import { badRequest } from '../errors';
+import type { TensorSpec } from '../registry/model-config';
+
+export type RequestInput = components['schemas']['RequestInput'];
+export type ResponseOutput = components['schemas']['ResponseOutput'];
+
+/** The storage tfjs computes with. */
+export type TfDtype = 'float32' | 'int32' | 'bool' | 'string';
+export type HostValues = Float32Array | Int32Array | Uint8Array | Uint8Array[];
+
+export interface HostTensor {
+  datatype: Datatype;
+  shape: number[];
+  dtype: TfDtype;
+  values: HostValues;
+}
+
+export function tfDtypeOf(datatype: Datatype): TfDtype {
+  switch (datatype) {
+    case 'FP16': case 'FP32': case 'FP64': return 'float32';
+    case 'BOOL': return 'bool';
+    case 'BYTES': return 'string';
+    default: return 'int32';
+  }
+}
+
+const INTEGER_RANGES: Partial<Record<Datatype, [number, number]>> = {
+  INT8: [-128, 127], UINT8: [0, 255], INT16: [-32768, 32767], UINT16: [0, 65535],
+  // TF.js computes integers as int32; wider values cannot be represented and are refused.
+  INT32: [-2147483648, 2147483647], UINT32: [0, 2147483647], INT64: [-2147483648, 2147483647], UINT64: [0, 2147483647],
+};
+
+const utf8 = new TextEncoder();
+
+/** Decodes a JSON input (flat or nested data) to host values. */
+export function decodeJsonInput(input: RequestInput, index: number, options: { base64Bytes?: boolean } = {}): HostTensor {
+  const where = `/inputs/${index}`;
+  if (input.data === undefined) throw badRequest(`input '${input.name}' has no data`, [{ path: `${where}/data`, message: 'is required (or send it in binary with parameters.binary_data_size)' }]);
+  const count = elementCount(input.shape);
+  const flat = flatten(input.data as unknown[]);
+  if (flat.length !== count) {
+    throw badRequest(
+      `input '${input.name}': shape [${input.shape}] needs ${count} elements, data has ${flat.length}`,
+      [{ path: `${where}/data`, message: `expected ${count} elements for shape [${input.shape}], received ${flat.length}` }],
+      'data_length_mismatch',
+    );
+  }
+  const datatype = input.datatype as Datatype;
+  const dtype = tfDtypeOf(datatype);
+  const bad = (i: number, expected: string) =>
+    badRequest(`input '${input.name}': element ${i} is ${JSON.stringify(flat[i])}, expected ${expected}`, [{ path: `${where}/data`, message: `element ${i} must be ${expected}` }], 'invalid_tensor_data');
+
+  if (dtype === 'string') {
+    return {
+      datatype, shape: input.shape, dtype,
+      values: flat.map((v, i) => {
+        if (typeof v !== 'string') throw bad(i, 'a string');
+        return options.base64Bytes ? base64ToBytes(v, () => bad(i, 'base64 data')) : utf8.encode(v);
+      }),
+    };
+  }
+  if (dtype === 'bool') {
+    const values = new Uint8Array(count);
+    for (let i = 0; i < count; i++) {
+      const v = flat[i];
+      if (v === true || v === 1) values[i] = 1;
+      else if (v !== false && v !== 0) throw bad(i, 'a boolean');
+    }
+    return { datatype, shape: input.shape, dtype, values };
+  }
+  if (dtype === 'float32') {
+    const values = new Float32Array(count);
+    for (let i = 0; i < count; i++) {
+      const v = flat[i];
+      if (typeof v !== 'number') throw bad(i, 'a number');
+      values[i] = v;
+    }
+    return { datatype, shape: input.shape, dtype, values };
+  }
+  const [min, max] = INTEGER_RANGES[datatype]!;
+  const values = new Int32Array(count);
+  for (let i = 0; i < count; i++) {
+    const v = flat[i];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw bad(i, `an integer in [${min}, ${max}] (${datatype})`);
+    values[i] = v;
+  }
+  return { datatype, shape: input.shape, dtype, values };
+}
+
+/** Decodes an input sent in binary. */
+export function decodeBinaryInput(input: RequestInput, index: number, bytes: Uint8Array): HostTensor {
+  const datatype = input.datatype as Datatype;
+  const count = elementCount(input.shape);
+  if (datatype !== 'BYTES' && bytes.byteLength !== count * DATATYPE_SIZE[datatype]) {
+    throw badRequest(
+      `input '${input.name}': shape [${input.shape}] of ${datatype} needs ${count * DATATYPE_SIZE[datatype]} bytes, binary_data_size is ${bytes.byteLength}`,
+      [{ path: `/inputs/${index}/parameters/binary_data_size`, message: `expected ${count * DATATYPE_SIZE[datatype]} bytes` }],
+      'data_length_mismatch',
+    );
+  }
+  let elements;
+  try {
+    elements = fromBytes(datatype, bytes, count);
+  } catch (error) {
+    throw badRequest(`input '${input.name}': ${(error as Error).message}`, [{ path: `/inputs/${index}/parameters/binary_data_size`, message: (error as Error).message }], 'data_length_mismatch');
+  }
+  const dtype = tfDtypeOf(datatype);
+  if (dtype === 'string') return { datatype, shape: input.shape, dtype, values: elements as Uint8Array[] };
+  if (dtype === 'bool') return { datatype, shape: input.shape, dtype, values: Uint8Array.from(elements as boolean[], (b) => (b ? 1 : 0)) };
+  if (dtype === 'float32') return { datatype, shape: input.shape, dtype, values: elements instanceof Float32Array ? elements : Float32Array.from(elements as ArrayLike<number>) };
+  const [min, max] = INTEGER_RANGES[datatype]!;
+  const numbers = elements as ArrayLike<number>;
+  for (let i = 0; i < numbers.length; i++) {
+    const v = numbers[i]!;
+    if (v < min || v > max) {
+      throw badRequest(`input '${input.name}': element ${i} (${v}) does not fit TF.js int32`, [{ path: `/inputs/${index}`, message: `element ${i} out of range` }], 'invalid_tensor_data');
+    }
+  }
+  return { datatype, shape: input.shape, dtype, values: numbers instanceof Int32Array ? numbers : Int32Array.from(numbers) };
+}
+
+/** Checks a decoded input against the model's declared tensor; returns its batch size. */
+export function checkAgainstSpec(tensor: HostTensor, spec: TensorSpec, index: number): void {
+  if (tensor.datatype !== spec.datatype) {
+    throw badRequest(
+      `input '${spec.name}': expected datatype ${spec.datatype}, received ${tensor.datatype}`,
+      [{ path: `/inputs/${index}/datatype`, message: `expected ${spec.datatype}, received ${tensor.datatype}` }],
+      'datatype_mismatch',
+    );
+  }
+  const fits = tensor.shape.length === spec.shape.length && spec.shape.every((d, i) => d === -1 || d === tensor.shape[i]);
+  if (!fits) {
+    throw badRequest(
+      `input '${spec.name}': expected shape [${spec.shape}], received [${tensor.shape}]`,
+      [{ path: `/inputs/${index}/shape`, message: `expected [${spec.shape}], received [${tensor.shape}]` }],
+      'shape_mismatch',
+    );
+  }
+}
+
+/** Encodes an output for the response: JSON data, or bytes for the binary section. */
+export function encodeOutput(
+  name: string,
+  datatype: Datatype,
+  shape: number[],
+  values: HostValues | string[],
+  binary: boolean,
+): { output: ResponseOutput; bytes?: Uint8Array } {
+  if (binary) {
+    const elements = Array.isArray(values) && typeof values[0] === 'string' ? (values as string[]).map((s) => utf8.encode(s)) : values;
+    const bytes = toBytes(datatype, elements as Parameters<typeof toBytes>[1]);
+    return { output: { name, datatype, shape, parameters: { binary_data_size: bytes.byteLength } }, bytes };
+  }
+  let data: (number | string | boolean)[];
+  if (datatype === 'BYTES') data = (values as (Uint8Array | string)[]).map((v) => (typeof v === 'string' ? v : new TextDecoder().decode(v)));
+  else if (datatype === 'BOOL') data = Array.from(values as Uint8Array, (v) => v !== 0);
+  else data = Array.from(values as ArrayLike<number>);
+  return { output: { name, datatype, shape, data } };
+}
+
+function flatten(data: unknown[]): unknown[] {
+  if (!data.some(Array.isArray)) return data;
+  const out: unknown[] = [];
+  const walk = (node: unknown, depth: number) => {
+    if (depth > 32) throw badRequest('tensor data is nested more than 32 levels deep', undefined, 'invalid_tensor_data');
+    if (Array.isArray(node)) for (const child of node) walk(child, depth + 1);
+    else out.push(node);
+  };
+  walk(data, 0);
+  return out;
+}
+
+function base64ToBytes(text: string, onError: () => Error): Uint8Array {
+  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(text)) throw onError();
+  return new Uint8Array(Buffer.from(text, 'base64'));
+}
