@@ -35,3 +35,21 @@ export async function startMockServer(options: StartMockServerOptions = {}): Pro
 export async function createHandler(options: CreateServerOptions = {}) {
   return (await createModelServer(options)).handler;
 }
+
+export interface MswHandlersOptions extends CreateServerOptions {
+  /** The base URL your app calls, e.g. `http://models.test` or `http://127.0.0.1:8700`. */
+  baseUrl: string;
+}
+
+/**
+ * msw request handlers that route every request under `baseUrl` into the real server function:
+ * real model outputs, no port. Use with `setupServer(...(await mswHandlers({ baseUrl })))`.
+ * `close()` on the returned array frees the models.
+ */
+export async function mswHandlers(options: MswHandlersOptions) {
+  const { http } = await import('msw');
+  const server = await createModelServer(options);
+  const base = options.baseUrl.replace(/\/+$/, '');
+  const handlers = [http.all(`${base}/*`, ({ request }) => server.handler(request))];
+  return Object.assign(handlers, { close: () => server.close() });
+}

@@ -476,8 +476,9 @@ export interface components {
                 classification?: number;
             };
         };
+        /** @description modelport always sends `model_name`; the schema only requires `outputs` so that responses from servers that omit it (as the OIP spec's own examples do) decode too. */
         InferenceResponse: {
-            model_name: string;
+            model_name?: string;
             model_version?: string;
             id?: string;
             parameters?: components["schemas"]["Parameters"];

@@ -1,0 +1,113 @@
+import { HEADER_LENGTH_HEADER, encodeBinaryBody } from '../core/binary';
+import { APIResource } from '../core/resource';
+import type { RequestOptions } from '../core/transport';
+import { toRequestInput, type Tensor, type TensorLike } from '../core/tensors';
+import type { InferenceRequest, ModelMetadata } from '../types';
+import { decodeInferResponse, inferPath } from './inference';
+
+export interface PredictOptions extends RequestOptions {
+  version?: string | number;
+  /** Only these outputs (default: all). */
+  outputs?: string[];
+  /** Send inputs and receive outputs with the binary tensor extension (smaller, faster). */
+  binary?: boolean;
+  /** For classifiers: how many classes to return per row in `classes` (default 1). */
+  topK?: number;
+}
+
+export interface ClassScore {
+  index: number;
+  label: string;
+  score: number;
+}
+
+export interface Prediction {
+  model: string;
+  version: string | undefined;
+  /** Every returned output, by name. */
+  outputs: Record<string, Tensor>;
+  /** The first returned output (most models have one). */
+  output: Tensor;
+  /** Classifiers: the top class label of each row. */
+  labels?: string[];
+  /** Classifiers: the top `topK` classes of each row, best first. */
+  classes?: ClassScore[][];
+}
+
+/** The high-level predict: user-shaped tensors in, decoded tensors (and classes) out. */
+export class Predictions extends APIResource {
+  private readonly metadataCache = new Map<string, Promise<ModelMetadata>>();
+
+  async predict(model: string, inputs: TensorLike | Record<string, TensorLike>, options: PredictOptions = {}): Promise<Prediction> {
+    const { version, outputs: outputNames, binary = false, topK = 1, ...requestOptions } = options;
+    const metadata = await this.metadata(model, version, requestOptions);
+    const named = isNamedInputs(inputs) ? inputs : { [soleInputName(metadata, model)]: inputs };
+
+    const encoded = Object.entries(named).map(([name, value]) =>
+      toRequestInput(name, value, metadata.inputs.find((spec) => spec.name === name), binary),
+    );
+    const request: InferenceRequest = {
+      inputs: encoded.map((e) => e.input),
+      ...(outputNames ? { outputs: outputNames.map((name) => ({ name, ...(binary ? { parameters: { binary_data: true } } : {}) })) } : {}),
+      ...(binary && !outputNames ? { parameters: { binary_data_output: true } } : {}),
+    };
+    const response = binary
+      ? await this.sendBinary(model, version, request, encoded.map((e) => e.bytes!), requestOptions)
+      : await this.transport.send({ method: 'POST', path: inferPath(model, version), json: request, ...requestOptions });
+    const decoded = await decodeInferResponse(response);
+    const outputs = Object.fromEntries(decoded.outputs.map((t) => [t.name, t]));
+    const prediction: Prediction = { model: decoded.model_name ?? model, version: decoded.model_version, outputs, output: decoded.outputs[0]! };
+    if (metadata.labels && prediction.output?.shape.length === 2 && prediction.output.datatype.startsWith('FP')) {
+      prediction.classes = topClasses(prediction.output, metadata.labels, topK);
+      prediction.labels = prediction.classes.map((row) => row[0]!.label);
+    }
+    return prediction;
+  }
+
+  /** Metadata is fetched once per model and version, then reused. */
+  private metadata(model: string, version: string | number | undefined, options: RequestOptions): Promise<ModelMetadata> {
+    const key = `${model}\u0000${version ?? ''}`;
+    let cached = this.metadataCache.get(key);
+    if (!cached) {
+      const path = `v2/models/${encodeURIComponent(model)}${version === undefined ? '' : `/versions/${encodeURIComponent(String(version))}`}`;
+      cached = this.transport.json<ModelMetadata>({ method: 'GET', path, ...options });
+      cached.catch(() => this.metadataCache.delete(key));
+      this.metadataCache.set(key, cached);
+    }
+    return cached;
+  }
+
+  private sendBinary(model: string, version: string | number | undefined, request: InferenceRequest, chunks: Uint8Array[], options: RequestOptions) {
+    const { body, headerLength } = encodeBinaryBody(request, chunks);
+    return this.transport.send({
+      method: 'POST',
+      path: inferPath(model, version),
+      body,
+      ...options,
+      headers: { 'content-type': 'application/octet-stream', [HEADER_LENGTH_HEADER]: String(headerLength), ...options.headers },
+    });
+  }
+}
+
+function isNamedInputs(inputs: TensorLike | Record<string, TensorLike>): inputs is Record<string, TensorLike> {
+  return typeof inputs === 'object' && !Array.isArray(inputs) && !ArrayBuffer.isView(inputs) && !('data' in inputs && 'shape' in inputs);
+}
+
+function soleInputName(metadata: ModelMetadata, model: string): string {
+  if (metadata.inputs.length !== 1) {
+    throw new TypeError(`model '${model}' has ${metadata.inputs.length} inputs (${metadata.inputs.map((i) => i.name).join(', ')}); pass them by name`);
+  }
+  return metadata.inputs[0]!.name;
+}
+
+function topClasses(output: Tensor, labels: string[], k: number): ClassScore[][] {
+  const [rows = 0, classes = 0] = output.shape;
+  const scores = output.data as Float32Array;
+  const result: ClassScore[][] = [];
+  for (let r = 0; r < rows; r++) {
+    const row = Array.from({ length: classes }, (_, index) => ({ index, label: labels[index] ?? String(index), score: scores[r * classes + index]! }));
+    row.sort((a, b) => b.score - a.score);
+    result.push(row.slice(0, Math.max(1, k)));
+  }
+  return result;
+}
