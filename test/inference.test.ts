@@ -147,7 +147,7 @@ describe('every bad input is a 4xx with the error body', () => {
   describe('binary header lies', () => {
     const pixels = new Uint8Array(new Float32Array(784).buffer);
     const header = (size: number) => ({ inputs: [{ name: 'image', shape: [1, 28, 28, 1], datatype: 'FP32', parameters: { binary_data_size: size } }] });
-    const send = (body: Uint8Array, headerLength: string | undefined) =>
+    const send = (body: Uint8Array<ArrayBuffer>, headerLength: string | undefined) =>
       post('/v2/models/digits/infer', body, { 'content-type': 'application/octet-stream', ...(headerLength === undefined ? {} : { [HEADER_LENGTH_HEADER]: headerLength }) });
 
     it.each([

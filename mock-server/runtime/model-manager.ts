@@ -11,7 +11,7 @@ import type { Runtime } from './backend';
 import { Batcher, QueueFullError, type Pending } from './batcher';
 import { loadModel, type LoadedModel } from './loader';
 import { VersionStats } from './stats';
-import type { HostTensor, HostValues } from './tensors';
+import { tfDtypeOf, type HostTensor, type HostValues } from './tensors';
 
 export type VersionState = 'READY' | 'LOADING' | 'UNAVAILABLE';
 
@@ -47,12 +47,26 @@ export class ServedVersion {
       const batchable = this.config.inputs.every((spec) => spec.shape[0] === -1);
       const batching = this.config.batching ?? DEFAULT_BATCHING;
       this.batcher = new Batcher(batchable ? batching : { ...batching, max_batch_size: 0 }, (batch) => this.runBatch(batch));
+      this.warmUp();
       this.state = 'READY';
     } catch (error) {
       this.state = 'UNAVAILABLE';
       this.reason = `failed to load: ${(error as Error).message}`;
       throw error;
     }
+  }
+
+  /** One run on zeros so the first real request does not pay for kernel set-up (tens of ms). */
+  private warmUp(): void {
+    const dims = this.config.inputs.map((spec) => spec.shape.slice(1));
+    if (dims.some((d) => d.some((n) => n < 0)) || this.config.inputs.some((s) => s.datatype === 'BYTES')) return;
+    const inputs = this.config.inputs.map((spec, i): HostTensor => {
+      const count = dims[i]!.reduce((n, d) => n * d, 1);
+      const dtype = tfDtypeOf(spec.datatype);
+      const values = dtype === 'float32' ? new Float32Array(count) : dtype === 'bool' ? new Uint8Array(count) : new Int32Array(count);
+      return { datatype: spec.datatype, dtype, shape: [1, ...dims[i]!], values };
+    });
+    this.execute(this.loaded!, [inputs]);
   }
 
   unload(): void {
