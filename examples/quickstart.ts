@@ -14,8 +14,8 @@ const client = new Modelport({
   apiKey: process.env.MODELPORT_API_KEY,
 });
 
-// Eight real MNIST digits (the last sample of each of 0-7 in the mnist package: not in the
-// bundled models' training set), 28×28 pixels in [0, 1], white on black.
+// Eight real handwritten digits from the mnist package (the last sample of each of 0-7),
+// 28×28 pixels in [0, 1], white on black as in MNIST.
 const samples = Array.from({ length: 8 }, (_, digit) => ({ digit, pixels: mnist[digit]!.get(mnist[digit]!.length - 1) }));
 const pixels = new Float32Array(samples.flatMap((s) => s.pixels));
 
