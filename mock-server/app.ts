@@ -47,7 +47,7 @@ export function createApp(state: ServerState, routes: RouteTable): Handler {
     let rawBody: Uint8Array | undefined;
     if (operation.bodyContentTypes.length) {
       const type = mediaType(request);
-      const bytes = await readBody(request, state.options.maxBodyBytes);
+      const bytes = await readBody(request, operation.isUpload ? state.options.maxUploadBytes : state.options.maxBodyBytes);
       if (bytes.byteLength === 0) {
         if (operation.bodyRequired) throw badRequest('request body is required', [{ path: '/', message: 'is required' }]);
       } else if (JSON_MEDIA_TYPES.has(type) || type?.endsWith('+json')) {

@@ -8,6 +8,8 @@ export interface ServerOptions {
   auth?: boolean;
   /** Largest accepted request body in bytes (default 64 MiB). */
   maxBodyBytes?: number;
+  /** Largest accepted model upload in bytes (default 512 MiB); archives may expand to 4×. */
+  maxUploadBytes?: number;
 }
 
 export interface ServerState {

@@ -29,6 +29,8 @@ export interface Operation {
   scopes: string[] | undefined;
   bodyContentTypes: string[];
   bodyRequired: boolean;
+  /** Takes model uploads (multipart or archives), which have their own size limit. */
+  isUpload: boolean;
   validateParams: (params: { path: Record<string, string>; query: Record<string, string>; header: Record<string, string> }) => ErrorDetail[];
   /** Validates a parsed JSON body (or the JSON header of a binary body). */
   validateBody: ((body: unknown) => ErrorDetail[]) | undefined;
@@ -78,6 +80,7 @@ export class Contract {
           scopes: op.security === undefined ? undefined : op.security.flatMap((req: Record<string, string[]>) => Object.values(req).flat()),
           bodyContentTypes: Object.keys(content),
           bodyRequired: Boolean(op.requestBody && this.deref(op.requestBody).required),
+          isUpload: 'multipart/form-data' in content,
           validateParams: compileParams(coercing, parameters),
           validateBody: bodyValidator ? (body) => (bodyValidator(body) ? [] : toDetails(bodyValidator.errors, '')) : undefined,
         };

@@ -13,6 +13,8 @@ import { inferenceRoutes } from './routes/inference';
 import { modelRoutes } from './routes/models';
 import { repositoryRoutes } from './routes/repository';
 import { statisticsRoutes } from './routes/statistics';
+import { registryRoutes } from './routes/registry';
+import { IdempotencyStore } from './idempotency';
 
 export interface CreateServerOptions extends ServerOptions {
   /** Force a tfjs backend; default: native, then wasm, then cpu. */
@@ -48,10 +50,21 @@ export async function createModelServer(options: CreateServerOptions = {}): Prom
     runtime,
     models,
     version: PACKAGE_VERSION,
-    options: { auth: options.auth ?? true, maxBodyBytes: options.maxBodyBytes ?? 64 * 1024 * 1024 },
+    options: {
+      auth: options.auth ?? true,
+      maxBodyBytes: options.maxBodyBytes ?? 64 * 1024 * 1024,
+      maxUploadBytes: options.maxUploadBytes ?? 512 * 1024 * 1024,
+    },
     ready: false,
   };
-  const handler = createApp(state, { ...healthRoutes, ...modelRoutes, ...inferenceRoutes, ...repositoryRoutes, ...statisticsRoutes });
+  const handler = createApp(state, {
+    ...healthRoutes,
+    ...modelRoutes,
+    ...inferenceRoutes,
+    ...repositoryRoutes,
+    ...statisticsRoutes,
+    ...registryRoutes(new IdempotencyStore()),
+  });
   await models.loadAll();
   state.ready = true;
   return {

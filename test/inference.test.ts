@@ -11,7 +11,7 @@ let client: Modelport;
 const mnist = loadMnistSplit().test;
 const iris = loadIrisSplit().test;
 const recorded = (model: string) =>
-  JSON.parse(readFileSync(new URL(`../mock-server/models/${model}/config.json`, import.meta.url), 'utf8')).versions['1'].metrics;
+  JSON.parse(readFileSync(new URL(`../mock-server/models/${model}/1/version.json`, import.meta.url), 'utf8')).metrics;
 
 beforeAll(async () => {
   server = await startMockServer({ auth: false });

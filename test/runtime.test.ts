@@ -20,12 +20,13 @@ describe('a SavedModel exported by Python TensorFlow 2.21 / Keras 3', () => {
     const target = path.join(data.dir, 'models', 'tiny-classifier');
     await mkdir(target, { recursive: true });
     await cp(path.join(fixture, 'tiny-classifier'), path.join(target, '1'), { recursive: true });
-    await writeFile(path.join(target, 'config.json'), JSON.stringify({
-      name: 'tiny-classifier', task: 'tabular-classification', platform: 'tensorflow_savedmodel',
+    const signature = {
+      platform: 'tensorflow_savedmodel',
       inputs: [{ name: 'features', datatype: 'FP32', shape: [-1, 8] }],
       outputs: [{ name: 'scores', datatype: 'FP32', shape: [-1, 4] }],
-      versions: { '1': { signature: 'serving_default', tags: ['serve'] } },
-    }));
+    };
+    await writeFile(path.join(target, 'config.json'), JSON.stringify({ name: 'tiny-classifier', task: 'tabular-classification', ...signature }));
+    await writeFile(path.join(target, '1', 'version.json'), JSON.stringify({ version: 1, ...signature, signature: 'serving_default', tags: ['serve'] }));
     server = await startMockServer({ auth: false, dataDir: data.dir });
   });
   afterAll(async () => {

@@ -1,5 +1,6 @@
 // Trains the bundled models reproducibly and writes their artifacts:
-//   mock-server/models/<name>/config.json            model config + held-out metrics
+//   mock-server/models/<name>/config.json            model config (task, labels, tensors, aliases)
+//   mock-server/models/<name>/1/version.json         the version's signature and held-out metrics
 //   mock-server/models/<name>/1/model.json, weights.bin   TF.js layers format, version 1
 //
 // Usage: npx tsx mock-server/models/train.ts [digits|digits-mlp|iris ...]   (no args: all)
@@ -237,16 +238,21 @@ async function fit(model: tf.LayersModel, spec: ModelSpec, train: LabeledSet): P
 // ---------------------------------------------------------------------------------------
 // Artifacts
 
-/** Saves the model as version VERSION via a temp folder, so no half version is left. */
-async function saveVersion(model: tf.LayersModel, modelDir: string): Promise<number> {
+/**
+ * Saves the model as version VERSION via a temp folder, with its version.json, so no half
+ * version is ever visible. Returns the size of the artifacts.
+ */
+async function saveVersion(model: tf.LayersModel, modelDir: string, versionInfo: (sizeBytes: number) => unknown): Promise<number> {
   const finalDir = join(modelDir, VERSION);
   const tmpDir = join(modelDir, `.${VERSION}.tmp`);
   mkdirSync(modelDir, { recursive: true });
   rmSync(tmpDir, { recursive: true, force: true });
   await model.save(`file://${tmpDir}`);
+  const sizeBytes = readdirSync(tmpDir).reduce((sum, file) => sum + statSync(join(tmpDir, file)).size, 0);
+  writeJsonAtomic(join(tmpDir, 'version.json'), versionInfo(sizeBytes));
   rmSync(finalDir, { recursive: true, force: true });
   renameSync(tmpDir, finalDir);
-  return readdirSync(finalDir).reduce((sum, file) => sum + statSync(join(finalDir, file)).size, 0);
+  return sizeBytes;
 }
 
 function writeJsonAtomic(path: string, value: unknown): void {
@@ -286,43 +292,57 @@ interface Result {
   passed: boolean;
 }
 
-function buildConfig(r: Result): unknown {
-  const { spec } = r;
+/** The model's config.json: what it is and how to serve it. */
+function buildConfig(spec: ModelSpec): unknown {
   return {
     name: spec.name,
     task: spec.task,
     description: spec.description,
     platform: 'tfjs_layers',
     labels: spec.labels,
-    inputs: [{ name: spec.input.name, datatype: 'FP32', shape: [-1, ...spec.input.shape] }],
-    outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, spec.labels.length] }],
+    inputs: tensorsOf(spec).inputs,
+    outputs: tensorsOf(spec).outputs,
     ...(spec.preprocessing ? { preprocessing: spec.preprocessing } : {}),
     batching: { max_batch_size: 64, max_queue_delay_ms: 2, max_queue_size: 1024 },
-    versions: {
-      [VERSION]: {
-        metrics: {
-          dataset: spec.dataset,
-          samples: r.holdout.samples,
-          accuracy: round4(r.holdout.accuracy),
-          loss: round4(r.holdout.loss),
-        },
-        training: {
-          script: SCRIPT,
-          train_samples: r.trainSamples,
-          epochs: spec.epochs,
-          batch_size: spec.batchSize,
-          optimizer: 'adam',
-          learning_rate: spec.learningRate,
-          seed: SEED,
-          seconds: Math.round(r.seconds * 10) / 10,
-          backend: tf.getBackend(),
-          tensorflow: tensorflowVersion(),
-          tfjs_node: tf.version['tfjs-node'],
-        },
-        params: r.params,
-        size_bytes: r.sizeBytes,
-      },
+    aliases: { production: [{ version: Number(VERSION), weight: 100 }] },
+  };
+}
+
+function tensorsOf(spec: ModelSpec) {
+  return {
+    inputs: [{ name: spec.input.name, datatype: 'FP32', shape: [-1, ...spec.input.shape] }],
+    outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, spec.labels.length] }],
+  };
+}
+
+/** The version's version.json: its signature, held-out metrics and how it was trained. */
+function buildVersionInfo(r: Result, sizeBytes: number): unknown {
+  const { spec } = r;
+  return {
+    version: Number(VERSION),
+    platform: 'tfjs_layers',
+    ...tensorsOf(spec),
+    metrics: {
+      dataset: spec.dataset,
+      samples: r.holdout.samples,
+      accuracy: round4(r.holdout.accuracy),
+      loss: round4(r.holdout.loss),
     },
+    training: {
+      script: SCRIPT,
+      train_samples: r.trainSamples,
+      epochs: spec.epochs,
+      batch_size: spec.batchSize,
+      optimizer: 'adam',
+      learning_rate: spec.learningRate,
+      seed: SEED,
+      seconds: Math.round(r.seconds * 10) / 10,
+      backend: tf.getBackend(),
+      tensorflow: tensorflowVersion(),
+      tfjs_node: tf.version['tfjs-node'],
+    },
+    params: r.params,
+    size_bytes: sizeBytes,
   };
 }
 
@@ -361,8 +381,8 @@ async function trainOne(spec: ModelSpec): Promise<Result> {
     };
     if (passed) {
       const modelDir = join(MODELS_DIR, spec.name);
-      result.sizeBytes = await saveVersion(model, modelDir);
-      writeJsonAtomic(join(modelDir, 'config.json'), buildConfig(result));
+      result.sizeBytes = await saveVersion(model, modelDir, (size) => buildVersionInfo(result, size));
+      writeJsonAtomic(join(modelDir, 'config.json'), buildConfig(spec));
     }
     return result;
   } finally {

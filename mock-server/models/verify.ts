@@ -2,27 +2,28 @@
 // failing unless the figures equal those recorded in its config.json.
 // Usage: npx tsx mock-server/models/verify.ts
 import * as tf from '@tensorflow/tfjs-node';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { evaluateClassifier, round4 } from './evaluate';
 import { loadIrisSplit } from './iris-split';
 import { loadMnistSplit } from './mnist-split';
 
-interface Config {
+interface VersionInfo {
   inputs: { shape: number[] }[];
-  versions: Record<string, { metrics: { dataset: string; samples: number; accuracy: number; loss: number } }>;
+  metrics: { dataset: string; samples: number; accuracy: number; loss: number };
 }
 
 const dir = dirname(fileURLToPath(import.meta.url));
 const splits = { 'mnist-holdout': loadMnistSplit().test, 'iris-holdout': loadIrisSplit().test };
 let failed = false;
 for (const name of ['digits', 'digits-mlp', 'iris']) {
-  const config = JSON.parse(readFileSync(join(dir, name, 'config.json'), 'utf8')) as Config;
-  for (const [version, { metrics }] of Object.entries(config.versions)) {
+  for (const version of readdirSync(join(dir, name)).filter((entry) => /^\d+$/.test(entry))) {
+    const info = JSON.parse(readFileSync(join(dir, name, version, 'version.json'), 'utf8')) as VersionInfo;
+    const { metrics } = info;
     const model = await tf.loadLayersModel(`file://${join(dir, name, version, 'model.json')}`);
     const test = splits[metrics.dataset as keyof typeof splits];
-    const got = evaluateClassifier(model, test, config.inputs[0]!.shape.slice(1));
+    const got = evaluateClassifier(model, test, info.inputs[0]!.shape.slice(1));
     const ok = got.samples === metrics.samples && round4(got.accuracy) === metrics.accuracy && round4(got.loss) === metrics.loss;
     failed ||= !ok;
     console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}/${version}: accuracy ${round4(got.accuracy)} (config ${metrics.accuracy}), loss ${round4(got.loss)} (config ${metrics.loss}), ${got.samples} samples`);

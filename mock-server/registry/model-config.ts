@@ -35,12 +35,17 @@ export interface BatchingConfig {
   max_queue_size: number;
 }
 
+/** A version's version.json, written inside the version folder before it becomes visible. */
 export interface VersionInfo {
+  version: number;
+  platform: Platform;
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  created_at?: string;
   metrics?: Record<string, unknown>;
   training?: Record<string, unknown>;
   params?: number;
   size_bytes?: number;
-  created_at?: string;
   /** For SavedModels: the signature served (default `serving_default`) and its tags. */
   signature?: string;
   tags?: string[];
@@ -55,16 +60,31 @@ export interface ModelConfig {
   name: string;
   task: string;
   description?: string;
-  platform: Platform;
+  /** The platform of the versions (each version.json says its own). */
+  platform?: Platform;
   labels?: string[];
   tags?: string[];
-  inputs: TensorSpec[];
-  outputs: TensorSpec[];
+  /** The signature versions must have; taken from the first version when not declared. */
+  inputs?: TensorSpec[];
+  outputs?: TensorSpec[];
   preprocessing?: { image?: ImagePreprocessing };
   batching?: BatchingConfig;
-  versions: Record<string, VersionInfo>;
   /** `production` is what unversioned requests use; several targets make a weighted canary. */
   aliases?: Record<string, AliasTarget[]>;
+  created_at?: string;
+  updated_at?: string;
+}
+
+/** What serving one version needs: the model's config with the version's own signature. */
+export interface ServingConfig extends Omit<ModelConfig, 'platform' | 'inputs' | 'outputs'> {
+  platform: Platform;
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  info: VersionInfo;
+}
+
+export function servingConfig(config: ModelConfig, info: VersionInfo): ServingConfig {
+  return { ...config, platform: info.platform, inputs: info.inputs, outputs: info.outputs, info };
 }
 
 export const DEFAULT_BATCHING: BatchingConfig = { max_batch_size: 0, max_queue_delay_ms: 0, max_queue_size: 1024 };

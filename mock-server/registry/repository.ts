@@ -1,53 +1,152 @@
 /**
- * The model repository on disk: one folder per model holding config.json, one folder per
- * version holding the artifacts. A server pointed at a directory serves what it finds; an
- * empty directory is seeded with the bundled models.
+ * The model repository on disk, readable and editable by a person:
+ *
+ *   <dataDir>/models/<model>/config.json        what the model is, its aliases
+ *   <dataDir>/models/<model>/<n>/version.json   version n's signature and metrics
+ *   <dataDir>/models/<model>/<n>/...            its artifacts (model.json + shards, or a SavedModel)
+ *
+ * Every change becomes visible in one rename (see atomic.ts), so a crash leaves each model and
+ * version complete or absent. A server pointed at a directory serves what it finds; an empty
+ * directory is seeded with the bundled models.
  */
-import { cp, mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ModelConfig } from './model-config';
+import { removeAtomic, sweep, syncDir, syncTree, tempPath, writeFileAtomic } from './atomic';
+import type { ModelConfig, VersionInfo } from './model-config';
 
 export const BUNDLED_MODELS_DIR = fileURLToPath(new URL('../models/', import.meta.url));
 const CONFIG_FILE = 'config.json';
+const VERSION_FILE = 'version.json';
+const VERSION_FOLDER = /^[1-9]\d*$/;
+
+export class NameTakenError extends Error {}
 
 export class Repository {
   readonly modelsDir: string;
+  /** Serialises changes per model (version numbers, config rewrites) within this process. */
+  private readonly locks = new Map<string, Promise<unknown>>();
 
   constructor(readonly dataDir: string) {
     this.modelsDir = path.join(dataDir, 'models');
   }
 
-  /** Opens the repository, copying the bundled models in when it has none yet. */
+  /** Opens the repository: removes what a crash left half-done, and seeds the bundled models into an empty one. */
   static async open(dataDir: string, options: { seed?: boolean } = {}): Promise<Repository> {
     const repository = new Repository(path.resolve(dataDir));
     await mkdir(repository.modelsDir, { recursive: true });
+    await sweep(repository.modelsDir);
+    for (const name of await repository.modelNames()) await sweep(path.join(repository.modelsDir, name));
     if (options.seed !== false && (await repository.modelNames()).length === 0) await repository.seedBundled();
     return repository;
   }
 
   async seedBundled(): Promise<void> {
-    for (const name of await modelFolders(BUNDLED_MODELS_DIR)) {
-      await cp(path.join(BUNDLED_MODELS_DIR, name), path.join(this.modelsDir, name), { recursive: true });
+    for (const name of await foldersWith(BUNDLED_MODELS_DIR, CONFIG_FILE)) {
+      const temp = tempPath(this.modelsDir);
+      await cp(path.join(BUNDLED_MODELS_DIR, name), temp, { recursive: true });
+      await syncTree(temp);
+      await rename(temp, this.modelDir(name));
     }
+    await syncDir(this.modelsDir);
   }
 
-  async modelNames(): Promise<string[]> {
-    return modelFolders(this.modelsDir);
+  modelNames(): Promise<string[]> {
+    return foldersWith(this.modelsDir, CONFIG_FILE);
+  }
+
+  modelDir(name: string): string {
+    return path.join(this.modelsDir, name);
+  }
+
+  versionDir(name: string, version: number | string): string {
+    return path.join(this.modelsDir, name, String(version));
   }
 
   async readConfig(name: string): Promise<ModelConfig> {
-    const config = JSON.parse(await readFile(path.join(this.modelsDir, name, CONFIG_FILE), 'utf8')) as ModelConfig;
-    return { ...config, name };
+    const file = path.join(this.modelDir(name), CONFIG_FILE);
+    const config = JSON.parse(await readFile(file, 'utf8')) as ModelConfig;
+    // Hand-written configs (the bundled ones) carry no dates; the file's own stand in.
+    const written = (await stat(file)).mtime.toISOString();
+    return { created_at: written, updated_at: written, ...config, name };
   }
 
-  versionDir(name: string, version: string | number): string {
-    return path.join(this.modelsDir, name, String(version));
+  async writeConfig(config: ModelConfig): Promise<void> {
+    await writeFileAtomic(path.join(this.modelDir(config.name), CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
+  }
+
+  /** The complete versions of a model, oldest first. */
+  async listVersions(name: string): Promise<VersionInfo[]> {
+    const numbers = (await foldersWith(this.modelDir(name), VERSION_FILE)).filter((n) => VERSION_FOLDER.test(n));
+    const infos = await Promise.all(numbers.map((n) => this.readVersion(name, Number(n))));
+    return infos.sort((a, b) => a.version - b.version);
+  }
+
+  async readVersion(name: string, version: number): Promise<VersionInfo> {
+    const file = path.join(this.versionDir(name, version), VERSION_FILE);
+    const info = JSON.parse(await readFile(file, 'utf8')) as VersionInfo;
+    return { created_at: (await stat(file)).mtime.toISOString(), ...info, version };
+  }
+
+  /** Creates a model folder with its config in one step; NameTakenError if it exists. */
+  async createModel(config: ModelConfig): Promise<void> {
+    const temp = tempPath(this.modelsDir);
+    await mkdir(temp);
+    await writeFileAtomic(path.join(temp, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
+    try {
+      if (await exists(this.modelDir(config.name))) throw new NameTakenError(config.name);
+      await rename(temp, this.modelDir(config.name));
+    } catch (error) {
+      await removeAtomic(temp).catch(() => undefined);
+      if ((error as NodeJS.ErrnoException).code === 'ENOTEMPTY' || (error as NodeJS.ErrnoException).code === 'EEXIST') throw new NameTakenError(config.name);
+      throw error;
+    }
+    await syncDir(this.modelsDir);
+  }
+
+  deleteModel(name: string): Promise<void> {
+    return removeAtomic(this.modelDir(name));
+  }
+
+  /** A fresh folder inside the model to stage an upload in; invisible as a version until committed. */
+  async stagingDir(name: string): Promise<string> {
+    const dir = tempPath(this.modelDir(name));
+    await mkdir(dir);
+    return dir;
+  }
+
+  /**
+   * Makes a staged folder the model's next version: writes version.json into it, flushes it,
+   * and renames it to the next free number. Returns the version.
+   */
+  commitVersion(name: string, staged: string, info: Omit<VersionInfo, 'version'>): Promise<VersionInfo> {
+    return this.withLock(name, async () => {
+      const taken = (await readdir(this.modelDir(name))).filter((n) => VERSION_FOLDER.test(n)).map(Number);
+      const version = Math.max(0, ...taken) + 1;
+      const full: VersionInfo = { ...info, version };
+      await writeFileAtomic(path.join(staged, VERSION_FILE), `${JSON.stringify(full, null, 2)}\n`);
+      await syncTree(staged);
+      await rename(staged, this.versionDir(name, version));
+      await syncDir(this.modelDir(name));
+      return full;
+    });
+  }
+
+  deleteVersion(name: string, version: number): Promise<void> {
+    return removeAtomic(this.versionDir(name, version));
+  }
+
+  /** Runs read-modify-write steps on one model one at a time. */
+  withLock<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(name) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    this.locks.set(name, next.catch(() => undefined));
+    return next;
   }
 }
 
-/** Folders that hold a config.json (anything else, such as temp folders, is not a model). */
-async function modelFolders(dir: string): Promise<string[]> {
+/** Sub-folders holding `marker` (anything else, such as temporaries, is not a model or version). */
+async function foldersWith(dir: string, marker: string): Promise<string[]> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -57,8 +156,11 @@ async function modelFolders(dir: string): Promise<string[]> {
   const names: string[] = [];
   for (const entry of entries) {
     if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
-    const hasConfig = await stat(path.join(dir, entry.name, CONFIG_FILE)).then(() => true, () => false);
-    if (hasConfig) names.push(entry.name);
+    if (await exists(path.join(dir, entry.name, marker))) names.push(entry.name);
   }
   return names.sort();
+}
+
+function exists(file: string): Promise<boolean> {
+  return stat(file).then(() => true, () => false);
 }

@@ -6,7 +6,7 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type * as tfTypes from '@tensorflow/tfjs';
-import type { ModelConfig, Platform } from '../registry/model-config';
+import type { Platform, ServingConfig } from '../registry/model-config';
 import type { Runtime } from './backend';
 
 export interface LoadedModel {
@@ -18,7 +18,7 @@ export interface LoadedModel {
   dispose(): void;
 }
 
-export async function loadModel(runtime: Runtime, config: ModelConfig, dir: string, version: string): Promise<LoadedModel> {
+export async function loadModel(runtime: Runtime, config: ServingConfig, dir: string): Promise<LoadedModel> {
   const sizeBytes = await folderSize(dir);
   switch (config.platform) {
     case 'tfjs_layers': {
@@ -43,8 +43,7 @@ export async function loadModel(runtime: Runtime, config: ModelConfig, dir: stri
     }
     case 'tensorflow_savedmodel': {
       if (!runtime.node) throw new Error(`SavedModels need the native TensorFlow backend; this server runs on '${runtime.backend}'`);
-      const info = config.versions[version];
-      const model = await runtime.node.loadSavedModel(dir, info?.tags ?? ['serve'], info?.signature ?? 'serving_default');
+      const model = await runtime.node.loadSavedModel(dir, config.info.tags ?? ['serve'], config.info.signature ?? 'serving_default');
       return {
         platform: config.platform,
         sizeBytes,

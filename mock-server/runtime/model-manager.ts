@@ -1,162 +1,38 @@
 /**
- * What the server serves: every version in the repository, its state (READY, LOADING,
- * UNAVAILABLE), its loaded model, its batcher and its statistics. Resolves which version a
- * request goes to (explicit version, alias, `production`, else the newest ready version).
+ * What the server serves, kept in step with the repository on disk: every model, its config,
+ * and every version as a ServedVersion. Resolves which version a request goes to, and carries
+ * out registry changes (disk first, then memory) so serving follows the registry live.
  */
-import type * as tfTypes from '@tensorflow/tfjs';
-import { HttpError, notFound, unavailable } from '../errors';
-import { DEFAULT_BATCHING, type ModelConfig } from '../registry/model-config';
+import { conflict, notFound, unavailable } from '../errors';
+import type { AliasTarget, ModelConfig, VersionInfo } from '../registry/model-config';
 import type { Repository } from '../registry/repository';
 import type { Runtime } from './backend';
-import { Batcher, QueueFullError, type Pending } from './batcher';
-import { loadModel, type LoadedModel } from './loader';
-import { VersionStats } from './stats';
-import { tfDtypeOf, type HostTensor, type HostValues } from './tensors';
+import type { LoadedModel } from './loader';
+import { ServedVersion } from './served-version';
 
-export type VersionState = 'READY' | 'LOADING' | 'UNAVAILABLE';
+export { ServedVersion, type OutputTensor, type VersionState } from './served-version';
 
-export interface OutputTensor {
-  shape: number[];
-  values: HostValues;
-}
-
-export class ServedVersion {
-  state: VersionState = 'UNAVAILABLE';
-  reason: string | undefined = 'not loaded';
-  loaded: LoadedModel | undefined;
-  readonly stats = new VersionStats();
-  private batcher: Batcher<HostTensor[], OutputTensor[]> | undefined;
-
-  constructor(
-    readonly config: ModelConfig,
-    readonly version: string,
-    private readonly runtime: Runtime,
-  ) {}
-
-  get name(): string {
-    return this.config.name;
-  }
-
-  async load(dir: string): Promise<void> {
-    if (this.state === 'READY') return;
-    this.state = 'LOADING';
-    this.reason = undefined;
-    try {
-      this.loaded = await loadModel(this.runtime, this.config, dir, this.version);
-      // Only a leading variable dimension can be batched across requests.
-      const batchable = this.config.inputs.every((spec) => spec.shape[0] === -1);
-      const batching = this.config.batching ?? DEFAULT_BATCHING;
-      this.batcher = new Batcher(batchable ? batching : { ...batching, max_batch_size: 0 }, (batch) => this.runBatch(batch));
-      this.warmUp();
-      this.state = 'READY';
-    } catch (error) {
-      this.state = 'UNAVAILABLE';
-      this.reason = `failed to load: ${(error as Error).message}`;
-      throw error;
-    }
-  }
-
-  /** One run on zeros so the first real request does not pay for kernel set-up (tens of ms). */
-  private warmUp(): void {
-    const dims = this.config.inputs.map((spec) => spec.shape.slice(1));
-    if (dims.some((d) => d.some((n) => n < 0)) || this.config.inputs.some((s) => s.datatype === 'BYTES')) return;
-    const inputs = this.config.inputs.map((spec, i): HostTensor => {
-      const count = dims[i]!.reduce((n, d) => n * d, 1);
-      const dtype = tfDtypeOf(spec.datatype);
-      const values = dtype === 'float32' ? new Float32Array(count) : dtype === 'bool' ? new Uint8Array(count) : new Int32Array(count);
-      return { datatype: spec.datatype, dtype, shape: [1, ...dims[i]!], values };
-    });
-    this.execute(this.loaded!, [inputs]);
-  }
-
-  unload(): void {
-    this.loaded?.dispose();
-    this.loaded = undefined;
-    this.batcher = undefined;
-    this.state = 'UNAVAILABLE';
-    this.reason = 'unloaded';
-  }
-
-  /** Runs one request (inputs in config order) through the batcher. */
-  async infer(inputs: HostTensor[]): Promise<OutputTensor[]> {
-    if (this.state !== 'READY' || !this.batcher) {
-      throw unavailable(`model '${this.name}' version ${this.version} is not ready (${this.reason ?? this.state.toLowerCase()})`, 1, 'model_not_ready');
-    }
-    const batchSize = inputs[0]?.shape[0] ?? 1;
-    try {
-      return await this.batcher.submit(inputs, batchSize);
-    } catch (error) {
-      if (error instanceof QueueFullError) {
-        throw new HttpError(503, 'overloaded', `model '${this.name}' is overloaded: ${error.message}`, undefined, { 'retry-after': '1' });
-      }
-      throw error;
-    }
-  }
-
-  /** Concatenates the requests along the batch axis, runs the model once, and splits the outputs. */
-  private runBatch(batch: Pending<HostTensor[], OutputTensor[]>[]): OutputTensor[][] {
-    const model = this.loaded;
-    if (!model) throw unavailable(`model '${this.name}' version ${this.version} was unloaded`, 1, 'model_not_ready');
-    const started = process.hrtime.bigint();
-    for (const pending of batch) this.stats.recordQueue(Number(started - pending.enqueuedAt));
-    // Requests whose non-batch dimensions differ cannot share a tensor; run each such group apart.
-    const groups = new Map<string, Pending<HostTensor[], OutputTensor[]>[]>();
-    for (const pending of batch) {
-      const key = pending.item.map((t) => t.shape.slice(1).join('x')).join('|');
-      groups.set(key, [...(groups.get(key) ?? []), pending]);
-    }
-    const results = new Map<Pending<HostTensor[], OutputTensor[]>, OutputTensor[]>();
-    for (const group of groups.values()) {
-      const outputs = this.execute(model, group.map((p) => p.item));
-      let row = 0;
-      for (const pending of group) {
-        results.set(pending, outputs.map((o) => sliceRows(o, row, pending.size)));
-        row += pending.size;
-      }
-    }
-    const samples = batch.reduce((n, p) => n + p.size, 0);
-    this.stats.recordExecution(samples, Number(process.hrtime.bigint() - started));
-    return batch.map((p) => results.get(p)!);
-  }
-
-  private execute(model: LoadedModel, requests: HostTensor[][]): OutputTensor[] {
-    const { tf } = this.runtime;
-    const inputCount = requests[0]!.length;
-    const outputs = tf.tidy(() => {
-      const tensors: tfTypes.Tensor[] = [];
-      for (let i = 0; i < inputCount; i++) {
-        const parts = requests.map((r) => r[i]!);
-        const first = parts[0]!;
-        const rows = parts.reduce((n, p) => n + (p.shape[0] ?? 1), 0);
-        const values = parts.length === 1 ? first.values : concatValues(parts.map((p) => p.values));
-        tensors.push(tf.tensor(values as never, [rows, ...first.shape.slice(1)], first.dtype));
-      }
-      return model.run(tensors);
-    });
-    try {
-      return outputs.map((t) => ({ shape: t.shape.slice(), values: t.dataSync() as unknown as HostValues }));
-    } finally {
-      tf.dispose(outputs);
-    }
-  }
+interface ModelEntry {
+  config: ModelConfig;
+  versions: Map<string, ServedVersion>;
 }
 
 export class ModelManager {
-  private readonly models = new Map<string, { config: ModelConfig; versions: Map<string, ServedVersion> }>();
+  private readonly models = new Map<string, ModelEntry>();
 
   constructor(
     private readonly runtime: Runtime,
     readonly repository: Repository,
   ) {}
 
-  /** Reads every model's config and loads every version; a version that fails stays UNAVAILABLE with its reason. */
+  /** Reads every model and loads every version; a version that fails stays UNAVAILABLE with its reason. */
   async loadAll(): Promise<void> {
     for (const name of await this.repository.modelNames()) {
-      const config = await this.repository.readConfig(name);
-      const versions = new Map<string, ServedVersion>();
-      for (const version of sortedVersions(config)) versions.set(version, new ServedVersion(config, version, this.runtime));
-      this.models.set(name, { config, versions });
-      for (const served of versions.values()) {
+      const entry: ModelEntry = { config: await this.repository.readConfig(name), versions: new Map() };
+      this.models.set(name, entry);
+      for (const info of await this.repository.listVersions(name)) {
+        const served = new ServedVersion(entry, info, this.runtime);
+        entry.versions.set(served.version, served);
         await served.load(this.repository.versionDir(name, served.version)).catch((error) => {
           console.warn(`[modelport] model '${name}' version ${served.version} did not load: ${(error as Error).message}`);
         });
@@ -165,7 +41,11 @@ export class ModelManager {
   }
 
   modelNames(): string[] {
-    return [...this.models.keys()];
+    return [...this.models.keys()].sort();
+  }
+
+  has(name: string): boolean {
+    return this.models.has(name);
   }
 
   config(name: string): ModelConfig {
@@ -173,7 +53,7 @@ export class ModelManager {
   }
 
   versions(name: string): ServedVersion[] {
-    return [...this.entry(name).versions.values()];
+    return [...this.entry(name).versions.values()].sort((a, b) => a.info.version - b.info.version);
   }
 
   /**
@@ -190,10 +70,16 @@ export class ModelManager {
       return this.pickWeighted(name, alias);
     }
     if (config.aliases?.production) return this.pickWeighted(name, config.aliases.production);
-    const ready = [...versions.values()].filter((v) => v.state === 'READY');
-    const newest = ready.at(-1) ?? [...versions.values()].at(-1);
-    if (!newest) throw unavailable(`model '${name}' has no versions`, 1, 'model_not_ready');
+    const all = this.versions(name);
+    const newest = all.filter((v) => v.state === 'READY').at(-1) ?? all.at(-1);
+    if (!newest) throw unavailable(`model '${name}' has no versions yet`, 1, 'model_not_ready');
     return newest;
+  }
+
+  exactVersion(name: string, version: string | number): ServedVersion {
+    const served = this.entry(name).versions.get(String(version));
+    if (!served) throw notFound(`model '${name}' has no version ${version}`, 'version_not_found');
+    return served;
   }
 
   async load(name: string, version?: string): Promise<ServedVersion[]> {
@@ -209,55 +95,96 @@ export class ModelManager {
   }
 
   all(): ServedVersion[] {
-    return [...this.models.values()].flatMap((m) => [...m.versions.values()]);
+    return this.modelNames().flatMap((name) => this.versions(name));
   }
 
   dispose(): void {
     for (const served of this.all()) served.unload();
   }
 
-  private exactVersion(name: string, version: string): ServedVersion {
-    const served = this.entry(name).versions.get(version);
-    if (!served) throw notFound(`model '${name}' has no version '${version}'`, 'version_not_found');
+  // ---- registry changes: disk first (atomically), then memory ----
+
+  async createModel(config: ModelConfig): Promise<ModelConfig> {
+    await this.repository.createModel(config);
+    this.models.set(config.name, { config, versions: new Map() });
+    return config;
+  }
+
+  /** Read-modify-write of a model's config.json under the model's lock. */
+  updateConfig(name: string, change: (config: ModelConfig) => ModelConfig): Promise<ModelConfig> {
+    const entry = this.entry(name);
+    return this.repository.withLock(name, async () => {
+      const next = { ...change(structuredClone(entry.config)), name, updated_at: new Date().toISOString() };
+      await this.repository.writeConfig(next);
+      entry.config = next;
+      return next;
+    });
+  }
+
+  async deleteModel(name: string): Promise<void> {
+    const entry = this.entry(name);
+    await this.repository.withLock(name, () => this.repository.deleteModel(name));
+    for (const served of entry.versions.values()) served.unload();
+    this.models.delete(name);
+  }
+
+  /** Commits a staged, checked upload as the next version and serves the model loaded while checking it. */
+  async addVersion(name: string, staged: string, info: Omit<VersionInfo, 'version'>, loaded: LoadedModel): Promise<ServedVersion> {
+    const entry = this.entry(name);
+    let committed: VersionInfo;
+    try {
+      committed = await this.repository.commitVersion(name, staged, info);
+    } catch (error) {
+      loaded.dispose();
+      throw error;
+    }
+    const served = new ServedVersion(entry, committed, this.runtime);
+    entry.versions.set(served.version, served);
+    served.adopt(loaded);
     return served;
   }
 
-  private pickWeighted(name: string, targets: { version: number; weight: number }[]): ServedVersion {
+  async deleteVersion(name: string, version: number): Promise<void> {
+    const served = this.exactVersion(name, version);
+    await this.repository.withLock(name, async () => {
+      const holders = aliasesPointingAt(this.entry(name).config, version);
+      if (holders.length) {
+        throw conflict(`version ${version} of '${name}' is what alias${holders.length > 1 ? 'es' : ''} '${holders.join("', '")}' point${holders.length > 1 ? '' : 's'} at; move the alias first`, 'version_in_use');
+      }
+      await this.repository.deleteVersion(name, version);
+    });
+    served.unload();
+    this.entry(name).versions.delete(served.version);
+  }
+
+  async setAlias(name: string, alias: string, targets: AliasTarget[]): Promise<AliasTarget[]> {
+    for (const target of targets) this.exactVersion(name, target.version);
+    const config = await this.updateConfig(name, (c) => ({ ...c, aliases: { ...c.aliases, [alias]: targets } }));
+    return config.aliases![alias]!;
+  }
+
+  async deleteAlias(name: string, alias: string): Promise<void> {
+    if (!this.entry(name).config.aliases?.[alias]) throw notFound(`model '${name}' has no alias '${alias}'`, 'alias_not_found');
+    await this.updateConfig(name, (c) => {
+      const { [alias]: _removed, ...rest } = c.aliases ?? {};
+      return { ...c, aliases: rest };
+    });
+  }
+
+  private pickWeighted(name: string, targets: AliasTarget[]): ServedVersion {
     const total = targets.reduce((n, t) => n + t.weight, 0);
     let roll = Math.random() * total;
     const chosen = targets.find((t) => (roll -= t.weight) < 0) ?? targets.at(-1)!;
-    return this.exactVersion(name, String(chosen.version));
+    return this.exactVersion(name, chosen.version);
   }
 
-  private entry(name: string) {
+  private entry(name: string): ModelEntry {
     const entry = this.models.get(name);
     if (!entry) throw notFound(`model '${name}' not found`, 'model_not_found');
     return entry;
   }
 }
 
-function sortedVersions(config: ModelConfig): string[] {
-  return Object.keys(config.versions).sort((a, b) => Number(a) - Number(b));
-}
-
-function concatValues(parts: HostValues[]): HostValues {
-  if (Array.isArray(parts[0])) return (parts as Uint8Array[][]).flat();
-  const total = parts.reduce((n, p) => n + (p as Float32Array).length, 0);
-  const Ctor = (parts[0] as Float32Array).constructor as new (n: number) => Float32Array;
-  const out = new Ctor(total);
-  let offset = 0;
-  for (const part of parts as Float32Array[]) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
-function sliceRows(tensor: OutputTensor, start: number, count: number): OutputTensor {
-  const rows = tensor.shape[0] ?? 1;
-  const rowSize = rows === 0 ? 0 : (Array.isArray(tensor.values) ? tensor.values.length : (tensor.values as Float32Array).length) / rows;
-  const from = start * rowSize;
-  const to = (start + count) * rowSize;
-  const values = Array.isArray(tensor.values) ? tensor.values.slice(from, to) : (tensor.values as Float32Array).subarray(from, to);
-  return { shape: [count, ...tensor.shape.slice(1)], values };
+export function aliasesPointingAt(config: ModelConfig, version: number): string[] {
+  return Object.entries(config.aliases ?? {}).filter(([, targets]) => targets.some((t) => t.version === version)).map(([alias]) => alias);
 }

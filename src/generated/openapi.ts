@@ -366,6 +366,224 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List models
+         * @description Models in the registry, by name, filtered by task, tag or status, with cursor pagination.
+         */
+        get: operations["listModels"];
+        put?: never;
+        /**
+         * Register a model
+         * @description Creates an empty model; upload versions to it next. Safe to retry with an `Idempotency-Key`.
+         */
+        post: operations["createModel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{model_name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a model
+         * @description The model's description, versions, aliases and status.
+         */
+        get: operations["getModel"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a model
+         * @description Unloads and deletes the model with all its versions and aliases.
+         */
+        delete: operations["deleteModel"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a model
+         * @description Changes the description, task, labels, tags or batching of a model.
+         */
+        patch: operations["updateModel"];
+        trace?: never;
+    };
+    "/v1/models/{model_name}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List versions
+         * @description The model's versions, oldest first, with cursor pagination.
+         */
+        get: operations["listVersions"];
+        put?: never;
+        /**
+         * Upload a version
+         * @description Uploads the next version of the model: TF.js artifacts (model.json and its weight shards) or a
+         *     TensorFlow SavedModel directory, as multipart files (file names are paths relative to the model
+         *     folder) or as one .zip / .tar.gz / .tar archive. The upload is checked before it is accepted: the
+         *     manifest matches the shards, the model loads, and its input/output signature is recorded. No path
+         *     may leave the version folder. The new version is loaded and ready when this returns.
+         */
+        post: operations["uploadVersion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{model_name}/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+                /** @description A version number. */
+                version: components["parameters"]["VersionNumber"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a version
+         * @description The version's signature, state, size, metrics and the aliases pointing at it.
+         */
+        get: operations["getVersion"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a version
+         * @description Unloads and deletes the version. A version an alias points at cannot be deleted (409); move the alias first.
+         */
+        delete: operations["deleteVersion"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{model_name}/versions/{version}/load": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+                /** @description A version number. */
+                version: components["parameters"]["VersionNumber"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Load a version
+         * @description Loads the version into memory so it serves requests (same state as the OIP repository extension).
+         */
+        post: operations["loadVersion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{model_name}/versions/{version}/unload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+                /** @description A version number. */
+                version: components["parameters"]["VersionNumber"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Unload a version
+         * @description Frees the version's memory; requests to it get 503 until it is loaded again.
+         */
+        post: operations["unloadVersion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{model_name}/aliases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List aliases
+         * @description Every alias of the model and the version (or weighted versions) it points at.
+         */
+        get: operations["listAliases"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{model_name}/aliases/{alias}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+                /** @description Alias name, e.g. `production` or `staging`; not a number. */
+                alias: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Point an alias
+         * @description Points the alias at one version, or at weighted versions for a canary (weights are relative,
+         *     e.g. 90 and 10). `production` is what requests without a version use. Takes effect at once.
+         */
+        put: operations["setAlias"];
+        post?: never;
+        /**
+         * Delete an alias
+         * @description Removes the alias; without `production`, unversioned requests go to the newest ready version.
+         */
+        delete: operations["deleteAlias"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -539,6 +757,105 @@ export interface components {
             /** @description Total nanoseconds. */
             ns: number;
         };
+        /**
+         * @description `ready`: a version serves requests; `unavailable`: versions, none loaded; `empty`: no versions yet.
+         * @enum {string}
+         */
+        ModelStatus: "ready" | "unavailable" | "empty";
+        AliasTarget: {
+            version: number;
+            weight: number;
+        };
+        Model: {
+            name: string;
+            task: string;
+            description?: string;
+            platform?: string;
+            labels: string[];
+            tags: string[];
+            inputs?: components["schemas"]["TensorMetadata"][];
+            outputs?: components["schemas"]["TensorMetadata"][];
+            status: components["schemas"]["ModelStatus"];
+            versions: number[];
+            latest_version?: number;
+            aliases: {
+                [key: string]: components["schemas"]["AliasTarget"][];
+            };
+            batching?: components["schemas"]["Batching"];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        Batching: {
+            max_batch_size: number;
+            max_queue_delay_ms: number;
+            max_queue_size: number;
+        };
+        ModelCreate: {
+            name: string;
+            task: string;
+            description?: string;
+            labels?: string[];
+            tags?: string[];
+            batching?: components["schemas"]["Batching"];
+        };
+        ModelUpdate: {
+            task?: string;
+            description?: string;
+            labels?: string[];
+            tags?: string[];
+            batching?: components["schemas"]["Batching"];
+        };
+        ModelList: {
+            data: components["schemas"]["Model"][];
+            next_cursor: string | null;
+        };
+        ModelVersion: {
+            model: string;
+            version: number;
+            platform: string;
+            /** @enum {string} */
+            state: "READY" | "LOADING" | "UNAVAILABLE";
+            reason?: string;
+            inputs: components["schemas"]["TensorMetadata"][];
+            outputs: components["schemas"]["TensorMetadata"][];
+            size_bytes: number;
+            params?: number;
+            metrics?: {
+                [key: string]: unknown;
+            };
+            training?: {
+                [key: string]: unknown;
+            };
+            signature?: string;
+            aliases: string[];
+            /** Format: date-time */
+            created_at: string;
+        };
+        ModelVersionList: {
+            data: components["schemas"]["ModelVersion"][];
+            next_cursor: string | null;
+        };
+        VersionUploadMetadata: {
+            metrics?: {
+                [key: string]: unknown;
+            };
+            /** @description SavedModel signature to serve (default `serving_default`). */
+            signature?: string;
+            /** @description SavedModel meta-graph tags (default `["serve"]`). */
+            tags?: string[];
+        };
+        Alias: {
+            model: string;
+            name: string;
+            targets: components["schemas"]["AliasTarget"][];
+        };
+        /** @description Either one `version`, or weighted `targets` (a canary). */
+        AliasSet: {
+            version?: number;
+            targets?: components["schemas"]["AliasTarget"][];
+        } & (unknown | unknown);
     };
     responses: {
         /** @description Model metadata. */
@@ -592,6 +909,36 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["StatisticsResponse"];
+            };
+        };
+        /** @description A model. */
+        Model: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Model"];
+            };
+        };
+        /** @description A model version. */
+        ModelVersion: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ModelVersion"];
+            };
+        };
+        /** @description The request conflicts with the current state (a name taken, a version an alias points at). */
+        Conflict: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
             };
         };
         /** @description The request is malformed or does not match the contract; `details` points at each bad field. */
@@ -657,6 +1004,14 @@ export interface components {
         };
     };
     parameters: {
+        /** @description Page size. */
+        Limit: number;
+        /** @description The `next_cursor` of the previous page. */
+        After: string;
+        /** @description Makes the request safe to retry; the same key within 24 hours returns the first answer. */
+        IdempotencyKey: string;
+        /** @description A version number. */
+        VersionNumber: number;
         /** @description The model's name. */
         ModelName: string;
         /** @description A version number, or an alias such as `production`. */
@@ -1005,6 +1360,357 @@ export interface operations {
                 };
             };
             500: components["responses"]["InternalError"];
+        };
+    };
+    listModels: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next_cursor` of the previous page. */
+                after?: components["parameters"]["After"];
+                /** @description Only models with this task. */
+                task?: string;
+                /** @description Only models carrying this tag. */
+                tag?: string;
+                /** @description Only models in this status. */
+                status?: components["schemas"]["ModelStatus"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of models. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+        };
+    };
+    createModel: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry; the same key within 24 hours returns the first answer. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ModelCreate"];
+            };
+        };
+        responses: {
+            201: components["responses"]["Model"];
+            400: components["responses"]["BadRequest"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    getModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Model"];
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    deleteModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    updateModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ModelUpdate"];
+            };
+        };
+        responses: {
+            200: components["responses"]["Model"];
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    listVersions: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next_cursor` of the previous page. */
+                after?: components["parameters"]["After"];
+            };
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of versions. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelVersionList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    uploadVersion: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry; the same key within 24 hours returns the first answer. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    files?: string[];
+                    /** @description JSON of `VersionUploadMetadata`. */
+                    metadata?: string;
+                };
+                "application/zip": string;
+                "application/gzip": string;
+                "application/x-tar": string;
+            };
+        };
+        responses: {
+            201: components["responses"]["ModelVersion"];
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    getVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+                /** @description A version number. */
+                version: components["parameters"]["VersionNumber"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["ModelVersion"];
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    deleteVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+                /** @description A version number. */
+                version: components["parameters"]["VersionNumber"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    loadVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+                /** @description A version number. */
+                version: components["parameters"]["VersionNumber"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["ModelVersion"];
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    unloadVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+                /** @description A version number. */
+                version: components["parameters"]["VersionNumber"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["ModelVersion"];
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    listAliases: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The aliases. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Alias"][];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    setAlias: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+                /** @description Alias name, e.g. `production` or `staging`; not a number. */
+                alias: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AliasSet"];
+            };
+        };
+        responses: {
+            /** @description The alias. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Alias"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    deleteAlias: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+                /** @description Alias name, e.g. `production` or `staging`; not a number. */
+                alias: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
         };
     };
 }

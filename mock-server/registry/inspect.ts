@@ -1,0 +1,173 @@
+/**
+ * Checks a staged upload before it is accepted: which format it is, that TF.js manifests match
+ * their shards, that the model really loads, and what its input/output signature is.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Datatype } from '../../src/core/binary';
+import { badRequest } from '../errors';
+import type { Runtime } from '../runtime/backend';
+import { loadModel, readTfjsArtifacts, type LoadedModel } from '../runtime/loader';
+import type { ModelConfig, Platform, TensorSpec, VersionInfo } from './model-config';
+
+export interface Inspected {
+  info: Omit<VersionInfo, 'version'>;
+  /** The model, loaded from the staging folder, ready to serve once committed. */
+  loaded: LoadedModel;
+}
+
+const DTYPE_TO_DATATYPE: Record<string, Datatype> = {
+  float32: 'FP32', int32: 'INT32', bool: 'BOOL', string: 'BYTES', DT_FLOAT: 'FP32', DT_INT32: 'INT32', DT_INT64: 'INT64',
+  DT_BOOL: 'BOOL', DT_STRING: 'BYTES', DT_DOUBLE: 'FP64', DT_HALF: 'FP16', DT_UINT8: 'UINT8', DT_INT8: 'INT8', DT_INT16: 'INT16', DT_UINT16: 'UINT16',
+};
+
+export async function inspectUpload(runtime: Runtime, dir: string, files: string[], model: ModelConfig, options: { signature?: string; tags?: string[] }): Promise<Inspected> {
+  const platform = await detectPlatform(dir, files);
+  let signature: { inputs: TensorSpec[]; outputs: TensorSpec[]; params?: number };
+  if (platform === 'tensorflow_savedmodel') {
+    signature = await savedModelSignature(runtime, dir, options.signature ?? 'serving_default', options.tags ?? ['serve']);
+  } else {
+    await checkManifest(dir, files);
+    signature = await tfjsSignature(runtime, dir, platform);
+  }
+  const { inputs, outputs } = reconcile(model, signature);
+  const info: Omit<VersionInfo, 'version'> = {
+    platform,
+    inputs,
+    outputs,
+    created_at: new Date().toISOString(),
+    size_bytes: await totalSize(dir, files),
+    ...(signature.params !== undefined ? { params: signature.params } : {}),
+    ...(platform === 'tensorflow_savedmodel' ? { signature: options.signature ?? 'serving_default', tags: options.tags ?? ['serve'] } : {}),
+  };
+  let loaded: LoadedModel;
+  try {
+    loaded = await loadModel(runtime, { ...model, platform, inputs, outputs, info: { ...info, version: 0 } }, dir);
+  } catch (error) {
+    throw badRequest(`the model does not load: ${(error as Error).message}`, undefined, 'invalid_model');
+  }
+  return { info, loaded };
+}
+
+async function detectPlatform(dir: string, files: string[]): Promise<Platform> {
+  if (files.includes('saved_model.pb')) return 'tensorflow_savedmodel';
+  if (!files.includes('model.json')) {
+    throw badRequest('found neither model.json (TF.js) nor saved_model.pb (SavedModel) at the top of the upload', [{ path: '/files', message: `received ${files.slice(0, 5).join(', ')}${files.length > 5 ? ', …' : ''}` }], 'invalid_archive');
+  }
+  const json = await readJson(path.join(dir, 'model.json'));
+  if (json.format === 'graph-model') return 'tfjs_graph';
+  if (json.format === 'layers-model' || (json.modelTopology as { class_name?: string } | undefined)?.class_name) return 'tfjs_layers';
+  throw badRequest("model.json is neither a TF.js layers model nor a graph model (its 'format' says neither)", [{ path: '/model.json/format', message: `is ${JSON.stringify(json.format)}` }], 'invalid_model');
+}
+
+/** Every shard the manifest names is present, and the bytes add up to the weights it declares. */
+async function checkManifest(dir: string, files: string[]): Promise<void> {
+  const json = await readJson(path.join(dir, 'model.json'));
+  const manifest = json.weightsManifest as { paths: string[]; weights: { name: string; shape: number[]; dtype: string; quantization?: { dtype: string } }[] }[] | undefined;
+  if (!Array.isArray(manifest)) throw badRequest('model.json has no weightsManifest', [{ path: '/model.json/weightsManifest', message: 'is required' }], 'manifest_mismatch');
+  const missing = manifest.flatMap((group) => group.paths).filter((p) => !files.includes(path.posix.normalize(p)));
+  if (missing.length) {
+    throw badRequest(`model.json names weight shards that were not uploaded: ${missing.join(', ')}`, missing.map((p) => ({ path: `/files/${p}`, message: 'named by the manifest, not uploaded' })), 'manifest_mismatch');
+  }
+  const bytesPerElement: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2, int8: 1, int16: 2 };
+  const declared = manifest.flatMap((g) => g.weights).reduce((n, w) => {
+    const dtype = w.quantization?.dtype ?? w.dtype;
+    return n + (bytesPerElement[dtype] ?? 4) * w.shape.reduce((a, b) => a * b, 1);
+  }, 0);
+  let actual = 0;
+  for (const shard of manifest.flatMap((g) => g.paths)) actual += (await stat(path.join(dir, shard))).size;
+  if (actual !== declared && !manifest.flatMap((g) => g.weights).some((w) => w.dtype === 'string')) {
+    throw badRequest(`the weight shards hold ${actual} bytes but the manifest declares ${declared}`, [{ path: '/model.json/weightsManifest', message: `declares ${declared} bytes, shards hold ${actual}` }], 'manifest_mismatch');
+  }
+}
+
+async function tfjsSignature(runtime: Runtime, dir: string, platform: Platform) {
+  let artifacts;
+  try {
+    artifacts = await readTfjsArtifacts(dir);
+  } catch (error) {
+    throw badRequest(`model.json could not be read: ${(error as Error).message}`, undefined, 'invalid_model');
+  }
+  const { tf } = runtime;
+  try {
+    if (platform === 'tfjs_layers') {
+      const model = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
+      try {
+        return {
+          inputs: model.inputs.map((t, i) => ({ name: model.inputNames[i] ?? t.name, datatype: datatypeOf(t.dtype), shape: t.shape.map((d) => d ?? -1) })),
+          outputs: model.outputs.map((t, i) => ({ name: model.outputNames[i] ?? t.name, datatype: datatypeOf(t.dtype), shape: t.shape.map((d) => d ?? -1) })),
+          params: model.countParams(),
+        };
+      } finally {
+        model.dispose();
+      }
+    }
+    const model = await tf.loadGraphModel(tf.io.fromMemory(artifacts));
+    try {
+      const spec = (t: { name: string; dtype: string; shape?: number[] }) => ({ name: t.name, datatype: datatypeOf(t.dtype), shape: (t.shape ?? []).map((d) => (d < 0 ? -1 : d)) });
+      return { inputs: model.inputs.map(spec), outputs: model.outputs.map(spec) };
+    } finally {
+      model.dispose();
+    }
+  } catch (error) {
+    throw badRequest(`the model does not load: ${(error as Error).message}`, undefined, 'invalid_model');
+  }
+}
+
+async function savedModelSignature(runtime: Runtime, dir: string, signatureName: string, tags: string[]) {
+  if (!runtime.node) throw badRequest(`SavedModels need the native TensorFlow backend; this server runs on '${runtime.backend}'`, undefined, 'unsupported_model');
+  let metaGraphs;
+  try {
+    metaGraphs = await runtime.node.getMetaGraphsFromSavedModel(dir);
+  } catch (error) {
+    throw badRequest(`saved_model.pb could not be read: ${(error as Error).message}`, undefined, 'invalid_model');
+  }
+  const graph = metaGraphs.find((g) => tags.every((t) => g.tags.includes(t)));
+  if (!graph) throw badRequest(`the SavedModel has no meta graph tagged [${tags}] (it has ${metaGraphs.map((g) => `[${g.tags}]`).join(', ')})`, undefined, 'invalid_model');
+  const definition = graph.signatureDefs[signatureName];
+  if (!definition) throw badRequest(`the SavedModel has no signature '${signatureName}' (it has ${Object.keys(graph.signatureDefs).join(', ')})`, undefined, 'invalid_model');
+  // tfjs-node hands shapes over as protobuf Dim objects despite its types; getSize() reads them.
+  const dims = (shape: unknown[]) => shape.map((d) => (typeof d === 'number' ? d : Number((d as { getSize(): number }).getSize())));
+  const spec = ([name, t]: [string, { dtype: string; shape: unknown[] }]) => ({ name, datatype: datatypeOf(t.dtype), shape: dims(t.shape) });
+  return {
+    inputs: Object.entries(definition.inputs as Record<string, { dtype: string; shape: unknown[] }>).map(spec),
+    outputs: Object.entries(definition.outputs as Record<string, { dtype: string; shape: unknown[] }>).map(spec),
+  };
+}
+
+/** The model's declared signature wins (names by position); otherwise the version's own is used. */
+function reconcile(model: ModelConfig, found: { inputs: TensorSpec[]; outputs: TensorSpec[] }) {
+  const check = (kind: 'inputs' | 'outputs') => {
+    const declared = model[kind];
+    if (!declared) return found[kind];
+    const actual = found[kind];
+    const problems = declared.flatMap((want, i) => {
+      const got = actual[i];
+      if (!got) return [`${kind} ${i} ('${want.name}') is missing`];
+      const shapeFits = got.shape.length === want.shape.length && got.shape.every((d, k) => d === -1 || want.shape[k] === -1 || d === want.shape[k]);
+      return shapeFits ? [] : [`${kind} ${i} ('${want.name}'): model has shape [${got.shape}], the model config declares [${want.shape}]`];
+    });
+    if (actual.length !== declared.length) problems.push(`the upload has ${actual.length} ${kind}, the model config declares ${declared.length}`);
+    if (problems.length) throw badRequest(`the upload does not match the model's signature: ${problems.join('; ')}`, problems.map((message) => ({ path: `/${kind}`, message })), 'signature_mismatch');
+    return declared;
+  };
+  return { inputs: check('inputs'), outputs: check('outputs') };
+}
+
+function datatypeOf(dtype: string): Datatype {
+  return DTYPE_TO_DATATYPE[dtype] ?? 'FP32';
+}
+
+async function readJson(file: string): Promise<Record<string, unknown>> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw badRequest(`${path.basename(file)} is not valid JSON: ${(error as Error).message}`, undefined, 'invalid_model');
+  }
+}
+
+async function totalSize(dir: string, files: string[]): Promise<number> {
+  let total = 0;
+  for (const file of files) total += (await stat(path.join(dir, file))).size;
+  return total;
+}

@@ -1,0 +1,184 @@
+/** The /v1 control plane for models, versions and aliases. */
+import { rm } from 'node:fs/promises';
+import type { components } from '../../src/generated/openapi';
+import type { RequestContext, RouteTable } from '../context';
+import { badRequest, conflict } from '../errors';
+import type { IdempotencyStore } from '../idempotency';
+import { paginate } from '../pagination';
+import { json } from '../respond';
+import { filesOfUpload, writeFiles } from '../registry/archive';
+import { inspectUpload } from '../registry/inspect';
+import type { AliasTarget, ModelConfig } from '../registry/model-config';
+import { NameTakenError } from '../registry/repository';
+import { aliasesPointingAt, type ModelManager, type ServedVersion } from '../runtime/model-manager';
+import { mediaType } from '../body';
+
+type Schemas = components['schemas'];
+
+export function registryRoutes(idempotency: IdempotencyStore): RouteTable {
+  return {
+    listModels: ({ state, query }) => {
+      const models = state.models.modelNames().map((name) => modelView(state.models, name))
+        .filter((m) => (query.task === undefined || m.task === query.task)
+          && (query.tag === undefined || m.tags.includes(query.tag))
+          && (query.status === undefined || m.status === query.status));
+      return json(paginate(models, (m) => m.name, query));
+    },
+
+    createModel: idempotency.wrap(async ({ state, body }) => {
+      const request = body as Schemas['ModelCreate'];
+      if (state.models.has(request.name)) throw conflict(`a model named '${request.name}' already exists`, 'model_exists');
+      const now = new Date().toISOString();
+      const config: ModelConfig = {
+        name: request.name,
+        task: request.task,
+        ...(request.description !== undefined ? { description: request.description } : {}),
+        labels: request.labels ?? [],
+        tags: request.tags ?? [],
+        ...(request.batching ? { batching: request.batching } : {}),
+        aliases: {},
+        created_at: now,
+        updated_at: now,
+      };
+      try {
+        await state.models.createModel(config);
+      } catch (error) {
+        if (error instanceof NameTakenError) throw conflict(`a model named '${request.name}' already exists`, 'model_exists');
+        throw error;
+      }
+      return json(modelView(state.models, request.name), 201);
+    }),
+
+    getModel: ({ state, params }) => json(modelView(state.models, params.model_name!)),
+
+    updateModel: async ({ state, params, body }) => {
+      const patch = body as Schemas['ModelUpdate'];
+      await state.models.updateConfig(params.model_name!, (config) => ({ ...config, ...patch }));
+      return json(modelView(state.models, params.model_name!));
+    },
+
+    deleteModel: async ({ state, params }) => {
+      await state.models.deleteModel(params.model_name!);
+      return new Response(null, { status: 204 });
+    },
+
+    listVersions: ({ state, params, query }) =>
+      json(paginate(state.models.versions(params.model_name!).map((v) => versionView(state.models, v)), (v) => v.version, query)),
+
+    uploadVersion: idempotency.wrap(uploadVersion),
+
+    getVersion: ({ state, params }) => json(versionView(state.models, state.models.exactVersion(params.model_name!, params.version!))),
+
+    deleteVersion: async ({ state, params }) => {
+      await state.models.deleteVersion(params.model_name!, Number(params.version));
+      return new Response(null, { status: 204 });
+    },
+
+    loadVersion: async ({ state, params }) => {
+      const [served] = await state.models.load(params.model_name!, String(Number(params.version)));
+      return json(versionView(state.models, served!));
+    },
+
+    unloadVersion: ({ state, params }) => {
+      const [served] = state.models.unload(params.model_name!, String(Number(params.version)));
+      return json(versionView(state.models, served!));
+    },
+
+    listAliases: ({ state, params }) => {
+      const config = state.models.config(params.model_name!);
+      return json({ data: Object.entries(config.aliases ?? {}).map(([name, targets]) => ({ model: config.name, name, targets })) });
+    },
+
+    setAlias: async ({ state, params, body }) => {
+      const request = body as Schemas['AliasSet'];
+      const targets: AliasTarget[] = request.targets ?? [{ version: request.version!, weight: 100 }];
+      const versions = targets.map((t) => t.version);
+      if (new Set(versions).size !== versions.length) throw badRequest('each version may appear once in an alias', [{ path: '/targets', message: 'duplicate version' }]);
+      const saved = await state.models.setAlias(params.model_name!, params.alias!, targets);
+      return json({ model: params.model_name, name: params.alias, targets: saved });
+    },
+
+    deleteAlias: async ({ state, params }) => {
+      await state.models.deleteAlias(params.model_name!, params.alias!);
+      return new Response(null, { status: 204 });
+    },
+  };
+}
+
+async function uploadVersion({ state, params, request, rawBody }: RequestContext): Promise<Response> {
+  const name = params.model_name!;
+  const model = state.models.config(name); // 404 before any work
+  const type = mediaType(request)!;
+  const { files, metadata } = await filesOfUpload(type, rawBody!, request.headers.get('content-type') ?? '', state.options.maxUploadBytes * 4);
+  const meta = checkMetadata(metadata);
+  const staged = await state.models.repository.stagingDir(name);
+  try {
+    const paths = await writeFiles(staged, files);
+    const inspected = await inspectUpload(state.runtime, staged, paths, model, meta);
+    const info = { ...inspected.info, ...(meta.metrics ? { metrics: meta.metrics } : {}) };
+    // The first version of a model without a declared signature defines it.
+    if (!model.inputs) await state.models.updateConfig(name, (c) => ({ ...c, platform: info.platform, inputs: info.inputs, outputs: info.outputs }));
+    const served = await state.models.addVersion(name, staged, info, inspected.loaded);
+    return json(versionView(state.models, served), 201);
+  } catch (error) {
+    await rm(staged, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+function checkMetadata(metadata: unknown): Schemas['VersionUploadMetadata'] {
+  if (metadata === undefined) return {};
+  const m = metadata as Record<string, unknown>;
+  const details = [];
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) details.push({ path: '/metadata', message: 'must be an object' });
+  else {
+    for (const key of Object.keys(m)) if (!['metrics', 'signature', 'tags'].includes(key)) details.push({ path: `/metadata/${key}`, message: 'is not allowed' });
+    if (m.metrics !== undefined && (typeof m.metrics !== 'object' || m.metrics === null || Array.isArray(m.metrics))) details.push({ path: '/metadata/metrics', message: 'must be an object' });
+    if (m.signature !== undefined && typeof m.signature !== 'string') details.push({ path: '/metadata/signature', message: 'must be a string' });
+    if (m.tags !== undefined && !(Array.isArray(m.tags) && m.tags.every((t) => typeof t === 'string'))) details.push({ path: '/metadata/tags', message: 'must be an array of strings' });
+  }
+  if (details.length) throw badRequest('invalid upload metadata', details);
+  return m as Schemas['VersionUploadMetadata'];
+}
+
+export function modelView(models: ModelManager, name: string): Schemas['Model'] {
+  const config = models.config(name);
+  const versions = models.versions(name);
+  const status = versions.length === 0 ? 'empty' : versions.some((v) => v.state === 'READY') ? 'ready' : 'unavailable';
+  return {
+    name,
+    task: config.task,
+    ...(config.description !== undefined ? { description: config.description } : {}),
+    ...(config.platform ? { platform: config.platform } : {}),
+    labels: config.labels ?? [],
+    tags: config.tags ?? [],
+    ...(config.inputs ? { inputs: config.inputs, outputs: config.outputs } : {}),
+    status,
+    versions: versions.map((v) => v.info.version),
+    ...(versions.length ? { latest_version: versions.at(-1)!.info.version } : {}),
+    aliases: config.aliases ?? {},
+    ...(config.batching ? { batching: config.batching } : {}),
+    created_at: config.created_at!,
+    updated_at: config.updated_at!,
+  };
+}
+
+export function versionView(models: ModelManager, served: ServedVersion): Schemas['ModelVersion'] {
+  const { info } = served;
+  return {
+    model: served.name,
+    version: info.version,
+    platform: info.platform,
+    state: served.state,
+    ...(served.reason ? { reason: served.reason } : {}),
+    inputs: served.config.inputs,
+    outputs: served.config.outputs,
+    size_bytes: info.size_bytes ?? 0,
+    ...(info.params !== undefined ? { params: info.params } : {}),
+    ...(info.metrics ? { metrics: info.metrics } : {}),
+    ...(info.training ? { training: info.training } : {}),
+    ...(info.signature ? { signature: info.signature } : {}),
+    aliases: aliasesPointingAt(models.config(served.name), info.version),
+    created_at: info.created_at!,
+  };
+}
