@@ -147,7 +147,11 @@ export class ServedVersion {
       return model.run(tensors);
     });
     try {
-      return outputs.map((t) => ({ shape: t.shape.slice(), values: t.dataSync() as unknown as HostValues }));
+      // String tensors are read as raw bytes: dataSync() would decode them as UTF-8 and mangle binary BYTES.
+      return outputs.map((t) => ({
+        shape: t.shape.slice(),
+        values: (t.dtype === 'string' ? tf.engine().readSync(t.dataId) : t.dataSync()) as unknown as HostValues,
+      }));
     } finally {
       tf.dispose(outputs);
     }

@@ -2,9 +2,9 @@
  * OIP tensors ↔ host arrays ready for TensorFlow. Every way a request can be wrong about a tensor
  * (datatype, shape, element values, data length, binary sizes) becomes a 400 that names the input.
  */
-import { DATATYPE_SIZE, elementCount, fromBytes, toBytes, type Datatype } from '../../src/core/binary';
+import { DATATYPE_SIZE, elementCount, float16BitsToFloat32, float32ToFloat16Bits, fromBytes, toBytes, type Datatype } from '../../src/core/binary';
 import type { components } from '../../src/generated/openapi';
-import { badRequest } from '../errors';
+import { badRequest, HttpError } from '../errors';
 import type { TensorSpec } from '../registry/model-config';
 
 export type RequestInput = components['schemas']['RequestInput'];
@@ -35,6 +35,16 @@ const INTEGER_RANGES: Partial<Record<Datatype, [number, number]>> = {
   // TF.js computes integers as int32; wider values cannot be represented and are refused.
   INT32: [-2147483648, 2147483647], UINT32: [0, 2147483647], INT64: [-2147483648, 2147483647], UINT64: [0, 2147483647],
 };
+
+/** What each integer datatype holds, for outputs (within JS safe integers for the 64-bit types). */
+const OUTPUT_RANGES: Partial<Record<Datatype, [number, number]>> = {
+  INT8: [-128, 127], UINT8: [0, 255], INT16: [-32768, 32767], UINT16: [0, 65535],
+  INT32: [-2147483648, 2147483647], UINT32: [0, 4294967295],
+  INT64: [-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER], UINT64: [0, Number.MAX_SAFE_INTEGER],
+};
+
+/** The nearest half-precision value, as a number. */
+const toHalf = (v: number) => float16BitsToFloat32(float32ToFloat16Bits(v));
 
 const utf8 = new TextEncoder();
 
@@ -79,7 +89,11 @@ export function decodeJsonInput(input: RequestInput, index: number, options: { b
     for (let i = 0; i < count; i++) {
       const v = flat[i];
       if (typeof v !== 'number') throw bad(i, 'a number');
-      values[i] = v;
+      // FP16 numbers are rounded to half precision, as their binary form is. A number too large
+      // for FP16 (or, for FP32/FP64, for TF.js float32) would silently become Infinity: refused.
+      const stored = datatype === 'FP16' ? toHalf(v) : Math.fround(v);
+      if (!Number.isFinite(stored)) throw bad(i, datatype === 'FP16' ? 'a number within FP16 range (±65504)' : 'a number within TF.js float32 range (±3.4028235e38)');
+      values[i] = stored;
     }
     return { datatype, shape: input.shape, dtype, values };
   }
@@ -113,7 +127,17 @@ export function decodeBinaryInput(input: RequestInput, index: number, bytes: Uin
   const dtype = tfDtypeOf(datatype);
   if (dtype === 'string') return { datatype, shape: input.shape, dtype, values: elements as Uint8Array[] };
   if (dtype === 'bool') return { datatype, shape: input.shape, dtype, values: Uint8Array.from(elements as boolean[], (b) => (b ? 1 : 0)) };
-  if (dtype === 'float32') return { datatype, shape: input.shape, dtype, values: elements instanceof Float32Array ? elements : Float32Array.from(elements as ArrayLike<number>) };
+  if (dtype === 'float32') {
+    const values = elements instanceof Float32Array ? elements : Float32Array.from(elements as ArrayLike<number>);
+    // FP64: a finite double beyond float32 would silently become Infinity (infinities sent as such stay).
+    const doubles = elements as ArrayLike<number>;
+    for (let i = 0; datatype === 'FP64' && i < values.length; i++) {
+      if (Number.isFinite(doubles[i]!) && !Number.isFinite(values[i]!)) {
+        throw badRequest(`input '${input.name}': element ${i} (${doubles[i]}) does not fit TF.js float32`, [{ path: `/inputs/${index}`, message: `element ${i} out of range` }], 'invalid_tensor_data');
+      }
+    }
+    return { datatype, shape: input.shape, dtype, values };
+  }
   const [min, max] = INTEGER_RANGES[datatype]!;
   const numbers = elements as ArrayLike<number>;
   for (let i = 0; i < numbers.length; i++) {
@@ -152,6 +176,17 @@ export function encodeOutput(
   values: HostValues | string[],
   binary: boolean,
 ): { output: ResponseOutput; bytes?: Uint8Array } {
+  const range = OUTPUT_RANGES[datatype];
+  if (range && !Array.isArray(values)) {
+    // The model's numbers must fit the declared integer datatype: binary would wrap them, JSON would not.
+    const numbers = values as ArrayLike<number>;
+    for (let i = 0; i < numbers.length; i++) {
+      const v = numbers[i]!;
+      if (!Number.isInteger(v) || v < range[0] || v > range[1]) {
+        throw new HttpError(500, 'output_out_of_range', `output '${name}': element ${i} is ${v}, which its declared datatype ${datatype} cannot hold (check the datatype in the model's config)`);
+      }
+    }
+  }
   if (binary) {
     const elements = Array.isArray(values) && typeof values[0] === 'string' ? (values as string[]).map((s) => utf8.encode(s)) : values;
     const bytes = toBytes(datatype, elements as Parameters<typeof toBytes>[1]);
@@ -160,6 +195,7 @@ export function encodeOutput(
   let data: (number | string | boolean)[];
   if (datatype === 'BYTES') data = (values as (Uint8Array | string)[]).map((v) => (typeof v === 'string' ? v : new TextDecoder().decode(v)));
   else if (datatype === 'BOOL') data = Array.from(values as Uint8Array, (v) => v !== 0);
+  else if (datatype === 'FP16') data = Array.from(values as ArrayLike<number>, toHalf); // what binary FP16 holds
   else data = Array.from(values as ArrayLike<number>);
   return { output: { name, datatype, shape, data } };
 }

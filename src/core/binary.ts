@@ -175,7 +175,9 @@ export function float32ToFloat16Bits(value: number): number {
   if (e >= 0x1f) return sign | 0x7c00; // overflow → Inf
   if (e <= 0) {
     if (e < -10) return sign; // underflow → 0
-    mantissa = (mantissa | 0x800000) >>> (1 - e);
+    // Subnormal: shift in the implicit 1; bits shifted out still count for rounding (sticky bit).
+    const full = mantissa | 0x800000;
+    mantissa = (full >>> (1 - e)) | (full & ((1 << (1 - e)) - 1) ? 1 : 0);
     if (mantissa & 0x1000 && (mantissa & 0x2fff)) mantissa += 0x2000;
     return sign | (mantissa >>> 13);
   }

@@ -65,8 +65,10 @@ export function fromResponseOutput(output: ResponseOutput, bytes?: Uint8Array): 
 
 function typedFromValues(datatype: Datatype, values: unknown[]): Tensor['data'] {
   switch (datatype) {
-    case 'FP16': case 'FP32': return Float32Array.from(values as number[]);
-    case 'FP64': case 'INT64': case 'UINT64': return Float64Array.from(values as number[]);
+    // JSON has no NaN or ±Infinity: servers write null, which must not read as 0.
+    case 'FP16': case 'FP32': return Float32Array.from(values as (number | null)[], (v) => v ?? NaN);
+    case 'FP64': return Float64Array.from(values as (number | null)[], (v) => v ?? NaN);
+    case 'INT64': case 'UINT64': return Float64Array.from(values as number[]);
     case 'INT32': return Int32Array.from(values as number[]);
     case 'INT16': return Int16Array.from(values as number[]);
     case 'INT8': return Int8Array.from(values as number[]);
