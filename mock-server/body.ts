@@ -55,6 +55,7 @@ export function mediaType(request: Request): string | undefined {
   return header ? header.split(';')[0]!.trim().toLowerCase() : undefined;
 }
 
+/** The rest of the body is not read, so the connection cannot be reused: it is closed after the answer. */
 function tooLarge(maxBytes: number): HttpError {
-  return new HttpError(413, 'payload_too_large', `request body exceeds ${maxBytes} bytes`);
+  return new HttpError(413, 'payload_too_large', `request body exceeds ${maxBytes} bytes`, undefined, { connection: 'close' });
 }

@@ -5,7 +5,7 @@ import { listen } from './http';
 import { createModelServer } from './server';
 import { BACKENDS, type BackendName } from './runtime/backend';
 
-const USAGE = `Usage: modelport serve [--port 8700] [--host 127.0.0.1] [--backend tensorflow|wasm|cpu] [--no-auth]`;
+const USAGE = `Usage: modelport serve [--port 8700] [--host 127.0.0.1] [--data-dir ./.modelport] [--backend tensorflow|wasm|cpu] [--no-auth]`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -25,6 +25,7 @@ async function serve(args: string[]): Promise<number> {
       port: { type: 'string', default: process.env.MODELPORT_PORT ?? '8700' },
       host: { type: 'string', default: process.env.MODELPORT_HOST ?? '127.0.0.1' },
       backend: { type: 'string', default: process.env.MODELPORT_BACKEND },
+      'data-dir': { type: 'string', default: process.env.MODELPORT_DATA_DIR ?? './.modelport' },
       'no-auth': { type: 'boolean', default: false },
     },
     strict: true,
@@ -37,11 +38,12 @@ async function serve(args: string[]): Promise<number> {
   const server = await createModelServer({
     backend: values.backend as BackendName | undefined,
     auth: !values['no-auth'],
+    dataDir: values['data-dir'],
   });
   const listening = await listen(server.handler, { port, host: values.host });
   const { runtime } = server.state;
   const tfVersion = runtime.tensorflowVersion ? `TensorFlow ${runtime.tensorflowVersion}` : `tfjs ${runtime.tfjsVersion}`;
-  console.log(`modelport ${server.state.version} listening on ${listening.url} (backend ${runtime.backend}, ${tfVersion})`);
+  console.log(`modelport ${server.state.version} listening on ${listening.url} (backend ${runtime.backend}, ${tfVersion}; models in ${server.state.models.repository.modelsDir})`);
   const stop = async () => {
     await listening.close();
     await server.close();

@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const CLI = new URL('../bin/modelport.js', import.meta.url).pathname;
@@ -6,7 +9,9 @@ const CLI = new URL('../bin/modelport.js', import.meta.url).pathname;
 /** Starts `modelport serve` in a child process and resolves with its URL, or its exit and output. */
 function serve(env: Record<string, string>): Promise<{ url?: string; code?: number | null; output: string; stop(): void }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--no-auth'], { env: { ...process.env, ...env } });
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'modelport-backend-'));
+    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--no-auth', '--data-dir', dataDir], { env: { ...process.env, ...env } });
+    child.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
     let output = '';
     const stop = () => child.kill('SIGTERM');
     const onData = (chunk: Buffer) => {
@@ -25,7 +30,7 @@ describe('backend choice', () => {
     const server = await serve({ MODELPORT_BACKEND: 'wasm' });
     try {
       expect(server.url).toBeDefined();
-      expect(server.output).toContain('(backend wasm, tfjs 4.22.0)');
+      expect(server.output).toContain('(backend wasm, tfjs 4.22.0;');
       const metadata = await (await fetch(`${server.url}/v2`)).json();
       expect(metadata.runtime).toEqual({ backend: 'wasm', tfjs_version: '4.22.0' });
     } finally {
