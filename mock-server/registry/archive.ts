@@ -33,16 +33,22 @@ export async function filesOfUpload(mediaType: string, body: Uint8Array, content
   return { files: await fromTar(body, maxExpandedBytes), metadata: undefined };
 }
 
-/** Writes the files under `dir`, dropping one common top folder (archives of "mymodel/..."). */
+/**
+ * Writes the files under `dir`, dropping one common top folder (archives of "mymodel/...") and
+ * any version.json, which the server writes itself. Returns the paths written.
+ */
 export async function writeFiles(dir: string, files: UploadedFile[]): Promise<string[]> {
   const paths = stripCommonFolder(files.map((f) => f.path));
+  const written: string[] = [];
   for (let i = 0; i < files.length; i++) {
+    if (paths[i] === 'version.json') continue;
+    written.push(paths[i]!);
     const target = path.join(dir, paths[i]!);
     if (!target.startsWith(dir + path.sep)) throw unsafePath(files[i]!.path);
     await mkdir(path.dirname(target), { recursive: true });
     await writeFile(target, files[i]!.bytes);
   }
-  return paths;
+  return written;
 }
 
 /** A path inside the version folder, or a 400 saying why not. */
