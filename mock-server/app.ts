@@ -1,47 +1,83 @@
 /**
- * The server as a function: Request → Response. Reads top to bottom: request id, routing,
- * body parsing within limits, validation against openapi.yaml, the route handler, and one
- * error body for everything that goes wrong.
+ * The server as a function: Request → Response. Reads top to bottom: request id, CORS, routing,
+ * authentication and scopes, rate limits, injected faults, body parsing within limits,
+ * validation against openapi.yaml, the route handler; then one error body for anything that
+ * went wrong, and the journal and usage records.
  */
-import type { Contract } from './contract';
+import { randomUUID } from 'node:crypto';
+import { authorize } from './auth/guard';
+import type { Principal } from './auth/keys';
+import type { Contract, Operation } from './contract';
 import type { RequestContext, RouteTable, ServerState } from './context';
 import { HttpError, badRequest } from './errors';
-import { errorResponse } from './respond';
+import type { Fault } from './faults/faults';
+import { errorResponse, json } from './respond';
 import { mediaType, parseJson, readBody } from './body';
-import { randomUUID } from 'node:crypto';
 
 export type Handler = (request: Request) => Promise<Response>;
 
 /** Media types read as JSON: curl's default form type too, as OIP servers accept it. */
 const JSON_MEDIA_TYPES = new Set([undefined, 'application/json', 'text/plain', 'application/x-www-form-urlencoded']);
 const REQUEST_ID_PATTERN = /^[\w.:-]{1,128}$/;
+const EXPOSED_HEADERS = 'x-request-id, retry-after, ratelimit-limit, ratelimit-remaining, ratelimit-reset, inference-header-content-length, idempotent-replayed';
+
+/** What one request turned out to be, for the journal and usage meter. */
+interface Trace {
+  operation?: Operation;
+  params?: Record<string, string>;
+  query?: Record<string, string>;
+  body?: unknown;
+  rawBytes?: number;
+  principal?: Principal;
+  fault?: Fault;
+  rateHeaders?: Record<string, string>;
+}
 
 export function createApp(state: ServerState, routes: RouteTable): Handler {
   assertEveryOperationHasARoute(state.contract, routes);
 
   return async function handle(request: Request): Promise<Response> {
+    const started = performance.now();
     const incomingId = request.headers.get('x-request-id');
     const requestId = incomingId && REQUEST_ID_PATTERN.test(incomingId) ? incomingId : randomUUID();
+    const trace: Trace = {};
     let response: Response;
     try {
-      response = await dispatch(request, requestId);
+      response = await dispatch(request, requestId, trace);
     } catch (error) {
       response = errorResponse(toHttpError(error, requestId), requestId);
     }
     response.headers.set('x-request-id', requestId);
+    for (const [name, value] of Object.entries(trace.rateHeaders ?? {})) response.headers.set(name, value);
+    applyCors(request, response);
+    record(request, requestId, trace, response.status, performance.now() - started);
     return response;
   };
 
-  async function dispatch(request: Request, requestId: string): Promise<Response> {
+  async function dispatch(request: Request, requestId: string, trace: Trace): Promise<Response> {
     const url = new URL(request.url);
+    if (request.method === 'OPTIONS' && corsOrigin(request)) return preflight(request);
     const matched = state.contract.match(request.method, url.pathname);
-    if (!matched.operation) {
-      throw matched.pathExists
+    const controlsOff = url.pathname.startsWith('/_mock/') && !state.options.mockControls;
+    if (!matched.operation || controlsOff) {
+      throw 'pathExists' in matched && matched.pathExists && !controlsOff
         ? new HttpError(405, 'method_not_allowed', `${request.method} is not allowed on ${url.pathname}`)
         : new HttpError(404, 'route_not_found', `no route for ${request.method} ${url.pathname}`);
     }
     const { operation, params } = matched;
     const query = Object.fromEntries(url.searchParams);
+    Object.assign(trace, { operation, params, query });
+
+    const principal = authorize(state, operation, request, params);
+    trace.principal = principal;
+    enforceRateLimit(principal, trace);
+
+    const fault = state.options.mockControls ? state.faults.take({ operationId: operation.operationId, method: request.method, path: url.pathname, model: params.model_name }) : undefined;
+    if (fault) {
+      trace.fault = fault;
+      if (fault.latency_ms) await new Promise((resolve) => setTimeout(resolve, fault.latency_ms));
+      if (fault.status !== undefined) return faultResponse(fault, requestId);
+    }
 
     let body: unknown;
     let rawBody: Uint8Array | undefined;
@@ -53,8 +89,10 @@ export function createApp(state: ServerState, routes: RouteTable): Handler {
       } else if (JSON_MEDIA_TYPES.has(type) || type?.endsWith('+json')) {
         if (!operation.bodyContentTypes.includes('application/json')) throw unsupported(type, operation.bodyContentTypes);
         body = parseJson(bytes);
+        trace.body = body;
       } else if (type && operation.bodyContentTypes.includes(type)) {
         rawBody = bytes;
+        trace.rawBytes = bytes.byteLength;
       } else {
         throw unsupported(type, operation.bodyContentTypes);
       }
@@ -67,9 +105,80 @@ export function createApp(state: ServerState, routes: RouteTable): Handler {
       throw badRequest(`invalid request: ${details.map((d) => `${d.path} ${d.message}`).slice(0, 3).join('; ')}`, details);
     }
 
-    const context: RequestContext = { request, url, operation, params, query, body, rawBody, requestId, state };
+    const context: RequestContext = { request, url, operation, params, query, body, rawBody, requestId, principal, state };
     return routes[operation.operationId]!(context);
   }
+
+  function enforceRateLimit(principal: Principal | undefined, trace: Trace): void {
+    const limit = principal?.rateLimit ?? (principal ? state.options.defaultRateLimit : undefined);
+    if (!principal || !limit) return;
+    const decision = state.rateLimiter.take(principal.keyId, limit);
+    trace.rateHeaders = {
+      'ratelimit-limit': String(decision.limit),
+      'ratelimit-remaining': String(decision.remaining),
+      'ratelimit-reset': String(decision.resetSeconds),
+    };
+    if (!decision.allowed) {
+      throw new HttpError(429, 'rate_limited', `rate limit of ${limit.requests_per_second} requests/s exceeded; retry in ${decision.resetSeconds} s`, undefined, { 'retry-after': String(decision.resetSeconds) });
+    }
+  }
+
+  function record(request: Request, requestId: string, trace: Trace, status: number, ms: number): void {
+    const model = trace.params?.model_name;
+    state.usage.record(trace.principal?.keyId ?? 'anonymous', model, status, ms);
+    if (!state.options.mockControls || trace.operation?.pathTemplate.startsWith('/_mock/')) return;
+    const url = new URL(request.url);
+    state.journal.record({
+      request_id: requestId,
+      time: new Date().toISOString(),
+      method: request.method,
+      path: url.pathname,
+      ...(trace.query && Object.keys(trace.query).length ? { query: trace.query } : {}),
+      ...(trace.operation ? { operation: trace.operation.operationId } : {}),
+      ...(model !== undefined ? { model } : {}),
+      ...(trace.principal ? { key: trace.principal.keyId } : {}),
+      ...(trace.fault ? { fault: trace.fault.id } : {}),
+      status,
+      duration_ms: Math.round(ms * 1000) / 1000,
+      headers: request.headers,
+      body: trace.body,
+      rawBytes: trace.rawBytes,
+    });
+  }
+
+  function corsOrigin(request: Request): string | undefined {
+    const origin = request.headers.get('origin');
+    const allowed = state.options.cors;
+    if (!origin || !allowed.length) return undefined;
+    return allowed === '*' || allowed.includes(origin) ? origin : undefined;
+  }
+
+  function applyCors(request: Request, response: Response): void {
+    const origin = corsOrigin(request);
+    if (!origin) return;
+    response.headers.set('access-control-allow-origin', origin);
+    response.headers.set('access-control-expose-headers', EXPOSED_HEADERS);
+    response.headers.append('vary', 'Origin');
+  }
+
+  function preflight(request: Request): Response {
+    return new Response(null, {
+      status: 204,
+      headers: {
+        'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE',
+        'access-control-allow-headers': request.headers.get('access-control-request-headers') ?? 'authorization, content-type',
+        'access-control-max-age': '600',
+      },
+    });
+  }
+}
+
+function faultResponse(fault: Fault, requestId: string): Response {
+  const status = fault.status!;
+  const headers = fault.headers ?? {};
+  if (fault.body !== undefined) return json(fault.body, status, headers);
+  if (status < 400) return json({}, status, headers);
+  return errorResponse(new HttpError(status, 'injected_fault', `injected fault ${fault.id}`, undefined, headers), requestId);
 }
 
 function unsupported(type: string | undefined, accepted: string[]): HttpError {

@@ -1,23 +1,47 @@
 /** What every route handler receives: the parsed request and the server's shared state. */
+import type { KeyStore, Principal } from './auth/keys';
+import type { RateLimiter } from './auth/rate-limit';
+import type { UsageMeter } from './auth/usage';
 import type { Contract, Operation } from './contract';
+import type { FaultInjector } from './faults/faults';
+import type { Journal } from './faults/journal';
+import type { IdempotencyStore } from './idempotency';
 import type { Runtime } from './runtime/backend';
 import type { ModelManager } from './runtime/model-manager';
 
 export interface ServerOptions {
-  /** Require API keys (default true; `startMockServer` tests often pass false). */
+  /** Require API keys (default true). */
   auth?: boolean;
+  /** The bootstrap admin key; default MODELPORT_API_KEY, else one is generated. */
+  apiKey?: string;
+  /** Test controls under /_mock (default false here; startMockServer and msw mode turn them on). */
+  mockControls?: boolean;
+  /** Origins allowed by CORS ('*' for any); default none. */
+  cors?: string[] | '*';
   /** Largest accepted request body in bytes (default 64 MiB). */
   maxBodyBytes?: number;
   /** Largest accepted model upload in bytes (default 512 MiB); archives may expand to 4×. */
   maxUploadBytes?: number;
+  /** Inference requests one model may have in flight before 503 + Retry-After (default 1024). */
+  maxInFlightPerModel?: number;
+  /** Rate limit for keys that have none of their own (default none). */
+  defaultRateLimit?: { requests_per_second: number; burst?: number };
 }
 
 export interface ServerState {
   readonly contract: Contract;
   readonly runtime: Runtime;
-  readonly options: Required<ServerOptions>;
+  readonly options: Required<Omit<ServerOptions, 'apiKey' | 'defaultRateLimit'>> & Pick<ServerOptions, 'defaultRateLimit'>;
   readonly version: string;
   readonly models: ModelManager;
+  readonly keys: KeyStore;
+  readonly rateLimiter: RateLimiter;
+  readonly usage: UsageMeter;
+  readonly faults: FaultInjector;
+  readonly journal: Journal;
+  readonly idempotency: IdempotencyStore;
+  /** Inference requests in flight per model. */
+  readonly inFlight: Map<string, number>;
   /** False while start-up work (model loading) is still running. */
   ready: boolean;
 }
@@ -33,6 +57,8 @@ export interface RequestContext {
   /** The raw body bytes for binary content types. */
   readonly rawBody: Uint8Array | undefined;
   readonly requestId: string;
+  /** Who is calling (undefined when auth is off or the operation is public). */
+  readonly principal: Principal | undefined;
   readonly state: ServerState;
 }
 

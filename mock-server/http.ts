@@ -1,5 +1,6 @@
 /** node:http adapter: serves a fetch-style handler on a port. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import type { Handler } from './app';
@@ -10,14 +11,15 @@ export interface Listening {
   close(): Promise<void>;
 }
 
-export function listen(handler: Handler, options: { port?: number; host?: string } = {}): Promise<Listening> {
+export function listen(handler: Handler, options: { port?: number; host?: string; tls?: { cert: string | Buffer; key: string | Buffer } } = {}): Promise<Listening> {
   const host = options.host ?? '127.0.0.1';
-  const server = createServer((req, res) => {
-    serve(handler, req, res, host).catch((error) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    serve(handler, req, res, host, options.tls ? 'https' : 'http').catch((error) => {
       console.error('[modelport] failed to write a response:', error);
       res.destroy();
     });
-  });
+  };
+  const server: Server = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest) : createServer(onRequest);
   server.keepAliveTimeout = 65_000;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -27,7 +29,7 @@ export function listen(handler: Handler, options: { port?: number; host?: string
       const shownHost = host.includes(':') ? `[${host}]` : host;
       resolve({
         server,
-        url: `http://${shownHost}:${port}`,
+        url: `${options.tls ? 'https' : 'http'}://${shownHost}:${port}`,
         close: () =>
           new Promise<void>((done) => {
             server.close(() => done());
@@ -38,8 +40,8 @@ export function listen(handler: Handler, options: { port?: number; host?: string
   });
 }
 
-async function serve(handler: Handler, req: IncomingMessage, res: ServerResponse, host: string): Promise<void> {
-  const url = `http://${req.headers.host ?? host}${req.url ?? '/'}`;
+async function serve(handler: Handler, req: IncomingMessage, res: ServerResponse, host: string, scheme: string): Promise<void> {
+  const url = `${scheme}://${req.headers.host ?? host}${req.url ?? '/'}`;
   const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
   const headers = new Headers();
   for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);

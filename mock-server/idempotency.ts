@@ -16,45 +16,51 @@ interface Entry {
   response?: { status: number; headers: [string, string][]; body: ArrayBuffer };
 }
 
+/** Wraps a handler so that repeated requests with the same Idempotency-Key get the first answer. */
+export function idempotent(handler: RouteHandler): RouteHandler {
+  return (context) => context.state.idempotency.run(context, handler);
+}
+
 export class IdempotencyStore {
   private readonly entries = new Map<string, Entry>();
 
-  /** Wraps a handler so that repeated requests with the same Idempotency-Key get the first answer. */
-  wrap(handler: RouteHandler): RouteHandler {
-    return async (context: RequestContext) => {
-      const key = context.request.headers.get('idempotency-key');
-      if (!key) return handler(context);
-      this.evictExpired();
-      const id = `${context.operation.operationId} ${context.url.pathname} ${key}`;
-      const fingerprint = fingerprintOf(context);
-      const existing = this.entries.get(id);
-      if (existing) {
-        if (existing.fingerprint !== fingerprint) {
-          throw new HttpError(422, 'idempotency_key_reused', `Idempotency-Key '${key}' was used for a different request`);
-        }
-        if (!existing.response) {
-          throw new HttpError(409, 'idempotency_in_progress', `a request with Idempotency-Key '${key}' is still in progress`, undefined, { 'retry-after': '1' });
-        }
-        const { status, headers, body } = existing.response;
-        return new Response(body.slice(0), { status, headers: [...headers, ['idempotent-replayed', 'true']] });
+  async run(context: RequestContext, handler: RouteHandler): Promise<Response> {
+    const key = context.request.headers.get('idempotency-key');
+    if (!key) return handler(context);
+    this.evictExpired();
+    const id = `${context.operation.operationId} ${context.url.pathname} ${key}`;
+    const fingerprint = fingerprintOf(context);
+    const existing = this.entries.get(id);
+    if (existing) {
+      if (existing.fingerprint !== fingerprint) {
+        throw new HttpError(422, 'idempotency_key_reused', `Idempotency-Key '${key}' was used for a different request`);
       }
-      const entry: Entry = { fingerprint, expires: Date.now() + TTL_MS };
-      this.entries.set(id, entry);
-      try {
-        const response = await handler(context);
-        // Only successes are remembered: a failed create may be retried with the same key.
-        if (response.status >= 400) {
-          this.entries.delete(id);
-          return response;
-        }
-        const body = await response.arrayBuffer();
-        entry.response = { status: response.status, headers: [...response.headers], body };
-        return new Response(body.slice(0), { status: response.status, headers: response.headers });
-      } catch (error) {
+      if (!existing.response) {
+        throw new HttpError(409, 'idempotency_in_progress', `a request with Idempotency-Key '${key}' is still in progress`, undefined, { 'retry-after': '1' });
+      }
+      const { status, headers, body } = existing.response;
+      return new Response(body.slice(0), { status, headers: [...headers, ['idempotent-replayed', 'true']] });
+    }
+    const entry: Entry = { fingerprint, expires: Date.now() + TTL_MS };
+    this.entries.set(id, entry);
+    try {
+      const response = await handler(context);
+      // Only successes are remembered: a failed create may be retried with the same key.
+      if (response.status >= 400) {
         this.entries.delete(id);
-        throw error;
+        return response;
       }
-    };
+      const body = await response.arrayBuffer();
+      entry.response = { status: response.status, headers: [...response.headers], body };
+      return new Response(body.slice(0), { status: response.status, headers: response.headers });
+    } catch (error) {
+      this.entries.delete(id);
+      throw error;
+    }
+  }
+
+  clear(): void {
+    this.entries.clear();
   }
 
   private evictExpired(): void {

@@ -10,20 +10,28 @@ export interface StartMockServerOptions extends CreateServerOptions {
   port?: number;
   /** Interface to bind; default 127.0.0.1. */
   host?: string;
+  /** Serve HTTPS with this PEM certificate and key. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 export interface RunningMockServer {
   /** Base URL, e.g. `http://127.0.0.1:41234`. */
   url: string;
+  /** The admin key (all scopes): use it to call the server, or to create narrower keys. */
+  adminKey: string;
   close(): Promise<void>;
 }
 
-/** Starts a server on 127.0.0.1 (a free port by default) for tests. */
+/**
+ * Starts a server on 127.0.0.1 (a free port by default) for tests, with test controls
+ * (`/_mock/...`) on. Auth is on unless `auth: false`; `adminKey` opens every door.
+ */
 export async function startMockServer(options: StartMockServerOptions = {}): Promise<RunningMockServer> {
-  const server = await createModelServer(options);
-  const listening = await listen(server.handler, { port: options.port, host: options.host });
+  const server = await createModelServer({ mockControls: true, ...options });
+  const listening = await listen(server.handler, { port: options.port, host: options.host, tls: options.tls });
   return {
     url: listening.url,
+    adminKey: server.adminKey,
     close: async () => {
       await listening.close();
       await server.close();
@@ -48,8 +56,8 @@ export interface MswHandlersOptions extends CreateServerOptions {
  */
 export async function mswHandlers(options: MswHandlersOptions) {
   const { http } = await import('msw');
-  const server = await createModelServer(options);
+  const server = await createModelServer({ mockControls: true, ...options });
   const base = options.baseUrl.replace(/\/+$/, '');
   const handlers = [http.all(`${base}/*`, ({ request }) => server.handler(request))];
-  return Object.assign(handlers, { close: () => server.close() });
+  return Object.assign(handlers, { close: () => server.close(), adminKey: server.adminKey });
 }

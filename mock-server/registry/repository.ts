@@ -51,6 +51,12 @@ export class Repository {
     await syncDir(this.modelsDir);
   }
 
+  /** Removes every model (each in one step) and seeds the bundled ones again. */
+  async resetToBundled(): Promise<void> {
+    for (const name of await this.modelNames()) await removeAtomic(this.modelDir(name));
+    await this.seedBundled();
+  }
+
   modelNames(): Promise<string[]> {
     return foldersWith(this.modelsDir, CONFIG_FILE);
   }

@@ -20,6 +20,12 @@ async function infer(context: RequestContext, version: string | undefined): Prom
   const started = process.hrtime.bigint();
   const { request, binary } = readInferenceRequest(context);
   const served = context.state.models.resolve(context.params.model_name!, version);
+  const { inFlight, options } = context.state;
+  const model = served.name;
+  if ((inFlight.get(model) ?? 0) >= options.maxInFlightPerModel) {
+    throw new HttpError(503, 'overloaded', `model '${model}' has ${options.maxInFlightPerModel} requests in flight; retry shortly`, undefined, { 'retry-after': '1' });
+  }
+  inFlight.set(model, (inFlight.get(model) ?? 0) + 1);
   try {
     const plan = planOutputs(request, served);
     const inputs = decodeInputs(context, request, binary, served);
@@ -30,6 +36,8 @@ async function infer(context: RequestContext, version: string | undefined): Prom
   } catch (error) {
     served.stats.recordRequest(false, Number(process.hrtime.bigint() - started));
     throw error;
+  } finally {
+    inFlight.set(model, inFlight.get(model)! - 1);
   }
 }
 

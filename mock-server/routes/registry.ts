@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import type { components } from '../../src/generated/openapi';
 import type { RequestContext, RouteTable } from '../context';
 import { badRequest, conflict } from '../errors';
-import type { IdempotencyStore } from '../idempotency';
+import { idempotent } from '../idempotency';
 import { paginate } from '../pagination';
 import { json } from '../respond';
 import { filesOfUpload, writeFiles } from '../registry/archive';
@@ -15,8 +15,7 @@ import { mediaType } from '../body';
 
 type Schemas = components['schemas'];
 
-export function registryRoutes(idempotency: IdempotencyStore): RouteTable {
-  return {
+export const registryRoutes: RouteTable = {
     listModels: ({ state, query }) => {
       const models = state.models.modelNames().map((name) => modelView(state.models, name))
         .filter((m) => (query.task === undefined || m.task === query.task)
@@ -25,7 +24,7 @@ export function registryRoutes(idempotency: IdempotencyStore): RouteTable {
       return json(paginate(models, (m) => m.name, query));
     },
 
-    createModel: idempotency.wrap(async ({ state, body }) => {
+    createModel: idempotent(async ({ state, body }) => {
       const request = body as Schemas['ModelCreate'];
       if (state.models.has(request.name)) throw conflict(`a model named '${request.name}' already exists`, 'model_exists');
       const now = new Date().toISOString();
@@ -65,7 +64,7 @@ export function registryRoutes(idempotency: IdempotencyStore): RouteTable {
     listVersions: ({ state, params, query }) =>
       json(paginate(state.models.versions(params.model_name!).map((v) => versionView(state.models, v)), (v) => v.version, query)),
 
-    uploadVersion: idempotency.wrap(uploadVersion),
+    uploadVersion: idempotent(uploadVersion),
 
     getVersion: ({ state, params }) => json(versionView(state.models, state.models.exactVersion(params.model_name!, params.version!))),
 
@@ -102,8 +101,7 @@ export function registryRoutes(idempotency: IdempotencyStore): RouteTable {
       await state.models.deleteAlias(params.model_name!, params.alias!);
       return new Response(null, { status: 204 });
     },
-  };
-}
+};
 
 async function uploadVersion({ state, params, request, rawBody }: RequestContext): Promise<Response> {
   const name = params.model_name!;

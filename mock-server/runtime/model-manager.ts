@@ -102,6 +102,14 @@ export class ModelManager {
     for (const served of this.all()) served.unload();
   }
 
+  /** Back to the bundled models: everything else in the repository is removed. */
+  async reset(): Promise<void> {
+    this.dispose();
+    this.models.clear();
+    await this.repository.resetToBundled();
+    await this.loadAll();
+  }
+
   // ---- registry changes: disk first (atomically), then memory ----
 
   async createModel(config: ModelConfig): Promise<ModelConfig> {

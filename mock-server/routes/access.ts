@@ -1,0 +1,27 @@
+/** API keys and usage metering (admin). */
+import type { components } from '../../src/generated/openapi';
+import type { RouteTable } from '../context';
+import { badRequest, notFound } from '../errors';
+import { paginate } from '../pagination';
+import { json } from '../respond';
+import { idempotent } from '../idempotency';
+
+const HOUR = 3_600_000;
+
+export const accessRoutes: RouteTable = {
+  listApiKeys: ({ state, query }) => json(paginate(state.keys.list(), (k) => `${k.created_at} ${k.id}`, query)),
+
+  createApiKey: idempotent(async ({ state, body }) => json(await state.keys.create(body as components['schemas']['ApiKeyCreate']), 201)),
+
+  revokeApiKey: async ({ state, params }) => {
+    if (!(await state.keys.revoke(params.key_id!))) throw notFound(`no API key '${params.key_id}'`, 'key_not_found');
+    return new Response(null, { status: 204 });
+  },
+
+  getUsage: ({ state, query }) => {
+    const to = query.to ? Date.parse(query.to) : Date.now();
+    const from = query.from ? Date.parse(query.from) : to - HOUR;
+    if (Number.isNaN(from) || Number.isNaN(to) || from > to) throw badRequest('`from` must be a date before `to`', [{ path: 'query/from', message: 'must be an ISO 8601 date before to' }]);
+    return json({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), ...state.usage.report(from, to) });
+  },
+};
