@@ -1,9 +1,11 @@
 /** modelport/mock-server: the local model server, for tests and for `modelport serve`. */
+import { testControls, type TestControls } from './faults/controls';
 import { listen } from './http';
 import { createModelServer, type CreateServerOptions } from './server';
 
 export { createModelServer, type CreateServerOptions, type ModelServer } from './server';
 export type { Handler } from './app';
+export type { TestControls, FaultCreate } from './faults/controls';
 
 export interface StartMockServerOptions extends CreateServerOptions {
   /** Port to listen on; 0 (the default) picks a free one. */
@@ -19,6 +21,8 @@ export interface RunningMockServer {
   url: string;
   /** The admin key (all scopes): use it to call the server, or to create narrower keys. */
   adminKey: string;
+  /** Faults, the request journal and reset, without HTTP. */
+  controls: TestControls;
   close(): Promise<void>;
 }
 
@@ -32,6 +36,7 @@ export async function startMockServer(options: StartMockServerOptions = {}): Pro
   return {
     url: listening.url,
     adminKey: server.adminKey,
+    controls: testControls(server.state),
     close: async () => {
       await listening.close();
       await server.close();
@@ -59,5 +64,5 @@ export async function mswHandlers(options: MswHandlersOptions) {
   const server = await createModelServer({ mockControls: true, ...options });
   const base = options.baseUrl.replace(/\/+$/, '');
   const handlers = [http.all(`${base}/*`, ({ request }) => server.handler(request))];
-  return Object.assign(handlers, { close: () => server.close(), adminKey: server.adminKey });
+  return Object.assign(handlers, { close: () => server.close(), adminKey: server.adminKey, controls: testControls(server.state) });
 }

@@ -1,5 +1,6 @@
 import { Transport, type ClientOptions } from './core/transport';
 import type { TensorLike } from './core/tensors';
+import { ApiKeys } from './resources/api-keys';
 import { Health } from './resources/health';
 import { Inference } from './resources/inference';
 import { Models } from './resources/models';
@@ -16,6 +17,7 @@ export class Modelport {
   readonly server: Server;
   readonly models: Models;
   readonly inference: Inference;
+  readonly apiKeys: ApiKeys;
   /** The underlying transport, for calls the SDK does not wrap yet. */
   readonly transport: Transport;
   private readonly predictions: Predictions;
@@ -26,6 +28,7 @@ export class Modelport {
     this.server = new Server(this.transport);
     this.models = new Models(this.transport);
     this.inference = new Inference(this.transport);
+    this.apiKeys = new ApiKeys(this.transport);
     this.predictions = new Predictions(this.transport);
   }
 

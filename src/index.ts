@@ -7,4 +7,5 @@ export type { ModelVersionOptions, ModelListParams } from './resources/models';
 export type { UploadOptions, UploadProgress, VersionSource } from './resources/versions';
 export { PagePromise, type Page } from './core/pagination';
 export * from './errors';
+export type { ApiKeys } from './resources/api-keys';
 export type * from './types';

@@ -1,4 +1,5 @@
 import { HEADER_LENGTH_HEADER, encodeBinaryBody, splitBinaryBody } from '../core/binary';
+import { randomId } from '../core/ids';
 import { APIResource } from '../core/resource';
 import type { RequestOptions } from '../core/transport';
 import { fromResponseOutput, type Tensor } from '../core/tensors';
@@ -24,7 +25,8 @@ export class Inference extends APIResource {
   /** `POST /v2/models/{model}[/versions/{version}]/infer` with a JSON body; the raw OIP response. */
   infer(model: string, request: InferenceRequest, options: InferOptions = {}): Promise<InferenceResponse> {
     const { version, ...rest } = options;
-    return this.transport.json({ method: 'POST', path: inferPath(model, version), json: request, ...rest });
+    // Inference has no side effects, so it is always safe to retry: the key lets the transport do so.
+    return this.transport.json({ method: 'POST', path: inferPath(model, version), json: request, idempotencyKey: randomId(), ...rest });
   }
 
   /**
@@ -39,6 +41,7 @@ export class Inference extends APIResource {
       method: 'POST',
       path: inferPath(model, version),
       body,
+      idempotencyKey: randomId(),
       ...rest,
       headers: { 'content-type': 'application/octet-stream', [HEADER_LENGTH_HEADER]: String(headerLength), ...rest.headers },
     });

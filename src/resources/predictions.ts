@@ -1,4 +1,5 @@
 import { HEADER_LENGTH_HEADER, encodeBinaryBody } from '../core/binary';
+import { randomId } from '../core/ids';
 import { APIResource } from '../core/resource';
 import type { RequestOptions } from '../core/transport';
 import { toRequestInput, type Tensor, type TensorLike } from '../core/tensors';
@@ -53,7 +54,7 @@ export class Predictions extends APIResource {
     };
     const response = binary
       ? await this.sendBinary(model, version, request, encoded.map((e) => e.bytes!), requestOptions)
-      : await this.transport.send({ method: 'POST', path: inferPath(model, version), json: request, ...requestOptions });
+      : await this.transport.send({ method: 'POST', path: inferPath(model, version), json: request, idempotencyKey: randomId(), ...requestOptions });
     const decoded = await decodeInferResponse(response);
     const outputs = Object.fromEntries(decoded.outputs.map((t) => [t.name, t]));
     const prediction: Prediction = { model: decoded.model_name ?? model, version: decoded.model_version, outputs, output: decoded.outputs[0]! };
@@ -83,6 +84,7 @@ export class Predictions extends APIResource {
       method: 'POST',
       path: inferPath(model, version),
       body,
+      idempotencyKey: randomId(),
       ...options,
       headers: { 'content-type': 'application/octet-stream', [HEADER_LENGTH_HEADER]: String(headerLength), ...options.headers },
     });

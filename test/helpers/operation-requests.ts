@@ -1,0 +1,70 @@
+/**
+ * One well-formed request per operation in openapi.yaml, for tests that sweep every operation
+ * (the access table). A request an authorised caller sends gets a status the spec declares.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { BUNDLED } from './data-dir';
+
+export interface OperationRequest {
+  method: string;
+  path: string;
+  body?: BodyInit;
+  headers?: Record<string, string>;
+}
+
+const json = (value: unknown) => ({ body: JSON.stringify(value), headers: { 'content-type': 'application/json' } });
+const irisInput = { inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }] };
+let counter = 0;
+const unique = (prefix: string) => `${prefix}-${process.pid}-${++counter}`;
+
+async function irisUpload(): Promise<OperationRequest> {
+  const form = new FormData();
+  for (const file of ['model.json', 'weights.bin']) {
+    form.append('files', new Blob([await readFile(path.join(BUNDLED, 'iris', '1', file))]), file);
+  }
+  return { method: 'POST', path: '/v1/models/iris/versions', body: form };
+}
+
+export const OPERATION_REQUESTS: Record<string, () => OperationRequest | Promise<OperationRequest>> = {
+  serverLive: () => ({ method: 'GET', path: '/v2/health/live' }),
+  serverReady: () => ({ method: 'GET', path: '/v2/health/ready' }),
+  serverMetadata: () => ({ method: 'GET', path: '/v2' }),
+  modelMetadata: () => ({ method: 'GET', path: '/v2/models/iris' }),
+  modelVersionMetadata: () => ({ method: 'GET', path: '/v2/models/iris/versions/1' }),
+  modelReady: () => ({ method: 'GET', path: '/v2/models/iris/ready' }),
+  modelVersionReady: () => ({ method: 'GET', path: '/v2/models/iris/versions/1/ready' }),
+  modelInfer: () => ({ method: 'POST', path: '/v2/models/iris/infer', ...json(irisInput) }),
+  modelVersionInfer: () => ({ method: 'POST', path: '/v2/models/iris/versions/1/infer', ...json(irisInput) }),
+  repositoryIndex: () => ({ method: 'POST', path: '/v2/repository/index' }),
+  repositoryLoad: () => ({ method: 'POST', path: '/v2/repository/models/iris/load' }),
+  repositoryUnload: () => ({ method: 'POST', path: '/v2/repository/models/ghost/unload' }),
+  modelsStatistics: () => ({ method: 'GET', path: '/v2/models/stats' }),
+  modelStatistics: () => ({ method: 'GET', path: '/v2/models/iris/stats' }),
+  modelVersionStatistics: () => ({ method: 'GET', path: '/v2/models/iris/versions/1/stats' }),
+  metrics: () => ({ method: 'GET', path: '/metrics' }),
+  listModels: () => ({ method: 'GET', path: '/v1/models' }),
+  createModel: () => ({ method: 'POST', path: '/v1/models', ...json({ name: unique('m'), task: 'test' }) }),
+  getModel: () => ({ method: 'GET', path: '/v1/models/iris' }),
+  updateModel: () => ({ method: 'PATCH', path: '/v1/models/iris', ...json({ tags: ['flowers'] }) }),
+  deleteModel: () => ({ method: 'DELETE', path: '/v1/models/ghost' }),
+  listVersions: () => ({ method: 'GET', path: '/v1/models/iris/versions' }),
+  uploadVersion: irisUpload,
+  getVersion: () => ({ method: 'GET', path: '/v1/models/iris/versions/1' }),
+  deleteVersion: () => ({ method: 'DELETE', path: '/v1/models/iris/versions/99' }),
+  loadVersion: () => ({ method: 'POST', path: '/v1/models/iris/versions/1/load' }),
+  unloadVersion: () => ({ method: 'POST', path: '/v1/models/ghost/versions/1/unload' }),
+  listAliases: () => ({ method: 'GET', path: '/v1/models/iris/aliases' }),
+  setAlias: () => ({ method: 'PUT', path: '/v1/models/iris/aliases/staging', ...json({ version: 1 }) }),
+  deleteAlias: () => ({ method: 'DELETE', path: '/v1/models/iris/aliases/nightly' }),
+  listApiKeys: () => ({ method: 'GET', path: '/v1/api-keys' }),
+  createApiKey: () => ({ method: 'POST', path: '/v1/api-keys', ...json({ name: unique('k'), scopes: ['inference'] }) }),
+  revokeApiKey: () => ({ method: 'DELETE', path: '/v1/api-keys/000000000000' }),
+  getUsage: () => ({ method: 'GET', path: '/v1/usage' }),
+  resetMock: () => ({ method: 'POST', path: '/_mock/reset' }),
+  listFaults: () => ({ method: 'GET', path: '/_mock/faults' }),
+  createFault: () => ({ method: 'POST', path: '/_mock/faults', ...json({ path: '^/never$', status: 500 }) }),
+  clearFaults: () => ({ method: 'DELETE', path: '/_mock/faults' }),
+  listJournal: () => ({ method: 'GET', path: '/_mock/requests' }),
+  clearJournal: () => ({ method: 'DELETE', path: '/_mock/requests' }),
+};
