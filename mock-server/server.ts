@@ -15,6 +15,7 @@ import { Repository } from './registry/repository';
 import { loadRuntime, type BackendName } from './runtime/backend';
 import { ModelManager } from './runtime/model-manager';
 import { accessRoutes } from './routes/access';
+import { explanationRoutes } from './routes/explanations';
 import { healthRoutes } from './routes/health';
 import { inferenceRoutes } from './routes/inference';
 import { mockRoutes } from './routes/mock';
@@ -90,6 +91,7 @@ export async function createModelServer(options: CreateServerOptions = {}): Prom
     ...registryRoutes,
     ...accessRoutes,
     ...mockRoutes,
+    ...explanationRoutes,
   });
   await state.models.loadAll();
   state.ready = true;

@@ -3,7 +3,7 @@ export type { ClientOptions, RequestOptions } from './core/transport';
 export type { Tensor, TensorLike, TypedArray } from './core/tensors';
 export type { InferOptions, DecodedInferenceResponse } from './resources/inference';
 export type { PredictOptions, Prediction, ClassScore } from './resources/predictions';
-export type { ModelVersionOptions, ModelListParams } from './resources/models';
+export type { ModelVersionOptions, ModelListParams, ExplainOptions, DecodedExplanation, AttributionTensor } from './resources/models';
 export type { UploadOptions, UploadProgress, VersionSource } from './resources/versions';
 export { PagePromise, type Page } from './core/pagination';
 export * from './errors';

@@ -35,3 +35,5 @@ export type ApiKeyCreated = Schemas['ApiKeyCreated'];
 export type RateLimit = Schemas['RateLimit'];
 export type Usage = Schemas['Usage'];
 export type UsageRow = Schemas['UsageRow'];
+export type ExplainRequest = Schemas['ExplainRequest'];
+export type Explanation = Schemas['Explanation'];

@@ -13,6 +13,8 @@ export interface LoadedModel {
   readonly platform: Platform;
   /** Runs one batch: inputs in config order, outputs in config order. Caller owns (and disposes) the result. */
   run(inputs: tfTypes.Tensor[]): tfTypes.Tensor[];
+  /** The same computation in a form tf.grad can differentiate (TF.js models only; SavedModels run opaque). */
+  differentiable?: (inputs: tfTypes.Tensor[]) => tfTypes.Tensor[];
   /** Bytes of weights on disk. */
   readonly sizeBytes: number;
   dispose(): void;
@@ -27,6 +29,7 @@ export async function loadModel(runtime: Runtime, config: ServingConfig, dir: st
         platform: config.platform,
         sizeBytes,
         run: (inputs) => toList(model.predict(inputs.length === 1 ? inputs[0]! : inputs)),
+        differentiable: (inputs) => toList(model.apply(inputs.length === 1 ? inputs[0]! : inputs, { training: false }) as tfTypes.Tensor | tfTypes.Tensor[]),
         dispose: () => model.dispose(),
       };
     }
@@ -38,6 +41,7 @@ export async function loadModel(runtime: Runtime, config: ServingConfig, dir: st
         platform: config.platform,
         sizeBytes,
         run: (inputs) => toList(model.execute(Object.fromEntries(inputNames.map((n, i) => [n, inputs[i]!])), outputNames)),
+        differentiable: (inputs) => toList(model.execute(Object.fromEntries(inputNames.map((n, i) => [n, inputs[i]!])), outputNames)),
         dispose: () => model.dispose(),
       };
     }

@@ -726,6 +726,33 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/models/{model_name}/explain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Explain a prediction
+         * @description Attributes one prediction to the input elements, with the model's real gradients: integrated
+         *     gradients (from a baseline, over `steps` interpolation points, trapezoidal rule) and plain
+         *     gradients (saliency). Attributions are for one output class, by default the predicted one.
+         *     Integrated gradients satisfy completeness: they sum to the score at the input minus the score
+         *     at the baseline (`completeness` reports both). TF.js layers and graph models only.
+         */
+        post: operations["explainModel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1098,6 +1125,47 @@ export interface components {
             body?: unknown;
             /** @description The id of the fault that answered or delayed this request. */
             fault?: string;
+        };
+        ExplainRequest: {
+            /** @description A version number or alias; default as for unversioned inference. */
+            version?: string;
+            /** @description One sample (batch of 1) of the model's single input, as in an inference request. */
+            inputs: components["schemas"]["RequestInput"][];
+            /** @description The output to explain (default the first). */
+            output?: string;
+            /** @description The class (output column) to explain; default the predicted one. */
+            target?: number;
+            /** @description Default both. */
+            methods?: ("integrated_gradients" | "gradients")[];
+            /** @description `zeros` (default), a number every element takes, or a full tensor of the input's size (flat). */
+            baseline?: "zeros" | number | number[];
+            /** @description Interpolation steps for integrated gradients (default 64). */
+            steps?: number;
+        };
+        AttributionTensor: {
+            shape: number[];
+            data: number[];
+        };
+        Explanation: {
+            model: string;
+            version: string;
+            target: {
+                index: number;
+                label?: string;
+                score: number;
+            };
+            /** @description The target's score at the baseline. */
+            baseline_score?: number;
+            attributions: {
+                integrated_gradients?: components["schemas"]["AttributionTensor"];
+                gradients?: components["schemas"]["AttributionTensor"];
+            };
+            /** @description Integrated gradients only. `sum` of attributions vs `score_difference` (score at the input minus at the baseline). */
+            completeness?: {
+                sum: number;
+                score_difference: number;
+                relative_error: number;
+            };
         };
     };
     responses: {
@@ -2354,6 +2422,40 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             429: components["responses"]["RateLimited"];
+        };
+    };
+    explainModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExplainRequest"];
+            };
+        };
+        responses: {
+            /** @description The attributions. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Explanation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
 }

@@ -2,12 +2,33 @@ import { PagePromise } from '../core/pagination';
 import { APIResource } from '../core/resource';
 import { randomId } from '../core/ids';
 import type { RequestOptions, Transport } from '../core/transport';
-import type { Model, ModelCreateParams, ModelMetadata, ModelReadyResponse, ModelStatus, ModelUpdateParams } from '../types';
+import type { ExplainRequest, Explanation, Model, ModelCreateParams, ModelMetadata, ModelReadyResponse, ModelStatus, ModelUpdateParams } from '../types';
 import { Aliases } from './aliases';
 import { Versions } from './versions';
 
 export interface ModelVersionOptions extends RequestOptions {
   version?: string | number;
+}
+
+export interface ExplainOptions extends RequestOptions {
+  version?: string | number;
+  /** The class to explain; default the predicted one. */
+  target?: number;
+  methods?: ('integrated_gradients' | 'gradients')[];
+  /** `zeros` (default), one number for every element, or a full tensor. */
+  baseline?: 'zeros' | number | ArrayLike<number>;
+  /** Integrated-gradients steps (default 64). */
+  steps?: number;
+  output?: string;
+}
+
+export interface AttributionTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface DecodedExplanation extends Omit<Explanation, 'attributions'> {
+  attributions: { integrated_gradients?: AttributionTensor; gradients?: AttributionTensor };
 }
 
 export interface ModelListParams {
@@ -51,6 +72,33 @@ export class Models extends APIResource {
   /** Deletes the model, its versions and aliases. */
   async delete(model: string, options?: RequestOptions): Promise<void> {
     await this.transport.send({ method: 'DELETE', path: `v1/models/${encodeURIComponent(model)}`, ...options });
+  }
+
+  /**
+   * Attributions of one prediction to the input elements (integrated gradients and gradients),
+   * for the predicted class or `target`. Attributions come back as Float32Arrays with their shape.
+   */
+  async explain(model: string, input: { data: ArrayLike<number>; shape: number[]; name?: string }, options: ExplainOptions = {}): Promise<DecodedExplanation> {
+    const { version, target, methods, baseline, steps, output, ...rest } = options;
+    const name = input.name ?? (await this.metadata(model, { version, ...rest })).inputs[0]!.name;
+    const request: ExplainRequest = {
+      inputs: [{ name, shape: input.shape, datatype: 'FP32', data: Array.from(input.data) }],
+      ...(version !== undefined ? { version: String(version) } : {}),
+      ...(target !== undefined ? { target } : {}),
+      ...(methods ? { methods } : {}),
+      ...(baseline !== undefined ? { baseline: typeof baseline === 'object' ? Array.from(baseline) : baseline } : {}),
+      ...(steps !== undefined ? { steps } : {}),
+      ...(output !== undefined ? { output } : {}),
+    };
+    const explanation = await this.transport.json<Explanation>({ method: 'POST', path: `v1/models/${encodeURIComponent(model)}/explain`, json: request, idempotencyKey: randomId(), ...rest });
+    const decode = (t?: { shape: number[]; data: number[] }) => (t ? { shape: t.shape, data: Float32Array.from(t.data) } : undefined);
+    return {
+      ...explanation,
+      attributions: {
+        ...(explanation.attributions.integrated_gradients ? { integrated_gradients: decode(explanation.attributions.integrated_gradients) } : {}),
+        ...(explanation.attributions.gradients ? { gradients: decode(explanation.attributions.gradients) } : {}),
+      },
+    };
   }
 
   /** `GET /v2/models/{model}[/versions/{version}]`: inputs, outputs, platform, versions, task, labels. */

@@ -67,4 +67,5 @@ export const OPERATION_REQUESTS: Record<string, () => OperationRequest | Promise
   clearFaults: () => ({ method: 'DELETE', path: '/_mock/faults' }),
   listJournal: () => ({ method: 'GET', path: '/_mock/requests' }),
   clearJournal: () => ({ method: 'DELETE', path: '/_mock/requests' }),
+  explainModel: () => ({ method: 'POST', path: '/v1/models/iris/explain', ...json({ ...irisInput, steps: 8 }) }),
 };
