@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-// The `modelport` command. Runs the built CLI when the package is built (as installed from
-// npm); in a source checkout it runs the TypeScript directly through tsx.
+// The `modelport` command. In a source checkout it runs the TypeScript through tsx, so it is
+// never stale; an installed package (which ships dist/, not the sources) runs the built CLI.
 import { existsSync } from 'node:fs';
 
-const built = new URL('../dist/mock-server/cli.js', import.meta.url);
-if (existsSync(built)) {
-  await import(built.href);
-} else {
+const source = new URL('../mock-server/cli.ts', import.meta.url);
+if (existsSync(source)) {
   const { register } = await import('tsx/esm/api');
   register();
-  await import(new URL('../mock-server/cli.ts', import.meta.url).href);
+  await import(source.href);
+} else {
+  await import(new URL('../dist/mock-server/cli.js', import.meta.url).href);
 }

@@ -3,13 +3,20 @@
  * against it before any handler runs, so a bad request never reaches a model.
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020';
-import addFormats from 'ajv-formats';
+import { SPEC_PATH } from './paths';
+import Ajv2020Module, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
 import type { ErrorDetail } from './errors';
 
-export const SPEC_PATH = fileURLToPath(new URL('../openapi.yaml', import.meta.url));
+export { SPEC_PATH };
+
+// ajv and ajv-formats are CommonJS: under Node's ESM loader their default export is the module
+// object, under bundlers it is the class; take whichever is the function.
+type AjvClass = typeof Ajv2020Module;
+const Ajv2020 = ((Ajv2020Module as unknown as { default?: AjvClass }).default ?? Ajv2020Module) as AjvClass;
+type Ajv2020 = InstanceType<AjvClass>;
+const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as typeof addFormatsModule;
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 const METHODS: Method[] = ['get', 'post', 'put', 'patch', 'delete'];

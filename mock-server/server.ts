@@ -1,5 +1,6 @@
 /** Assembles the server: contract, runtime, repository, models, access control and routes into one handler. */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { PACKAGE_VERSION } from './paths';
 import os from 'node:os';
 import path from 'node:path';
 import { createApp, type Handler } from './app';
@@ -23,6 +24,8 @@ import { modelRoutes } from './routes/models';
 import { registryRoutes } from './routes/registry';
 import { repositoryRoutes } from './routes/repository';
 import { statisticsRoutes } from './routes/statistics';
+import { trainingRoutes } from './routes/training';
+import { TrainingJobs } from './training/jobs';
 
 export interface CreateServerOptions extends ServerOptions {
   /** Force a tfjs backend; default: native, then wasm, then cpu. */
@@ -44,9 +47,7 @@ export interface ModelServer {
   close(): Promise<void>;
 }
 
-export const PACKAGE_VERSION: string = JSON.parse(
-  await readFile(new URL('../package.json', import.meta.url), 'utf8'),
-).version;
+export { PACKAGE_VERSION };
 
 let sharedContract: Contract | undefined;
 
@@ -59,10 +60,12 @@ export async function createModelServer(options: CreateServerOptions = {}): Prom
   const adminKey = given || generateAdminKey();
   // Compiling the contract's validators is pure; one copy serves every server in the process.
   sharedContract ??= new Contract();
+  const models = new ModelManager(runtime, repository);
   const state: ServerState = {
     contract: sharedContract,
     runtime,
-    models: new ModelManager(runtime, repository),
+    models,
+    training: await TrainingJobs.open(repository.dataDir, models, runtime),
     keys: await KeyStore.open(repository.dataDir, adminKey),
     rateLimiter: new RateLimiter(),
     usage: new UsageMeter(),
@@ -92,6 +95,7 @@ export async function createModelServer(options: CreateServerOptions = {}): Prom
     ...accessRoutes,
     ...mockRoutes,
     ...explanationRoutes,
+    ...trainingRoutes,
   });
   await state.models.loadAll();
   state.ready = true;
@@ -101,6 +105,7 @@ export async function createModelServer(options: CreateServerOptions = {}): Prom
     adminKey,
     adminKeyGenerated: !given,
     close: async () => {
+      await state.training.close();
       state.models.dispose();
       if (temporary) await rm(temporary, { recursive: true, force: true });
     },

@@ -11,11 +11,11 @@
  */
 import { cp, mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { BUNDLED_MODELS_DIR } from '../paths';
 import { removeAtomic, sweep, syncDir, syncTree, tempPath, writeFileAtomic } from './atomic';
 import type { ModelConfig, VersionInfo } from './model-config';
 
-export const BUNDLED_MODELS_DIR = fileURLToPath(new URL('../models/', import.meta.url));
+export { BUNDLED_MODELS_DIR };
 const CONFIG_FILE = 'config.json';
 const VERSION_FILE = 'version.json';
 const VERSION_FOLDER = /^[1-9]\d*$/;
