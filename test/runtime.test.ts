@@ -3,6 +3,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Modelport } from '../src/index';
+import { toBytes } from '../src/core/binary';
 import { createModelServer, startMockServer } from '../mock-server/index';
 import { loadMnistSplit } from '../mock-server/models/mnist-split';
 import { addModel, BUNDLED, tempDataDir } from './helpers/data-dir';
@@ -128,7 +129,7 @@ describe('tensors, batching and load shedding in one process', () => {
     const json = await client.predict('digits', { image: { data: pngs.map((b) => Buffer.from(b).toString('base64')), shape: [samples.length], datatype: 'BYTES' } });
     const binary = await client.inference.inferBinary('digits', {
       inputs: [{ name: 'image', shape: [samples.length], datatype: 'BYTES', parameters: { binary_data_size: pngs.reduce((n, b) => n + 4 + b.byteLength, 0) } }],
-    }, { binaryInputs: [concatLengthPrefixed(pngs)] });
+    }, { binaryInputs: [toBytes('BYTES', pngs)] });
     expect(json.output.shape).toEqual([4, 10]);
     expect(json.labels).toEqual(fromPixels.labels);
     expect(json.labels).toEqual(samples.map((i) => String(mnist.y[i])));
@@ -145,15 +146,3 @@ describe('tensors, batching and load shedding in one process', () => {
     expect(response.code).toBe('invalid_image');
   });
 });
-
-function concatLengthPrefixed(items: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(items.reduce((n, b) => n + 4 + b.byteLength, 0));
-  const view = new DataView(out.buffer);
-  let offset = 0;
-  for (const item of items) {
-    view.setUint32(offset, item.byteLength, true);
-    out.set(item, offset + 4);
-    offset += 4 + item.byteLength;
-  }
-  return out;
-}
