@@ -8,6 +8,7 @@ import type { Journal } from './faults/journal';
 import type { IdempotencyStore } from './idempotency';
 import type { Runtime } from './runtime/backend';
 import type { ModelManager } from './runtime/model-manager';
+import type { TrainingJobs } from './training/jobs';
 
 export interface ServerOptions {
   /** Require API keys (default true). */
@@ -34,6 +35,7 @@ export interface ServerState {
   readonly options: Required<Omit<ServerOptions, 'apiKey' | 'defaultRateLimit'>> & Pick<ServerOptions, 'defaultRateLimit'>;
   readonly version: string;
   readonly models: ModelManager;
+  readonly training: TrainingJobs;
   readonly keys: KeyStore;
   readonly rateLimiter: RateLimiter;
   readonly usage: UsageMeter;

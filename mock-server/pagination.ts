@@ -7,12 +7,13 @@ export interface Page<T> {
 }
 
 /** Items must be sorted by `key`; the cursor is the key of the last item of the previous page. */
-export function paginate<T>(items: T[], key: (item: T) => string | number, query: Record<string, string>): Page<T> {
+export function paginate<T>(items: T[], key: (item: T) => string | number, query: Record<string, string>, order: 'ascending' | 'descending' = 'ascending'): Page<T> {
+  const direction = order === 'ascending' ? 1 : -1;
   const limit = query.limit === undefined ? 20 : Number(query.limit);
   let start = 0;
   if (query.after !== undefined) {
     const after = decodeCursor(query.after);
-    start = items.findIndex((item) => compare(key(item), after) > 0);
+    start = items.findIndex((item) => direction * compare(key(item), after) > 0);
     if (start < 0) start = items.length;
   }
   const data = items.slice(start, start + limit);

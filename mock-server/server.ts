@@ -16,6 +16,7 @@ import { Repository } from './registry/repository';
 import { loadRuntime, type BackendName } from './runtime/backend';
 import { ModelManager } from './runtime/model-manager';
 import { accessRoutes } from './routes/access';
+import { evaluationRoutes } from './routes/evaluations';
 import { explanationRoutes } from './routes/explanations';
 import { healthRoutes } from './routes/health';
 import { inferenceRoutes } from './routes/inference';
@@ -96,6 +97,7 @@ export async function createModelServer(options: CreateServerOptions = {}): Prom
     ...mockRoutes,
     ...explanationRoutes,
     ...trainingRoutes,
+    ...evaluationRoutes,
   });
   await state.models.loadAll();
   state.ready = true;

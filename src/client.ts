@@ -6,6 +6,12 @@ import { Inference } from './resources/inference';
 import { Models } from './resources/models';
 import { Predictions, type PredictOptions, type Prediction } from './resources/predictions';
 import { Server } from './resources/server';
+import { TrainingJobs } from './resources/training-jobs';
+import { Datasets } from './resources/datasets';
+import { Evaluations } from './resources/evaluations';
+import { ModelSelection } from './resources/selection';
+import type { Selection, SelectionParams } from './types';
+import type { RequestOptions } from './core/transport';
 
 /**
  * The modelport client. One instance per server; resources hang off it:
@@ -18,6 +24,11 @@ export class Modelport {
   readonly models: Models;
   readonly inference: Inference;
   readonly apiKeys: ApiKeys;
+  readonly trainingJobs: TrainingJobs;
+  readonly datasets: Datasets;
+  readonly evaluations: Evaluations;
+  /** Model selection; `client.select(...)` is the shortcut. */
+  readonly selection: ModelSelection;
   /** The underlying transport, for calls the SDK does not wrap yet. */
   readonly transport: Transport;
   private readonly predictions: Predictions;
@@ -29,6 +40,10 @@ export class Modelport {
     this.models = new Models(this.transport);
     this.inference = new Inference(this.transport);
     this.apiKeys = new ApiKeys(this.transport);
+    this.trainingJobs = new TrainingJobs(this.transport);
+    this.datasets = new Datasets(this.transport);
+    this.evaluations = new Evaluations(this.transport);
+    this.selection = new ModelSelection(this.transport);
     this.predictions = new Predictions(this.transport);
   }
 
@@ -42,5 +57,13 @@ export class Modelport {
    */
   predict(model: string, inputs: TensorLike | Record<string, TensorLike>, options?: PredictOptions): Promise<Prediction> {
     return this.predictions.predict(model, inputs, options);
+  }
+
+  /**
+   * Chooses the model version that best serves a task under constraints (accuracy, p95 latency,
+   * size), from figures measured now on the server: `POST /v1/models:select`.
+   */
+  select(params: SelectionParams, options?: RequestOptions): Promise<Selection> {
+    return this.selection.select(params, options);
   }
 }

@@ -73,6 +73,14 @@ export class ConnectionError extends APIError { override name = 'ConnectionError
 /** No response within the `timeout` of the call (after every retry). */
 export class TimeoutError extends APIError { override name = 'TimeoutError'; }
 
+/** A training job that did not succeed (failed, cancelled or interrupted); `job` says why. */
+export class TrainingJobError extends ModelportError {
+  override name = 'TrainingJobError';
+  constructor(message: string, readonly job: { id: string; status: string; error?: string }) {
+    super(message);
+  }
+}
+
 function errorClassForStatus(status: number): typeof APIError {
   switch (status) {
     case 400: case 413: case 415: case 422: return BadRequestError;

@@ -8,4 +8,7 @@ export type { UploadOptions, UploadProgress, VersionSource } from './resources/v
 export { PagePromise, type Page } from './core/pagination';
 export * from './errors';
 export type { ApiKeys } from './resources/api-keys';
+export type { TrainingJobRun } from './resources/training-jobs';
+export type { DatasetCreateParams, DatasetRecord, DatasetSource } from './resources/datasets';
+export { EvaluationFailedError, type EvaluationRun, type EvaluationWaitOptions, type EvaluationListParams } from './resources/evaluations';
 export type * from './types';

@@ -42,7 +42,7 @@ describe('backend choice', () => {
     const result = await serve({ MODELPORT_BACKEND: 'gpu' });
     expect(result.url).toBeUndefined();
     expect(result.code).toBe(2);
-    expect(result.output).toContain("--backend must be one of tensorflow, wasm, cpu, got 'gpu'");
+    expect(result.output).toContain("'gpu' from env 'MODELPORT_BACKEND' is invalid. Allowed choices are tensorflow, wasm, cpu.");
   });
 
   it('a forced backend that cannot load fails loudly and names the fix', async () => {

@@ -5,6 +5,7 @@
 import type { components } from '../../src/generated/openapi';
 import type { ServerState } from '../context';
 import { badRequest } from '../errors';
+import { resetLab } from '../evaluation/lab';
 import type { Fault } from './faults';
 import type { JournalEntry } from './journal';
 
@@ -27,6 +28,7 @@ export function testControls(state: ServerState): TestControls {
     async reset() {
       await state.models.reset();
       await state.keys.reset();
+      await resetLab(state); // uploaded datasets and evaluations
       state.faults.clear();
       state.journal.clear();
       state.rateLimiter.reset();

@@ -753,6 +753,315 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/training-jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List training jobs
+         * @description Training jobs, newest first, with cursor pagination.
+         */
+        get: operations["listTrainingJobs"];
+        put?: never;
+        /**
+         * Start a training job
+         * @description Trains a new model from a declared architecture (Keras-style layers), or a new version of an
+         *     existing model from one of its versions' weights (fine-tuning, optionally freezing layers), on a
+         *     dataset. Jobs run one at a time in a separate process so inference stays responsive; others
+         *     wait in the queue. A finished job registers a new version with its validation metrics and, if
+         *     `alias` is given, points that alias at it.
+         */
+        post: operations["createTrainingJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/training-jobs/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A training job id. */
+                job_id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a training job
+         * @description The job's status, progress, latest metrics and, when done, the version it made.
+         */
+        get: operations["getTrainingJob"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/training-jobs/{job_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A training job id. */
+                job_id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a training job
+         * @description A queued job is dropped; a running one stops at the end of its current batch. No version is registered.
+         */
+        post: operations["cancelTrainingJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/training-jobs/{job_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A training job id. */
+                job_id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Stream a job's events
+         * @description Server-Sent Events, replayed from the start (or after `Last-Event-ID`), then live until the job
+         *     ends: `queued`, `started`, `epoch` (loss, metrics, validation figures, ETA), and one of
+         *     `succeeded`, `failed`, `cancelled`, `interrupted`. Each event's data is a `TrainingEvent`.
+         */
+        get: operations["trainingJobEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/datasets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List datasets
+         * @description The built-in held-out datasets (`iris-holdout`, `mnist-holdout`, always present, read-only) and every
+         *     uploaded dataset, by name, with cursor pagination. Records are not listed, only what describes them.
+         */
+        get: operations["listDatasets"];
+        put?: never;
+        /**
+         * Upload a labelled dataset
+         * @description Uploads labelled samples to evaluate models on. Each record is one sample: a tensor given as a flat
+         *     list of numbers (row-major, `shape` says how to read it) and a class label. Every record has the
+         *     same number of elements. The body is one of two formats, told apart by `Content-Type`:
+         *
+         *     **JSON lines** (`application/x-ndjson` or `application/jsonl`): UTF-8, one JSON object per line,
+         *     exactly `{"tensor": [number, ...], "label": "name"}`; `label` is a string or an integer (an integer
+         *     is read as its decimal text, so `7` and `"7"` are the same class). No other keys. Blank lines are
+         *     skipped.
+         *
+         *     **CSV** (`text/csv`): UTF-8, comma-separated, one record per line (`\n` or `\r\n`), blank lines
+         *     skipped. A field may be wrapped in double quotes; a quoted field may not contain commas, quotes
+         *     or line breaks. The first line is a header if one of its fields is `label` (any case): that
+         *     column holds the labels and the other columns, in order, are the tensor's elements (their names
+         *     are not used). Without such a header, the **last** field of each line is the label. Elements are
+         *     decimal numbers (`0.5`, `-2`, `1e-3`); `NaN`, `Infinity` and empty fields are refused.
+         *
+         *     Labels are class names. With `labels` the classes are declared (their order is the order of
+         *     `labels` in the dataset) and a record whose label is not among them is refused; without it the
+         *     classes are the distinct labels of the records, in numeric order when all are non-negative
+         *     integers, else in code-unit order. An evaluation matches these names against each model's labels.
+         *
+         *     Errors are collected (up to 20) and answered together as one 400 whose `details` point at each
+         *     bad place: `/line/<n>` (line numbers start at 1, counting the header), `/line/<n>/column/<c>`
+         *     (CSV, columns start at 1), `/line/<n>/tensor/<i>` and `/line/<n>/label` (JSON lines),
+         *     `query/labels` and `query/shape`. Codes:
+         *     `invalid_csv`, `invalid_json_lines`, `row_width_mismatch`, `unknown_label`, `shape_mismatch`,
+         *     `empty_dataset`; `dataset_exists` (409) when the name is taken (the built-in names are).
+         *
+         *     The dataset is stored under `<data dir>/datasets/<name>/` in one atomic step (written to a
+         *     temporary folder, flushed, renamed), so a crash leaves it complete or absent.
+         */
+        post: operations["createDataset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/datasets/{dataset_name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The dataset's name. */
+                dataset_name: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a dataset
+         * @description What the dataset holds (samples, sample shape, classes and how many samples each has), not its records.
+         */
+        get: operations["getDataset"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a dataset
+         * @description Deletes an uploaded dataset (in one atomic step). Built-in datasets are read-only (409 `dataset_read_only`). Evaluations already made on it keep their results.
+         */
+        delete: operations["deleteDataset"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/evaluations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List evaluations
+         * @description Evaluation jobs, newest first, optionally only those of one model, dataset or status, with cursor pagination.
+         */
+        get: operations["listEvaluations"];
+        put?: never;
+        /**
+         * Evaluate model versions on a dataset
+         * @description Starts a job that runs each model version over the dataset on this server's runtime (through the
+         *     version's dynamic batcher, in batches of `batch_size`) and measures, per version, the metrics of
+         *     `EvaluationResult`. Answers 202 at once with the job (`queued`); poll `GET /v1/evaluations/{id}`
+         *     until `succeeded` or `failed`. Jobs run one at a time, in order, and their measurements never
+         *     overlap a model selection's, so neither inflates the other's latency figures.
+         *
+         *     Each target is a model and a version number or alias (one alias target only; without `version`:
+         *     `production`, else the newest ready version), resolved when the job is created. Checked before the
+         *     job is accepted: the dataset and versions exist (404), each version is loaded (409
+         *     `version_not_ready`), has one numeric input whose per-sample size is the dataset's record size,
+         *     and knows every label of the dataset (400 `incompatible_dataset`).
+         *
+         *     Results are stored under `<data dir>/evaluations/<id>.json` and listed on each version
+         *     (`GET /v1/models/{model}/versions/{version}/evaluations`); they survive restarts. A job that was
+         *     queued or running when the server stopped is reported `failed` with `failure.reason: interrupted`.
+         *     Safe to retry with an `Idempotency-Key`.
+         */
+        post: operations["createEvaluation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/evaluations/{evaluation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The evaluation's id. */
+                evaluation_id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Get an evaluation
+         * @description The job's status and progress, and once it has succeeded the results of every version.
+         */
+        get: operations["getEvaluation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{model_name}/versions/{version}/evaluations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+                /** @description A version number. */
+                version: components["parameters"]["VersionNumber"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List a version's evaluations
+         * @description A summary of every succeeded evaluation of this version, newest first, with cursor pagination; the full results are at `GET /v1/evaluations/{id}`.
+         */
+        get: operations["listVersionEvaluations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models:select": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Choose a model for a task
+         * @description Picks the model version that best serves a task under constraints, and says why. Candidates are the
+         *     versions of every model whose `task` is the requested one. A candidate is eligible when its inputs
+         *     match the requested signature (`inputs`, or the signature of `example`: same count, datatypes,
+         *     ranks, and equal dimensions wherever neither side is -1; names only when given), it is loaded, and
+         *     it meets every constraint. Among eligible candidates the objective decides: `accuracy` (highest;
+         *     ties go to the lower p95 latency, then the smaller size), `latency` (lowest p95; ties to higher
+         *     accuracy), `size` (smallest; ties to higher accuracy).
+         *
+         *     The figures are measured now, on this server:
+         *     * latency: `latency_samples` single-sample requests per candidate through its dynamic batcher (as a
+         *       client sending one request at a time sees it), after as many warm-up requests (not counted, up to
+         *       10), with the candidates measured in turns so that a burst of machine load hits all of them alike.
+         *       p50 and p95 are nearest-rank percentiles. Measurements never overlap an evaluation job's.
+         *     * accuracy (and macro F1): each candidate is run over `dataset`; without `dataset`, over the built-in
+         *       dataset whose task is the requested task and whose sample shape fits the signature
+         *       (`mnist-holdout` for 28×28 digit images, `iris-holdout` for 4 iris measurements); when none
+         *       applies, the version's newest stored evaluation, else the metrics recorded in its version.json.
+         *       `sources.accuracy` says which.
+         *     * size: bytes of the version's artifacts on disk.
+         *
+         *     When no candidate is eligible the answer is still 200, with `chosen: null` and each candidate's
+         *     `excluded_by` naming what excluded it. Safe to retry with an `Idempotency-Key` (a retry gets the
+         *     first answer instead of measuring again).
+         */
+        post: operations["selectModel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1167,6 +1476,437 @@ export interface components {
                 relative_error: number;
             };
         };
+        /** @enum {string} */
+        TrainingJobStatus: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+        /**
+         * @description A Keras-style layer. `dense`: units, activation, use_bias. `conv2d`: filters, kernel_size,
+         *     strides, padding (`valid`|`same`), activation. `maxPooling2d`: pool_size, strides. `flatten`.
+         *     `dropout`: rate. `batchNormalization`. `embedding`: input_dim, output_dim. `lstm`: units,
+         *     return_sequences. Optional `name`.
+         */
+        Layer: {
+            /** @enum {string} */
+            type: "dense" | "conv2d" | "maxPooling2d" | "flatten" | "dropout" | "batchNormalization" | "embedding" | "lstm";
+            name?: string;
+            units?: number;
+            /** @enum {string} */
+            activation?: "linear" | "relu" | "sigmoid" | "softmax" | "tanh" | "elu" | "selu" | "softplus";
+            use_bias?: boolean;
+            filters?: number;
+            kernel_size?: number | number[];
+            strides?: number | number[];
+            /** @enum {string} */
+            padding?: "valid" | "same";
+            pool_size?: number | number[];
+            rate?: number;
+            input_dim?: number;
+            output_dim?: number;
+            return_sequences?: boolean;
+        };
+        Optimizer: {
+            /** @enum {string} */
+            name: "sgd" | "momentum" | "adagrad" | "rmsprop" | "adam";
+            /** @description Default 0.01 (sgd, momentum, adagrad), 0.001 (rmsprop, adam). */
+            learning_rate?: number;
+            /** @description momentum (default 0.9) and rmsprop (default 0). */
+            momentum?: number;
+            use_nesterov?: boolean;
+            /** @description adagrad (default 0.1). */
+            initial_accumulator_value?: number;
+            /** @description rmsprop decay (default 0.9). */
+            rho?: number;
+            beta1?: number;
+            beta2?: number;
+            epsilon?: number;
+        };
+        TrainingJobCreate: {
+            /** @description The model that gets the new version (created when `architecture` is given and it does not exist). */
+            model: string;
+            /** @description Fine-tune from this version's weights (TF.js layers models). */
+            base_version?: number;
+            architecture?: {
+                input: {
+                    name: string;
+                    /** @description Without the batch dimension. */
+                    shape: number[];
+                    /** @enum {string} */
+                    datatype?: "FP32" | "INT32";
+                };
+                layers: components["schemas"]["Layer"][];
+            };
+            /** @description Fine-tuning only; the first N layers keep their weights. */
+            freeze_layers?: number;
+            task?: string;
+            labels?: string[];
+            /** @description A dataset name; built in are `mnist-train` (8,000 digits), `mnist-holdout`, `iris-train` (120 flowers) and `iris-holdout`. */
+            dataset: string;
+            /**
+             * @description Default categorical_crossentropy (labels are class indices, one-hot encoded for you).
+             * @enum {string}
+             */
+            loss?: "categorical_crossentropy" | "sparse_categorical_crossentropy" | "mean_squared_error";
+            metrics?: "accuracy"[];
+            epochs: number;
+            /** @description Default 32. */
+            batch_size?: number;
+            /** @description The last fraction of the dataset held out for validation (default 0.1). */
+            validation_split?: number;
+            early_stopping?: {
+                /** @enum {string} */
+                monitor?: "val_loss" | "val_accuracy" | "loss" | "accuracy";
+                patience?: number;
+                min_delta?: number;
+            };
+            optimizer: components["schemas"]["Optimizer"];
+            /** @description Seed for weight initialisation and shuffling. */
+            seed?: number;
+            /** @description Point this alias at the new version when the job succeeds. */
+            alias?: string;
+        };
+        TrainingMetrics: {
+            loss?: number;
+            accuracy?: number;
+            val_loss?: number;
+            val_accuracy?: number;
+        };
+        TrainingJob: {
+            id: string;
+            status: components["schemas"]["TrainingJobStatus"];
+            model: string;
+            base_version?: number;
+            dataset: string;
+            epochs: number;
+            progress?: {
+                epoch?: number;
+                epochs?: number;
+                fraction?: number;
+                eta_seconds?: number;
+            };
+            metrics?: components["schemas"]["TrainingMetrics"];
+            /** @description The version the job registered. */
+            result_version?: number;
+            error?: string;
+            request?: components["schemas"]["TrainingJobCreate"];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            started_at?: string;
+            /** Format: date-time */
+            finished_at?: string;
+        };
+        TrainingJobList: {
+            data: components["schemas"]["TrainingJob"][];
+            next_cursor: string | null;
+        };
+        TrainingEvent: {
+            seq: number;
+            /** @enum {string} */
+            type: "queued" | "started" | "epoch" | "succeeded" | "failed" | "cancelled" | "interrupted";
+            /** Format: date-time */
+            at: string;
+            epoch?: number;
+            epochs?: number;
+            loss?: number;
+            accuracy?: number;
+            val_loss?: number;
+            val_accuracy?: number;
+            seconds?: number;
+            eta_seconds?: number;
+            version?: number;
+            error?: string;
+            /** @description `cancelled` events: batches that finished after the cancel arrived (at most 1). */
+            batches_after_cancel?: number;
+        };
+        /** @description A labelled dataset. Records are stored, not returned; `shape` and `labels` say how to read them. */
+        Dataset: {
+            name: string;
+            description?: string;
+            /** @description The task the dataset is for, when known (built-ins say theirs). */
+            task?: string;
+            /**
+             * @description `builtin`: computed from the bundled data on every start, read-only; `upload`: stored under `<data dir>/datasets/`.
+             * @enum {string}
+             */
+            source: "builtin" | "upload";
+            /**
+             * @description The format it was uploaded in.
+             * @enum {string}
+             */
+            format: "builtin" | "csv" | "jsonl";
+            read_only: boolean;
+            samples: number;
+            /** @description The shape of one sample; its product is the number of elements of each record. */
+            shape: number[];
+            /** @description The class names, in class order. */
+            labels: string[];
+            /** @description Samples per class, in the order of `labels`. */
+            class_counts: number[];
+            /** @description Bytes stored on disk (0 for built-ins). */
+            size_bytes: number;
+            /** Format: date-time */
+            created_at: string;
+        };
+        DatasetList: {
+            data: components["schemas"]["Dataset"][];
+            next_cursor: string | null;
+        };
+        EvaluationTarget: {
+            model: string;
+            /** @description A version number or an alias with one target; default `production`, else the newest ready version. */
+            version?: number | string;
+        };
+        EvaluationCreate: {
+            /** @description A dataset name, e.g. `mnist-holdout`. */
+            dataset: string;
+            models: components["schemas"]["EvaluationTarget"][];
+            /** @description Samples per inference call of the evaluation pass (default 250). */
+            batch_size?: number;
+            /** @description Single-sample requests timed per version (the first samples of the dataset; default 50); 0 skips the per-sample latency. */
+            latency_samples?: number;
+        };
+        /** @enum {string} */
+        EvaluationStatus: "queued" | "running" | "succeeded" | "failed";
+        EvaluatedVersion: {
+            model: string;
+            /** @description The version evaluated, resolved when the job was created. */
+            version: number;
+            /** @description What the request named (a number, an alias, or `default`). */
+            requested: string;
+        };
+        /** @description An evaluation job; `results` fills in as versions finish and is complete when `status` is `succeeded`. */
+        Evaluation: {
+            id: string;
+            status: components["schemas"]["EvaluationStatus"];
+            /** @description Share of the job's inference work done (samples of the pass and timed requests). */
+            progress: number;
+            dataset: string;
+            models: components["schemas"]["EvaluatedVersion"][];
+            batch_size: number;
+            latency_samples: number;
+            results: components["schemas"]["EvaluationResult"][];
+            failure?: components["schemas"]["EvaluationFailure"];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            started_at?: string;
+            /** Format: date-time */
+            finished_at?: string;
+        };
+        EvaluationFailure: {
+            /**
+             * @description `interrupted`: the server stopped while the job was queued or running; `model_unavailable`: a version was unloaded or deleted meanwhile; `dataset_unavailable`: the dataset was deleted before the job started; `invalid_output`: the model output is not one score per class.
+             * @enum {string}
+             */
+            reason: "interrupted" | "model_unavailable" | "dataset_unavailable" | "invalid_output" | "internal";
+            message: string;
+        };
+        /**
+         * @description One version on one dataset. `n` samples with true class t and predicted class p = argmax of the
+         *     model's first output (one score per class; ties go to the lower index):
+         *
+         *     * `accuracy` = correct / n.
+         *     * `loss` = mean over samples of -ln(clip(q_t, 1e-7, 1 - 1e-7)), natural log, where q is the output
+         *       row when every row is a probability distribution (`probabilities: output`), else softmax of the
+         *       row (`probabilities: softmax`).
+         *     * per class c: `precision` = TP / predicted c, `recall` = TP / support (true c), `f1` = 2PR/(P+R);
+         *       every 0/0 is defined as 0.
+         *     * `macro`: the unweighted mean over the classes that occur as a true or a predicted class
+         *       (`classes` says how many; classes absent from both are listed but not averaged).
+         *     * `weighted`: the mean weighted by support.
+         *     * `confusion_matrix.matrix[t][p]`: rows are true classes, columns predicted, in the model's label order.
+         *     * `latency_ms.per_sample`: single-sample requests on the first `samples` samples, timed
+         *       one at a time through the version's dynamic batcher after `warmup` untimed ones;
+         *       `per_batch`: every call of the evaluation pass. p50 and p95 are nearest-rank percentiles.
+         *     * `size_bytes`: the version's artifacts on disk (everything in its folder but version.json).
+         */
+        EvaluationResult: {
+            model: string;
+            version: number;
+            dataset: string;
+            samples: number;
+            correct: number;
+            accuracy: number;
+            loss: number;
+            /** @enum {string} */
+            probabilities: "output" | "softmax";
+            per_class: components["schemas"]["ClassMetrics"][];
+            macro: components["schemas"]["AveragedMetrics"];
+            weighted: components["schemas"]["AveragedMetrics"];
+            confusion_matrix: {
+                labels: string[];
+                matrix: number[][];
+            };
+            latency_ms: {
+                /** @description Null when `latency_samples` was 0. */
+                per_sample: null | {
+                    p50: number;
+                    p95: number;
+                    samples: number;
+                    warmup: number;
+                };
+                per_batch: {
+                    p50: number;
+                    p95: number;
+                    batches: number;
+                    batch_size: number;
+                };
+            };
+            size_bytes: number;
+            /** @description Wall time of this version's evaluation. */
+            duration_ms: number;
+        };
+        ClassMetrics: {
+            label: string;
+            index: number;
+            /** @description Samples whose true class this is. */
+            support: number;
+            /** @description Samples predicted as this class. */
+            predicted: number;
+            precision: number;
+            recall: number;
+            f1: number;
+        };
+        AveragedMetrics: {
+            precision: number;
+            recall: number;
+            f1: number;
+            /** @description Macro only; the number of classes averaged. */
+            classes?: number;
+        };
+        EvaluationList: {
+            data: components["schemas"]["Evaluation"][];
+            next_cursor: string | null;
+        };
+        /** @description The headline figures of one version's result in a succeeded evaluation. */
+        EvaluationSummary: {
+            evaluation_id: string;
+            model: string;
+            version: number;
+            dataset: string;
+            samples: number;
+            accuracy: number;
+            loss: number;
+            macro_f1: number;
+            weighted_f1: number;
+            /** @description Per sample; null when no single-sample requests were timed. */
+            latency_p50_ms: number | null;
+            latency_p95_ms: number | null;
+            size_bytes: number;
+            /** Format: date-time */
+            finished_at: string;
+        };
+        EvaluationSummaryList: {
+            data: components["schemas"]["EvaluationSummary"][];
+            next_cursor: string | null;
+        };
+        SignatureInput: {
+            /** @description Checked only when given (models name their inputs differently). */
+            name?: string;
+            datatype: components["schemas"]["Datatype"];
+            /** @description -1 marks a variable dimension (the first is the batch). */
+            shape: number[];
+        };
+        /** @description An example input (one tensor with its batch dimension, e.g. shape [1, 28, 28, 1]). Its signature is its datatype and shape with the batch dimension variable; each eligible candidate is also run on it. */
+        SelectionExample: {
+            datatype?: components["schemas"]["Datatype"];
+            shape: number[];
+            /** @description The elements, flat, row-major. */
+            data: number[];
+        };
+        SelectionConstraints: {
+            min_accuracy?: number;
+            /** @description Per-sample p95 latency measured at selection time. */
+            max_p95_latency_ms?: number;
+            max_size_bytes?: number;
+        };
+        /** @description A task and an input signature (`inputs`, or an `example` to take it from; one of the two is required), constraints and an objective. */
+        SelectionRequest: {
+            task: string;
+            inputs?: components["schemas"]["SignatureInput"][];
+            example?: components["schemas"]["SelectionExample"];
+            constraints?: components["schemas"]["SelectionConstraints"];
+            /**
+             * @description What decides among eligible candidates (default `accuracy`).
+             * @enum {string}
+             */
+            objective?: "accuracy" | "latency" | "size";
+            /** @description The dataset to judge accuracy on (default as described in the operation). */
+            dataset?: string;
+            /** @description Single-sample requests timed per candidate (default 50). */
+            latency_samples?: number;
+        };
+        Selection: {
+            task: string;
+            /** @enum {string} */
+            objective: "accuracy" | "latency" | "size";
+            constraints: components["schemas"]["SelectionConstraints"];
+            /** @description The dataset accuracy was measured on, or null when recorded figures were used. */
+            dataset: string | null;
+            /** @description The chosen version, or null when no candidate is eligible. */
+            chosen: null | {
+                model: string;
+                version: number;
+            };
+            explanation: string;
+            /** @description Every candidate, eligible ones first in rank order. */
+            candidates: components["schemas"]["SelectionCandidate"][];
+        };
+        SelectionCandidate: {
+            model: string;
+            version: number;
+            eligible: boolean;
+            /** @description 1 for the chosen candidate; null when not eligible. */
+            rank: number | null;
+            accuracy: number | null;
+            macro_f1: number | null;
+            /** @description Per-sample latency measured now; null when the candidate could not be run. */
+            latency_ms: null | {
+                p50: number;
+                p95: number;
+                samples: number;
+            };
+            size_bytes: number | null;
+            /** @description Where each figure came from. */
+            sources: {
+                accuracy: {
+                    /**
+                     * @description `dataset`: measured now on `dataset`; `evaluation`: the version's newest stored evaluation; `version_metrics`: recorded in version.json; `none`: no figure.
+                     * @enum {string}
+                     */
+                    kind: "dataset" | "evaluation" | "version_metrics" | "none";
+                    dataset?: string;
+                    samples?: number;
+                    evaluation_id?: string;
+                };
+                latency: {
+                    /** @enum {string} */
+                    kind: "measured" | "none";
+                    samples?: number;
+                };
+                size: {
+                    /** @enum {string} */
+                    kind: "disk" | "none";
+                };
+            };
+            /** @description Every check made, passed or not, in order. */
+            checks: components["schemas"]["ConstraintCheck"][];
+            /** @description The checks that failed (empty when eligible). */
+            excluded_by: ("signature" | "ready" | "dataset" | "min_accuracy" | "max_p95_latency_ms" | "max_size_bytes")[];
+            /** @description The top class the candidate gives the example input (when one was sent). */
+            example_output?: {
+                index: number;
+                label?: string;
+                score: number;
+            };
+        };
+        ConstraintCheck: {
+            /** @enum {string} */
+            constraint: "signature" | "ready" | "dataset" | "min_accuracy" | "max_p95_latency_ms" | "max_size_bytes";
+            passed: boolean;
+            value?: number | null;
+            limit?: number;
+            message: string;
+        };
     };
     responses: {
         /** @description Model metadata. */
@@ -1291,6 +2031,16 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /** @description A training job. */
+        TrainingJob: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["TrainingJob"];
+            };
+        };
         /** @description The request is malformed or does not match the contract; `details` points at each bad field. */
         BadRequest: {
             headers: {
@@ -1360,6 +2110,8 @@ export interface components {
         After: string;
         /** @description Makes the request safe to retry; the same key within 24 hours returns the first answer. */
         IdempotencyKey: string;
+        /** @description A training job id. */
+        JobId: string;
         /** @description A version number. */
         VersionNumber: number;
         /** @description The model's name. */
@@ -2456,6 +3208,472 @@ export interface operations {
             404: components["responses"]["NotFound"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listTrainingJobs: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next_cursor` of the previous page. */
+                after?: components["parameters"]["After"];
+                /** @description Only jobs in this status. */
+                status?: components["schemas"]["TrainingJobStatus"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of jobs. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrainingJobList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    createTrainingJob: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry; the same key within 24 hours returns the first answer. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrainingJobCreate"];
+            };
+        };
+        responses: {
+            202: components["responses"]["TrainingJob"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    getTrainingJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A training job id. */
+                job_id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["TrainingJob"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    cancelTrainingJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A training job id. */
+                job_id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["TrainingJob"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    trainingJobEvents: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Resume after this event id. */
+                "Last-Event-ID"?: number;
+            };
+            path: {
+                /** @description A training job id. */
+                job_id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An event stream. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    listDatasets: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next_cursor` of the previous page. */
+                after?: components["parameters"]["After"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of datasets. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    createDataset: {
+        parameters: {
+            query: {
+                /** @description The dataset's name. */
+                name: string;
+                /** @description The class names, comma-separated, in class order (e.g. `setosa,versicolor,virginica`). */
+                labels?: string;
+                /** @description The shape of one sample, comma-separated (e.g. `28,28,1`); its product must be the record width. Default `[width]`. */
+                shape?: string;
+                /** @description The task the dataset is for, e.g. `image-classification` (informative). */
+                task?: string;
+                /** @description A description of the dataset. */
+                description?: string;
+            };
+            header?: {
+                /** @description Makes the request safe to retry; the same key within 24 hours returns the first answer. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-ndjson": string;
+                "application/jsonl": string;
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description The stored dataset. */
+            201: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dataset"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description The Idempotency-Key was already used for a different request. */
+            422: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    getDataset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The dataset's name. */
+                dataset_name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The dataset. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dataset"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    deleteDataset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The dataset's name. */
+                dataset_name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    listEvaluations: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next_cursor` of the previous page. */
+                after?: components["parameters"]["After"];
+                /** @description Only evaluations of this model. */
+                model?: string;
+                /** @description Only evaluations on this dataset. */
+                dataset?: string;
+                /** @description Only evaluations in this status. */
+                status?: components["schemas"]["EvaluationStatus"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of evaluations. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    createEvaluation: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry; the same key within 24 hours returns the first answer. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EvaluationCreate"];
+            };
+        };
+        responses: {
+            /** @description The job, accepted and queued. */
+            202: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    /** @description The job's URL. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Evaluation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            /** @description The Idempotency-Key was already used for a different request. */
+            422: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    getEvaluation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The evaluation's id. */
+                evaluation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The evaluation. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Evaluation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    listVersionEvaluations: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next_cursor` of the previous page. */
+                after?: components["parameters"]["After"];
+            };
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+                /** @description A version number. */
+                version: components["parameters"]["VersionNumber"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of evaluation summaries. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationSummaryList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    selectModel: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry; the same key within 24 hours returns the first answer. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SelectionRequest"];
+            };
+        };
+        responses: {
+            /** @description The choice, and every candidate with its figures and checks. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Selection"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            /** @description The Idempotency-Key was already used for a different request. */
+            422: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
         };
     };
 }

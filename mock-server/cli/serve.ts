@@ -1,0 +1,54 @@
+/** `modelport serve`: the local model server on a port. */
+import { readFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import { listen } from '../http';
+import { createModelServer } from '../server';
+import { BACKENDS, type BackendName } from '../runtime/backend';
+import { UsageError } from './output';
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('start the model server with the models in --data-dir (the bundled ones on first run)')
+    .addOption(new Option('--port <port>', 'port (0 picks a free one)').env('MODELPORT_PORT').default('8700'))
+    .addOption(new Option('--host <host>', 'interface to bind').env('MODELPORT_HOST').default('127.0.0.1'))
+    .addOption(new Option('--data-dir <dir>', 'the model repository').env('MODELPORT_DATA_DIR').default('./.modelport'))
+    .addOption(new Option('--backend <name>', 'force a TensorFlow.js backend').env('MODELPORT_BACKEND').choices(BACKENDS))
+    .option('--no-auth', 'no API keys needed')
+    .option('--mock-controls', 'enable /_mock test controls (admin only)', false)
+    .addOption(new Option('--cors <origins>', 'comma-separated origins allowed by CORS, or *').env('MODELPORT_CORS'))
+    .addOption(new Option('--rate-limit <rps>', 'default per-key rate limit, requests per second').env('MODELPORT_RATE_LIMIT'))
+    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate')
+    .option('--tls-key <file>', 'and this PEM key')
+    .addHelpText('after', '\nThe admin API key comes from MODELPORT_API_KEY, or is generated and printed at start.')
+    .action(async (options) => {
+      const port = Number(options.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got '${options.port}'`);
+      const rate = options.rateLimit === undefined ? undefined : Number(options.rateLimit);
+      if (rate !== undefined && !(rate > 0)) throw new UsageError(`--rate-limit must be a positive number of requests per second, got '${options.rateLimit}'`);
+      if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) throw new UsageError('--tls-cert and --tls-key go together');
+      const tls = options.tlsCert ? { cert: await readFile(options.tlsCert), key: await readFile(options.tlsKey) } : undefined;
+      const server = await createModelServer({
+        backend: options.backend as BackendName | undefined,
+        auth: options.auth,
+        dataDir: options.dataDir,
+        mockControls: options.mockControls,
+        ...(options.cors ? { cors: options.cors === '*' ? '*' : String(options.cors).split(',').map((o) => o.trim()) } : {}),
+        ...(rate ? { defaultRateLimit: { requests_per_second: rate } } : {}),
+      });
+      const listening = await listen(server.handler, { port, host: options.host, tls });
+      const { runtime } = server.state;
+      if (server.state.options.auth && server.adminKeyGenerated) {
+        console.log(`admin API key (shown once; set MODELPORT_API_KEY to choose your own): ${server.adminKey}`);
+      }
+      const tf = runtime.tensorflowVersion ? `TensorFlow ${runtime.tensorflowVersion}` : `tfjs ${runtime.tfjsVersion}`;
+      console.log(`modelport ${server.state.version} listening on ${listening.url} (backend ${runtime.backend}, ${tf}; models in ${server.state.models.repository.modelsDir})`);
+      const stop = async () => {
+        await listening.close();
+        await server.close();
+        process.exit(0);
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      await new Promise(() => {}); // serve until a signal
+    });
+}

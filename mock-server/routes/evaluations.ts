@@ -1,0 +1,37 @@
+/**
+ * /v1/evaluations (jobs that measure model versions on a dataset), each version's evaluations,
+ * and, with them, the rest of the evaluation room: datasets and model selection.
+ */
+import type { RouteTable } from '../context';
+import { labOf } from '../evaluation/lab';
+import type { EvaluationCreate } from '../evaluation/jobs';
+import { idempotent } from '../idempotency';
+import { paginate } from '../pagination';
+import { json } from '../respond';
+import { datasetRoutes } from './datasets';
+import { selectionRoutes } from './selection';
+
+const evaluationJobRoutes: RouteTable = {
+  createEvaluation: idempotent(async ({ state, body }) => {
+    const evaluation = await (await labOf(state)).jobs.create(body as EvaluationCreate);
+    return json(evaluation, 202, { location: `/v1/evaluations/${evaluation.id}` });
+  }),
+
+  listEvaluations: async ({ state, query }) => {
+    const evaluations = (await labOf(state)).jobs.list().filter((e) => (query.status === undefined || e.status === query.status)
+      && (query.dataset === undefined || e.dataset === query.dataset)
+      && (query.model === undefined || e.models.some((m) => m.model === query.model)));
+    return json(paginate(evaluations, (e) => `${e.created_at} ${e.id}`, query, 'descending'));
+  },
+
+  getEvaluation: async ({ state, params }) => json((await labOf(state)).jobs.get(params.evaluation_id!)),
+
+  listVersionEvaluations: async ({ state, params, query }) => {
+    const served = state.models.exactVersion(params.model_name!, params.version!); // 404s first
+    const summaries = (await labOf(state)).jobs.summaries(served);
+    return json(paginate(summaries, (s) => `${s.finished_at} ${s.evaluation_id}`, query, 'descending'));
+  },
+};
+
+/** Every route of the evaluation room, for the server's route table. */
+export const evaluationRoutes: RouteTable = { ...datasetRoutes, ...evaluationJobRoutes, ...selectionRoutes };

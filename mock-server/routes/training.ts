@@ -1,0 +1,41 @@
+/** Training jobs and their Server-Sent Events. */
+import type { RouteTable } from '../context';
+import { idempotent } from '../idempotency';
+import { paginate } from '../pagination';
+import { json } from '../respond';
+import type { TrainingJobCreate } from '../training/protocol';
+
+const encoder = new TextEncoder();
+
+export const trainingRoutes: RouteTable = {
+  createTrainingJob: idempotent(async ({ state, body }) => json(await state.training.create(body as TrainingJobCreate), 202)),
+  listTrainingJobs: ({ state, query }) => {
+    const jobs = state.training.list().filter((j) => query.status === undefined || j.status === query.status);
+    return json(paginate(jobs, (j) => `${j.created_at} ${j.id}`, query, 'descending'));
+  },
+  getTrainingJob: ({ state, params }) => json(state.training.get(params.job_id!)),
+  cancelTrainingJob: async ({ state, params }) => json(await state.training.cancel(params.job_id!)),
+
+  trainingJobEvents: ({ state, params, request }) => {
+    const id = params.job_id!;
+    state.training.get(id); // 404 before the stream starts
+    const after = Number(request.headers.get('last-event-id') ?? 0) || 0;
+    let unsubscribe: (() => void) | undefined;
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        const close = () => {
+          unsubscribe?.();
+          controller.close();
+        };
+        unsubscribe = state.training.subscribe(id, after, (event) => {
+          controller.enqueue(encoder.encode(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`));
+          if (['succeeded', 'failed', 'cancelled', 'interrupted'].includes(event.type)) queueMicrotask(close);
+        });
+      },
+      cancel() {
+        unsubscribe?.();
+      },
+    });
+    return new Response(stream, { headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } });
+  },
+};

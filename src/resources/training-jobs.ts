@@ -1,0 +1,84 @@
+import { randomId } from '../core/ids';
+import { PagePromise } from '../core/pagination';
+import { APIResource } from '../core/resource';
+import { readEvents } from '../core/sse';
+import type { RequestOptions } from '../core/transport';
+import { TrainingJobError } from '../errors';
+import type { TrainingEvent, TrainingJob, TrainingJobCreateParams, TrainingJobStatus } from '../types';
+
+const TERMINAL: TrainingJobStatus[] = ['succeeded', 'failed', 'cancelled', 'interrupted'];
+
+/** A job with its live helpers (not part of its JSON). */
+export type TrainingJobRun = TrainingJob & {
+  /** Resolves with the finished job when it succeeds; rejects with TrainingJobError otherwise. */
+  wait(options?: RequestOptions): Promise<TrainingJob>;
+  /** Every event of the job from the start, then live ones until it ends. */
+  events(options?: RequestOptions): AsyncGenerator<TrainingEvent>;
+};
+
+/** Training jobs: train a new model or fine-tune a version, with progress as events. */
+export class TrainingJobs extends APIResource {
+  async create(params: TrainingJobCreateParams, options: RequestOptions = {}): Promise<TrainingJobRun> {
+    const job = await this.transport.json<TrainingJob>({ method: 'POST', path: 'v1/training-jobs', json: params, idempotencyKey: randomId(), ...options });
+    return this.withHelpers(job);
+  }
+
+  async get(id: string, options?: RequestOptions): Promise<TrainingJobRun> {
+    return this.withHelpers(await this.transport.json<TrainingJob>({ method: 'GET', path: jobPath(id), ...options }));
+  }
+
+  list(params: { status?: TrainingJobStatus; limit?: number } = {}, options?: RequestOptions): PagePromise<TrainingJob> {
+    return new PagePromise((after) => this.transport.json({ method: 'GET', path: 'v1/training-jobs', query: { ...params, after }, ...options }));
+  }
+
+  /** Queued jobs are dropped; a running one stops after its current batch. */
+  cancel(id: string, options?: RequestOptions): Promise<TrainingJob> {
+    return this.transport.json({ method: 'POST', path: `${jobPath(id)}/cancel`, idempotencyKey: randomId(), ...options });
+  }
+
+  /** The job's events from the start (replayed), then live; reconnects after a dropped connection. */
+  async *events(id: string, options: RequestOptions = {}): AsyncGenerator<TrainingEvent> {
+    let lastSeq = 0;
+    for (let reconnects = 0; ; ) {
+      const response = await this.transport.send({
+        method: 'GET',
+        path: `${jobPath(id)}/events`,
+        // A stream may run for a long time: the per-attempt timeout must not cut it.
+        timeout: options.timeout ?? 24 * 60 * 60 * 1000,
+        ...options,
+        headers: { accept: 'text/event-stream', ...(lastSeq ? { 'last-event-id': String(lastSeq) } : {}), ...options.headers },
+      });
+      try {
+        for await (const message of readEvents(response.body!)) {
+          const event = JSON.parse(message.data) as TrainingEvent;
+          lastSeq = event.seq;
+          yield event;
+          if ((TERMINAL as string[]).includes(event.type)) return;
+        }
+      } catch (error) {
+        if (options.signal?.aborted || ++reconnects > (options.maxRetries ?? 2)) throw error;
+      }
+    }
+  }
+
+  /** Waits for the job to end: the finished job, or TrainingJobError when it failed, was cancelled or interrupted. */
+  async wait(id: string, options: RequestOptions = {}): Promise<TrainingJob> {
+    for await (const _event of this.events(id, options)) {
+      // drain until the terminal event
+    }
+    const job = await this.transport.json<TrainingJob>({ method: 'GET', path: jobPath(id), ...options });
+    if (job.status !== 'succeeded') throw new TrainingJobError(`training job ${id} ${job.status}${job.error ? `: ${job.error}` : ''}`, job);
+    return job;
+  }
+
+  private withHelpers(job: TrainingJob): TrainingJobRun {
+    return Object.defineProperties(job, {
+      wait: { value: (options?: RequestOptions) => this.wait(job.id, options), enumerable: false },
+      events: { value: (options?: RequestOptions) => this.events(job.id, options), enumerable: false },
+    }) as TrainingJobRun;
+  }
+}
+
+function jobPath(id: string): string {
+  return `v1/training-jobs/${encodeURIComponent(id)}`;
+}

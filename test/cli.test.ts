@@ -1,0 +1,110 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cp, mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMockServer, type RunningMockServer } from '../mock-server/index';
+import { loadMnistSplit } from '../mock-server/models/mnist-split';
+import { BUNDLED } from './helpers/data-dir';
+
+const CLI = new URL('../bin/modelport.js', import.meta.url).pathname;
+const work = mkdtempSync(path.join(os.tmpdir(), 'modelport-cli-'));
+let server: RunningMockServer;
+
+/** Runs the CLI against the test server; resolves with its exit code and output. */
+function modelport(args: string[], options: { stdin?: string; url?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [CLI, '--url', options.url ?? server.url, ...args], {
+      env: { ...process.env, MODELPORT_API_KEY: server.adminKey, TF_CPP_MIN_LOG_LEVEL: '3' },
+    }, (error, stdout, stderr) => resolve({ code: error ? (error.code as number) : 0, stdout, stderr }));
+    if (options.stdin !== undefined) child.stdin!.end(options.stdin);
+    else child.stdin!.end();
+  });
+}
+
+beforeAll(async () => {
+  server = await startMockServer({ dataDir: path.join(work, 'repo') });
+});
+afterAll(() => server?.close());
+
+describe('the modelport CLI', () => {
+  it('lists models as a table and as JSON', async () => {
+    const human = await modelport(['models', 'ls']);
+    expect(human.code).toBe(0);
+    expect(human.stdout.split('\n')[0]).toMatch(/^NAME\s+TASK\s+STATUS\s+VERSIONS\s+PRODUCTION\s+TAGS$/);
+    expect(human.stdout).toMatch(/^digits\s+image-classification\s+ready\s+1\s+1/m);
+    const json = await modelport(['--json', 'models', 'ls']);
+    expect(JSON.parse(json.stdout).map((m: { name: string }) => m.name)).toEqual(['digits', 'digits-mlp', 'iris']);
+  });
+
+  it('predicts a digit from a PNG file and iris from JSON on stdin', async () => {
+    const mnist = loadMnistSplit().test;
+    const png = await tf.node.encodePng(tf.tidy(() => tf.tensor(mnist.x.subarray(0, 784), [28, 28, 1]).mul(255).round().toInt()) as tf.Tensor3D);
+    const file = path.join(work, 'digit.png');
+    writeFileSync(file, png);
+    const digit = await modelport(['--json', 'predict', 'digits', file]);
+    expect(digit.code).toBe(0);
+    expect(JSON.parse(digit.stdout).labels).toEqual([String(mnist.y[0])]);
+    const iris = await modelport(['predict', 'iris', '--top-k', '2'], { stdin: '[[5.1, 3.5, 1.4, 0.2]]' });
+    expect(iris.stdout).toMatch(/^0\s+setosa\s+(0\.9\d{3}|1\.0000)\s+(versicolor|virginica) 0\.\d{3}$/m);
+  });
+
+  it('creates a model, uploads a version, moves an alias, shows it, and deletes it', async () => {
+    const folder = path.join(work, 'mlp');
+    await mkdir(folder);
+    for (const file of ['model.json', 'weights.bin']) await cp(path.join(BUNDLED, 'digits-mlp', '1', file), path.join(folder, file));
+    expect((await modelport(['models', 'create', 'cli-digits', '--task', 'image-classification', '--labels', '0,1,2,3,4,5,6,7,8,9'])).stdout).toBe('created model cli-digits\n');
+    const upload = await modelport(['versions', 'upload', 'cli-digits', folder, '--metrics', '{"accuracy":0.94}']);
+    expect(upload.stdout).toBe('cli-digits version 1: tfjs_layers, READY, 205417 bytes\n');
+    await modelport(['versions', 'upload', 'cli-digits', folder]);
+    expect((await modelport(['alias', 'set', 'cli-digits', 'production', '1:90,2:10'])).stdout).toBe('cli-digits: production → 1 (90), 2 (10)\n');
+    const show = await modelport(['models', 'show', 'cli-digits']);
+    expect(show.stdout).toContain('aliases: production → 1 (90), 2 (10)');
+    expect(show.stdout).toMatch(/^1\s+READY\s+tfjs_layers\s+201 KiB\s+0\.9400\s+production/m);
+    const inUse = await modelport(['versions', 'rm', 'cli-digits', '2']);
+    expect(inUse.code).toBe(1);
+    expect(inUse.stderr).toContain("version 2 of 'cli-digits' is what alias 'production' points at");
+    expect((await modelport(['models', 'rm', 'cli-digits'])).code).toBe(0);
+  });
+
+  it('creates, lists and revokes keys; the secret is printed once', async () => {
+    const created = JSON.parse((await modelport(['--json', 'keys', 'create', 'ci', '--scopes', 'inference', '--models', 'iris'])).stdout);
+    expect(created).toMatchObject({ name: 'ci', scopes: ['inference'], models: ['iris'] });
+    const listed = await modelport(['keys', 'ls']);
+    expect(listed.stdout).toContain(created.id);
+    expect(listed.stdout).not.toContain(created.secret);
+    expect((await modelport(['keys', 'revoke', created.id])).stdout).toBe(`revoked key ${created.id}\n`);
+  });
+
+  it('trains with a progress bar and a final table', async () => {
+    const architecture = path.join(work, 'iris-net.json');
+    writeFileSync(architecture, JSON.stringify({ input: { name: 'features', shape: [4] }, layers: [{ type: 'dense', units: 8, activation: 'relu' }, { type: 'dense', units: 3, activation: 'softmax' }] }));
+    const run = await modelport(['train', 'iris-cli', '--dataset', 'iris-train', '--epochs', '5', '--batch-size', '16', '--learning-rate', '0.05', '--architecture', architecture, '--task', 'tabular-classification', '--labels', 'setosa,versicolor,virginica', '--alias', 'production']);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('epoch 5/5');
+    expect(run.stdout).toMatch(/^EPOCH\s+LOSS\s+ACCURACY\s+VAL_LOSS\s+VAL_ACCURACY\s+SECONDS$/m);
+    expect(run.stdout).toMatch(/job tj_\w+ succeeded: iris-cli version 1, production → 1$/m);
+  });
+
+  it('doctor reports native TensorFlow and the server', async () => {
+    const doctor = await modelport(['--json', 'doctor']);
+    const { checks } = JSON.parse(doctor.stdout);
+    const expected = process.env.MODELPORT_BACKEND ?? 'tensorflow';
+    expect(checks.find((c: { name: string }) => c.name === 'backend').detail).toMatch(new RegExp(`^${expected}`));
+    expect(checks.find((c: { name: string }) => c.name === 'server')).toMatchObject({ ok: true });
+    if (expected === 'tensorflow') expect(doctor.code).toBe(0);
+  });
+
+  it('exit codes: 1 for API errors, 2 for usage errors, 3 when the server is unreachable', async () => {
+    const missing = await modelport(['models', 'show', 'nope']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe("modelport: 404 model 'nope' not found\n");
+    expect((await modelport(['versions', 'rm', 'digits', 'one'])).code).toBe(2);
+    expect((await modelport(['frobnicate'])).code).toBe(2);
+    const down = await modelport(['models', 'ls'], { url: 'http://127.0.0.1:9' });
+    expect(down.code).toBe(3);
+    expect(down.stderr).toContain('is the server running?');
+  });
+});
