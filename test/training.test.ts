@@ -106,6 +106,23 @@ describe('training jobs on the native runtime', () => {
     await expect(client.trainingJobs.cancel(job.id)).rejects.toMatchObject({ status: 409, code: 'job_finished' });
   });
 
+  it('trains on an uploaded dataset (CSV through /v1/datasets)', async () => {
+    const { loadIrisSplit } = await import('../mock-server/models/iris-split');
+    const { IRIS_LABELS } = await import('../mock-server/models/iris-data');
+    const train = loadIrisSplit().train;
+    const csv = ['sepal_length,sepal_width,petal_length,petal_width,label', ...Array.from({ length: train.n }, (_, i) =>
+      [...train.x.subarray(i * 4, i * 4 + 4), IRIS_LABELS[train.y[i]!]].join(','))].join('\n');
+    await client.datasets.create({ name: 'my-flowers', csv, labels: [...IRIS_LABELS] });
+    const job = await client.trainingJobs.create({
+      model: 'flowers', task: 'tabular-classification', labels: [...IRIS_LABELS], dataset: 'my-flowers', epochs: 60, batch_size: 16,
+      architecture: { input: { name: 'features', shape: [4] }, layers: [{ type: 'dense', units: 12, activation: 'relu' }, { type: 'dense', units: 3, activation: 'softmax' }] },
+      optimizer: { name: 'adam', learning_rate: 0.03 }, seed: 1,
+    });
+    const done = await job.wait();
+    expect(done.metrics!.accuracy).toBeGreaterThan(0.8); // chance is 1/3
+    expect((await client.predict('flowers', [[5.1, 3.5, 1.4, 0.2]])).labels).toEqual(['setosa']);
+  });
+
   it('refuses what cannot train with 4xx and details', async () => {
     const base = { model: 'x', dataset: 'mnist-train', epochs: 1, optimizer: { name: 'sgd' as const } };
     await expect(client.trainingJobs.create({ ...base })).rejects.toMatchObject({ status: 400 });

@@ -74,7 +74,7 @@ export const DEFAULT_JUDGING_DATASETS = ['mnist-holdout', 'iris-holdout'];
 const builtinCache = new Map<string, DatasetData>();
 const PROCESS_STARTED = new Date().toISOString();
 
-function builtin(name: string): DatasetData {
+export function builtin(name: string): DatasetData {
   const cached = builtinCache.get(name);
   if (cached) return cached;
   const spec = BUILTINS[name]!;
@@ -148,17 +148,7 @@ export class DatasetStore {
   /** The records; for uploads read from disk on each call (evaluations run one at a time). */
   async load(name: string): Promise<DatasetData> {
     if (isBuiltinDataset(name)) return builtin(name);
-    const info = this.info(name);
-    const folder = path.join(this.dir, name);
-    const [tensors, labels] = await Promise.all([readFile(path.join(folder, TENSORS_FILE)), readFile(path.join(folder, LABELS_FILE))]);
-    const width = info.shape.reduce((n, d) => n * d, 1);
-    const x = new Float32Array(info.samples * width);
-    const y = new Int32Array(info.samples);
-    const xv = new DataView(tensors.buffer, tensors.byteOffset, tensors.byteLength);
-    const yv = new DataView(labels.buffer, labels.byteOffset, labels.byteLength);
-    for (let i = 0; i < x.length; i++) x[i] = xv.getFloat32(i * 4, true);
-    for (let i = 0; i < y.length; i++) y[i] = yv.getInt32(i * 4, true);
-    return { info, x, y, width };
+    return readStoredDataset(path.join(this.dir, name), this.info(name));
   }
 
   async create(name: string, parsed: ParsedDataset, meta: { format: DatasetFormat; shape: number[]; task?: string; description?: string }): Promise<DatasetInfo> {
@@ -226,6 +216,25 @@ export class DatasetStore {
     this.lock = next.catch(() => undefined);
     return next;
   }
+}
+
+/** The info of an uploaded dataset straight from disk (for other processes, such as the training worker). */
+export async function storedDatasetInfo(dataDir: string, name: string): Promise<DatasetInfo | undefined> {
+  const text = await readFile(path.join(dataDir, 'datasets', name, INFO_FILE), 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : (JSON.parse(text) as DatasetInfo);
+}
+
+/** An uploaded dataset's records from its folder. */
+export async function readStoredDataset(folder: string, info: DatasetInfo): Promise<DatasetData> {
+  const [tensors, labels] = await Promise.all([readFile(path.join(folder, TENSORS_FILE)), readFile(path.join(folder, LABELS_FILE))]);
+  const width = info.shape.reduce((n, d) => n * d, 1);
+  const x = new Float32Array(info.samples * width);
+  const y = new Int32Array(info.samples);
+  const xv = new DataView(tensors.buffer, tensors.byteOffset, tensors.byteLength);
+  const yv = new DataView(labels.buffer, labels.byteOffset, labels.byteLength);
+  for (let i = 0; i < x.length; i++) x[i] = xv.getFloat32(i * 4, true);
+  for (let i = 0; i < y.length; i++) y[i] = yv.getInt32(i * 4, true);
+  return { info, x, y, width };
 }
 
 function classCounts(y: Int32Array, classes: number): number[] {

@@ -1,13 +1,15 @@
 /**
- * Training data for jobs: a reference the worker process can load by itself (so no large
- * arrays cross the process boundary), and its shape, for checks before a job is queued.
+ * Training data for jobs: a reference the worker process resolves by itself (so no large arrays
+ * cross the process boundary), to the same built-in and uploaded datasets as /v1/datasets.
  */
-import { loadIrisSplit } from '../models/iris-split';
-import { loadMnistSplit, MNIST_PIXELS } from '../models/mnist-split';
-import type { LabeledSet } from '../models/data-utils';
+import path from 'node:path';
+import { notFound } from '../errors';
+import { builtin, isBuiltinDataset, readStoredDataset, storedDatasetInfo, type DatasetData } from '../evaluation/datasets';
 
-export type DatasetRef = { builtin: BuiltinDataset };
-export type BuiltinDataset = 'mnist-train' | 'mnist-holdout' | 'iris-train' | 'iris-holdout';
+export interface DatasetRef {
+  name: string;
+  dataDir: string;
+}
 
 export interface DatasetShape {
   samples: number;
@@ -15,24 +17,21 @@ export interface DatasetShape {
   classes: number;
 }
 
-const BUILTINS: Record<BuiltinDataset, { features: number; classes: number; load: () => LabeledSet }> = {
-  'mnist-train': { features: MNIST_PIXELS, classes: 10, load: () => loadMnistSplit().train },
-  'mnist-holdout': { features: MNIST_PIXELS, classes: 10, load: () => loadMnistSplit().test },
-  'iris-train': { features: 4, classes: 3, load: () => loadIrisSplit().train },
-  'iris-holdout': { features: 4, classes: 3, load: () => loadIrisSplit().test },
-};
-
-export function isBuiltin(name: string): name is BuiltinDataset {
-  return name in BUILTINS;
-}
-
-export function datasetShape(ref: DatasetRef): DatasetShape {
-  const builtin = BUILTINS[ref.builtin];
-  return { samples: builtin.load().n, features: builtin.features, classes: builtin.classes };
+/** Samples, features per sample and classes, for checks before a job is queued (404 if unknown). */
+export async function datasetShape(ref: DatasetRef): Promise<DatasetShape> {
+  const info = isBuiltinDataset(ref.name) ? builtin(ref.name).info : await storedDatasetInfo(ref.dataDir, ref.name);
+  if (!info) throw notFound(`dataset '${ref.name}' not found`, 'dataset_not_found');
+  return { samples: info.samples, features: info.shape.reduce((n, d) => n * d, 1), classes: info.labels.length };
 }
 
 /** In the worker: the samples and labels. */
-export function loadDataset(ref: DatasetRef): LabeledSet & { features: number; classes: number } {
-  const builtin = BUILTINS[ref.builtin];
-  return { ...builtin.load(), features: builtin.features, classes: builtin.classes };
+export async function loadDataset(ref: DatasetRef): Promise<{ x: Float32Array; y: Int32Array; n: number; features: number; classes: number }> {
+  let data: DatasetData;
+  if (isBuiltinDataset(ref.name)) data = builtin(ref.name);
+  else {
+    const info = await storedDatasetInfo(ref.dataDir, ref.name);
+    if (!info) throw new Error(`dataset '${ref.name}' was deleted before training started`);
+    data = await readStoredDataset(path.join(ref.dataDir, 'datasets', ref.name), info);
+  }
+  return { x: data.x, y: data.y, n: data.info.samples, features: data.width, classes: data.info.labels.length };
 }

@@ -15,7 +15,7 @@ import { inspectUpload } from '../registry/inspect';
 import type { ModelConfig } from '../registry/model-config';
 import type { Runtime } from '../runtime/backend';
 import type { ModelManager } from '../runtime/model-manager';
-import { datasetShape, isBuiltin, type DatasetRef } from './data';
+import { datasetShape, type DatasetRef } from './data';
 import type { FromWorker, ToWorker, TrainingJobCreate } from './protocol';
 
 export type TrainingJob = components['schemas']['TrainingJob'];
@@ -59,7 +59,7 @@ export class TrainingJobs {
   }
 
   async create(request: TrainingJobCreate): Promise<TrainingJob> {
-    this.check(request);
+    await this.check(request);
     const id = `tj_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
     const job: TrainingJob = {
       id,
@@ -124,15 +124,14 @@ export class TrainingJobs {
   }
 
   /** Everything that can be checked before a job is queued is checked here, as a 4xx. */
-  private check(request: TrainingJobCreate): void {
+  private async check(request: TrainingJobCreate): Promise<void> {
     if ((request.architecture === undefined) === (request.base_version === undefined)) {
       throw badRequest('give either architecture (a new model) or base_version (fine-tuning), not both or neither', [{ path: '/architecture', message: 'exactly one of architecture and base_version' }]);
     }
     if (request.freeze_layers !== undefined && request.base_version === undefined) {
       throw badRequest('freeze_layers applies to fine-tuning only', [{ path: '/freeze_layers', message: 'needs base_version' }]);
     }
-    const dataset = this.datasetRef(request.dataset);
-    const shape = datasetShape(dataset);
+    const shape = await datasetShape(this.datasetRef(request.dataset));
     const inputShape = this.inputShape(request);
     const features = inputShape.reduce((a, b) => a * b, 1);
     if (features !== shape.features) {
@@ -148,8 +147,7 @@ export class TrainingJobs {
   }
 
   private datasetRef(name: string): DatasetRef {
-    if (isBuiltin(name)) return { builtin: name };
-    throw notFound(`dataset '${name}' not found (built in: mnist-train, mnist-holdout, iris-train, iris-holdout)`, 'dataset_not_found');
+    return { name, dataDir: this.models.repository.dataDir };
   }
 
   private inputShape(request: TrainingJobCreate): number[] {

@@ -30,7 +30,7 @@ async function train(job: Extract<ToWorker, { type: 'start' }>): Promise<void> {
   const { request } = job;
   const { tf, backend } = await loadRuntime();
   const seed = request.seed ?? 42;
-  const data = loadDataset(job.dataset);
+  const data = await loadDataset(job.dataset);
   send({ type: 'started' });
 
   // Shuffle once with the job's seed so the validation split is a fair sample.
