@@ -3,22 +3,45 @@ import { defineConfig } from 'vitest/config';
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
+// Examples import the package by name, as users do; in this checkout that is the source.
+const alias = [
+  { find: /^modelport\/mock-server$/, replacement: here('../mock-server/index.ts') },
+  { find: /^modelport\/testing$/, replacement: here('../mock-server/testing.ts') },
+  { find: /^modelport$/, replacement: here('../src/index.ts') },
+];
+
 export default defineConfig({
-  // Examples import the package by name, as users do; in this checkout that is the source.
-  resolve: {
-    alias: [
-      { find: /^modelport\/mock-server$/, replacement: here('../mock-server/index.ts') },
-      { find: /^modelport$/, replacement: here('../src/index.ts') },
-    ],
-  },
+  resolve: { alias },
   test: {
-    root: '.',
-    include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
+    root: here('..'),
     // tfjs-node is a native addon; separate processes keep each file's TensorFlow state apart.
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 120_000,
     reporters: ['default', 'json'],
     outputFile: { json: 'test-results/vitest.json' },
+    projects: [
+      {
+        resolve: { alias },
+        test: {
+          name: 'modelport',
+          include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
+          exclude: ['examples/global-setup/**'],
+          pool: 'forks',
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        resolve: { alias },
+        test: {
+          // The global-setup example runs as a user's project would: with its own globalSetup.
+          name: 'example: global setup',
+          include: ['examples/global-setup/**/*.test.ts'],
+          globalSetup: [here('../mock-server/testing.ts')],
+          pool: 'forks',
+        },
+      },
+    ],
   },
 });

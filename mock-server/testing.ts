@@ -1,0 +1,49 @@
+/**
+ * A global setup for test runners: one mock server for the whole run, on a free 127.0.0.1 port
+ * with a temporary data directory, torn down at the end.
+ *
+ *   // vitest.config.ts                          // jest.config.js
+ *   test: { globalSetup: ['modelport/testing'] }  globalSetup: 'modelport/testing', globalTeardown: 'modelport/testing'
+ *
+ * Tests find it in MODELPORT_URL and MODELPORT_API_KEY (which `new Modelport({ baseUrl:
+ * process.env.MODELPORT_URL, apiKey: process.env.MODELPORT_API_KEY })` reads), and in vitest also
+ * through `inject('modelport')`.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { startMockServer, type RunningMockServer, type StartMockServerOptions } from './index';
+
+interface Running {
+  server: RunningMockServer;
+  dataDir: string;
+}
+
+const KEY = Symbol.for('modelport.testing');
+type Holder = { [KEY]?: Running };
+
+/** Starts the server; returns the teardown (vitest calls it; jest calls the `teardown` export). */
+export default async function setup(context?: { provide?: (key: string, value: unknown) => void }, options: StartMockServerOptions = {}): Promise<() => Promise<void>> {
+  const holder = globalThis as Holder;
+  // jest calls this module for both globalSetup and globalTeardown.
+  if (holder[KEY]) {
+    await teardown();
+    return async () => {};
+  }
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'modelport-tests-'));
+  const server = await startMockServer({ dataDir, ...options });
+  holder[KEY] = { server, dataDir };
+  process.env.MODELPORT_URL = server.url;
+  process.env.MODELPORT_API_KEY = server.adminKey;
+  context?.provide?.('modelport', { url: server.url, apiKey: server.adminKey });
+  return teardown;
+}
+
+export async function teardown(): Promise<void> {
+  const holder = globalThis as Holder;
+  const running = holder[KEY];
+  if (!running) return;
+  delete holder[KEY];
+  await running.server.close();
+  await rm(running.dataDir, { recursive: true, force: true });
+}
