@@ -34,9 +34,11 @@ export class Versions extends APIResource {
   async upload(model: string, source: VersionSource, options: UploadOptions = {}): Promise<ModelVersion> {
     const { metadata, onProgress, ...rest } = options;
     let body: BodyInit;
+    let size = 0;
     const headers: Record<string, string> = {};
     if ('archive' in source) {
       body = source.archive as BodyInit;
+      size = source.archive instanceof Blob ? source.archive.size : source.archive.byteLength;
       headers['content-type'] = ARCHIVE_TYPES[source.format];
     } else {
       const form = new FormData();
@@ -44,6 +46,7 @@ export class Versions extends APIResource {
       for (const file of files) {
         const blob = file instanceof Blob ? file : file.data instanceof Blob ? file.data : new Blob([file.data as Uint8Array<ArrayBuffer>]);
         form.append('files', blob, file.name);
+        size += blob.size;
       }
       if (metadata) form.append('metadata', JSON.stringify(metadata));
       body = form;
@@ -55,7 +58,11 @@ export class Versions extends APIResource {
       idempotencyKey: randomId(),
       ...rest,
       headers: { ...headers, ...rest.headers },
-      ...(onProgress ? { onUploadProgress: (p: UploadProgress) => onProgress({ percent: p.percent, transferredBytes: p.transferredBytes, totalBytes: p.totalBytes }) } : {}),
+      ...(onProgress && streamingUploads() ? { onUploadProgress: (p: UploadProgress) => onProgress({ percent: p.percent, transferredBytes: p.transferredBytes, totalBytes: p.totalBytes }) } : {}),
+    }).then((version) => {
+      // Where bodies cannot stream (browsers over HTTP/1.1), progress is reported once, at the end.
+      if (onProgress && !streamingUploads()) onProgress({ percent: 1, transferredBytes: size, totalBytes: size });
+      return version as ModelVersion;
     });
   }
 
@@ -82,15 +89,25 @@ export class Versions extends APIResource {
   }
 }
 
+/**
+ * Progress needs a streamed request body. Node streams over any HTTP version; Chromium only over
+ * HTTP/2 or QUIC (net::ERR_ALPN_NEGOTIATION_FAILED otherwise), so browsers send the body whole.
+ */
+function streamingUploads(): boolean {
+  return typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
+}
+
 function versionsPath(model: string): string {
   return `v1/models/${encodeURIComponent(model)}/versions`;
 }
 
 /** Node only: every file under a folder, named by its path relative to the folder. */
 async function readDirectory(directory: string): Promise<{ name: string; data: Uint8Array }[]> {
-  // Imported lazily so that browser bundles never need node:fs.
-  const { readdir, readFile } = await import(/* @vite-ignore */ 'node:fs/promises');
-  const { join, relative, sep } = await import(/* @vite-ignore */ 'node:path');
+  // Imported lazily, by names bundlers do not follow, so browser bundles never need node:fs.
+  const fsModule = 'node:fs/promises';
+  const pathModule = 'node:path';
+  const { readdir, readFile } = (await import(/* @vite-ignore */ /* webpackIgnore: true */ fsModule)) as typeof import('node:fs/promises');
+  const { join, relative, sep } = (await import(/* @vite-ignore */ /* webpackIgnore: true */ pathModule)) as typeof import('node:path');
   const entries = await readdir(directory, { withFileTypes: true, recursive: true });
   const files = [];
   for (const entry of entries) {

@@ -1,0 +1,196 @@
+/**
+ * The SDK bundle in a real browser: src/index.ts bundled with ky by esbuild into one minified
+ * browser ESM file, loaded by a page (test/browser/page.html) served from another origin than
+ * the mock server, in headless Debian Chromium driven by playwright-core. The page calls the
+ * server across origins (CORS preflights included) and the test checks what it got back.
+ *
+ * Needs /usr/bin/chromium (Debian's `chromium` package; .ci/run installs it). Without it the
+ * browser checks are skipped with a warning; the bundle size checks still run.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMockServer, type RunningMockServer } from '../mock-server/index';
+import { loadMnistSplit } from '../mock-server/models/mnist-split';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const PAGE_DIR = path.join(ROOT, 'test/browser');
+const SCREENSHOT = path.join(ROOT, 'test-artifacts/browser-sdk.png');
+const CHROMIUM = '/usr/bin/chromium';
+// Flags for a closed network: no GPU, no QUIC, and none of the background calls home.
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+/** Budget for the SDK entry with ky, minified + gzipped: fail when it grows past this. */
+const SIZE_BUDGET_BYTES = 20 * 1024;
+
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) {
+  console.warn(
+    `\n!!! test/browser.test.ts: ${CHROMIUM} (Debian package 'chromium') is missing: the SDK-in-a-browser test is SKIPPED.\n` +
+      `!!! Install it with: apt-get update && apt-get install -y --no-install-recommends chromium\n`,
+  );
+}
+
+interface BrowserBundle {
+  code: Uint8Array;
+  minified: number;
+  gzipped: number;
+}
+
+/** The SDK entry bundled for browsers, minified; with ky inside, or ky left as an import. */
+async function bundleSdk({ withKy }: { withKy: boolean }): Promise<BrowserBundle> {
+  const result = await build({
+    entryPoints: [path.join(ROOT, 'src/index.ts')],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+    write: false,
+    logLevel: 'silent',
+    // Nothing is external but ky (when measuring the SDK alone): any Node import reaching the
+    // SDK entry breaks this browser build.
+    external: withKy ? [] : ['ky'],
+  });
+  const code = result.outputFiles[0]!.contents;
+  return { code, minified: code.byteLength, gzipped: gzipSync(code, { level: 9 }).byteLength };
+}
+
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB (${bytes} B)`;
+
+describe('SDK entry size for browsers', () => {
+  it('is small: minified + gzipped, with and without ky', async () => {
+    const [withKy, sdkOnly] = await Promise.all([bundleSdk({ withKy: true }), bundleSdk({ withKy: false })]);
+    console.log(
+      [
+        'SDK entry (src/index.ts) bundled for browsers by esbuild --minify, gzip -9 (node:zlib):',
+        `  SDK + ky : ${kb(withKy.minified)} minified, ${kb(withKy.gzipped)} min+gzip`,
+        `  SDK alone: ${kb(sdkOnly.minified)} minified, ${kb(sdkOnly.gzipped)} min+gzip`,
+        `  ky       : ≈ ${kb(withKy.gzipped - sdkOnly.gzipped)} of the gzipped total`,
+      ].join('\n'),
+    );
+    expect(sdkOnly.gzipped).toBeLessThan(withKy.gzipped);
+    expect(withKy.gzipped).toBeLessThan(SIZE_BUDGET_BYTES);
+  });
+});
+
+describe.skipIf(!hasChromium)('the SDK bundle in headless Chromium', () => {
+  let workDir: string;
+  let pageServer: Server;
+  let pageOrigin: string;
+  let mock: RunningMockServer;
+  let browser: Browser;
+  let page: Page;
+  const pageProblems: string[] = [];
+  const consoleErrors: { text: string; url: string }[] = [];
+
+  beforeAll(async () => {
+    const started = performance.now();
+    workDir = await mkdtemp(path.join(os.tmpdir(), 'modelport-browser-'));
+    await writeFile(path.join(workDir, 'sdk.js'), (await bundleSdk({ withKy: true })).code);
+    const files: Record<string, [file: string, type: string]> = {
+      '/': [path.join(PAGE_DIR, 'page.html'), 'text/html; charset=utf-8'],
+      '/page.js': [path.join(PAGE_DIR, 'page.js'), 'text/javascript; charset=utf-8'],
+      '/sdk.js': [path.join(workDir, 'sdk.js'), 'text/javascript; charset=utf-8'],
+    };
+    pageServer = createServer((request, response) => {
+      const served = files[new URL(request.url ?? '/', 'http://x').pathname];
+      if (!served) return void response.writeHead(404).end();
+      readFile(served[0]).then(
+        (body) => response.writeHead(200, { 'content-type': served[1], 'cache-control': 'no-store' }).end(body),
+        () => response.writeHead(500).end(),
+      );
+    });
+    await new Promise<void>((resolve) => pageServer.listen(0, '127.0.0.1', resolve));
+    pageOrigin = `http://127.0.0.1:${(pageServer.address() as AddressInfo).port}`;
+    const bundled = performance.now();
+
+    [mock, browser] = await Promise.all([
+      startMockServer({ auth: true, cors: [pageOrigin] }),
+      chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 }),
+    ]);
+    page = await browser.newPage({ viewport: { width: 1280, height: 480 } });
+    page.on('pageerror', (error) => pageProblems.push(`page error: ${error.stack ?? error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') consoleErrors.push({ text: message.text(), url: message.location().url });
+    });
+    page.on('requestfailed', (request) => pageProblems.push(`request failed: ${request.method()} ${request.url()}: ${request.failure()?.errorText}`));
+    console.log(
+      `browser test setup: bundle + page server ${Math.round(bundled - started)} ms, ` +
+        `mock server + ${browser.browserType().name()} ${browser.version()} ${Math.round(performance.now() - bundled)} ms; ` +
+        `page ${pageOrigin}, server ${mock.url}`,
+    );
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await mock?.close();
+    await new Promise((resolve) => (pageServer ? pageServer.close(resolve) : resolve(undefined)));
+    if (workDir) await rm(workDir, { recursive: true, force: true });
+  });
+
+  it('runs health, metadata, JSON and binary predictions, a typed error and an upload across origins', async () => {
+    const started = performance.now();
+    const mnist = loadMnistSplit().test;
+    const digit = { pixels: Array.from(mnist.x.subarray(0, 784)), label: String(mnist.y[0]) };
+    const irisDir = path.join(ROOT, 'mock-server/models/iris/1');
+    const irisFiles = await Promise.all(
+      [['model.json', 'application/json'], ['weights.bin', 'application/octet-stream']].map(async ([name, type]) => ({
+        name,
+        type,
+        bytes: Array.from(await readFile(path.join(irisDir, name!))),
+      })),
+    );
+    const serverMetadata = (await (await fetch(`${mock.url}/v2`, { headers: { authorization: `Bearer ${mock.adminKey}` } })).json()) as {
+      name: string;
+      version: string;
+      runtime: { backend: string };
+    };
+
+    await page.goto(`${pageOrigin}/`);
+    await page.waitForFunction(() => document.body.dataset.ready === 'true', undefined, { timeout: 10_000 });
+    const results = await page.evaluate(
+      (args) => (window as unknown as { runSdkChecks(a: typeof args): Promise<Record<string, unknown>> }).runSdkChecks(args),
+      { baseUrl: mock.url, apiKey: mock.adminKey, digit: digit.pixels, irisFiles },
+    );
+    await mkdir(path.dirname(SCREENSHOT), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    console.log(`browser checks ran in ${Math.round(performance.now() - started)} ms; screenshot: ${path.relative(ROOT, SCREENSHOT)}`);
+
+    expect(results).toEqual({
+      'health.ready': { ready: true },
+      'server.metadata': { name: serverMetadata.name, version: serverMetadata.version, backend: serverMetadata.runtime.backend },
+      'predict iris': { labels: ['setosa'], output: { name: 'probabilities', datatype: 'FP32', shape: [1, 3], typedArray: 'Float32Array' } },
+      'predict digits': { labels: [digit.label], top3: expect.arrayContaining([digit.label]), shape: [1, 10] },
+      'predict digits (binary)': { labels: [digit.label], shape: [1, 10], typedArray: 'Float32Array', sameAsJson: true },
+      'unknown model': {
+        notFoundError: true,
+        apiError: true,
+        modelportError: true,
+        name: 'NotFoundError',
+        status: 404,
+        code: 'model_not_found',
+        requestIdHeader: true,
+      },
+      'versions.upload from File objects': { model: 'iris', version: 2, state: 'READY', predictedWithIt: ['virginica'], servedVersion: '2', progress: [1] },
+    });
+    expect((results['predict digits'] as { top3: string[] }).top3[0]).toBe(digit.label);
+
+    // The server really saw cross-origin calls from the page, preflights included.
+    expect(mock.controls.requests({ method: 'OPTIONS' }).length).toBeGreaterThan(0);
+
+    // The one console error allowed: Chromium logs the 404 the unknown-model call gets.
+    const unexpected = consoleErrors.filter(
+      ({ text, url }) => !(text.includes('status of 404') && url === `${mock.url}/v2/models/no-such-model`),
+    );
+    console.log(`page console errors (${consoleErrors.length}, ${consoleErrors.length - unexpected.length} expected): ${JSON.stringify(consoleErrors)}`);
+    expect([...pageProblems, ...unexpected.map(({ text, url }) => `console error: ${text} (${url})`)]).toEqual([]);
+  });
+});
