@@ -1,7 +1,9 @@
 /**
- * Dynamic batching: requests that arrive within `max_queue_delay_ms` of the first waiting one (or
- * while a batch runs) are run together, up to `max_batch_size` samples. The queue is bounded;
- * beyond `max_queue_size` waiting samples a request is refused rather than held in memory.
+ * Dynamic batching: requests that arrive while a batch runs, or within `max_queue_delay_ms` of the
+ * first waiting one, are run together, up to `max_batch_size` samples. The delay is only spent
+ * under concurrent load (the last batch held more than one request): a lone request runs at once,
+ * so batching costs nothing at low load. The queue is bounded; beyond `max_queue_size` waiting
+ * samples a request is refused rather than held in memory.
  */
 import type { BatchingConfig } from '../registry/model-config';
 
@@ -20,6 +22,8 @@ export class Batcher<Item, Result> {
   private queuedSamples = 0;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  /** Requests in the last batch: more than one means concurrent traffic, worth waiting for. */
+  private lastBatchRequests = 0;
 
   constructor(
     private readonly config: BatchingConfig,
@@ -45,7 +49,8 @@ export class Batcher<Item, Result> {
   private schedule(): void {
     if (this.running) return; // the running batch drains the queue when it finishes
     const maxBatch = Math.max(1, this.config.max_batch_size);
-    if (this.queuedSamples >= maxBatch || this.config.max_queue_delay_ms <= 0 || maxBatch === 1) {
+    const busy = this.lastBatchRequests > 1;
+    if (!busy || this.queuedSamples >= maxBatch || this.config.max_queue_delay_ms <= 0 || maxBatch === 1) {
       this.flush();
     } else {
       this.timer ??= setTimeout(() => this.flush(), this.config.max_queue_delay_ms);
@@ -56,19 +61,20 @@ export class Batcher<Item, Result> {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.running || this.queue.length === 0) return;
-    const maxBatch = Math.max(1, this.config.max_batch_size);
-    const batch: Pending<Item, Result>[] = [];
-    let samples = 0;
-    // Always take the first request, even one larger than max_batch_size on its own.
-    while (this.queue.length && (batch.length === 0 || samples + this.queue[0]!.size <= maxBatch)) {
-      const next = this.queue.shift()!;
-      samples += next.size;
-      batch.push(next);
-    }
-    this.queuedSamples -= samples;
     this.running = true;
-    // setImmediate lets requests already parsed join the next batch instead of each running alone.
+    // setImmediate lets requests parsed in this turn of the event loop join the batch.
     setImmediate(async () => {
+      const maxBatch = Math.max(1, this.config.max_batch_size);
+      const batch: Pending<Item, Result>[] = [];
+      let samples = 0;
+      // Always take the first request, even one larger than max_batch_size on its own.
+      while (this.queue.length && (batch.length === 0 || samples + this.queue[0]!.size <= maxBatch)) {
+        const next = this.queue.shift()!;
+        samples += next.size;
+        batch.push(next);
+      }
+      this.queuedSamples -= samples;
+      this.lastBatchRequests = batch.length;
       try {
         const results = await this.runBatch(batch);
         batch.forEach((pending, i) => pending.resolve(results[i]!));
