@@ -13,12 +13,20 @@ import { HttpError, badRequest } from './errors';
 import type { Fault } from './faults/faults';
 import { errorResponse, json } from './respond';
 import { mediaType, parseJson, readBody } from './body';
+import { pages } from './pages/pages';
 
 export type Handler = (request: Request) => Promise<Response>;
+
+export interface AppHooks {
+  /** Sees every finished response (but canned fault responses), e.g. to check it against openapi.yaml. */
+  onResponse?: (request: Request, operation: Operation | undefined, response: Response) => Promise<void>;
+}
 
 /** Media types read as JSON: curl's default form type too, as OIP servers accept it. */
 const JSON_MEDIA_TYPES = new Set([undefined, 'application/json', 'text/plain', 'application/x-www-form-urlencoded']);
 const REQUEST_ID_PATTERN = /^[\w.:-]{1,128}$/;
+/** Operations that run a model, counted against `maxInFlightPerModel`. */
+const INFERENCE_OPERATIONS = new Set(['modelInfer', 'modelVersionInfer']);
 const EXPOSED_HEADERS = 'x-request-id, retry-after, ratelimit-limit, ratelimit-remaining, ratelimit-reset, inference-header-content-length, idempotent-replayed';
 
 /** What one request turned out to be, for the journal and usage meter. */
@@ -33,13 +41,16 @@ interface Trace {
   rateHeaders?: Record<string, string>;
 }
 
-export function createApp(state: ServerState, routes: RouteTable): Handler {
+export function createApp(state: ServerState, routes: RouteTable, hooks: AppHooks = {}): Handler {
   assertEveryOperationHasARoute(state.contract, routes);
 
   return async function handle(request: Request): Promise<Response> {
     const started = performance.now();
     const incomingId = request.headers.get('x-request-id');
     const requestId = incomingId && REQUEST_ID_PATTERN.test(incomingId) ? incomingId : randomUUID();
+    // Web pages (GET /docs/, /playground/, /openapi.yaml and their assets; mock-server/pages/):
+    // public static files outside openapi.yaml, so not routed, authorised, journaled or validated.
+    if (request.method === 'GET' && pages.handles(new URL(request.url).pathname)) return pages.serve(request, { state, requestId });
     const trace: Trace = {};
     let response: Response;
     try {
@@ -50,7 +61,12 @@ export function createApp(state: ServerState, routes: RouteTable): Handler {
     response.headers.set('x-request-id', requestId);
     for (const [name, value] of Object.entries(trace.rateHeaders ?? {})) response.headers.set(name, value);
     applyCors(request, response);
-    record(request, requestId, trace, response.status, performance.now() - started);
+    try {
+      record(request, requestId, trace, response.status, performance.now() - started);
+    } catch (error) {
+      console.error(`[modelport] could not record request ${requestId} in the journal and usage:`, error); // the answer still goes out
+    }
+    if (hooks.onResponse && trace.fault?.status === undefined) await hooks.onResponse(request, trace.operation, response);
     return response;
   };
 
@@ -66,7 +82,8 @@ export function createApp(state: ServerState, routes: RouteTable): Handler {
     }
     const { operation, params } = matched;
     const query = Object.fromEntries(url.searchParams);
-    Object.assign(trace, { operation, params, query });
+    // Validation coerces `query` in place (limit=5 becomes a number); the journal keeps what was sent.
+    Object.assign(trace, { operation, params, query: { ...query } });
 
     const principal = authorize(state, operation, request, params);
     trace.principal = principal;
@@ -79,6 +96,20 @@ export function createApp(state: ServerState, routes: RouteTable): Handler {
       if (fault.status !== undefined) return faultResponse(fault, requestId);
     }
 
+    // Inference beyond a model's in-flight limit is shed here, before its body is read and parsed:
+    // when the server is saturated, saying no must cost next to nothing.
+    const release = admit(operation, params);
+    try {
+      return await readValidateAndRoute(request, url, operation, params, query, requestId, principal, trace);
+    } finally {
+      release?.();
+    }
+  }
+
+  async function readValidateAndRoute(
+    request: Request, url: URL, operation: Operation, params: Record<string, string>, query: Record<string, string>,
+    requestId: string, principal: Principal | undefined, trace: Trace,
+  ): Promise<Response> {
     let body: unknown;
     let rawBody: Uint8Array | undefined;
     if (operation.bodyContentTypes.length) {
@@ -109,6 +140,23 @@ export function createApp(state: ServerState, routes: RouteTable): Handler {
     return routes[operation.operationId]!(context);
   }
 
+  /** Counts an inference request against its model's in-flight limit; returns its release. */
+  function admit(operation: Operation, params: Record<string, string>): (() => void) | undefined {
+    if (!INFERENCE_OPERATIONS.has(operation.operationId)) return undefined;
+    const model = params.model_name!;
+    const { inFlight, options } = state;
+    const current = inFlight.get(model) ?? 0;
+    if (current >= options.maxInFlightPerModel) {
+      throw new HttpError(503, 'overloaded', `model '${model}' has ${options.maxInFlightPerModel} requests in flight; retry shortly`, undefined, { 'retry-after': '1' });
+    }
+    inFlight.set(model, current + 1);
+    return () => {
+      const left = inFlight.get(model)! - 1;
+      if (left) inFlight.set(model, left);
+      else inFlight.delete(model); // no entry per made-up model name
+    };
+  }
+
   function enforceRateLimit(principal: Principal | undefined, trace: Trace): void {
     const limit = principal?.rateLimit ?? (principal ? state.options.defaultRateLimit : undefined);
     if (!principal || !limit) return;
@@ -125,7 +173,8 @@ export function createApp(state: ServerState, routes: RouteTable): Handler {
 
   function record(request: Request, requestId: string, trace: Trace, status: number, ms: number): void {
     const model = trace.params?.model_name;
-    state.usage.record(trace.principal?.keyId ?? 'anonymous', model, status, ms);
+    // Per model only for models that exist: made-up names would each add a row, kept for a day.
+    state.usage.record(trace.principal?.keyId ?? 'anonymous', model !== undefined && state.models.has(model) ? model : undefined, status, ms);
     if (!state.options.mockControls || trace.operation?.pathTemplate.startsWith('/_mock/')) return;
     const url = new URL(request.url);
     state.journal.record({

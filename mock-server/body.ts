@@ -14,7 +14,14 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
   let total = 0;
   const reader = request.body.getReader();
   for (;;) {
-    const { done, value } = await reader.read();
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await reader.read();
+    } catch (error) {
+      // The client went away before sending all it announced: bad input, not a server error.
+      throw badRequest(`the request body ended early (${(error as Error).message})`, undefined, 'malformed_body');
+    }
+    const { done, value } = chunk;
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {
@@ -35,6 +42,13 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * How deep a JSON body may nest. Tensor data nests one level per dimension (32 at most), inside a
+ * few levels of request; deeper documents would overflow the stack of everything that walks them
+ * (JSON.stringify in the journal, idempotency fingerprints, responses that echo them).
+ */
+export const MAX_JSON_DEPTH = 64;
+
 export function parseJson(bytes: Uint8Array): unknown {
   let text: string;
   try {
@@ -42,10 +56,27 @@ export function parseJson(bytes: Uint8Array): unknown {
   } catch {
     throw badRequest('request body is not valid UTF-8', undefined, 'malformed_body');
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (error) {
     throw badRequest(`request body is not valid JSON: ${(error as Error).message}`, undefined, 'malformed_json');
+  }
+  checkJsonDepth(value);
+  return value;
+}
+
+/** A 400 for JSON nested deeper than MAX_JSON_DEPTH (checked without recursion). */
+export function checkJsonDepth(value: unknown, where = '/'): void {
+  if (typeof value !== 'object' || value === null) return;
+  const stack: [object, number][] = [[value, 1]];
+  while (stack.length) {
+    const [node, depth] = stack.pop()!;
+    if (depth > MAX_JSON_DEPTH) {
+      throw badRequest(`JSON nested more than ${MAX_JSON_DEPTH} levels deep`, [{ path: where, message: `nests more than ${MAX_JSON_DEPTH} levels deep` }]);
+    }
+    const children: unknown[] = Array.isArray(node) ? node : Object.values(node);
+    for (const child of children) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
   }
 }
 

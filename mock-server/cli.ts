@@ -44,11 +44,10 @@ const override = (command: Command): void => {
 };
 override(program);
 
-try {
-  await program.parseAsync(process.argv);
-} catch (error) {
+// No top-level await: tsup also builds this entry as CommonJS, which has none.
+program.parseAsync(process.argv).catch((error: unknown) => {
   const code = (error as { code?: string }).code;
   if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') process.exit(EXIT.ok);
   if (code?.startsWith('commander.')) process.exit(EXIT.usage);
   process.exit(fail(error, program.opts().json));
-}
+});

@@ -58,6 +58,10 @@ interface CompiledRoute {
 export class Contract {
   readonly spec: any;
   readonly operations = new Map<string, Operation>();
+  /** Validates without coercion or defaults (responses must match as sent). */
+  readonly ajv: Ajv2020;
+  /** Each operation's declared responses, by status (`200`, `4XX`, `default`), references resolved. */
+  private readonly responses = new Map<string, Record<string, any>>();
   private readonly routes = new Map<Method, CompiledRoute[]>();
   /** Paths that exist for some method, to tell 405 from 404. */
   private readonly anyMethodRoutes: CompiledRoute[] = [];
@@ -67,6 +71,7 @@ export class Contract {
     const ajv = new Ajv2020({ strict: false, allErrors: true });
     addFormats(ajv);
     ajv.addSchema(this.spec, 'openapi');
+    this.ajv = ajv;
     const coercing = new Ajv2020({ strict: false, allErrors: true, coerceTypes: true, useDefaults: true });
     addFormats(coercing);
     coercing.addSchema(this.spec, 'openapi');
@@ -92,6 +97,7 @@ export class Contract {
           validateBody: bodyValidator ? (body) => (bodyValidator(body) ? [] : toDetails(bodyValidator.errors, '')) : undefined,
         };
         this.operations.set(operation.operationId, operation);
+        this.responses.set(operation.operationId, Object.fromEntries(Object.entries<any>(op.responses ?? {}).map(([status, r]) => [status, this.deref(r)])));
         const route = compileRoute(operation);
         this.anyMethodRoutes.push(route);
         const list = this.routes.get(method) ?? [];
@@ -111,6 +117,21 @@ export class Contract {
       if (params) return { operation: route.operation, params };
     }
     return { operation: undefined, pathExists: this.anyMethodRoutes.some((route) => matchRoute(route, pathname)) };
+  }
+
+  /** The response an operation declares for a status (exact, then `4XX`, then `default`), if any. */
+  responseSpec(operationId: string, status: number): { content?: Record<string, { schema?: unknown }>; headers?: Record<string, unknown> } | undefined {
+    const declared = this.responses.get(operationId) ?? {};
+    return declared[String(status)] ?? declared[`${String(status)[0]}XX`] ?? declared.default;
+  }
+
+  declaredStatuses(operationId: string): string[] {
+    return Object.keys(this.responses.get(operationId) ?? {});
+  }
+
+  /** Compiles a schema from the spec (its local `#/...` references resolve inside openapi.yaml). */
+  compileSchema(schema: unknown): ValidateFunction {
+    return this.ajv.compile(pointIntoSpec(schema) as object);
   }
 
   private deref(node: any): any {

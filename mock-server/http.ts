@@ -1,4 +1,5 @@
 /** node:http adapter: serves a fetch-style handler on a port. */
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import { Readable } from 'node:stream';
@@ -52,8 +53,11 @@ async function serve(handler: Handler, req: IncomingMessage, res: ServerResponse
       headers,
       ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream, duplex: 'half' } : {}),
     } as RequestInit);
-  } catch {
-    res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'malformed request', code: 'invalid_request', status: 400, request_id: '' }));
+  } catch (error) {
+    // Node's parser accepted it but fetch cannot represent it (a TRACE method, a Host that is no host).
+    const requestId = randomUUID();
+    const body = { error: `malformed request: ${(error as Error).message}`, code: 'invalid_request', status: 400, request_id: requestId };
+    res.writeHead(400, { 'content-type': 'application/json', 'x-request-id': requestId }).end(JSON.stringify(body));
     return;
   }
   const response = await handler(request);

@@ -13,6 +13,7 @@ import { FaultInjector } from './faults/faults';
 import { Journal } from './faults/journal';
 import { IdempotencyStore } from './idempotency';
 import { Repository } from './registry/repository';
+import { responseHook, responseValidationFromEnv } from './response-validation';
 import { loadRuntime, type BackendName } from './runtime/backend';
 import { ModelManager } from './runtime/model-manager';
 import { accessRoutes } from './routes/access';
@@ -29,6 +30,11 @@ import { trainingRoutes } from './routes/training';
 import { TrainingJobs } from './training/jobs';
 
 export interface CreateServerOptions extends ServerOptions {
+  /**
+   * Check every response against openapi.yaml, logging and recording violations (for tests;
+   * see response-validation.ts). Default: the MODELPORT_VALIDATE_RESPONSES environment variable.
+   */
+  validateResponses?: boolean;
   /** Force a tfjs backend; default: native, then wasm, then cpu. */
   backend?: BackendName;
   /**
@@ -86,6 +92,8 @@ export async function createModelServer(options: CreateServerOptions = {}): Prom
     },
     ready: false,
   };
+  const validation = responseValidationFromEnv();
+  const validate = options.validateResponses ?? validation.enabled;
   const handler = createApp(state, {
     ...healthRoutes,
     ...modelRoutes,
@@ -98,7 +106,7 @@ export async function createModelServer(options: CreateServerOptions = {}): Prom
     ...explanationRoutes,
     ...trainingRoutes,
     ...evaluationRoutes,
-  });
+  }, validate ? { onResponse: responseHook(sharedContract, validation.logFile) } : {});
   await state.models.loadAll();
   state.ready = true;
   return {

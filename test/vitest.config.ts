@@ -1,7 +1,9 @@
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
 // Examples import the package by name, as users do; in this checkout that is the source.
 const alias = [
@@ -9,6 +11,12 @@ const alias = [
   { find: /^modelport\/testing$/, replacement: here('../mock-server/testing.ts') },
   { find: /^modelport$/, replacement: here('../src/index.ts') },
 ];
+
+// Every server the tests start checks every response against openapi.yaml (see
+// mock-server/response-validation.ts); a response that does not match fails its test file and the run.
+const env = { MODELPORT_VALIDATE_RESPONSES: path.join(os.tmpdir(), `modelport-response-violations-${process.pid}.jsonl`) };
+const responseChecks = { env, setupFiles: [here('./setup/response-validation.ts')] };
+const violationsGlobal = here('./setup/response-violations-global.ts');
 
 export default defineConfig({
   resolve: { alias },
@@ -27,6 +35,8 @@ export default defineConfig({
           name: 'modelport',
           include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
           exclude: ['examples/global-setup/**'],
+          globalSetup: [violationsGlobal],
+          ...responseChecks,
           pool: 'forks',
           testTimeout: 60_000,
           hookTimeout: 120_000,
@@ -38,7 +48,8 @@ export default defineConfig({
           // The global-setup example runs as a user's project would: with its own globalSetup.
           name: 'example: global setup',
           include: ['examples/global-setup/**/*.test.ts'],
-          globalSetup: [here('../mock-server/testing.ts')],
+          globalSetup: [violationsGlobal, here('../mock-server/testing.ts')],
+          ...responseChecks,
           pool: 'forks',
         },
       },

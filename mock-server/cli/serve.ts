@@ -17,6 +17,7 @@ export function serveCommand(): Command {
     .option('--mock-controls', 'enable /_mock test controls (admin only)', false)
     .addOption(new Option('--cors <origins>', 'comma-separated origins allowed by CORS, or *').env('MODELPORT_CORS'))
     .addOption(new Option('--rate-limit <rps>', 'default per-key rate limit, requests per second').env('MODELPORT_RATE_LIMIT'))
+    .addOption(new Option('--max-in-flight <n>', 'inference requests one model may have in flight; beyond, 503 + Retry-After').env('MODELPORT_MAX_IN_FLIGHT'))
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate')
     .option('--tls-key <file>', 'and this PEM key')
     .addHelpText('after', '\nThe admin API key comes from MODELPORT_API_KEY, or is generated and printed at start.')
@@ -25,6 +26,8 @@ export function serveCommand(): Command {
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got '${options.port}'`);
       const rate = options.rateLimit === undefined ? undefined : Number(options.rateLimit);
       if (rate !== undefined && !(rate > 0)) throw new UsageError(`--rate-limit must be a positive number of requests per second, got '${options.rateLimit}'`);
+      const maxInFlight = options.maxInFlight === undefined ? undefined : Number(options.maxInFlight);
+      if (maxInFlight !== undefined && !(Number.isInteger(maxInFlight) && maxInFlight > 0)) throw new UsageError(`--max-in-flight must be a positive integer, got '${options.maxInFlight}'`);
       if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) throw new UsageError('--tls-cert and --tls-key go together');
       const tls = options.tlsCert ? { cert: await readFile(options.tlsCert), key: await readFile(options.tlsKey) } : undefined;
       const server = await createModelServer({
@@ -34,6 +37,7 @@ export function serveCommand(): Command {
         mockControls: options.mockControls,
         ...(options.cors ? { cors: options.cors === '*' ? '*' : String(options.cors).split(',').map((o) => o.trim()) } : {}),
         ...(rate ? { defaultRateLimit: { requests_per_second: rate } } : {}),
+        ...(maxInFlight ? { maxInFlightPerModel: maxInFlight } : {}),
       });
       const listening = await listen(server.handler, { port, host: options.host, tls });
       const { runtime } = server.state;

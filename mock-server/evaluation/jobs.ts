@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { components } from '../../src/generated/openapi';
 import { HttpError, badRequest, conflict, notFound, type ErrorDetail } from '../errors';
 import { sweep, writeFileAtomic } from '../registry/atomic';
-import type { ModelManager, ServedVersion } from '../runtime/model-manager';
+import { aliasTargets, type ModelManager, type ServedVersion } from '../runtime/model-manager';
 import type { DatasetStore } from './datasets';
 import { Bench, EvaluationError, MAX_WARMUP, artifactBytes, datasetSamples, measureLatency, percentiles, planInput, runPass } from './engine';
 
@@ -297,7 +297,7 @@ function resolveTarget(models: ModelManager, target: Schemas['EvaluationTarget']
   const asked = target.version;
   if (asked !== undefined && /^\d+$/.test(String(asked))) return { served: models.exactVersion(target.model, String(Number(asked))), requested: String(asked) };
   const alias = asked === undefined ? 'production' : String(asked);
-  const targets = config.aliases?.[alias];
+  const targets = aliasTargets(config, alias);
   if (targets) {
     if (targets.length > 1) {
       throw badRequest(`alias '${alias}' of '${target.model}' points at versions ${targets.map((t) => t.version).join(' and ')} (a canary); name one version`, [{ path: `${where}/version`, message: 'names a canary alias; give a version number' }], 'ambiguous_alias');

@@ -35,6 +35,7 @@ export class Repository {
   static async open(dataDir: string, options: { seed?: boolean } = {}): Promise<Repository> {
     const repository = new Repository(path.resolve(dataDir));
     await mkdir(repository.modelsDir, { recursive: true });
+    await sweep(repository.dataDir); // temporaries of files written at the top (keys.json)
     await sweep(repository.modelsDir);
     for (const name of await repository.modelNames()) await sweep(path.join(repository.modelsDir, name));
     if (options.seed !== false && (await repository.modelNames()).length === 0) await repository.seedBundled();

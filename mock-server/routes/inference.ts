@@ -2,6 +2,7 @@
 import { HEADER_LENGTH_HEADER, encodeBinaryBody, splitBinaryBody, type Datatype } from '../../src/core/binary';
 import type { components } from '../../src/generated/openapi';
 import type { RequestContext, RouteTable } from '../context';
+import { checkJsonDepth } from '../body';
 import { badRequest, HttpError } from '../errors';
 import { json } from '../respond';
 import type { ServedVersion } from '../runtime/model-manager';
@@ -20,12 +21,7 @@ async function infer(context: RequestContext, version: string | undefined): Prom
   const started = process.hrtime.bigint();
   const { request, binary } = readInferenceRequest(context);
   const served = context.state.models.resolve(context.params.model_name!, version);
-  const { inFlight, options } = context.state;
-  const model = served.name;
-  if ((inFlight.get(model) ?? 0) >= options.maxInFlightPerModel) {
-    throw new HttpError(503, 'overloaded', `model '${model}' has ${options.maxInFlightPerModel} requests in flight; retry shortly`, undefined, { 'retry-after': '1' });
-  }
-  inFlight.set(model, (inFlight.get(model) ?? 0) + 1);
+  // (Requests beyond the model's in-flight limit were shed by app.ts before their body was read.)
   try {
     const plan = planOutputs(request, served);
     const inputs = decodeInputs(context, request, binary, served);
@@ -36,8 +32,6 @@ async function infer(context: RequestContext, version: string | undefined): Prom
   } catch (error) {
     served.stats.recordRequest(false, Number(process.hrtime.bigint() - started));
     throw error;
-  } finally {
-    inFlight.set(model, inFlight.get(model)! - 1);
   }
 }
 
@@ -60,6 +54,7 @@ function readInferenceRequest(context: RequestContext): { request: InferenceRequ
   } catch (error) {
     throw badRequest(`the JSON header of the binary body is not valid JSON: ${(error as Error).message}`, [{ path: `header/${HEADER_LENGTH_HEADER}`, message: 'does not delimit a JSON header' }], 'invalid_binary_header');
   }
+  checkJsonDepth(header, `header/${HEADER_LENGTH_HEADER}`);
   const details = context.operation.validateBody?.(header) ?? [];
   if (details.length) throw badRequest(`invalid request: ${details.map((d) => `${d.path} ${d.message}`).slice(0, 3).join('; ')}`, details);
   return { request: header as InferenceRequest, binary: split.rest };
@@ -69,6 +64,8 @@ function decodeInputs(context: RequestContext, request: InferenceRequest, binary
   const { config } = served;
   const byName = new Map<string, number>();
   request.inputs.forEach((input, i) => {
+    // TF.js models cannot run on a tensor without elements (an empty batch among them).
+    if (input.shape.includes(0)) throw badRequest(`input '${input.name}' has no elements (shape [${input.shape}])`, [{ path: `/inputs/${i}/shape`, message: 'every dimension must be at least 1' }], 'shape_mismatch');
     if (byName.has(input.name)) throw badRequest(`input '${input.name}' is given twice`, [{ path: `/inputs/${i}/name`, message: 'duplicate input' }], 'duplicate_input');
     if (!config.inputs.some((spec) => spec.name === input.name)) {
       throw badRequest(`model '${config.name}' has no input '${input.name}' (inputs: ${config.inputs.map((s) => s.name).join(', ')})`, [{ path: `/inputs/${i}/name`, message: `unknown input; expected one of ${config.inputs.map((s) => s.name).join(', ')}` }], 'unknown_input');

@@ -30,6 +30,9 @@ function metadata({ state, params }: RequestContext, version: string | undefined
 }
 
 function ready({ state, params }: RequestContext, version: string | undefined): Response {
-  const served = state.models.resolve(params.model_name!, version);
+  const name = params.model_name!;
+  // A registered model without versions yet is simply not ready (a probe's answer, not an error).
+  if (version === undefined && state.models.has(name) && state.models.versions(name).length === 0) return json({ name, ready: false });
+  const served = state.models.resolve(name, version);
   return json({ name: served.name, ready: served.state === 'READY' });
 }

@@ -11,7 +11,7 @@ import { inspectUpload } from '../registry/inspect';
 import type { AliasTarget, ModelConfig } from '../registry/model-config';
 import { NameTakenError } from '../registry/repository';
 import { aliasesPointingAt, type ModelManager, type ServedVersion } from '../runtime/model-manager';
-import { mediaType } from '../body';
+import { checkJsonDepth, mediaType } from '../body';
 
 type Schemas = components['schemas'];
 
@@ -126,6 +126,7 @@ async function uploadVersion({ state, params, request, rawBody }: RequestContext
 
 function checkMetadata(metadata: unknown): Schemas['VersionUploadMetadata'] {
   if (metadata === undefined) return {};
+  checkJsonDepth(metadata, '/metadata');
   const m = metadata as Record<string, unknown>;
   const details = [];
   if (typeof m !== 'object' || m === null || Array.isArray(m)) details.push({ path: '/metadata', message: 'must be an object' });

@@ -21,18 +21,25 @@ export const trainingRoutes: RouteTable = {
     state.training.get(id); // 404 before the stream starts
     const after = Number(request.headers.get('last-event-id') ?? 0) || 0;
     let unsubscribe: (() => void) | undefined;
+    // Once the client goes away (cancel) or the job ends, the controller must not be used again:
+    // closing a cancelled stream throws, outside any request, and would take the process down.
+    let done = false;
     const stream = new ReadableStream<Uint8Array>({
       start(controller) {
         const close = () => {
+          if (done) return;
+          done = true;
           unsubscribe?.();
           controller.close();
         };
         unsubscribe = state.training.subscribe(id, after, (event) => {
+          if (done) return;
           controller.enqueue(encoder.encode(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`));
           if (['succeeded', 'failed', 'cancelled', 'interrupted'].includes(event.type)) queueMicrotask(close);
         });
       },
       cancel() {
+        done = true;
         unsubscribe?.();
       },
     });

@@ -65,7 +65,7 @@ export class ModelManager {
     if (versionOrAlias !== undefined) {
       const direct = versions.get(versionOrAlias);
       if (direct) return direct;
-      const alias = config.aliases?.[versionOrAlias];
+      const alias = aliasTargets(config, versionOrAlias);
       if (!alias) throw notFound(`model '${name}' has no version or alias '${versionOrAlias}'`, 'version_not_found');
       return this.pickWeighted(name, alias);
     }
@@ -172,7 +172,7 @@ export class ModelManager {
   }
 
   async deleteAlias(name: string, alias: string): Promise<void> {
-    if (!this.entry(name).config.aliases?.[alias]) throw notFound(`model '${name}' has no alias '${alias}'`, 'alias_not_found');
+    if (!aliasTargets(this.entry(name).config, alias)) throw notFound(`model '${name}' has no alias '${alias}'`, 'alias_not_found');
     await this.updateConfig(name, (c) => {
       const { [alias]: _removed, ...rest } = c.aliases ?? {};
       return { ...c, aliases: rest };
@@ -191,6 +191,14 @@ export class ModelManager {
     if (!entry) throw notFound(`model '${name}' not found`, 'model_not_found');
     return entry;
   }
+}
+
+/**
+ * What an alias points at, if the model has it. An own-property lookup: alias names come from
+ * requests, and `constructor` or `toString` must not find Object.prototype's members.
+ */
+export function aliasTargets(config: ModelConfig, alias: string): AliasTarget[] | undefined {
+  return config.aliases && Object.hasOwn(config.aliases, alias) ? config.aliases[alias] : undefined;
 }
 
 export function aliasesPointingAt(config: ModelConfig, version: number): string[] {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { TRAINING_WORKER as WORKER } from '../paths';
 import type { components } from '../../src/generated/openapi';
 import { badRequest, conflict, notFound } from '../errors';
-import { writeFileAtomic } from '../registry/atomic';
+import { sweep, writeFileAtomic } from '../registry/atomic';
 import { inspectUpload } from '../registry/inspect';
 import type { ModelConfig } from '../registry/model-config';
 import type { Runtime } from '../runtime/backend';
@@ -47,10 +47,17 @@ export class TrainingJobs {
   static async open(dataDir: string, models: ModelManager, runtime: Runtime): Promise<TrainingJobs> {
     const jobs = new TrainingJobs(path.join(dataDir, 'training'), models, runtime);
     await mkdir(jobs.dir, { recursive: true });
+    // What a kill left: temporaries of job records, and the output folders of interrupted runs.
+    await sweep(jobs.dir);
+    for (const name of (await readdir(jobs.dir)).filter((f) => f.endsWith('.out'))) await rm(path.join(jobs.dir, name), { recursive: true, force: true });
     for (const file of (await readdir(jobs.dir)).filter((f) => f.endsWith('.json'))) {
       const job = JSON.parse(await readFile(path.join(jobs.dir, file), 'utf8')) as TrainingJob;
-      const log = await readFile(path.join(jobs.dir, `${job.id}.events.jsonl`), 'utf8').catch(() => '');
-      const events = log.split('\n').filter(Boolean).map((line) => JSON.parse(line) as TrainingEvent);
+      const logFile = path.join(jobs.dir, `${job.id}.events.jsonl`);
+      const log = await readFile(logFile, 'utf8').catch(() => '');
+      const events = readEventLog(log);
+      // A tail torn by a crash mid-append is cut off, so the next event starts on a line of its own.
+      const whole = events.map((e) => `${JSON.stringify(e)}\n`).join('');
+      if (whole.length !== log.length) await writeFileAtomic(logFile, whole);
       jobs.jobs.set(job.id, { job, events, listeners: new Set() });
       if (job.status === 'running') await jobs.finish(job.id, 'interrupted', { error: 'the server stopped while this job was running' });
     }
@@ -170,12 +177,28 @@ export class TrainingJobs {
   private pump(): void {
     if (this.running || this.closed) return;
     const next = [...this.jobs.values()].map((e) => e.job).filter((j) => j.status === 'queued').sort((a, b) => a.created_at.localeCompare(b.created_at))[0];
-    if (next) void this.run(next);
+    if (next) this.run(next).catch((error) => console.error(`[modelport] training job ${next.id} could not run:`, error));
   }
 
   private async run(job: TrainingJob): Promise<void> {
     const request = job.request!;
     const outDir = path.join(this.dir, `${job.id}.out`);
+    let start: ToWorker;
+    try {
+      // The base model or version may have gone (deleted, reset) while the job was queued.
+      start = {
+        type: 'start',
+        request,
+        dataset: this.datasetRef(request.dataset),
+        outDir,
+        inputShape: this.inputShape(request),
+        ...(request.base_version !== undefined ? { baseDir: this.models.repository.versionDir(request.model, request.base_version) } : {}),
+      };
+    } catch (error) {
+      await this.finish(job.id, 'failed', { error: (error as Error).message });
+      this.pump();
+      return;
+    }
     await rm(outDir, { recursive: true, force: true });
     const worker = fork(WORKER, [], {
       execArgv: WORKER.endsWith('.ts') ? ['--import', 'tsx'] : [],
@@ -193,14 +216,7 @@ export class TrainingJobs {
       else outcome = message;
     });
     const exited = new Promise<void>((resolve) => worker.on('exit', () => resolve()));
-    worker.send({
-      type: 'start',
-      request,
-      dataset: this.datasetRef(request.dataset),
-      outDir,
-      inputShape: this.inputShape(request),
-      ...(request.base_version !== undefined ? { baseDir: this.models.repository.versionDir(request.model, request.base_version) } : {}),
-    } satisfies ToWorker);
+    worker.send(start);
     await exited;
     this.running = undefined;
     try {
@@ -292,4 +308,18 @@ export class TrainingJobs {
     if (!entry) throw notFound(`training job '${id}' not found`, 'job_not_found');
     return entry;
   }
+}
+
+/** The events of a job's append-only log; a last line torn by a crash mid-append never happened. */
+function readEventLog(log: string): TrainingEvent[] {
+  const events: TrainingEvent[] = [];
+  for (const line of log.split('\n')) {
+    if (!line) continue;
+    try {
+      events.push(JSON.parse(line) as TrainingEvent);
+    } catch {
+      break;
+    }
+  }
+  return events;
 }

@@ -9,9 +9,12 @@ export interface ChildServer {
   output: () => string;
 }
 
-export function startChildServer(dataDir: string, extraArgs: string[] = []): Promise<ChildServer> {
+/** Serves `dataDir` without auth, or with auth and this admin key when `adminKey` is given. */
+export function startChildServer(dataDir: string, extraArgs: string[] = [], options: { adminKey?: string } = {}): Promise<ChildServer> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--no-auth', '--data-dir', dataDir, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const auth = options.adminKey ? [] : ['--no-auth'];
+    const env = options.adminKey ? { ...process.env, MODELPORT_API_KEY: options.adminKey } : process.env;
+    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...auth, '--data-dir', dataDir, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let output = '';
     const onData = (chunk: Buffer) => {
       output += chunk;

@@ -1,0 +1,283 @@
+/**
+ * The contract fuzzer: sends generated requests (requests.ts) to an in-process server
+ * (createModelServer, auth on, test controls on, its own temporary data directory) and checks
+ * each answer against openapi.yaml:
+ *
+ * - no 5xx, except a 503 the operation declares (load shedding, a model not ready);
+ * - no crash: the handler always answers, nothing is thrown, rejected or left unhandled;
+ * - the status is declared for the operation, or is one of the cross-cutting 401, 403, 404, 405,
+ *   413, 415, 429 (counted apart, so the spec can be completed);
+ * - every error is the Error body with `request_id` equal to `x-request-id`; 2xx JSON bodies (and
+ *   the JSON header of binary inference bodies) match the declared schema; 429/503 carry
+ *   Retry-After; a request without a valid key gets 401, and a key without the scope 403.
+ *
+ * Housekeeping between cases goes through the server's state, not HTTP: injected faults are
+ * cleared at once, training jobs cancelled, and the inference key re-created after a reset.
+ */
+import fc from 'fast-check';
+import { createModelServer } from '../../mock-server/server';
+import { ResponseValidator } from '../../mock-server/response-validation';
+import { caseArbitrary, describeCase, materialize, type FuzzCase, type LiveIds, type Wire } from './requests';
+
+export const CROSS_CUTTING = [401, 403, 404, 405, 413, 415, 429] as const;
+
+export interface FuzzOptions {
+  runs: number;
+  seed: number;
+  /** Stop generating after this long (the long run's budget); default none. */
+  timeLimitMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface FuzzFailure {
+  kind: 'server-error' | 'crash' | 'schema' | 'status' | 'auth' | 'hang' | 'fuzzer';
+  case: string;
+  problems: string[];
+}
+
+export interface FuzzReport {
+  seed: number;
+  runs: number;
+  /** Operations in openapi.yaml (each gets the same share of cases). */
+  operations: number;
+  /** Requests the handler answered (cases fetch refused to build are not sent). */
+  requests: number;
+  /** Cases the fetch API refused to build (CR/LF/NUL in a header value). */
+  refusedByFetch: number;
+  durationMs: number;
+  statuses: Record<string, number>;
+  byVariant: Record<string, number>;
+  byOperation: Record<string, { sent: number; success: number; statuses: Record<string, number> }>;
+  serverErrors: number;
+  shed503: number;
+  crashes: number;
+  schemaViolations: number;
+  hangs: number;
+  /** `operationId status` → count: cross-cutting statuses the operation does not declare. */
+  undeclaredCrossCutting: Record<string, number>;
+  failures: FuzzFailure[];
+  /** Unhandled rejections and uncaught exceptions seen in the process during the run. */
+  processErrors: string[];
+  finalHealth: { ready: number; infer: number };
+  /** The slowest cases (building, sending and reading), for keeping the run short. */
+  slowest: { case: string; ms: number }[];
+}
+
+const HANDLER_TIMEOUT_MS = 30_000;
+const FUZZ_LIMITS = { maxBodyBytes: 4 * 1024 * 1024, maxUploadBytes: 8 * 1024 * 1024 };
+
+export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
+  const log = options.log ?? (() => undefined);
+  const started = performance.now();
+  // Checked here with the cross-cutting allowance, not by the server's own (strict) hook.
+  const server = await createModelServer({ auth: true, mockControls: true, validateResponses: false, ...FUZZ_LIMITS });
+  const { state, handler } = server;
+  const contract = state.contract;
+  const validator = new ResponseValidator(contract);
+  const keys = { admin: server.adminKey, inference: (await state.keys.create({ name: 'fuzz-inference', scopes: ['inference'] })).secret };
+  let live: LiveIds = {};
+
+  const report: FuzzReport = {
+    seed: options.seed, runs: 0, operations: 0, requests: 0, refusedByFetch: 0, durationMs: 0, statuses: {}, byVariant: {}, byOperation: {},
+    serverErrors: 0, shed503: 0, crashes: 0, schemaViolations: 0, hangs: 0, undeclaredCrossCutting: {}, failures: [], processErrors: [],
+    finalHealth: { ready: 0, infer: 0 }, slowest: [],
+  };
+  const fail = (kind: FuzzFailure['kind'], c: string, problems: string[]) => {
+    if (kind === 'crash') report.crashes += 1;
+    if (kind === 'hang') report.hangs += 1;
+    if (kind === 'schema' || kind === 'status') report.schemaViolations += 1;
+    if (kind === 'server-error') report.serverErrors += 1;
+    report.failures.push({ kind, case: c, problems });
+    log(`FAIL ${kind}: ${c}\n    ${problems.join('\n    ')}`);
+  };
+  const onProcessError = (error: unknown) => {
+    report.processErrors.push(String((error as Error)?.stack ?? error));
+    report.crashes += 1;
+  };
+  process.on('unhandledRejection', onProcessError);
+  process.on('uncaughtException', onProcessError);
+
+  const { arbitrary, operations } = await caseArbitrary(contract);
+  report.operations = operations.length;
+
+  async function send(c: FuzzCase): Promise<void> {
+    report.runs += 1;
+    let wire: Wire;
+    let request: Request;
+    try {
+      wire = materialize(c, live, keys);
+    } catch (error) {
+      fail('fuzzer', describeCase(c), [`could not build the request: ${(error as Error).stack}`]);
+      return;
+    }
+    const described = describeCase(c, wire);
+    try {
+      request = new Request(wire.url, { method: wire.method, headers: wire.headers, body: wire.body });
+    } catch {
+      report.refusedByFetch += 1; // e.g. CR/LF in a header value: fetch never sends it
+      return;
+    }
+    const pathname = new URL(request.url).pathname;
+    const matched = contract.match(request.method, pathname);
+    const operation = matched.operation;
+    const variant = `${c.base.source}${c.mutation ? `:${c.mutation.m}` : ''}`;
+    report.byVariant[variant] = (report.byVariant[variant] ?? 0) + 1;
+
+    let response: Response;
+    try {
+      response = await withTimeout(handler(request), HANDLER_TIMEOUT_MS);
+    } catch (error) {
+      if (error instanceof TimeoutError) fail('hang', described, [`no answer within ${HANDLER_TIMEOUT_MS} ms`]);
+      else fail('crash', described, [`the handler threw: ${(error as Error)?.stack ?? error}`]);
+      return;
+    }
+    report.requests += 1;
+    const { status } = response;
+    report.statuses[status] = (report.statuses[status] ?? 0) + 1;
+    const opId = operation?.operationId ?? '(no route)';
+    const stats = (report.byOperation[opId] ??= { sent: 0, success: 0, statuses: {} });
+    stats.sent += 1;
+    stats.statuses[status] = (stats.statuses[status] ?? 0) + 1;
+    if (status < 300) stats.success += 1;
+
+    let body: Uint8Array | undefined;
+    try {
+      body = await readBody(response);
+    } catch (error) {
+      fail(error instanceof TimeoutError ? 'hang' : 'crash', described, [`reading the body failed: ${(error as Error).message}`]);
+      return;
+    }
+
+    if (status >= 500) {
+      const declared = operation && contract.responseSpec(operation.operationId, status);
+      if (status === 503 && declared) report.shed503 += 1;
+      else fail('server-error', described, [`status ${status}: ${text(body).slice(0, 300)}`]);
+    }
+    const problems = validator.check(operation, { status, headers: response.headers, body }, { alsoAllowed: CROSS_CUTTING });
+    if (problems.length) fail(problems.some((p) => p.startsWith('status ')) ? 'status' : 'schema', described, [...problems, `body: ${text(body).slice(0, 300)}`]);
+    if (operation && !contract.responseSpec(operation.operationId, status) && (CROSS_CUTTING as readonly number[]).includes(status)) {
+      const key = `${operation.operationId} ${status}`;
+      report.undeclaredCrossCutting[key] = (report.undeclaredCrossCutting[key] ?? 0) + 1;
+    }
+    checkAuth(c, operation, status, described, body);
+    await housekeeping(c, operation?.operationId, status, body);
+  }
+
+  function checkAuth(c: FuzzCase, operation: ReturnType<typeof contract.match>['operation'], status: number, described: string, body: Uint8Array | undefined): void {
+    if (!operation || !operation.scopes?.length) return;
+    if (c.mutation?.m === 'header' && c.mutation.name === 'authorization') return;
+    if ((c.auth === 'none' || c.auth === 'bad') && status !== 401) fail('auth', described, [`expected 401 without a valid key, got ${status}: ${text(body).slice(0, 200)}`]);
+    if (c.auth === 'inference' && !operation.scopes.includes('inference') && status !== 403) fail('auth', described, [`expected 403 for a key without ${operation.scopes.join(' or ')}, got ${status}`]);
+    if (c.auth === 'admin' && (status === 401 || status === 403)) fail('auth', described, [`the admin key got ${status}: ${text(body).slice(0, 200)}`]);
+  }
+
+  async function housekeeping(c: FuzzCase, operationId: string | undefined, status: number, body: Uint8Array | undefined): Promise<void> {
+    if (status >= 300 || !operationId) return;
+    const json = () => {
+      try {
+        return JSON.parse(text(body)) as Record<string, any>;
+      } catch {
+        return {};
+      }
+    };
+    switch (operationId) {
+      case 'createFault':
+        state.faults.clear(); // never let an injected fault answer the requests that follow
+        break;
+      case 'createTrainingJob':
+        live.job = json().id;
+        if (live.job) await state.training.cancel(live.job).catch(() => undefined);
+        break;
+      case 'createApiKey':
+        live.key = json().id;
+        break;
+      case 'createEvaluation':
+        live.evaluation = json().id;
+        break;
+      case 'createDataset':
+        live.dataset = json().name;
+        break;
+      case 'resetMock':
+        live = { job: live.job };
+        keys.inference = (await state.keys.create({ name: 'fuzz-inference', scopes: ['inference'] })).secret;
+        break;
+    }
+    void c;
+  }
+
+  log(`contract fuzz: seed ${options.seed}, ${options.runs} runs`);
+  await fc.assert(
+    fc.asyncProperty(arbitrary, async (c) => {
+      const t0 = performance.now();
+      await send(c);
+      const ms = performance.now() - t0;
+      if (report.slowest.length < 10 || ms > report.slowest.at(-1)!.ms) {
+        report.slowest.push({ case: describeCase(c), ms: Math.round(ms) });
+        report.slowest.sort((a, b) => b.ms - a.ms).splice(10);
+      }
+      if (report.runs % 250 === 0) log(`  ${report.runs} cases, ${report.requests} requests, ${report.failures.length} failures, ${Math.round(performance.now() - started)} ms`);
+      return true;
+    }),
+    { seed: options.seed, numRuns: options.runs, ...(options.timeLimitMs ? { interruptAfterTimeLimit: options.timeLimitMs, markInterruptAsFailure: false } : {}) },
+  );
+
+  // Afterwards the server still works: reset, ready, and a real prediction.
+  state.faults.clear();
+  await server.handler(new Request('http://fuzz.test/_mock/reset', { method: 'POST', headers: { authorization: `Bearer ${keys.admin}` } }));
+  report.finalHealth.ready = (await handler(new Request('http://fuzz.test/v2/health/ready'))).status;
+  report.finalHealth.infer = (await handler(new Request('http://fuzz.test/v2/models/iris/infer', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${keys.admin}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }] }),
+  }))).status;
+
+  process.off('unhandledRejection', onProcessError);
+  process.off('uncaughtException', onProcessError);
+  await server.close();
+  report.durationMs = Math.round(performance.now() - started);
+  return report;
+}
+
+/** Reads a body; event streams only briefly (a live job's stream stays open), then cancelled. */
+async function readBody(response: Response): Promise<Uint8Array | undefined> {
+  if (!response.body) return undefined;
+  if (response.headers.get('content-type')?.startsWith('text/event-stream')) {
+    const reader = response.body.getReader();
+    await withTimeout(reader.read(), 1000).catch(() => undefined);
+    await reader.cancel().catch(() => undefined);
+    return undefined;
+  }
+  return new Uint8Array(await withTimeout(response.arrayBuffer(), HANDLER_TIMEOUT_MS));
+}
+
+class TimeoutError extends Error {}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TimeoutError(`timed out after ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+function text(body: Uint8Array | undefined): string {
+  return body ? new TextDecoder().decode(body) : '';
+}
+
+/** The report as lines for a console or RELIABILITY.md. */
+export function summarize(report: FuzzReport): string[] {
+  const byStatus = Object.entries(report.statuses).sort(([a], [b]) => Number(a) - Number(b)).map(([s, n]) => `${s}: ${n}`).join(', ');
+  const operations = Object.entries(report.byOperation).filter(([id]) => id !== '(no route)');
+  const withSuccess = operations.filter(([, s]) => s.success > 0).length;
+  const undeclared = Object.entries(report.undeclaredCrossCutting).map(([k, n]) => `${k} (${n})`).join(', ') || 'none';
+  return [
+    `seed ${report.seed}: ${report.runs} cases, ${report.requests} requests answered, ${report.refusedByFetch} refused by fetch before sending, ${(report.durationMs / 1000).toFixed(1)} s`,
+    `statuses: ${byStatus}`,
+    `operations reached: ${operations.length} of ${report.operations} (${withSuccess} with a 2xx); unmatched routes: ${report.byOperation['(no route)']?.sent ?? 0}`,
+    `5xx other than declared 503: ${report.serverErrors}; declared 503s: ${report.shed503}; crashes: ${report.crashes}; hangs: ${report.hangs}; schema/status violations: ${report.schemaViolations}; failures: ${report.failures.length}`,
+    `cross-cutting statuses not declared by the operation: ${undeclared}`,
+    `after the run: /v2/health/ready ${report.finalHealth.ready}, iris infer ${report.finalHealth.infer}`,
+  ];
+}
