@@ -23,7 +23,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Modelport } from '../src/index';
-import { cannon, sequential, summarise, loadAutocannon, type LoadResult, type Target } from './lib/load';
+import { cannon, sequential, summarise, type LoadResult, type Target } from './lib/load';
 import { payloads, INFER_PATH } from './lib/payloads';
 import { freePort, runChild, startChild, type Child } from './lib/procs';
 import { contentionWindow } from './lib/contention';
@@ -607,12 +607,6 @@ function versions(): Record<string, unknown> {
       return undefined;
     }
   };
-  let autocannonVersion: string | undefined;
-  try {
-    autocannonVersion = (createRequire(require.resolve('autocannon'))('./package.json') as { version: string }).version;
-  } catch {
-    autocannonVersion = undefined;
-  }
   // A checkout, or a copy of one (git archive) that says its commit in MODELPORT_BENCH_COMMIT.
   let git: string | undefined = process.env.MODELPORT_BENCH_COMMIT;
   let dirty: string[] | undefined;
@@ -633,13 +627,12 @@ function versions(): Record<string, unknown> {
     tfjs: pkg('@tensorflow/tfjs-node') ?? pkg('@tensorflow/tfjs'),
     tensorflow_native: (extra.modelport_runtime as Record<string, string> | undefined)?.tensorflow_version ?? (extra.tfjs_native as Record<string, string> | undefined)?.tensorflow,
     backend: (extra.modelport_runtime as Record<string, string> | undefined)?.backend,
-    autocannon: autocannonVersion,
+    autocannon: pkg('autocannon'),
     python: pythonVersions,
   };
 }
 
 async function main(): Promise<void> {
-  loadAutocannon(); // fail early with the install hint
   log(`scenarios: ${[...only].join(', ')}; warm-up ${durations.warmup} s, measured ${durations.duration} s`);
   const idleAtStart = await cpuIdle(2000);
   extra.cpu_idle_before_start = idleAtStart;

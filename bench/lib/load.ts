@@ -1,23 +1,6 @@
 /** Load generation: autocannon for throughput, a sequential node:http loop for sub-ms latencies. */
 import { Agent, request as httpRequest } from 'node:http';
-import { createRequire } from 'node:module';
-import type autocannonType from 'autocannon';
-
-// Loaded with require so that NODE_PATH can point at a copy outside the project's node_modules.
-let autocannonModule: typeof autocannonType | undefined;
-export function loadAutocannon(): typeof autocannonType {
-  if (!autocannonModule) {
-    try {
-      autocannonModule = createRequire(import.meta.url)('autocannon') as typeof autocannonType;
-    } catch {
-      throw new Error(
-        "autocannon is not installed. It is the bench's load generator (a devDependency to add: autocannon@9.0.0). " +
-          'For now: npm install --no-save autocannon@9.0.0, or install it elsewhere and set NODE_PATH=<that>/node_modules.',
-      );
-    }
-  }
-  return autocannonModule;
-}
+import autocannon from 'autocannon';
 
 export interface Target {
   url: string;
@@ -48,7 +31,7 @@ export async function cannon(target: Target, connections: number, durations: { w
 }
 
 async function runCannon(target: Target, connections: number, duration: number): Promise<LoadResult> {
-  const result = await loadAutocannon()({
+  const result = await autocannon({
     url: target.url,
     method: target.method ?? 'POST',
     headers: target.headers,
