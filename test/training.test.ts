@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,7 +34,7 @@ describe('training jobs on the native runtime', () => {
     expect(job).toMatchObject({ status: 'queued', model: 'digits-trained', epochs: 3 });
     const events: TrainingEvent[] = [];
     for await (const event of job.events()) events.push(event);
-    expect(events.map((e) => e.type)).toEqual(['queued', 'started', 'epoch', 'epoch', 'epoch', 'succeeded']);
+    expect(events.map((e) => e.type), JSON.stringify(events.at(-1))).toEqual(['queued', 'started', 'epoch', 'epoch', 'epoch', 'succeeded']);
     const epochs = events.filter((e) => e.type === 'epoch');
     expect(epochs.map((e) => e.epoch)).toEqual([1, 2, 3]);
     expect(epochs.at(-1)!.val_accuracy).toBeGreaterThan(0.85); // chance is 0.1
@@ -152,6 +153,39 @@ describe('each optimizer follows its rule on a one-step toy problem (w = 1, loss
     ['adam: bias-corrected m/√v → w − lr', { name: 'adam', learning_rate: 0.1 }, 1, 0.9],
   ] as const)('%s', (_, spec, steps, expected) => {
     expect(step(spec as never, steps)).toBeCloseTo(expected, 5);
+  });
+});
+
+describe('/_mock/reset and training jobs', () => {
+  it('stops the running job (its stream ends cancelled), forgets every job and its files, and trains again afterwards', async () => {
+    const data = await tempDataDir();
+    const own = await startMockServer({ auth: false, dataDir: data.dir });
+    try {
+      const c = new Modelport({ baseUrl: own.url, maxRetries: 0 });
+      const running = await c.trainingJobs.create({ model: 'reset-a', task: 'image-classification', dataset: 'mnist-train', architecture: mlp, epochs: 50, batch_size: 8, optimizer: { name: 'sgd' } });
+      const queued = await c.trainingJobs.create({ model: 'reset-b', task: 'image-classification', dataset: 'mnist-train', architecture: mlp, epochs: 50, batch_size: 8, optimizer: { name: 'sgd' } });
+      const seen: TrainingEvent[] = [];
+      for await (const event of running.events()) {
+        seen.push(event);
+        if (event.type === 'started') {
+          const response = await fetch(`${own.url}/_mock/reset`, { method: 'POST' });
+          expect(response.status).toBe(204);
+        }
+      }
+      expect(seen.map((e) => e.type)).toEqual(['queued', 'started', 'cancelled']);
+      expect(seen.at(-1)!.error).toBe('the server was reset');
+      expect(await c.trainingJobs.list().toArray()).toEqual([]);
+      for (const id of [running.id, queued.id]) await expect(c.trainingJobs.get(id)).rejects.toMatchObject({ status: 404, code: 'job_not_found' });
+      for (const model of ['reset-a', 'reset-b']) await expect(c.models.get(model)).rejects.toMatchObject({ status: 404 });
+      expect(await readdir(path.join(data.dir, 'training'))).toEqual([]);
+
+      const after = await c.trainingJobs.create({ model: 'reset-c', task: 'tabular-classification', labels: ['setosa', 'versicolor', 'virginica'], dataset: 'iris-train', architecture: { input: { name: 'features', shape: [4] }, layers: [{ type: 'dense', units: 3, activation: 'softmax' }] }, epochs: 1, optimizer: { name: 'sgd' } });
+      expect(await after.wait()).toMatchObject({ status: 'succeeded', result_version: 1 });
+      expect((await c.trainingJobs.list().toArray()).map((j) => j.id)).toEqual([after.id]);
+    } finally {
+      await own.close();
+      await data.remove();
+    }
   });
 });
 

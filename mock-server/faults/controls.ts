@@ -12,7 +12,7 @@ import type { JournalEntry } from './journal';
 export type FaultCreate = components['schemas']['FaultCreate'];
 
 export interface TestControls {
-  /** Back to the bundled models; keys, faults, journal, limits and usage cleared. */
+  /** Back to the bundled models; keys, datasets, evaluations, training jobs, faults, journal, limits and usage cleared. */
   reset(): Promise<void>;
   /** e.g. `inject({ operation: 'modelInfer', model: 'digits', status: 503, headers: { 'Retry-After': '1' }, count: 2 })`. */
   inject(fault: FaultCreate): Fault;
@@ -26,6 +26,7 @@ export interface TestControls {
 export function testControls(state: ServerState): TestControls {
   return {
     async reset() {
+      await state.training.reset(); // first: a running job would otherwise register its result after the models reset
       await state.models.reset();
       await state.keys.reset();
       await resetLab(state); // uploaded datasets and evaluations

@@ -33,7 +33,7 @@ interface Entry {
 
 export class TrainingJobs {
   private readonly jobs = new Map<string, Entry>();
-  private running: { id: string; worker: ChildProcess } | undefined;
+  private running: { id: string; worker: ChildProcess; exited: Promise<void> } | undefined;
   private readonly cancelling = new Set<string>();
   private closed = false;
 
@@ -103,7 +103,9 @@ export class TrainingJobs {
     }
     const worker = this.running?.id === id ? this.running.worker : undefined;
     this.cancelling.add(id);
-    worker?.send({ type: 'cancel' } satisfies ToWorker);
+    // A worker that has just exited (the job is ending) has closed its channel: with a callback,
+    // send reports that to it instead of emitting an 'error' that nothing handles.
+    if (worker?.connected) worker.send({ type: 'cancel' } satisfies ToWorker, () => undefined);
     // A worker that does not stop within the grace period is killed.
     setTimeout(() => worker?.kill('SIGKILL'), CANCEL_GRACE_MS).unref();
     return job;
@@ -119,6 +121,23 @@ export class TrainingJobs {
 
   isFinished(id: string): boolean {
     return TERMINAL.has(this.entry(id).job.status);
+  }
+
+  /**
+   * Test-control reset: every job is forgotten and its files deleted. Jobs not yet ended end as
+   * `cancelled` first, so event streams that follow them see a last event and close.
+   */
+  async reset(): Promise<void> {
+    const running = this.running;
+    for (const { job } of [...this.jobs.values()]) if (!TERMINAL.has(job.status)) await this.finish(job.id, 'cancelled', { error: 'the server was reset' });
+    this.jobs.clear();
+    this.cancelling.clear();
+    if (running) {
+      running.worker.kill('SIGKILL');
+      await running.exited; // it writes into this folder until it is gone
+    }
+    await rm(this.dir, { recursive: true, force: true });
+    await mkdir(this.dir, { recursive: true });
   }
 
   async close(): Promise<void> {
@@ -200,27 +219,30 @@ export class TrainingJobs {
       return;
     }
     await rm(outDir, { recursive: true, force: true });
+    if (!this.jobs.has(job.id)) return this.pump(); // reset while this job was about to start
     const worker = fork(WORKER, [], {
       execArgv: WORKER.endsWith('.ts') ? ['--import', 'tsx'] : [],
       env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: process.env.TF_CPP_MIN_LOG_LEVEL ?? '2' },
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
-    this.running = { id: job.id, worker };
+    const exited = new Promise<void>((resolve) => worker.on('exit', () => resolve()));
+    this.running = { id: job.id, worker, exited };
     job.status = 'running';
     job.started_at = new Date().toISOString();
     await this.save(job);
     let outcome: FromWorker | undefined;
     worker.on('message', (message: FromWorker) => {
+      if (!this.jobs.has(job.id)) return; // a reset forgot the job; its last messages mean nothing now
       if (message.type === 'started') void this.emit(job.id, { type: 'started' });
       else if (message.type === 'epoch') void this.onEpoch(job, message);
       else outcome = message;
     });
-    const exited = new Promise<void>((resolve) => worker.on('exit', () => resolve()));
-    worker.send(start);
+    worker.on('error', (error) => console.error(`[modelport] training job ${job.id}: worker process error:`, error));
+    worker.send(start, () => undefined); // a worker that died at once is reported by 'exit'
     await exited;
     this.running = undefined;
     try {
-      if (this.closed) return;
+      if (this.closed || !this.jobs.has(job.id)) return;
       if (outcome?.type === 'done') await this.register(job, outcome, outDir);
       else if (outcome?.type === 'cancelled' || (!outcome && this.cancelling.has(job.id))) await this.finish(job.id, 'cancelled', outcome?.type === 'cancelled' ? { batchesAfterCancel: outcome.batchesAfterCancel } : {});
       else await this.finish(job.id, 'failed', { error: outcome?.type === 'error' ? outcome.message : 'the training process exited unexpectedly' });

@@ -662,7 +662,7 @@ export interface paths {
         put?: never;
         /**
          * Reset to the bundled state
-         * @description Test control. Removes every model, version, alias, dataset and key, reseeds the bundled models, and clears faults and the journal.
+         * @description Test control. Stops a running training job, removes every model, version, alias, dataset, evaluation, training job and key, reseeds the bundled models, and clears faults, the journal, rate limits and usage.
          */
         post: operations["resetMock"];
         delete?: never;
