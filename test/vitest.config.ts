@@ -34,7 +34,7 @@ export default defineConfig({
         test: {
           name: 'modelport',
           include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
-          exclude: ['examples/global-setup/**'],
+          exclude: ['examples/test-with-global-setup/**'],
           globalSetup: [violationsGlobal],
           ...responseChecks,
           pool: 'forks',
@@ -45,9 +45,9 @@ export default defineConfig({
       {
         resolve: { alias },
         test: {
-          // The global-setup example runs as a user's project would: with its own globalSetup.
+          // The test-with-global-setup example runs as a user's project would: with its own globalSetup.
           name: 'example: global setup',
-          include: ['examples/global-setup/**/*.test.ts'],
+          include: ['examples/test-with-global-setup/**/*.test.ts'],
           globalSetup: [violationsGlobal, here('../mock-server/testing.ts')],
           ...responseChecks,
           pool: 'forks',

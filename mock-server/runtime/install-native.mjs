@@ -56,6 +56,7 @@ function main() {
   const started = Date.now();
 
   try {
+    patchRemovedNodeUtil(tfjsNodeDir);
     let built = false;
     if (!fs.existsSync(path.join(cacheDir, 'tfjs_binding.node'))) {
       buildIntoCache({ cacheDir, tfjsNodeDir, moduleDir });
@@ -138,6 +139,30 @@ with zipfile.ZipFile(wheel) as z:
   run(process.env.MODELPORT_PYTHON ?? 'python3', ['-c', script, wheel, depsDir, LIBRARIES.join(','), HEADER_PREFIXES.join(',')]);
   for (const lib of LIBRARIES) {
     if (!fs.existsSync(path.join(depsDir, 'lib', path.basename(lib)))) throw new Error(`${lib} missing from the wheel`);
+  }
+}
+
+/**
+ * Node 23 removed util.isNullOrUndefined, which tfjs-node 4.22.0 (the latest release) still calls
+ * in its kernels: every op then throws on Node 23+. The upstream fix (tensorflow/tfjs#8425) is
+ * merged but unreleased (tensorflow/tfjs#8609); this applies the same change to the installed
+ * dist files, idempotently, so the binding works on Node 20, 22 and 24 alike.
+ */
+function patchRemovedNodeUtil(tfjsNodeDir) {
+  const replacements = [
+    ['(0, util_1.isNullOrUndefined)(', '((value) => value == null)('],
+    ['(0, util_1.isArray)(', 'Array.isArray('],
+  ];
+  const walk = (dir) => fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const file = path.join(dir, entry.name);
+    return entry.isDirectory() ? walk(file) : entry.name.endsWith('.js') ? [file] : [];
+  });
+  for (const file of walk(path.join(tfjsNodeDir, 'dist'))) {
+    const source = fs.readFileSync(file, 'utf8');
+    const patched = replacements.reduce((text, [from, to]) => text.split(from).join(to), source);
+    if (patched === source) continue;
+    fs.writeFileSync(`${file}.tmp-${process.pid}`, patched);
+    fs.renameSync(`${file}.tmp-${process.pid}`, file);
   }
 }
 

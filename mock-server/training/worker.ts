@@ -82,7 +82,9 @@ async function train(job: Extract<ToWorker, { type: 'start' }>): Promise<void> {
       validationSplit: request.validation_split ?? 0.1,
       shuffle: true,
       verbose: 0,
-      callbacks: [callbacks as never, ...early],
+      // Instances only: given a plain object first, tfjs wraps every entry as a CustomCallback,
+      // which calls EarlyStopping's methods without their `this` ("getMonitorValue is not a function").
+      callbacks: [new tf.CustomCallback(callbacks), ...early],
     });
   } finally {
     xs.dispose();

@@ -2,8 +2,8 @@
  * Why did the model say 7? Renders a digit next to its integrated-gradients attribution map
  * (red: pixels that raised the score of the predicted class, blue: pixels that lowered it).
  *
- *   npm start                                   # the server on 127.0.0.1:8700
- *   npx tsx examples/explain-digit.ts [digit] [out.png]
+ *   npm start                                      # in one terminal: the server on 127.0.0.1:8700
+ *   npx tsx examples/explain-a-digit.ts [digit] [out.png]
  */
 import { writeFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs-node';
@@ -12,7 +12,7 @@ import { Modelport } from 'modelport';
 
 const client = new Modelport({ baseUrl: process.env.MODELPORT_URL ?? 'http://127.0.0.1:8700', apiKey: process.env.MODELPORT_API_KEY });
 const digit = Number(process.argv[2] ?? 7);
-const out = process.argv[3] ?? 'explain-digit.png';
+const out = process.argv[3] ?? 'explain-a-digit.png';
 const pixels = mnist[digit]!.get(mnist[digit]!.length - 1);
 
 const explanation = await client.models.explain('digits', { data: pixels, shape: [1, 28, 28, 1] }, { steps: 128 });

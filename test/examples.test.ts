@@ -1,0 +1,145 @@
+/**
+ * The scripts in examples/ run as a user runs them: `npx tsx examples/<name>.ts` against a server
+ * started the way `npm start` starts it (`modelport serve`, here on a free port with a temporary
+ * data directory), with MODELPORT_URL and MODELPORT_API_KEY in the environment. Each must exit 0
+ * and print what it is for: the exact digits, the exact held-out accuracies, the traffic a promoted
+ * or rolled-back alias sends. (examples/test-with-msw and examples/test-with-global-setup are test
+ * suites themselves; `npm test` runs them.)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = path.resolve(import.meta.dirname, '..');
+const work = mkdtempSync(path.join(os.tmpdir(), 'modelport-examples-'));
+const apiKey = 'mp_examples_key';
+let server: ChildProcess;
+let url: string;
+let listeningLine: string;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `tsx examples/<script> ...args` from the repository root, as the examples' headers say. */
+function runExample(script: string, args: string[] = [], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join('examples', script), ...args], {
+      cwd: root,
+      env: { ...process.env, MODELPORT_URL: url, MODELPORT_API_KEY: apiKey, TF_CPP_MIN_LOG_LEVEL: '3', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk) => (stdout += chunk));
+    child.stderr!.on('data', (chunk) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function expectSuccess(run: Run): void {
+  if (run.code !== 0) throw new Error(`exited ${run.code}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`);
+}
+
+beforeAll(async () => {
+  // `npm start` is `modelport serve`; MODELPORT_API_KEY chooses the admin key, as the README says.
+  server = spawn(process.execPath, [path.join(root, 'bin/modelport.js'), 'serve', '--port', '0', '--data-dir', path.join(work, 'data')], {
+    cwd: root,
+    env: { ...process.env, MODELPORT_API_KEY: apiKey, TF_CPP_MIN_LOG_LEVEL: '3' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  listeningLine = await new Promise<string>((resolve, reject) => {
+    server.stdout!.on('data', (chunk) => {
+      output += chunk;
+      const line = output.split('\n').find((l) => l.includes(' listening on '));
+      if (line) resolve(line);
+    });
+    server.stderr!.on('data', (chunk) => (output += chunk));
+    server.on('exit', (code) => reject(new Error(`modelport serve exited ${code}:\n${output}`)));
+  });
+  url = /listening on (\S+)/.exec(listeningLine)![1]!;
+});
+
+afterAll(async () => {
+  if (server && server.exitCode === null) {
+    const exited = new Promise((resolve) => server.once('exit', resolve));
+    server.kill('SIGTERM');
+    await exited;
+  }
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('examples/ against a running server', () => {
+  it('the server says what the README says it says, on native TensorFlow', () => {
+    expect(listeningLine).toMatch(/^modelport \d+\.\d+\.\d+ listening on http:\/\/127\.0\.0\.1:\d+ \(backend tensorflow, TensorFlow 2\.21\.0; models in .+\)$/);
+  });
+
+  it('quickstart: reads eight handwritten digits, each one right', async () => {
+    const run = await runExample('quickstart.ts');
+    expectSuccess(run);
+    expect(run.stdout).toContain('server runs on tensorflow (TensorFlow 2.21.0)');
+    const rows = run.stdout.split('\n').filter((l) => /^\s+\d\s+\d/.test(l)).map((l) => l.trim().split(/\s+/).slice(0, 2));
+    expect(rows).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((d) => [String(d), String(d)]));
+  });
+
+  it('choose-a-model: the exact held-out accuracies, and the choices that do not depend on timing', async () => {
+    const run = await runExample('choose-a-model.ts', [], { LATENCY_SAMPLES: '30' });
+    expectSuccess(run);
+    expect(run.stdout).toMatch(/^digits v1\s+98\.10 %/m);
+    expect(run.stdout).toMatch(/^digits-mlp v1\s+94\.05 %/m);
+    expect(run.stdout).toContain('the most accurate → digits v1');
+    // digits-mlp (205 KB) is larger than digits (161 KB) and below 95 %: the CNN either way.
+    expect(run.stdout).toContain('the smallest that is at least 95 % accurate → digits v1');
+    expect(run.stdout).toMatch(/the fastest that is at least 90 % accurate → digits(-mlp)? v1/);
+    expect(run.stdout).toContain('at least 99 % accurate (neither is) → nothing');
+  });
+
+  it('deploy-and-canary: uploads a version, splits traffic, promotes, rolls back, deletes', async () => {
+    const run = await runExample('deploy-and-canary.ts');
+    expectSuccess(run);
+    expect(run.stdout).toContain('digits: versions [1], production → 1');
+    expect(run.stdout).toMatch(/uploaded version 2 \(tfjs_layers, \d+ bytes, READY\)/);
+    const canary = JSON.parse(/canary 90\/10, 200 requests: (\{.*\})/.exec(run.stdout)![1]!) as Record<string, number>;
+    // Weighted 90/10: both versions answer (the chance that 200 draws miss v2 is 0.9^200 ≈ 7e-10),
+    // and v1 answers most.
+    expect(Object.keys(canary).sort()).toEqual(['1', '2']);
+    expect(canary['1']! + canary['2']!).toBe(200);
+    expect(canary['1']!).toBeGreaterThan(canary['2']!);
+    expect(run.stdout).toContain('promoted 2, 50 requests: {"2":50}');
+    expect(run.stdout).toContain('rolled back to 1, 50 requests: {"1":50}');
+    expect(run.stdout).toContain('deleted version 2; versions now [1]');
+  });
+
+  it('train-and-evaluate: trains a version with progress, evaluates it next to digits, promotes it', async () => {
+    const run = await runExample('train-and-evaluate.ts', ['2']);
+    expectSuccess(run);
+    expect(run.stdout).toMatch(/^ {2}epoch 1\/2: loss \d/m);
+    expect(run.stdout).toMatch(/^ {2}epoch 2\/2: loss \d/m);
+    expect(run.stdout).toContain('trained digits-small v1; staging → v1');
+    expect(run.stdout).toMatch(/^digits v1\s+accuracy 98\.10 %/m);
+    const accuracy = Number(/^digits-small v1\s+accuracy (\d+\.\d+) %/m.exec(run.stdout)![1]);
+    // Two epochs of a 64-unit perceptron on 7,200 digits: about 93 %; far above chance (10 %).
+    expect(accuracy).toBeGreaterThan(90);
+    expect(run.stdout).toContain('production → v1');
+  });
+
+  it('explain-a-digit: explains a 7 and writes the picture', async () => {
+    const out = path.join(work, 'explain.png');
+    const run = await runExample('explain-a-digit.ts', ['7', out]);
+    expectSuccess(run);
+    const [, label, sum, difference] = /^predicted (\d) \(score [\d.]+\); attributions sum to (-?[\d.]+), score difference (-?[\d.]+)$/m.exec(run.stdout)!;
+    expect(label).toBe('7');
+    // Integrated gradients' completeness: the attributions add up to the score's rise from the baseline.
+    expect(Math.abs(Number(sum) - Number(difference))).toBeLessThan(0.05 * Math.abs(Number(difference)));
+    expect(existsSync(out)).toBe(true);
+    const png = readFileSync(out);
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([448, 224]); // width, height
+  });
+});
