@@ -1,25 +1,33 @@
 /**
- * The server as a function: Request → Response. Reads top to bottom: request id, CORS, routing,
+ * The server as a function: request → answer. Reads top to bottom: request id, CORS, routing,
  * authentication and scopes, rate limits, injected faults, body parsing within limits,
  * validation against openapi.yaml, the route handler; then one error body for anything that
  * went wrong, and the journal and usage records.
+ *
+ * `createApp` returns the fetch-style handler (Request → Response, for msw and any fetch-based
+ * framework); its `[APP]` property is the same app on the light request and `Reply` types, which
+ * the node:http adapter (http.ts) calls directly.
  */
 import { randomUUID } from 'node:crypto';
 import { authorize } from './auth/guard';
 import type { Principal } from './auth/keys';
 import type { Contract, Operation } from './contract';
-import type { RequestContext, RouteTable, ServerState } from './context';
+import type { HeaderBag, IncomingRequest, RequestContext, RouteTable, ServerState } from './context';
 import { HttpError, badRequest } from './errors';
 import type { Fault } from './faults/faults';
-import { errorResponse, json } from './respond';
+import { Reply, appendHeader, errorResponse, json, setHeader, toResponse, type RouteResult } from './respond';
 import { mediaType, parseJson, readBody } from './body';
 import { pages } from './pages/pages';
 
 export type Handler = (request: Request) => Promise<Response>;
+/** The app on the light request type; answers with a `Reply` or a `Response`. */
+export type AppHandler = (request: IncomingRequest) => Promise<RouteResult>;
+/** Where a handler made by `createApp` keeps its `AppHandler`. */
+export const APP = Symbol.for('modelport.app');
 
 export interface AppHooks {
   /** Sees every finished response (but canned fault responses), e.g. to check it against openapi.yaml. */
-  onResponse?: (request: Request, operation: Operation | undefined, response: Response) => Promise<void>;
+  onResponse?: (request: { method: string; url: string }, operation: Operation | undefined, response: RouteResult) => Promise<void>;
 }
 
 /** Media types read as JSON: curl's default form type too, as OIP servers accept it. */
@@ -44,25 +52,26 @@ interface Trace {
 export function createApp(state: ServerState, routes: RouteTable, hooks: AppHooks = {}): Handler {
   assertEveryOperationHasARoute(state.contract, routes);
 
-  return async function handle(request: Request): Promise<Response> {
+  const app: AppHandler = async function handle(request: IncomingRequest): Promise<RouteResult> {
     const started = performance.now();
     const incomingId = request.headers.get('x-request-id');
     const requestId = incomingId && REQUEST_ID_PATTERN.test(incomingId) ? incomingId : randomUUID();
+    const url = new URL(request.url);
     // Web pages (GET /docs/, /playground/, /openapi.yaml and their assets; mock-server/pages/):
     // public static files outside openapi.yaml, so not routed, authorised, journaled or validated.
-    if (request.method === 'GET' && pages.handles(new URL(request.url).pathname)) return pages.serve(request, { state, requestId });
+    if (request.method === 'GET' && pages.handles(url.pathname)) return pages.serve(request, { state, requestId });
     const trace: Trace = {};
-    let response: Response;
+    let response: RouteResult;
     try {
-      response = await dispatch(request, requestId, trace);
+      response = await dispatch(request, url, requestId, trace);
     } catch (error) {
       response = errorResponse(toHttpError(error, requestId), requestId);
     }
-    response.headers.set('x-request-id', requestId);
-    for (const [name, value] of Object.entries(trace.rateHeaders ?? {})) response.headers.set(name, value);
+    setHeader(response, 'x-request-id', requestId);
+    if (trace.rateHeaders) for (const name of Object.keys(trace.rateHeaders)) setHeader(response, name, trace.rateHeaders[name]!);
     applyCors(request, response);
     try {
-      record(request, requestId, trace, response.status, performance.now() - started);
+      record(request, url, requestId, trace, response.status, performance.now() - started);
     } catch (error) {
       console.error(`[modelport] could not record request ${requestId} in the journal and usage:`, error); // the answer still goes out
     }
@@ -70,8 +79,10 @@ export function createApp(state: ServerState, routes: RouteTable, hooks: AppHook
     return response;
   };
 
-  async function dispatch(request: Request, requestId: string, trace: Trace): Promise<Response> {
-    const url = new URL(request.url);
+  const handler: Handler = async (request) => toResponse(await app(fromFetch(request)));
+  return Object.assign(handler, { [APP]: app });
+
+  async function dispatch(request: IncomingRequest, url: URL, requestId: string, trace: Trace): Promise<RouteResult> {
     if (request.method === 'OPTIONS' && corsOrigin(request)) return preflight(request);
     const matched = state.contract.match(request.method, url.pathname);
     const controlsOff = url.pathname.startsWith('/_mock/') && !state.options.mockControls;
@@ -107,14 +118,14 @@ export function createApp(state: ServerState, routes: RouteTable, hooks: AppHook
   }
 
   async function readValidateAndRoute(
-    request: Request, url: URL, operation: Operation, params: Record<string, string>, query: Record<string, string>,
+    request: IncomingRequest, url: URL, operation: Operation, params: Record<string, string>, query: Record<string, string>,
     requestId: string, principal: Principal | undefined, trace: Trace,
-  ): Promise<Response> {
+  ): Promise<RouteResult> {
     let body: unknown;
     let rawBody: Uint8Array | undefined;
     if (operation.bodyContentTypes.length) {
       const type = mediaType(request);
-      const bytes = await readBody(request, operation.isUpload ? state.options.maxUploadBytes : state.options.maxBodyBytes);
+      const bytes = await request.bytes(operation.isUpload ? state.options.maxUploadBytes : state.options.maxBodyBytes);
       if (bytes.byteLength === 0) {
         if (operation.bodyRequired) throw badRequest('request body is required', [{ path: '/', message: 'is required' }]);
       } else if (JSON_MEDIA_TYPES.has(type) || type?.endsWith('+json')) {
@@ -129,7 +140,8 @@ export function createApp(state: ServerState, routes: RouteTable, hooks: AppHook
       }
     }
 
-    const header = Object.fromEntries(request.headers);
+    // Header parameters are validated only for operations that declare some.
+    const header = operation.hasHeaderParams ? headerRecord(request.headers) : NO_HEADERS;
     const details = operation.validateParams({ path: params, query, header });
     if (body !== undefined && operation.validateBody) details.push(...operation.validateBody(body));
     if (details.length) {
@@ -171,12 +183,11 @@ export function createApp(state: ServerState, routes: RouteTable, hooks: AppHook
     }
   }
 
-  function record(request: Request, requestId: string, trace: Trace, status: number, ms: number): void {
+  function record(request: IncomingRequest, url: URL, requestId: string, trace: Trace, status: number, ms: number): void {
     const model = trace.params?.model_name;
     // Per model only for models that exist: made-up names would each add a row, kept for a day.
     state.usage.record(trace.principal?.keyId ?? 'anonymous', model !== undefined && state.models.has(model) ? model : undefined, status, ms);
     if (!state.options.mockControls || trace.operation?.pathTemplate.startsWith('/_mock/')) return;
-    const url = new URL(request.url);
     state.journal.record({
       request_id: requestId,
       time: new Date().toISOString(),
@@ -195,34 +206,48 @@ export function createApp(state: ServerState, routes: RouteTable, hooks: AppHook
     });
   }
 
-  function corsOrigin(request: Request): string | undefined {
-    const origin = request.headers.get('origin');
+  function corsOrigin(request: IncomingRequest): string | undefined {
     const allowed = state.options.cors;
-    if (!origin || !allowed.length) return undefined;
+    if (!allowed.length) return undefined;
+    const origin = request.headers.get('origin');
+    if (!origin) return undefined;
     return allowed === '*' || allowed.includes(origin) ? origin : undefined;
   }
 
-  function applyCors(request: Request, response: Response): void {
+  function applyCors(request: IncomingRequest, response: RouteResult): void {
     const origin = corsOrigin(request);
     if (!origin) return;
-    response.headers.set('access-control-allow-origin', origin);
-    response.headers.set('access-control-expose-headers', EXPOSED_HEADERS);
-    response.headers.append('vary', 'Origin');
+    setHeader(response, 'access-control-allow-origin', origin);
+    setHeader(response, 'access-control-expose-headers', EXPOSED_HEADERS);
+    appendHeader(response, 'vary', 'Origin');
   }
 
-  function preflight(request: Request): Response {
-    return new Response(null, {
-      status: 204,
-      headers: {
-        'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE',
-        'access-control-allow-headers': request.headers.get('access-control-request-headers') ?? 'authorization, content-type',
-        'access-control-max-age': '600',
-      },
-    });
+  function preflight(request: IncomingRequest): Reply {
+    return new Reply(204, {
+      'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE',
+      'access-control-allow-headers': request.headers.get('access-control-request-headers') ?? 'authorization, content-type',
+      'access-control-max-age': '600',
+    }, null);
   }
 }
 
-function faultResponse(fault: Fault, requestId: string): Response {
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/** Header parameters as ajv validates them: lower-case names, repeated headers joined. */
+function headerRecord(headers: HeaderBag): Record<string, string> {
+  const record: Record<string, string> = {};
+  headers.forEach((value, name) => {
+    record[name] = value;
+  });
+  return record;
+}
+
+/** A fetch `Request` as the app reads it. */
+function fromFetch(request: Request): IncomingRequest {
+  return { method: request.method, url: request.url, headers: request.headers, bytes: (maxBytes) => readBody(request, maxBytes) };
+}
+
+function faultResponse(fault: Fault, requestId: string): RouteResult {
   const status = fault.status!;
   const headers = fault.headers ?? {};
   if (fault.body !== undefined) return json(fault.body, status, headers);

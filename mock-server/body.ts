@@ -1,4 +1,5 @@
 /** Reads a request body within a size limit and parses it by content type. */
+import type { HeaderBag } from './context';
 import { HttpError, badRequest } from './errors';
 
 export interface ParsedBody {
@@ -6,6 +7,7 @@ export interface ParsedBody {
   raw: Uint8Array | undefined;
 }
 
+/** A fetch `Request`'s body within `maxBytes` (the node:http adapter reads its own, in http.ts). */
 export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {
   const declared = Number(request.headers.get('content-length') ?? NaN);
   if (declared > maxBytes) throw tooLarge(maxBytes);
@@ -62,31 +64,62 @@ export function parseJson(bytes: Uint8Array): unknown {
   } catch (error) {
     throw badRequest(`request body is not valid JSON: ${(error as Error).message}`, undefined, 'malformed_json');
   }
-  checkJsonDepth(value);
+  // No document nests deeper than it has `[` and `{` bytes: counting them (memchr) spares walking
+  // every element of a tensor's data; only bodies with many of them are walked.
+  if (openersExceed(bytes, MAX_JSON_DEPTH)) checkJsonDepth(value);
   return value;
 }
+
+function openersExceed(bytes: Uint8Array, limit: number): boolean {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let count = 0;
+  for (const opener of OPENERS) {
+    for (let at = buffer.indexOf(opener); at !== -1; at = buffer.indexOf(opener, at + 1)) if (++count > limit) return true;
+  }
+  return false;
+}
+
+const OPENERS = [0x5b, 0x7b]; // [ {
 
 /** A 400 for JSON nested deeper than MAX_JSON_DEPTH (checked without recursion). */
 export function checkJsonDepth(value: unknown, where = '/'): void {
   if (typeof value !== 'object' || value === null) return;
-  const stack: [object, number][] = [[value, 1]];
-  while (stack.length) {
-    const [node, depth] = stack.pop()!;
+  // Two parallel stacks and an indexed loop over arrays: tensor data is long arrays of numbers,
+  // which this walks without boxing each element.
+  const nodes: object[] = [value];
+  const depths: number[] = [1];
+  while (nodes.length) {
+    const node = nodes.pop()!;
+    const depth = depths.pop()!;
     if (depth > MAX_JSON_DEPTH) {
       throw badRequest(`JSON nested more than ${MAX_JSON_DEPTH} levels deep`, [{ path: where, message: `nests more than ${MAX_JSON_DEPTH} levels deep` }]);
     }
-    const children: unknown[] = Array.isArray(node) ? node : Object.values(node);
-    for (const child of children) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) {
+        const child: unknown = node[i];
+        if (typeof child === 'object' && child !== null) {
+          nodes.push(child);
+          depths.push(depth + 1);
+        }
+      }
+    } else {
+      for (const child of Object.values(node)) {
+        if (typeof child === 'object' && child !== null) {
+          nodes.push(child);
+          depths.push(depth + 1);
+        }
+      }
+    }
   }
 }
 
 /** `application/json; charset=utf-8` → `application/json`. */
-export function mediaType(request: Request): string | undefined {
+export function mediaType(request: { headers: HeaderBag }): string | undefined {
   const header = request.headers.get('content-type');
   return header ? header.split(';')[0]!.trim().toLowerCase() : undefined;
 }
 
 /** The rest of the body is not read, so the connection cannot be reused: it is closed after the answer. */
-function tooLarge(maxBytes: number): HttpError {
+export function tooLarge(maxBytes: number): HttpError {
   return new HttpError(413, 'payload_too_large', `request body exceeds ${maxBytes} bytes`, undefined, { connection: 'close' });
 }

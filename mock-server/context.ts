@@ -7,6 +7,7 @@ import type { FaultInjector } from './faults/faults';
 import type { Journal } from './faults/journal';
 import type { IdempotencyStore } from './idempotency';
 import type { Runtime } from './runtime/backend';
+import type { RouteResult } from './respond';
 import type { ModelManager } from './runtime/model-manager';
 import type { TrainingJobs } from './training/jobs';
 
@@ -48,8 +49,31 @@ export interface ServerState {
   ready: boolean;
 }
 
+/** Request headers: names case-insensitive, repeated headers joined with `, ` (as `Headers` does). */
+export interface HeaderBag {
+  get(name: string): string | null;
+  /** Every header, lower-case names in sorted order. */
+  forEach(callback: (value: string, name: string) => void): void;
+}
+
+/**
+ * What the app reads of a request: a fetch `Request` (msw, `handler(request)`) or a node:http
+ * request read directly (http.ts), without building web objects per request.
+ */
+export interface IncomingRequest {
+  readonly method: string;
+  /** The absolute URL. */
+  readonly url: string;
+  readonly headers: HeaderBag;
+  /**
+   * The whole body (empty for GET and HEAD). A Content-Length above `maxBytes`, or a body that
+   * grows beyond it, is a 413; a body cut short by the client a 400 `malformed_body`.
+   */
+  bytes(maxBytes: number): Promise<Uint8Array>;
+}
+
 export interface RequestContext {
-  readonly request: Request;
+  readonly request: IncomingRequest;
   readonly url: URL;
   readonly operation: Operation;
   readonly params: Record<string, string>;
@@ -64,5 +88,5 @@ export interface RequestContext {
   readonly state: ServerState;
 }
 
-export type RouteHandler = (context: RequestContext) => Promise<Response> | Response;
+export type RouteHandler = (context: RequestContext) => Promise<RouteResult> | RouteResult;
 export type RouteTable = Record<string, RouteHandler>;

@@ -39,6 +39,8 @@ export interface Operation {
   /** Takes model uploads (multipart or archives), which have their own size limit. */
   isUpload: boolean;
   validateParams: (params: { path: Record<string, string>; query: Record<string, string>; header: Record<string, string> }) => ErrorDetail[];
+  /** Declares header parameters (so `validateParams` needs the request's headers). */
+  hasHeaderParams: boolean;
   /** Validates a parsed JSON body (or the JSON header of a binary body). */
   validateBody: ((body: unknown) => ErrorDetail[]) | undefined;
 }
@@ -94,6 +96,7 @@ export class Contract {
           bodyRequired: Boolean(op.requestBody && this.deref(op.requestBody).required),
           isUpload: 'multipart/form-data' in content,
           validateParams: compileParams(coercing, parameters),
+          hasHeaderParams: parameters.some((p) => p.in === 'header'),
           validateBody: bodyValidator ? (body) => (bodyValidator(body) ? [] : toDetails(bodyValidator.errors, '')) : undefined,
         };
         this.operations.set(operation.operationId, operation);

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { RequestContext, RouteHandler } from './context';
 import { HttpError } from './errors';
+import { toResponse, type RouteResult } from './respond';
 
 const TTL_MS = 24 * 60 * 60 * 1000;
 const MAX_ENTRIES = 10_000;
@@ -24,7 +25,7 @@ export function idempotent(handler: RouteHandler): RouteHandler {
 export class IdempotencyStore {
   private readonly entries = new Map<string, Entry>();
 
-  async run(context: RequestContext, handler: RouteHandler): Promise<Response> {
+  async run(context: RequestContext, handler: RouteHandler): Promise<RouteResult> {
     const key = context.request.headers.get('idempotency-key');
     if (!key) return handler(context);
     this.evictExpired();
@@ -44,7 +45,7 @@ export class IdempotencyStore {
     const entry: Entry = { fingerprint, expires: Date.now() + TTL_MS };
     this.entries.set(id, entry);
     try {
-      const response = await handler(context);
+      const response = toResponse(await handler(context));
       // Only successes are remembered: a failed create may be retried with the same key.
       if (response.status >= 400) {
         this.entries.delete(id);

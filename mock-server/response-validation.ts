@@ -12,6 +12,7 @@
 import { appendFileSync } from 'node:fs';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import type { Contract, Operation } from './contract';
+import { Reply, type RouteResult } from './respond';
 
 export interface ResponseViolation {
   operation: string | undefined;
@@ -150,13 +151,10 @@ export class ResponseValidator {
  */
 export function responseHook(contract: Contract, logFile?: string) {
   const validator = new ResponseValidator(contract);
-  return async (request: Request, operation: Operation | undefined, response: Response): Promise<void> => {
-    const type = response.headers.get('content-type')?.split(';')[0]!.trim().toLowerCase();
-    const readable = response.body && (type === 'application/json' || type === 'application/octet-stream');
+  return async (request: { method: string; url: string }, operation: Operation | undefined, response: RouteResult): Promise<void> => {
     let problems: string[];
     try {
-      const body = readable ? new Uint8Array(await response.clone().arrayBuffer()) : undefined;
-      problems = validator.check(operation, { status: response.status, headers: response.headers, body });
+      problems = validator.check(operation, await factsOf(response));
     } catch (error) {
       problems = [`the response could not be checked: ${(error as Error).message}`];
     }
@@ -167,6 +165,18 @@ export function responseHook(contract: Contract, logFile?: string) {
     console.error(`[modelport] response violates openapi.yaml: ${request.method} ${url.pathname} → ${response.status}: ${problems.join('; ')}`);
     if (logFile) appendFileSync(logFile, `${JSON.stringify({ pid: process.pid, ppid: process.ppid, ...violation })}\n`);
   };
+}
+
+/** Status, headers and (JSON or binary) body of a response, without consuming it. */
+async function factsOf(response: RouteResult): Promise<ResponseFacts> {
+  if (response instanceof Reply) {
+    const body = typeof response.body === 'string' ? new TextEncoder().encode(response.body) : response.body ?? undefined;
+    return { status: response.status, headers: new Headers(response.headers), body };
+  }
+  const type = response.headers.get('content-type')?.split(';')[0]!.trim().toLowerCase();
+  const readable = response.body && (type === 'application/json' || type === 'application/octet-stream');
+  const body = readable ? new Uint8Array(await response.clone().arrayBuffer()) : undefined;
+  return { status: response.status, headers: response.headers, body };
 }
 
 function parse(bytes: Uint8Array, problems: string[]): unknown {

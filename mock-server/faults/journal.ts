@@ -1,5 +1,6 @@
 /** The request journal (test controls): what the server received, for assertions. Never secrets. */
 import type { components } from '../../src/generated/openapi';
+import type { HeaderBag } from '../context';
 
 export type JournalEntry = components['schemas']['JournalEntry'];
 const MAX_ENTRIES = 10_000;
@@ -9,7 +10,7 @@ const SECRET_HEADERS = new Set(['authorization', 'x-api-key', 'proxy-authorizati
 export class Journal {
   private entries: JournalEntry[] = [];
 
-  record(entry: Omit<JournalEntry, 'headers' | 'body'> & { headers: Headers; body: unknown; rawBytes?: number }): void {
+  record(entry: Omit<JournalEntry, 'headers' | 'body'> & { headers: HeaderBag; body: unknown; rawBytes?: number }): void {
     const headers: Record<string, string> = {};
     entry.headers.forEach((value, name) => {
       if (!SECRET_HEADERS.has(name)) headers[name] = value;

@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { parse } from 'yaml';
-import type { ServerState } from '../context';
+import type { IncomingRequest, ServerState } from '../context';
 import { PACKAGE_ROOT, PACKAGE_VERSION, RUNNING_BUILT, SPEC_PATH } from '../paths';
 import { browserSdk } from './sdk-bundle';
 
@@ -63,7 +63,7 @@ export class Pages {
     return this.routes().has(pathname);
   }
 
-  async serve(request: Request, { state, requestId }: ServeContext): Promise<Response> {
+  async serve(request: IncomingRequest, { state, requestId }: ServeContext): Promise<Response> {
     const url = new URL(request.url);
     const source = this.routes().get(url.pathname);
     const headers = new Headers({ 'x-request-id': requestId, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' });
@@ -95,7 +95,7 @@ export class Pages {
   }
 
   /** A 200 with an ETag, or a 304 when the browser already has these bytes. */
-  private content(request: Request, headers: Headers, body: Uint8Array, type: string): Response {
+  private content(request: IncomingRequest, headers: Headers, body: Uint8Array, type: string): Response {
     const etag = `"${createHash('sha1').update(body).digest('base64url')}"`;
     headers.set('content-type', type);
     headers.set('etag', etag);

@@ -6,7 +6,7 @@ import { parseDataset, type DatasetFormat } from '../evaluation/dataset-formats'
 import { labOf } from '../evaluation/lab';
 import { idempotent } from '../idempotency';
 import { paginate } from '../pagination';
-import { json } from '../respond';
+import { json, type RouteResult } from '../respond';
 
 const FORMATS: Record<string, DatasetFormat> = { 'text/csv': 'csv', 'application/x-ndjson': 'jsonl', 'application/jsonl': 'jsonl' };
 
@@ -23,7 +23,7 @@ export const datasetRoutes: RouteTable = {
   },
 };
 
-async function createDataset({ state, request, query, rawBody }: RequestContext): Promise<Response> {
+async function createDataset({ state, request, query, rawBody }: RequestContext): Promise<RouteResult> {
   const { datasets } = await labOf(state);
   const format = FORMATS[mediaType(request) ?? '']!; // the contract admits only these media types
   const labels = query.labels === undefined ? undefined : declaredLabels(query.labels);

@@ -4,7 +4,7 @@ import type { components } from '../../src/generated/openapi';
 import type { RequestContext, RouteTable } from '../context';
 import { checkJsonDepth } from '../body';
 import { badRequest, HttpError } from '../errors';
-import { json } from '../respond';
+import { bytes as bytesReply, json, type Reply } from '../respond';
 import type { ServedVersion } from '../runtime/model-manager';
 import { classify, decodeImages } from '../runtime/preprocess';
 import { checkAgainstSpec, decodeBinaryInput, decodeJsonInput, encodeOutput, type HostTensor, type ResponseOutput } from '../runtime/tensors';
@@ -17,7 +17,7 @@ export const inferenceRoutes: RouteTable = {
   modelVersionInfer: (context) => infer(context, context.params.model_version),
 };
 
-async function infer(context: RequestContext, version: string | undefined): Promise<Response> {
+async function infer(context: RequestContext, version: string | undefined): Promise<Reply> {
   const started = process.hrtime.bigint();
   const { request, binary } = readInferenceRequest(context);
   const served = context.state.models.resolve(context.params.model_name!, version);
@@ -142,7 +142,7 @@ function planOutputs(request: InferenceRequest, served: ServedVersion): OutputPl
   });
 }
 
-function encodeResponse(request: InferenceRequest, served: ServedVersion, plan: OutputPlan[], outputs: { shape: number[]; values: unknown }[]): Response {
+function encodeResponse(request: InferenceRequest, served: ServedVersion, plan: OutputPlan[], outputs: { shape: number[]; values: unknown }[]): Reply {
   const chunks: Uint8Array[] = [];
   const encoded: ResponseOutput[] = plan.map((p) => {
     const tensor = outputs[p.index];
@@ -155,5 +155,5 @@ function encodeResponse(request: InferenceRequest, served: ServedVersion, plan: 
   const body: InferenceResponse = { model_name: served.name, model_version: served.version, ...(request.id !== undefined ? { id: request.id } : {}), outputs: encoded };
   if (!chunks.length) return json(body);
   const { body: bytes, headerLength } = encodeBinaryBody(body, chunks);
-  return new Response(bytes, { status: 200, headers: { 'content-type': 'application/octet-stream', [HEADER_LENGTH_HEADER]: String(headerLength) } });
+  return bytesReply(bytes, 200, { 'content-type': 'application/octet-stream', [HEADER_LENGTH_HEADER]: String(headerLength) });
 }

@@ -1,7 +1,7 @@
 /** OIP model metadata and readiness. */
 import type { components } from '../../src/generated/openapi';
 import type { RequestContext, RouteTable } from '../context';
-import { json } from '../respond';
+import { json, type Reply } from '../respond';
 
 type ModelMetadata = components['schemas']['ModelMetadata'];
 
@@ -12,7 +12,7 @@ export const modelRoutes: RouteTable = {
   modelVersionReady: (context) => ready(context, context.params.model_version),
 };
 
-function metadata({ state, params }: RequestContext, version: string | undefined): Response {
+function metadata({ state, params }: RequestContext, version: string | undefined): Reply {
   const name = params.model_name!;
   const served = state.models.resolve(name, version);
   const { config } = served;
@@ -29,7 +29,7 @@ function metadata({ state, params }: RequestContext, version: string | undefined
   return json(body);
 }
 
-function ready({ state, params }: RequestContext, version: string | undefined): Response {
+function ready({ state, params }: RequestContext, version: string | undefined): Reply {
   const name = params.model_name!;
   // A registered model without versions yet is simply not ready (a probe's answer, not an error).
   if (version === undefined && state.models.has(name) && state.models.versions(name).length === 0) return json({ name, ready: false });

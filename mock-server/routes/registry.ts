@@ -5,7 +5,7 @@ import type { RequestContext, RouteTable } from '../context';
 import { badRequest, conflict } from '../errors';
 import { idempotent } from '../idempotency';
 import { paginate } from '../pagination';
-import { json } from '../respond';
+import { json, type Reply } from '../respond';
 import { filesOfUpload, writeFiles } from '../registry/archive';
 import { inspectUpload } from '../registry/inspect';
 import type { AliasTarget, ModelConfig } from '../registry/model-config';
@@ -103,7 +103,7 @@ export const registryRoutes: RouteTable = {
     },
 };
 
-async function uploadVersion({ state, params, request, rawBody }: RequestContext): Promise<Response> {
+async function uploadVersion({ state, params, request, rawBody }: RequestContext): Promise<Reply> {
   const name = params.model_name!;
   const model = state.models.config(name); // 404 before any work
   const type = mediaType(request)!;

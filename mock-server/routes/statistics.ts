@@ -1,6 +1,6 @@
 /** Per-model statistics (Triton's statistics extension) and the same as Prometheus text. */
 import type { RequestContext, RouteTable } from '../context';
-import { json } from '../respond';
+import { json, type Reply } from '../respond';
 import type { ServedVersion } from '../runtime/model-manager';
 
 export const statisticsRoutes: RouteTable = {
@@ -10,7 +10,7 @@ export const statisticsRoutes: RouteTable = {
   metrics: (context) => new Response(prometheus(context), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } }),
 };
 
-function statistics(versions: ServedVersion[]): Response {
+function statistics(versions: ServedVersion[]): Reply {
   return json({ model_stats: versions.map((v) => v.stats.toJSON(v.name, v.version)) });
 }
 
