@@ -1,13 +1,13 @@
 /** Authentication and authorisation of one request against the operation's declared scopes. */
 import type { Operation } from '../contract';
-import type { ServerState } from '../context';
+import type { HeaderBag, ServerState } from '../context';
 import { HttpError } from '../errors';
 import type { Principal } from './keys';
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
 /** The caller, or a 401/403. Public operations and auth-off servers let everyone through. */
-export function authorize(state: ServerState, operation: Operation, request: Request, params: Record<string, string>): Principal | undefined {
+export function authorize(state: ServerState, operation: Operation, request: { headers: HeaderBag }, params: Record<string, string>): Principal | undefined {
   const needed = operation.scopes ?? [];
   if (!state.options.auth || needed.length === 0) return undefined;
   const header = request.headers.get('authorization');

@@ -27,10 +27,18 @@ export interface Principal {
 }
 
 const KEY_PATTERN = /^mp_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$/;
+/** Verified tokens remembered at most (the cache starts over beyond). */
+const MAX_VERIFIED = 1024;
 
 export class KeyStore {
   private keys = new Map<string, StoredKey>();
   private readonly file: string;
+  /**
+   * Tokens that verified → their principal, so a request does not hash its token again. Only
+   * valid tokens are kept, and every change to the keys (create, revoke, reset) empties it, so a
+   * revocation still takes effect on the next request.
+   */
+  private readonly verified = new Map<string, Principal>();
 
   private constructor(dataDir: string, private readonly adminHash: Buffer) {
     this.file = path.join(dataDir, 'keys.json');
@@ -49,6 +57,17 @@ export class KeyStore {
 
   /** Who holds this bearer token, or undefined for a bad or revoked one. */
   verify(token: string): Principal | undefined {
+    const known = this.verified.get(token);
+    if (known) return known;
+    const principal = this.check(token);
+    if (principal) {
+      if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
+      this.verified.set(token, Object.freeze(principal));
+    }
+    return principal;
+  }
+
+  private check(token: string): Principal | undefined {
     const hash = sha256(token);
     if (timingSafeEqual(hash, this.adminHash)) return { keyId: 'admin', scopes: ['admin'] };
     const id = KEY_PATTERN.exec(token)?.[1];
@@ -73,6 +92,7 @@ export class KeyStore {
       hash: sha256(secret).toString('hex'),
     };
     this.keys.set(id, key);
+    this.verified.clear();
     await this.save();
     return { ...view(key), secret };
   }
@@ -86,12 +106,14 @@ export class KeyStore {
     const key = this.keys.get(id);
     if (!key) return false;
     key.revoked_at ??= new Date().toISOString();
+    this.verified.clear();
     await this.save();
     return true;
   }
 
   async reset(): Promise<void> {
     this.keys.clear();
+    this.verified.clear();
     await this.save();
   }
 
