@@ -83,8 +83,25 @@ export interface ServingConfig extends Omit<ModelConfig, 'platform' | 'inputs' |
   info: VersionInfo;
 }
 
+/**
+ * Built once per (config, version info) pair and then reused: it is read several times per
+ * request. Configs are replaced, never changed in place (ModelManager.updateConfig), so a
+ * changed config is a new key and its changes are seen at once.
+ */
+const servingConfigs = new WeakMap<ModelConfig, WeakMap<VersionInfo, ServingConfig>>();
+
 export function servingConfig(config: ModelConfig, info: VersionInfo): ServingConfig {
-  return { ...config, platform: info.platform, inputs: info.inputs, outputs: info.outputs, info };
+  let byInfo = servingConfigs.get(config);
+  if (!byInfo) {
+    byInfo = new WeakMap();
+    servingConfigs.set(config, byInfo);
+  }
+  let serving = byInfo.get(info);
+  if (!serving) {
+    serving = { ...config, platform: info.platform, inputs: info.inputs, outputs: info.outputs, info };
+    byInfo.set(info, serving);
+  }
+  return serving;
 }
 
 export const DEFAULT_BATCHING: BatchingConfig = { max_batch_size: 0, max_queue_delay_ms: 0, max_queue_size: 1024 };
