@@ -12,9 +12,9 @@ import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { parse } from 'yaml';
 import type { IncomingRequest, ServerState } from '../context';
 import { PACKAGE_ROOT, PACKAGE_VERSION, RUNNING_BUILT, SPEC_PATH } from '../paths';
+import { parseSpec } from '../spec';
 import { browserSdk } from './sdk-bundle';
 
 const ASSETS_DIR = path.join(PACKAGE_ROOT, 'mock-server', 'pages', 'assets');
@@ -118,7 +118,7 @@ export class Pages {
   }
 
   private loadSpec() {
-    this.spec ??= readFile(SPEC_PATH, 'utf8').then((text) => parse(text) as Record<string, unknown>);
+    this.spec ??= readFile(SPEC_PATH, 'utf8').then((text) => parseSpec(text) as Record<string, unknown>);
     return this.spec;
   }
 
