@@ -2,7 +2,7 @@ import { HEADER_LENGTH_HEADER, encodeBinaryBody } from '../core/binary';
 import { randomId } from '../core/ids';
 import { APIResource } from '../core/resource';
 import type { RequestOptions } from '../core/transport';
-import { toRequestInput, type Tensor, type TensorLike } from '../core/tensors';
+import { encodeInferRequest, toRequestInput, type Tensor, type TensorLike } from '../core/tensors';
 import type { InferenceRequest, ModelMetadata } from '../types';
 import { decodeInferResponse, inferPath } from './inference';
 
@@ -54,7 +54,15 @@ export class Predictions extends APIResource {
     };
     const response = binary
       ? await this.sendBinary(model, version, request, encoded.map((e) => e.bytes!), requestOptions)
-      : await this.transport.send({ method: 'POST', path: inferPath(model, version), json: request, idempotencyKey: randomId(), ...requestOptions });
+      : await this.transport.send({
+          method: 'POST',
+          path: inferPath(model, version),
+          // Typed arrays are written straight to JSON text (no number array, no generic stringify).
+          body: encodeInferRequest(request, encoded.map((e) => e.dataJson)),
+          idempotencyKey: randomId(),
+          ...requestOptions,
+          headers: { 'content-type': 'application/json', ...requestOptions.headers },
+        });
     const decoded = await decodeInferResponse(response);
     const outputs = Object.fromEntries(decoded.outputs.map((t) => [t.name, t]));
     const prediction: Prediction = { model: decoded.model_name ?? model, version: decoded.model_version, outputs, output: decoded.outputs[0]! };
