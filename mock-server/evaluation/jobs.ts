@@ -207,7 +207,11 @@ export class EvaluationJobs {
             ? await measureLatency([{ served, count: latencyCount, sample: datasetSamples(data, plan) }], () => { job.progress = round4((done + data.info.samples + ++requests) / total); })
             : [undefined];
           if (latency instanceof Error) throw latency;
-          const size = await artifactBytes(this.models.repository.versionDir(served.name, served.version));
+          const size = await artifactBytes(this.models.repository.versionDir(served.name, served.version)).catch((error: NodeJS.ErrnoException) => {
+            // Deleted while it was being evaluated: its folder went away under the job.
+            if (error.code === 'ENOENT') throw new EvaluationError('model_unavailable', `${served.name} version ${served.info.version} was deleted while it was evaluated`);
+            throw error;
+          });
           const result: EvaluationResult = {
             model: served.name,
             version: served.info.version,

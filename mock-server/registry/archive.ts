@@ -45,8 +45,17 @@ export async function writeFiles(dir: string, files: UploadedFile[]): Promise<st
     written.push(paths[i]!);
     const target = path.join(dir, paths[i]!);
     if (!target.startsWith(dir + path.sep)) throw unsafePath(files[i]!.path);
-    await mkdir(path.dirname(target), { recursive: true });
-    await writeFile(target, files[i]!.bytes);
+    try {
+      await mkdir(path.dirname(target), { recursive: true });
+      await writeFile(target, files[i]!.bytes);
+    } catch (error) {
+      // A file where a folder must go (`a` and `a/b`), or a name the file system refuses.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code && ['EEXIST', 'ENOTDIR', 'EISDIR', 'ENAMETOOLONG', 'EINVAL'].includes(code)) {
+        throw badRequest(`the upload's file '${files[i]!.path.slice(0, 100)}' cannot be stored (${code})`, [{ path: `/${files[i]!.path.slice(0, 100)}`, message: 'conflicts with another file of the upload, or is not a valid file name' }], 'invalid_archive');
+      }
+      throw error;
+    }
   }
   return written;
 }

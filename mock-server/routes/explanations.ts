@@ -35,11 +35,15 @@ export const explanationRoutes: RouteTable = {
 
     const { tf } = state.runtime;
     const predicted = tf.tidy(() => Array.from(model(tf.tensor(values, tensor.shape)).dataSync()));
+    checkFinite(predicted, 'score');
     const target = request.target ?? predicted.indexOf(Math.max(...predicted));
     if (target >= classes) throw badRequest(`target ${target} is beyond the ${classes} classes of '${config.outputs[outputIndex]!.name}'`, [{ path: '/target', message: `must be below ${classes}` }]);
 
     const methods = request.methods ?? ['integrated_gradients', 'gradients'];
     const result = attribute({ tf, model, input: values, shape: tensor.shape, baseline, target, steps: request.steps ?? DEFAULT_STEPS, methods });
+    checkFinite([result.score, result.baselineScore], 'score');
+    if (result.integratedGradients) checkFinite(result.integratedGradients, 'integrated-gradients attribution');
+    if (result.gradients) checkFinite(result.gradients, 'gradient');
     const attributions: Record<string, { shape: number[]; data: number[] }> = {};
     if (result.integratedGradients) attributions.integrated_gradients = { shape: tensor.shape, data: Array.from(result.integratedGradients) };
     if (result.gradients) attributions.gradients = { shape: tensor.shape, data: Array.from(result.gradients) };
@@ -60,11 +64,26 @@ export const explanationRoutes: RouteTable = {
 };
 
 function baselineOf(baseline: ExplainRequest['baseline'], size: number): Float32Array {
+  let values: Float32Array;
   if (baseline === undefined || baseline === 'zeros') return new Float32Array(size);
-  if (typeof baseline === 'number') return new Float32Array(size).fill(baseline);
-  if (Array.isArray(baseline)) {
+  if (typeof baseline === 'number') values = new Float32Array(size).fill(baseline);
+  else if (Array.isArray(baseline)) {
     if (baseline.length !== size) throw badRequest(`the baseline has ${baseline.length} elements; the input has ${size}`, [{ path: '/baseline', message: `needs ${size} elements` }], 'data_length_mismatch');
-    return Float32Array.from(baseline);
+    values = Float32Array.from(baseline);
+  } else {
+    throw badRequest('baseline must be "zeros", a number or an array', [{ path: '/baseline', message: 'invalid baseline' }]);
   }
-  throw badRequest('baseline must be "zeros", a number or an array', [{ path: '/baseline', message: 'invalid baseline' }]);
+  // As for inputs: a number beyond float32 would silently become Infinity (and the attributions NaN).
+  const bad = values.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw badRequest(`baseline element ${bad} does not fit TF.js float32 (±3.4028235e38)`, [{ path: '/baseline', message: `element ${bad} out of float32 range` }], 'invalid_tensor_data');
+  return values;
+}
+
+/** Scores or attributions that overflowed: JSON has no NaN or Infinity to send them as. */
+function checkFinite(values: ArrayLike<number>, what: string): void {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i]!)) {
+      throw badRequest(`the ${what} is not finite for this input (the model overflows float32 on it)`, [{ path: '/inputs/0/data', message: `makes the ${what} non-finite` }], 'invalid_tensor_data');
+    }
+  }
 }

@@ -26,7 +26,15 @@ const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'interrupted']);
 const CANCEL_GRACE_MS = 10_000;
 
 interface Entry {
+  /** The job as this process runs it; its changes are shown once saved. */
   job: TrainingJob;
+  /**
+   * The job as last saved: what the API shows, so that nothing a client saw (running, succeeded
+   * with a version) is undone by a crash before the record reached the disk.
+   */
+  saved?: TrainingJob;
+  /** The record's writes, one after another, so the file always ends with the newest state. */
+  saving: Promise<void>;
   events: TrainingEvent[];
   listeners: Set<Listener>;
 }
@@ -58,7 +66,7 @@ export class TrainingJobs {
       // A tail torn by a crash mid-append is cut off, so the next event starts on a line of its own.
       const whole = events.map((e) => `${JSON.stringify(e)}\n`).join('');
       if (whole.length !== log.length) await writeFileAtomic(logFile, whole);
-      jobs.jobs.set(job.id, { job, events, listeners: new Set() });
+      jobs.jobs.set(job.id, { job, saved: structuredClone(job), saving: Promise.resolve(), events, listeners: new Set() });
       if (job.status === 'running') await jobs.finish(job.id, 'interrupted', { error: 'the server stopped while this job was running' });
     }
     jobs.pump();
@@ -79,19 +87,21 @@ export class TrainingJobs {
       request,
       created_at: new Date().toISOString(),
     };
-    this.jobs.set(id, { job, events: [], listeners: new Set() });
+    this.jobs.set(id, { job, saving: Promise.resolve(), events: [], listeners: new Set() });
     await this.save(job);
     await this.emit(id, { type: 'queued' });
     this.pump();
-    return job;
+    return this.get(id);
   }
 
   get(id: string): TrainingJob {
-    return this.entry(id).job;
+    const { saved } = this.entry(id);
+    if (!saved) throw notFound(`training job '${id}' not found`, 'job_not_found');
+    return saved;
   }
 
   list(): TrainingJob[] {
-    return [...this.jobs.values()].map((e) => e.job).sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id));
+    return [...this.jobs.values()].flatMap((e) => (e.saved ? [e.saved] : [])).sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id));
   }
 
   async cancel(id: string): Promise<TrainingJob> {
@@ -99,7 +109,7 @@ export class TrainingJobs {
     if (TERMINAL.has(job.status)) throw conflict(`job ${id} has already ${job.status === 'succeeded' ? 'succeeded' : `ended (${job.status})`}`, 'job_finished');
     if (job.status === 'queued') {
       await this.finish(id, 'cancelled', {});
-      return job;
+      return this.get(id);
     }
     const worker = this.running?.id === id ? this.running.worker : undefined;
     this.cancelling.add(id);
@@ -108,7 +118,7 @@ export class TrainingJobs {
     if (worker?.connected) worker.send({ type: 'cancel' } satisfies ToWorker, () => undefined);
     // A worker that does not stop within the grace period is killed.
     setTimeout(() => worker?.kill('SIGKILL'), CANCEL_GRACE_MS).unref();
-    return job;
+    return this.get(id);
   }
 
   /** Events so far after `afterSeq`, then live ones; returns an unsubscribe function. */
@@ -247,7 +257,8 @@ export class TrainingJobs {
       else if (outcome?.type === 'cancelled' || (!outcome && this.cancelling.has(job.id))) await this.finish(job.id, 'cancelled', outcome?.type === 'cancelled' ? { batchesAfterCancel: outcome.batchesAfterCancel } : {});
       else await this.finish(job.id, 'failed', { error: outcome?.type === 'error' ? outcome.message : 'the training process exited unexpectedly' });
     } catch (error) {
-      await this.finish(job.id, 'failed', { error: (error as Error).message });
+      // (A job a reset forgot while its result was being registered has nothing left to fail.)
+      if (this.jobs.has(job.id)) await this.finish(job.id, 'failed', { error: (error as Error).message });
     } finally {
       this.cancelling.delete(job.id);
       await rm(outDir, { recursive: true, force: true });
@@ -321,8 +332,16 @@ export class TrainingJobs {
     for (const listener of entry.listeners) listener(full);
   }
 
+  /** Writes the job's record as it is now; once on disk, that state is what the API shows. */
   private save(job: TrainingJob): Promise<void> {
-    return writeFileAtomic(path.join(this.dir, `${job.id}.json`), JSON.stringify(job));
+    const entry = this.entry(job.id);
+    const snapshot = structuredClone(job);
+    const write = entry.saving.catch(() => undefined).then(async () => {
+      await writeFileAtomic(path.join(this.dir, `${job.id}.json`), JSON.stringify(snapshot));
+      entry.saved = snapshot;
+    });
+    entry.saving = write;
+    return write;
   }
 
   private entry(id: string): Entry {

@@ -153,7 +153,8 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       if (status === 503 && declared) report.shed503 += 1;
       else fail('server-error', described, [`status ${status}: ${text(body).slice(0, 300)}`]);
     }
-    const problems = validator.check(operation, { status, headers: response.headers, body }, { alsoAllowed: CROSS_CUTTING });
+    // (An undeclared 5xx is already a server error; it is not counted again as a status violation.)
+    const problems = validator.check(operation, { status, headers: response.headers, body }, { alsoAllowed: status >= 500 ? [...CROSS_CUTTING, status] : CROSS_CUTTING });
     if (problems.length) fail(problems.some((p) => p.startsWith('status ')) ? 'status' : 'schema', described, [...problems, `body: ${text(body).slice(0, 300)}`]);
     if (operation && !contract.responseSpec(operation.operationId, status) && (CROSS_CUTTING as readonly number[]).includes(status)) {
       const key = `${operation.operationId} ${status}`;
@@ -171,6 +172,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     if (c.auth === 'admin' && (status === 401 || status === 403)) fail('auth', described, [`the admin key got ${status}: ${text(body).slice(0, 200)}`]);
   }
 
+  const internalReported = new Set<string>();
   async function housekeeping(c: FuzzCase, operationId: string | undefined, status: number, body: Uint8Array | undefined): Promise<void> {
     if (status >= 300 || !operationId) return;
     const json = () => {
@@ -180,6 +182,13 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         return {};
       }
     };
+    // A background job (an evaluation) that failed with an internal error is a server error that no
+    // status shows: it counts once per job.
+    for (const id of internalFailures(json())) {
+      if (internalReported.has(id)) continue;
+      internalReported.add(id);
+      fail('server-error', `${operationId}: job ${id}`, ['failed with failure.reason internal', text(body).slice(0, 300)]);
+    }
     switch (operationId) {
       case 'createFault':
         state.faults.clear(); // never let an injected fault answer the requests that follow
@@ -280,4 +289,14 @@ export function summarize(report: FuzzReport): string[] {
     `cross-cutting statuses not declared by the operation: ${undeclared}`,
     `after the run: /v2/health/ready ${report.finalHealth.ready}, iris infer ${report.finalHealth.infer}`,
   ];
+}
+
+/** Ids of jobs in a response body (one job, or a page of them) whose failure reason is `internal`. */
+function internalFailures(value: unknown, depth = 0): string[] {
+  if (!value || typeof value !== 'object' || depth > 3) return [];
+  if (Array.isArray(value)) return value.flatMap((v) => internalFailures(v, depth + 1));
+  const record = value as Record<string, unknown>;
+  const failure = record.failure as { reason?: unknown } | undefined;
+  if (failure?.reason === 'internal') return [String(record.id)];
+  return Object.values(record).flatMap((v) => internalFailures(v, depth + 1));
 }

@@ -161,10 +161,10 @@ const DATATYPES = ['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16
 
 export type UploadAttack =
   | 'traversal-name' | 'zip-traversal' | 'tar-traversal' | 'tar-symlink' | 'garbage' | 'truncated-archive' | 'zip-lying-size' | 'gzip-bomb'
-  | 'empty-multipart' | 'multipart-no-boundary' | 'metadata' | 'model-json' | 'weights' | 'many-files' | 'savedmodel-garbage';
+  | 'empty-multipart' | 'multipart-no-boundary' | 'metadata' | 'model-json' | 'weights' | 'many-files' | 'savedmodel-garbage' | 'path-conflict';
 const UPLOAD_ATTACKS: UploadAttack[] = [
   'traversal-name', 'zip-traversal', 'tar-traversal', 'tar-symlink', 'garbage', 'truncated-archive', 'zip-lying-size', 'gzip-bomb', 'empty-multipart',
-  'multipart-no-boundary', 'metadata', 'model-json', 'weights', 'many-files', 'savedmodel-garbage',
+  'multipart-no-boundary', 'metadata', 'model-json', 'weights', 'many-files', 'savedmodel-garbage', 'path-conflict',
 ];
 const TRAVERSAL_NAMES = ['../../evil.json', '/etc/passwd', 'C:\\evil.json', 'a/../../b.json', 'a\\..\\..\\b', '..', '.', '', 'x\u0000y', 'model.json/../../z', '%2e%2e/x', 'n'.repeat(5000), `${'a/'.repeat(300)}x`];
 
@@ -705,6 +705,11 @@ function uploadAttack(mutation: Extract<Mutation, { m: 'upload' }>): ReturnType<
       return multipart(p % 2 ? [files[0]!] : [files[0]!, { name: 'weights.bin', bytes: files[1]!.bytes.subarray(0, files[1]!.bytes.byteLength - 1 - (p % 50)) }]);
     case 'many-files':
       return multipart([...files, ...Array.from({ length: 200 + (p % 300) }, (_, i) => ({ name: `extra/${i}.txt`, bytes: new Uint8Array(1) }))]);
+    case 'path-conflict': {
+      // A file where a folder must go, either way round, and a name too long for the file system.
+      const names = [['extra', 'extra/x.bin'], ['extra/x.bin', 'extra'], [`${'n'.repeat(300)}.bin`], [`${'d/'.repeat(3000)}x.bin`]][p % 4]!;
+      return multipart([...files, ...names.map((name) => ({ name, bytes: new Uint8Array(4) }))]);
+    }
     case 'savedmodel-garbage':
       return multipart([
         { name: 'saved_model.pb', bytes: Uint8Array.from({ length: 64 + p }, (_, i) => (i * 7 + p) & 0xff) },
