@@ -7,6 +7,7 @@
  *
  *   npm run bench:overload                            10× for 10 s, binary digits requests
  *   npm run bench:overload -- --factor 10 --seconds 10 --payload json --queue 256 --max-in-flight 64 --sockets 512
+ *   npm run bench:overload -- --honour-retry-after     clients wait Retry-After seconds after a 503
  *
  * Reports: capacity, offered and answered rates, answers by status, Retry-After on every shed
  * answer, latency of admitted (200) requests, the server's RSS before/peak/after, and recovery.
@@ -34,6 +35,8 @@ const { values: args } = parseArgs({
     'max-in-flight': { type: 'string', default: '64' },
     /** Connections of the open loop (clients); each carries one request at a time. */
     sockets: { type: 'string', default: '512' },
+    /** Clients that honour Retry-After: a shed client waits that long before its next request. */
+    'honour-retry-after': { type: 'boolean', default: false },
   },
 });
 const FACTOR = Number(args.factor);
@@ -43,7 +46,8 @@ const CONNECTIONS = Number(args.connections);
 interface Outcome {
   status: number;
   ms: number;
-  retryAfter: boolean;
+  /** Seconds, when the answer carried a valid Retry-After. */
+  retryAfter: number | undefined;
 }
 
 const dataDir = await mkdtemp(path.join(os.tmpdir(), 'modelport-overload-'));
@@ -67,7 +71,7 @@ try {
   const capacity = await closedLoop(CONNECTIONS, 5);
   const rate = capacity.rps * FACTOR;
   console.log(`capacity: ${capacity.rps.toFixed(0)} req/s at ${CONNECTIONS} connections (p50 ${capacity.p50.toFixed(1)} ms, p99 ${capacity.p99.toFixed(1)} ms)`);
-  console.log(`overload: offering ${rate.toFixed(0)} req/s (${FACTOR}×) for ${SECONDS} s, open loop over ${args.sockets} connections`);
+  console.log(`overload: offering ${rate.toFixed(0)} req/s (${FACTOR}×) for ${SECONDS} s, open loop over ${args.sockets} connections${args['honour-retry-after'] ? ' whose clients honour Retry-After' : ''}`);
 
   const rssSamples: number[] = [];
   const sampler = setInterval(() => rssSamples.push(rssMb()), 200);
@@ -102,7 +106,7 @@ try {
     answered: overload.outcomes.length,
     by_status: byStatus,
     shed_fraction: round(shed.length / Math.max(1, overload.outcomes.length)),
-    shed_with_retry_after: `${shed.filter((o) => o.retryAfter).length}/${shed.length}`,
+    shed_with_retry_after: `${shed.filter((o) => o.retryAfter !== undefined).length}/${shed.length}`,
     admitted_rps: round(admitted.length / SECONDS),
     admitted_p50_ms: round(percentile(admitted, 0.5)),
     admitted_p99_ms: round(percentile(admitted, 0.99)),
@@ -112,7 +116,7 @@ try {
     shed_p50_ms: round(percentile(shed.map((o) => o.ms).sort((a, b) => a - b), 0.5)),
     shed_p99_ms: round(percentile(shed.map((o) => o.ms).sort((a, b) => a - b), 0.99)),
     client_errors: overload.errors,
-    server_rss_mb: { before: rssStart, peak: Math.max(...rssSamples), after: rssAfter },
+    server_rss_mb: { before: rssStart, peak: Math.max(...rssSamples), after: rssAfter, peak_per_5s: peaks(rssSamples, 25) },
     recovery_first_200_ms: round(firstOk),
     after_rps: round(after.rps),
     after_p99_ms: round(after.p99),
@@ -166,7 +170,13 @@ async function openLoop(rate: number, seconds: number): Promise<{ sent: number; 
         continue;
       }
       sent += 1;
-      const one: Promise<void> = send(agent).then((o) => void outcomes.push(o), () => void errors++).finally(() => pending.delete(one));
+      const one: Promise<void> = send(agent)
+        .then(async (o) => {
+          outcomes.push(o);
+          // A polite client is silent for Retry-After seconds after a 503 or 429 (its slot stays taken).
+          if (args['honour-retry-after'] && o.retryAfter !== undefined && (o.status === 503 || o.status === 429)) await new Promise((r) => setTimeout(r, o.retryAfter! * 1000));
+        }, () => void errors++)
+        .finally(() => pending.delete(one));
       pending.add(one);
     }
     await new Promise((r) => setImmediate(r));
@@ -181,7 +191,7 @@ function send(agent: Agent, scheduled = performance.now(), pathname = INFER_PATH
   return new Promise((resolve, reject) => {
     const req = request({ host: base.hostname, port: base.port, path: pathname, method: get ? 'GET' : 'POST', agent, headers: get ? {} : { ...headers, 'content-length': String(body.byteLength) } }, (res) => {
       res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - scheduled, retryAfter: /^\d+$/.test(String(res.headers['retry-after'] ?? '')) }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - scheduled, retryAfter: /^\d+$/.test(String(res.headers['retry-after'] ?? '')) ? Number(res.headers['retry-after']) : undefined }));
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -217,6 +227,13 @@ function rssMb(): number {
 
 function percentile(sorted: number[], q: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : Number.NaN;
+}
+
+/** The highest sample of each window of `size` samples (200 ms apart): a plateau, or a climb. */
+function peaks(samples: number[], size: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < samples.length; i += size) out.push(Math.max(...samples.slice(i, i + size)));
+  return out;
 }
 
 function count(values: number[]): Record<string, number> {

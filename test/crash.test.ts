@@ -12,7 +12,9 @@ import { BUNDLED, tempDataDir } from './helpers/data-dir';
 import { kill, startChildServer } from './helpers/child-server';
 import { filesOf } from './helpers/archives';
 
-const ROUNDS = 6;
+// Each round costs a server start (seconds); test/crash-writes.test.ts kills during every other kind
+// of write. A longer run: CRASH_ROUNDS=20 npx vitest run --config test/vitest.config.ts test/crash.test.ts
+const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 4);
 const pixels = loadMnistSplit().test.x.subarray(0, 784);
 let data: Awaited<ReturnType<typeof tempDataDir>>;
 
