@@ -8,7 +8,7 @@
  *   npm run bench                              everything (about 4 minutes on 2 cores)
  *   npm run bench -- --duration 5 --warmup 2   shorter windows
  *   npm run bench -- --only ceiling,modelport  some scenarios: ceiling, fastapi, modelport,
- *                                              batching, sdk, startup, training
+ *                                              batching, sdk, training-latency, startup, training
  *   npm run bench -- --no-python               skip the FastAPI / Keras baselines
  *
  * Prints one table and writes bench/results/<date>.json (machine, versions, settings, results).
@@ -16,7 +16,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,7 +34,7 @@ const DIGITS_DIR = path.join(ROOT, 'mock-server/models/digits');
 const PYDEPS = path.join(BENCH, '.pydeps');
 const PYTHON = process.env.MODELPORT_PYTHON ?? 'python3';
 const TF_VERSION = '2.21.0';
-const SCENARIOS = ['ceiling', 'fastapi', 'modelport', 'batching', 'sdk', 'startup', 'training'] as const;
+const SCENARIOS = ['ceiling', 'fastapi', 'modelport', 'batching', 'sdk', 'training-latency', 'startup', 'training'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values: args } = parseArgs({
@@ -396,6 +396,127 @@ async function batching(): Promise<void> {
 }
 
 /**
+ * Issue #6: inference latency while a training job trains stays within 3× of idle latency. One
+ * `modelport serve`; JSON infer of the digit idle (sequential loop with µs timing, then autocannon
+ * at concurrency 8), then the same while a real training job runs in the server's training worker
+ * (a small CNN on the built-in `mnist-train` digits, more epochs than the measurement needs; it is
+ * cancelled afterwards). The job is checked to be running before and after each window.
+ */
+async function trainingLatency(): Promise<void> {
+  const { child, url, close } = await startCli();
+  let jobId: string | undefined;
+  const api = async (method: string, apiPath: string, body?: unknown) => {
+    const response = await fetch(url + apiPath, { method, headers: { ...AUTH, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${method} ${apiPath} answered ${response.status}: ${text.slice(0, 300)}`);
+    return JSON.parse(text) as Record<string, unknown>;
+  };
+  const job = async () => (await api('GET', `/v1/training-jobs/${jobId}`)) as { status: string; progress?: { epoch?: number; fraction?: number }; metrics?: Record<string, number> };
+  try {
+    await probe(url);
+    const target = jsonTarget(url);
+    const measure = async (phase: 'idle' | 'training') => {
+      const label = phase === 'idle' ? 'idle' : 'while a training job trains';
+      log(`inference ${label}: sequential loop (µs timing) and autocannon c8, ${durations.warmup} s warm-up + ${durations.duration} s each`);
+      await sequential(target, { warmup: 0, duration: durations.warmup });
+      for (const [kind, run] of [
+        ['c1_seq', () => sequential(target, { warmup: 0, duration: durations.duration })],
+        ['c8', () => cannon(target, 8, { warmup: 0, duration: durations.duration })],
+      ] as const) {
+        const id = `train_latency_${phase}_${kind}`;
+        const { value, otherCores } = await undisturbed(id, durations.duration, async () => {
+          const before = phase === 'training' ? await job() : undefined;
+          const worker = trainingWorkerCpu(child.proc.pid!);
+          const result = await run();
+          const workerCores = worker();
+          const after = phase === 'training' ? await job() : undefined;
+          return { result, before, after, workerCores };
+        });
+        const { result, before, after, workerCores } = value;
+        if (phase === 'training' && (before?.status !== 'running' || after?.status !== 'running')) {
+          notes.push(`WARNING: ${id}: the training job was ${before?.status} before and ${after?.status} after the window, not running throughout`);
+        }
+        if (phase === 'training') {
+          extra[`${id}_job`] = { epoch_before: before?.progress?.epoch, epoch_after: after?.progress?.epoch, training_worker_cores: workerCores };
+        }
+        rows.push({ id, label: `modelport JSON ${label}${kind === 'c1_seq' ? ', sequential loop (µs timing)' : ''}`, result, otherCores });
+        log(`  ${kind}: ${fmt(result.rps, 0)} req/s, p50 ${fmt(result.p50, 3)} ms, p99 ${fmt(result.p99, 3)} ms${workerCores !== undefined && phase === 'training' ? `; the training worker used ${fmt(workerCores, 2)} cores` : ''}`);
+      }
+    };
+    await measure('idle');
+
+    const created = await api('POST', '/v1/training-jobs', {
+      model: 'bench-training-latency',
+      task: 'image-classification',
+      labels: [...'0123456789'],
+      dataset: 'mnist-train',
+      architecture: {
+        input: { name: 'image', shape: [28, 28, 1] },
+        layers: [
+          { type: 'conv2d', filters: 16, kernel_size: 3, padding: 'same', activation: 'relu' },
+          { type: 'maxPooling2d', pool_size: 2 },
+          { type: 'conv2d', filters: 32, kernel_size: 3, padding: 'same', activation: 'relu' },
+          { type: 'maxPooling2d', pool_size: 2 },
+          { type: 'flatten' },
+          { type: 'dense', units: 64, activation: 'relu' },
+          { type: 'dense', units: 10, activation: 'softmax' },
+        ],
+      },
+      epochs: 200, // far more than the measurement needs; cancelled afterwards
+      batch_size: 64,
+      validation_split: 0.1,
+      optimizer: { name: 'adam', learning_rate: 0.001 },
+      seed: 1,
+    });
+    jobId = created.id as string;
+    // Running, and past the worker's start-up (TF load, dataset) into its first epoch.
+    const t0 = performance.now();
+    for (;;) {
+      const state = await job();
+      if (state.status === 'running' && (state.progress?.epoch ?? 0) >= 1) break;
+      if (!['queued', 'running'].includes(state.status)) throw new Error(`training job ${jobId} is ${state.status}: ${JSON.stringify(state).slice(0, 300)}`);
+      if (performance.now() - t0 > 120_000) throw new Error(`training job ${jobId} has not finished an epoch after 120 s`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const firstEpoch = await job();
+    extra.training_latency_job = { id: jobId, first_epoch_after_s: (performance.now() - t0) / 1000, first_epoch_metrics: firstEpoch.metrics };
+    log(`training job ${jobId} running (first epoch done after ${fmt((performance.now() - t0) / 1000, 1)} s)`);
+    await measure('training');
+  } finally {
+    if (jobId) await api('POST', `/v1/training-jobs/${jobId}/cancel`).catch(() => undefined);
+    await close();
+  }
+}
+
+/** Cores used by the server's training worker processes (its children) from now until called. */
+function trainingWorkerCpu(serverPid: number): () => number | undefined {
+  const ticks = () => {
+    try {
+      let sum = 0;
+      for (const entry of readdirSync('/proc')) {
+        if (!/^\d+$/.test(entry)) continue;
+        try {
+          const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+          const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+          if (Number(fields[1]) === serverPid) sum += Number(fields[11]) + Number(fields[12]);
+        } catch {
+          // exited meanwhile
+        }
+      }
+      return sum;
+    } catch {
+      return undefined;
+    }
+  };
+  const start = ticks();
+  const t0 = performance.now();
+  return () => {
+    const end = ticks();
+    return start === undefined || end === undefined ? undefined : (end - start) / 100 / ((performance.now() - t0) / 1000);
+  };
+}
+
+/**
  * `node bin/modelport.js serve` (auth on) until GET /v2/health/ready answers 200. One start seeds a
  * fresh data directory with the bundled models (first run); the median of the next three
  * (restarts on that directory, as `modelport serve` runs day to day) is the figure.
@@ -524,6 +645,13 @@ function ratios(): Ratio[] {
   const raw = row('raw_c1');
   const sdk = row('sdk_c1');
   add('sdk_overhead', 'client.predict vs raw fetch, c1 (mean latency)', '≤ +5 %', raw && sdk ? sdk.mean / raw.mean - 1 : undefined, (v) => v <= 0.05, (v) => `${v >= 0 ? '+' : ''}${fmt(v * 100, 1)} %`);
+  for (const [kind, label] of [['c1_seq', 'c1 (sequential loop)'], ['c8', 'c8 (autocannon)']] as const) {
+    const idle = row(`train_latency_idle_${kind}`);
+    const busy = row(`train_latency_training_${kind}`);
+    for (const q of ['p50', 'p99'] as const) {
+      add(`training_latency_${kind}_${q}`, `infer ${q} while training / idle, ${label}`, '≤ 3×', idle && busy ? busy[q] / idle[q] : undefined, (v) => v <= 3);
+    }
+  }
   const native = measure('train_native_s');
   add('train_vs_cpu', 'training epoch: cpu time / native time', '≥ 50×', native && measure('train_cpu_s') ? measure('train_cpu_s')! / native : undefined, (v) => v >= 50, (v) => `${fmt(v, 0)}×`);
   add('train_vs_keras', 'training epoch: Keras time / native time', '≥ 0.8×', native && measure('train_keras_s') ? measure('train_keras_s')! / native : undefined, (v) => v >= 0.8, undefined, pythonSkip);
@@ -643,6 +771,7 @@ async function main(): Promise<void> {
   if (only.has('fastapi')) await fastapi();
   if (only.has('modelport') || only.has('sdk')) await modelport();
   if (only.has('batching')) await batching();
+  if (only.has('training-latency')) await trainingLatency();
   if (only.has('startup')) await startup();
   if (only.has('training')) await training();
 
