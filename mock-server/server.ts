@@ -8,7 +8,7 @@ import { KeyStore, generateAdminKey } from './auth/keys';
 import { RateLimiter } from './auth/rate-limit';
 import { UsageMeter } from './auth/usage';
 import { Contract } from './contract';
-import type { ServerOptions, ServerState } from './context';
+import type { RouteTable, ServerOptions, ServerState } from './context';
 import { FaultInjector } from './faults/faults';
 import { Journal } from './faults/journal';
 import { IdempotencyStore } from './idempotency';
@@ -17,16 +17,12 @@ import { responseHook, responseValidationFromEnv } from './response-validation';
 import { loadRuntime, type BackendName } from './runtime/backend';
 import { ModelManager } from './runtime/model-manager';
 import { accessRoutes } from './routes/access';
-import { evaluationRoutes } from './routes/evaluations';
-import { explanationRoutes } from './routes/explanations';
 import { healthRoutes } from './routes/health';
 import { inferenceRoutes } from './routes/inference';
 import { mockRoutes } from './routes/mock';
 import { modelRoutes } from './routes/models';
-import { registryRoutes } from './routes/registry';
 import { repositoryRoutes } from './routes/repository';
 import { statisticsRoutes } from './routes/statistics';
-import { trainingRoutes } from './routes/training';
 import { TrainingJobs } from './training/jobs';
 
 export interface CreateServerOptions extends ServerOptions {
@@ -56,10 +52,51 @@ export interface ModelServer {
 
 export { PACKAGE_VERSION };
 
+/**
+ * Runs `load` with Node's source-map support off. tsx turns it on, and then Node reads and
+ * parses the source map of every module it loads: for the multi-megabyte bundles of tfjs that
+ * was ~0.1-0.25 s of start-up, for stack traces into tfjs's own bundles.
+ */
+async function withoutSourceMaps<T>(load: () => Promise<T>): Promise<T> {
+  const enabled = (process as { sourceMapsEnabled?: boolean }).sourceMapsEnabled === true;
+  if (!enabled) return load();
+  process.setSourceMapsEnabled(false);
+  try {
+    return await load();
+  } finally {
+    process.setSourceMapsEnabled(true);
+  }
+}
+
+/**
+ * The route modules of the registry (uploads: tar, fflate), training, evaluations, datasets,
+ * model selection and explanations: imported on the first request to any of their operations,
+ * not at start-up (through tsx, every module loaded at start costs start-up time).
+ */
+async function loadOtherRoutes(): Promise<RouteTable> {
+  const [registry, training, evaluations, explanations] = await Promise.all([
+    import('./routes/registry'), import('./routes/training'), import('./routes/evaluations'), import('./routes/explanations'),
+  ]);
+  return { ...registry.registryRoutes, ...training.trainingRoutes, ...evaluations.evaluationRoutes, ...explanations.explanationRoutes };
+}
+
+/** A route for every operation of the contract that `eager` lacks, each loading `load()`'s table on first use. */
+function lazyRoutes(contract: Contract, eager: RouteTable, load: () => Promise<RouteTable>): RouteTable {
+  const ids = [...contract.operations.keys()].filter((id) => !eager[id]);
+  let loaded: Promise<RouteTable> | undefined;
+  const table = () => (loaded ??= load().then((routes) => {
+    const missing = ids.filter((id) => !routes[id]);
+    const unknown = Object.keys(routes).filter((id) => !ids.includes(id));
+    if (missing.length || unknown.length) throw new Error(`routes and openapi.yaml disagree: no handler for [${missing.join(', ')}], no operation for [${unknown.join(', ')}]`);
+    return routes;
+  }));
+  return Object.fromEntries(ids.map((id) => [id, async (context) => (await table())[id]!(context)]));
+}
+
 let sharedContract: Contract | undefined;
 
 export async function createModelServer(options: CreateServerOptions = {}): Promise<ModelServer> {
-  const runtime = await loadRuntime({ backend: options.backend });
+  const runtime = await withoutSourceMaps(() => loadRuntime({ backend: options.backend }));
   const temporary = options.dataDir === undefined ? await mkdtemp(path.join(os.tmpdir(), 'modelport-')) : undefined;
   const dataDir = options.dataDir ?? temporary!;
   const repository = await Repository.open(dataDir);
@@ -94,19 +131,16 @@ export async function createModelServer(options: CreateServerOptions = {}): Prom
   };
   const validation = responseValidationFromEnv();
   const validate = options.validateResponses ?? validation.enabled;
-  const handler = createApp(state, {
+  const eager: RouteTable = {
     ...healthRoutes,
     ...modelRoutes,
     ...inferenceRoutes,
     ...repositoryRoutes,
     ...statisticsRoutes,
-    ...registryRoutes,
     ...accessRoutes,
     ...mockRoutes,
-    ...explanationRoutes,
-    ...trainingRoutes,
-    ...evaluationRoutes,
-  }, validate ? { onResponse: responseHook(sharedContract, validation.logFile) } : {});
+  };
+  const handler = createApp(state, { ...eager, ...lazyRoutes(sharedContract, eager, loadOtherRoutes) }, validate ? { onResponse: responseHook(sharedContract, validation.logFile) } : {});
   await state.models.loadAll();
   state.ready = true;
   return {
