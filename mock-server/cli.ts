@@ -4,7 +4,7 @@
  * the SDK. Configuration: flags, then MODELPORT_* environment variables, then defaults.
  */
 import { Command, Option } from 'commander';
-import { Modelport } from '../src/client';
+import type { Modelport as ModelportClient } from '../src/client';
 import { PACKAGE_VERSION } from './paths';
 import { doctorCommand } from './cli/doctor';
 import { EXIT, fail, output } from './cli/output';
@@ -22,9 +22,16 @@ const program = new Command('modelport')
   .showHelpAfterError()
   .exitOverride();
 
+// The SDK (and ky) is loaded only for the commands that talk to a server, not for `serve`:
+// start-up time is measured to /v2/health/ready.
+let Modelport: typeof ModelportClient | undefined;
+program.hook('preAction', async (_program, action) => {
+  if (action.name() !== 'serve') ({ Modelport } = await import('../src/client'));
+});
+
 const context: Context = () => {
   const options = program.opts();
-  return { client: new Modelport({ baseUrl: options.url, apiKey: options.apiKey }), out: output(options.json) };
+  return { client: new Modelport!({ baseUrl: options.url, apiKey: options.apiKey }), out: output(options.json) };
 };
 
 program.addCommand(serveCommand());

@@ -1,6 +1,5 @@
 /** `modelport train <model> ...`: start a training job and follow it with a progress bar. */
 import { readFile } from 'node:fs/promises';
-import { SingleBar, Presets } from 'cli-progress';
 import { Command } from 'commander';
 import type { TrainingEvent, TrainingJobCreateParams } from '../../src/types';
 import { table, UsageError } from './output';
@@ -49,6 +48,7 @@ export function trainCommand(context: Context): Command {
         return;
       }
       const epochs: TrainingEvent[] = [];
+      const { SingleBar, Presets } = await import('cli-progress');
       const bar = out.json ? undefined : new SingleBar({ format: 'epoch {value}/{total} |{bar}| loss {loss} val_acc {val} eta {eta_formatted}', hideCursor: true, stream: process.stderr, noTTYOutput: true, notTTYSchedule: 1000 }, Presets.shades_classic);
       bar?.start(request.epochs, 0, { loss: '-', val: '-' });
       for await (const event of job.events()) {
