@@ -645,6 +645,8 @@ function ratios(): Ratio[] {
   const raw = row('raw_c1');
   const sdk = row('sdk_c1');
   add('sdk_overhead', 'client.predict vs raw fetch, c1 (mean latency)', '≤ +5 %', raw && sdk ? sdk.mean / raw.mean - 1 : undefined, (v) => v <= 0.05, (v) => `${v >= 0 ? '+' : ''}${fmt(v * 100, 1)} %`);
+  // The median too: on a shared machine a few stalls of 20-100 ms move a mean of 2,000 calls by several %.
+  add('sdk_overhead_p50', '  the same on median latency', '≤ +5 %', raw && sdk ? sdk.p50 / raw.p50 - 1 : undefined, (v) => v <= 0.05, (v) => `${v >= 0 ? '+' : ''}${fmt(v * 100, 1)} %`);
   for (const [kind, label] of [['c1_seq', 'c1 (sequential loop)'], ['c8', 'c8 (autocannon)']] as const) {
     const idle = row(`train_latency_idle_${kind}`);
     const busy = row(`train_latency_training_${kind}`);
