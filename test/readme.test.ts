@@ -273,7 +273,7 @@ async function runShell(block: Block): Promise<{ result: Record<string, unknown>
       child.on('close', (code) => resolve({ code, stdout, stderr }));
     });
     const died = server.process.exitCode !== null || server.process.signalCode !== null;
-    if (died) throw new Error(`the server died (${server.process.exitCode ?? server.process.signalCode}) during the block:\n${server.output()}`);
+    if (died) throw new Error(`the server died (${server.process.exitCode ?? server.process.signalCode}) during the block\n--- server\n${server.output()}\n--- block stdout\n${run.stdout}\n--- block stderr\n${run.stderr}`);
     if (run.code !== 0) throw new Error(`exited ${run.code}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`);
     return { result: {}, output: run.stdout };
   } finally {
