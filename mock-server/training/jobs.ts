@@ -41,7 +41,12 @@ interface Entry {
 
 export class TrainingJobs {
   private readonly jobs = new Map<string, Entry>();
-  private running: { id: string; worker: ChildProcess; exited: Promise<void> } | undefined;
+  private running: { id: string; worker: ChildProcess } | undefined;
+  /** The run in progress, from the worker's start to its result registered. */
+  private current: Promise<void> | undefined;
+  private resetting = false;
+  /** Event and progress writes under way for the worker's messages. */
+  private readonly writes = new Set<Promise<void>>();
   private readonly cancelling = new Set<string>();
   private closed = false;
 
@@ -138,16 +143,21 @@ export class TrainingJobs {
    * `cancelled` first, so event streams that follow them see a last event and close.
    */
   async reset(): Promise<void> {
-    const running = this.running;
-    for (const { job } of [...this.jobs.values()]) if (!TERMINAL.has(job.status)) await this.finish(job.id, 'cancelled', { error: 'the server was reset' });
-    this.jobs.clear();
-    this.cancelling.clear();
-    if (running) {
-      running.worker.kill('SIGKILL');
-      await running.exited; // it writes into this folder until it is gone
+    this.resetting = true; // no job starts until the reset is done
+    try {
+      this.running?.worker.kill('SIGKILL');
+      // The current run ends: a killed worker writes nothing more, and a result already being
+      // registered lands now, before the models are reset after this, rather than after them.
+      await this.current;
+      await Promise.all(this.writes);
+      for (const { job } of [...this.jobs.values()]) if (!TERMINAL.has(job.status)) await this.finish(job.id, 'cancelled', { error: 'the server was reset' });
+      this.jobs.clear();
+      this.cancelling.clear();
+      await rm(this.dir, { recursive: true, force: true });
+      await mkdir(this.dir, { recursive: true });
+    } finally {
+      this.resetting = false;
     }
-    await rm(this.dir, { recursive: true, force: true });
-    await mkdir(this.dir, { recursive: true });
   }
 
   async close(): Promise<void> {
@@ -204,9 +214,15 @@ export class TrainingJobs {
   }
 
   private pump(): void {
-    if (this.running || this.closed) return;
+    if (this.running || this.closed || this.resetting) return;
     const next = [...this.jobs.values()].map((e) => e.job).filter((j) => j.status === 'queued').sort((a, b) => a.created_at.localeCompare(b.created_at))[0];
-    if (next) this.run(next).catch((error) => console.error(`[modelport] training job ${next.id} could not run:`, error));
+    if (!next) return;
+    const current: Promise<void> = this.run(next)
+      .catch((error) => console.error(`[modelport] training job ${next.id} could not run:`, error))
+      .finally(() => {
+        if (this.current === current) this.current = undefined;
+      });
+    this.current = current;
   }
 
   private async run(job: TrainingJob): Promise<void> {
@@ -229,22 +245,22 @@ export class TrainingJobs {
       return;
     }
     await rm(outDir, { recursive: true, force: true });
-    if (!this.jobs.has(job.id)) return this.pump(); // reset while this job was about to start
+    if (this.resetting) return; // the job ends as cancelled with the reset
     const worker = fork(WORKER, [], {
       execArgv: WORKER.endsWith('.ts') ? ['--import', 'tsx'] : [],
       env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: process.env.TF_CPP_MIN_LOG_LEVEL ?? '2' },
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
     const exited = new Promise<void>((resolve) => worker.on('exit', () => resolve()));
-    this.running = { id: job.id, worker, exited };
+    this.running = { id: job.id, worker };
     job.status = 'running';
     job.started_at = new Date().toISOString();
     await this.save(job);
     let outcome: FromWorker | undefined;
     worker.on('message', (message: FromWorker) => {
-      if (!this.jobs.has(job.id)) return; // a reset forgot the job; its last messages mean nothing now
-      if (message.type === 'started') void this.emit(job.id, { type: 'started' });
-      else if (message.type === 'epoch') void this.onEpoch(job, message);
+      if (this.resetting) return; // the reset ends this job; nothing more is written for it
+      if (message.type === 'started') this.track(this.emit(job.id, { type: 'started' }));
+      else if (message.type === 'epoch') this.track(this.onEpoch(job, message));
       else outcome = message;
     });
     worker.on('error', (error) => console.error(`[modelport] training job ${job.id}: worker process error:`, error));
@@ -252,18 +268,24 @@ export class TrainingJobs {
     await exited;
     this.running = undefined;
     try {
-      if (this.closed || !this.jobs.has(job.id)) return;
+      if (this.closed || (this.resetting && outcome?.type !== 'done')) return; // the reset ends it as cancelled
       if (outcome?.type === 'done') await this.register(job, outcome, outDir);
       else if (outcome?.type === 'cancelled' || (!outcome && this.cancelling.has(job.id))) await this.finish(job.id, 'cancelled', outcome?.type === 'cancelled' ? { batchesAfterCancel: outcome.batchesAfterCancel } : {});
       else await this.finish(job.id, 'failed', { error: outcome?.type === 'error' ? outcome.message : 'the training process exited unexpectedly' });
     } catch (error) {
-      // (A job a reset forgot while its result was being registered has nothing left to fail.)
-      if (this.jobs.has(job.id)) await this.finish(job.id, 'failed', { error: (error as Error).message });
+      await this.finish(job.id, 'failed', { error: (error as Error).message });
     } finally {
       this.cancelling.delete(job.id);
       await rm(outDir, { recursive: true, force: true });
       this.pump();
     }
+  }
+
+  private track(write: Promise<void>): void {
+    const tracked = write
+      .catch((error) => console.error('[modelport] could not record training progress:', error))
+      .finally(() => this.writes.delete(tracked));
+    this.writes.add(tracked);
   }
 
   private async onEpoch(job: TrainingJob, message: Extract<FromWorker, { type: 'epoch' }>): Promise<void> {
