@@ -548,3 +548,15 @@ describe('float32 ↔ FP16 bits', () => {
     expect(float32ToFloat16Bits(step(2 ** -25, true))).toBe(1);
   });
 });
+
+describe('binary decoding of unaligned input', () => {
+  it('decodes FP32 from a Node Buffer that starts at an odd offset (Buffer.slice would share the unaligned memory)', async () => {
+    const { fromBytes } = await import('../src/core/binary');
+    const values = Float32Array.of(1.5, -2.25, 3e-7);
+    const pool = Buffer.alloc(1 + values.byteLength);
+    Buffer.from(values.buffer).copy(pool, 1);
+    const unaligned = pool.subarray(1);
+    expect(unaligned.byteOffset % 4).not.toBe(0);
+    expect(Array.from(fromBytes('FP32', unaligned, 3) as Float32Array)).toEqual(Array.from(values));
+  });
+});

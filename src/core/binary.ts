@@ -118,7 +118,8 @@ export function fromBytes(datatype: Datatype, bytes: Uint8Array, count?: number)
   const n = bytes.byteLength / size;
   if (count !== undefined && n !== count) throw new RangeError(`expected ${count} ${datatype} elements (${count * size} bytes), received ${bytes.byteLength} bytes`);
   // Copy into an aligned buffer: a subarray of a request body need not be aligned for typed views.
-  const aligned = bytes.byteOffset % 8 === 0 ? bytes : bytes.slice();
+  // (Uint8Array's own slice: a Node Buffer's slice would share the unaligned memory.)
+  const aligned = bytes.byteOffset % 8 === 0 ? bytes : Uint8Array.prototype.slice.call(bytes);
   const buffer = aligned.buffer as ArrayBuffer;
   const offset = aligned.byteOffset;
   switch (datatype) {
