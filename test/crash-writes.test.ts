@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APIError, Modelport } from '../src/index';
 import { BUNDLED, tempDataDir } from './helpers/data-dir';
 import { kill, startChildServer, type ChildServer } from './helpers/child-server';
+import { mulberry32 } from '../mock-server/models/data-utils';
 
 const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 3);
 const SEED = Number(process.env.CRASH_SEED ?? 7);
@@ -315,15 +316,4 @@ async function temporaries(dataDir: string): Promise<string[]> {
     if (TEMPORARY.test(entry.name)) found.push(path.relative(dataDir, path.join(entry.parentPath, entry.name)));
   }
   return found;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
