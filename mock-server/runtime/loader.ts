@@ -2,12 +2,17 @@
  * Loads a model version from its folder into something that runs a batch: TF.js layers and
  * graph models (model.json + weight shards, read from disk so every backend can load them) and
  * TensorFlow SavedModels (native backend only).
+ *
+ * On the native backend a layers model is served as one TensorFlow graph (layers-graph.ts) once
+ * its outputs matched the layers model's; the layers model stays loaded for what needs it
+ * (explanations differentiate it). MODELPORT_GRAPH=off keeps every layers model op by op.
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type * as tfTypes from '@tensorflow/tfjs';
 import type { Platform, ServingConfig } from '../registry/model-config';
 import type { Runtime } from './backend';
+import { compileLayersGraph, type LayersGraph, type NotCompiled } from './layers-graph';
 
 export interface LoadedModel {
   readonly platform: Platform;
@@ -17,6 +22,15 @@ export interface LoadedModel {
   differentiable?: (inputs: tfTypes.Tensor[]) => tfTypes.Tensor[];
   /** Bytes of weights on disk. */
   readonly sizeBytes: number;
+  /**
+   * How a batch runs: `graph` is one TensorFlow session call (a SavedModel, or a layers model
+   * compiled to a graph), `ops` one TensorFlow.js call per op (layers and graph models otherwise).
+   */
+  readonly execution: 'graph' | 'ops';
+  /** Why a layers model is not run as one graph (set when execution is `ops` for a layers model). */
+  readonly executionNote?: string;
+  /** Already run once at load time on a batch of one, so no warm-up run is needed. */
+  readonly warm?: boolean;
   dispose(): void;
 }
 
@@ -25,12 +39,40 @@ export async function loadModel(runtime: Runtime, config: ServingConfig, dir: st
   switch (config.platform) {
     case 'tfjs_layers': {
       const model = await runtime.tf.loadLayersModel(runtime.tf.io.fromMemory(await readTfjsArtifacts(dir)));
+      const differentiable = (inputs: tfTypes.Tensor[]) => toList(model.apply(inputs.length === 1 ? inputs[0]! : inputs, { training: false }) as tfTypes.Tensor | tfTypes.Tensor[]);
+      const skipped = !runtime.node ? `the '${runtime.backend}' backend runs TF.js ops only` : graphDisabled() ? 'MODELPORT_GRAPH is off' : undefined;
+      let graph: LayersGraph | NotCompiled;
+      try {
+        graph = skipped ? { reason: skipped, mismatch: false } : await compileLayersGraph(runtime, model);
+      } catch (error) {
+        graph = { reason: `compiling its TensorFlow graph failed: ${(error as Error).message.split('\n')[0]}`, mismatch: true };
+      }
+      if ('reason' in graph) {
+        // A layer with no graph translation is expected (the model still runs); a graph that was
+        // built and then disagreed, or failed, is worth a warning.
+        if (graph.mismatch) console.warn(`[modelport] model '${config.name}' runs op by op, not as one TensorFlow graph: ${graph.reason}`);
+        return {
+          platform: config.platform,
+          sizeBytes,
+          execution: 'ops',
+          executionNote: graph.reason,
+          run: (inputs) => toList(model.predict(inputs.length === 1 ? inputs[0]! : inputs)),
+          differentiable,
+          dispose: () => model.dispose(),
+        };
+      }
+      const compiled = graph;
       return {
         platform: config.platform,
         sizeBytes,
-        run: (inputs) => toList(model.predict(inputs.length === 1 ? inputs[0]! : inputs)),
-        differentiable: (inputs) => toList(model.apply(inputs.length === 1 ? inputs[0]! : inputs, { training: false }) as tfTypes.Tensor | tfTypes.Tensor[]),
-        dispose: () => model.dispose(),
+        execution: 'graph',
+        warm: true,
+        run: (inputs) => [compiled.run(inputs[0]!)],
+        differentiable,
+        dispose: () => {
+          compiled.dispose();
+          model.dispose();
+        },
       };
     }
     case 'tfjs_graph': {
@@ -40,6 +82,7 @@ export async function loadModel(runtime: Runtime, config: ServingConfig, dir: st
       return {
         platform: config.platform,
         sizeBytes,
+        execution: 'ops',
         run: (inputs) => toList(model.execute(Object.fromEntries(inputNames.map((n, i) => [n, inputs[i]!])), outputNames)),
         differentiable: (inputs) => toList(model.execute(Object.fromEntries(inputNames.map((n, i) => [n, inputs[i]!])), outputNames)),
         dispose: () => model.dispose(),
@@ -51,6 +94,7 @@ export async function loadModel(runtime: Runtime, config: ServingConfig, dir: st
       return {
         platform: config.platform,
         sizeBytes,
+        execution: 'graph',
         run: (inputs) => {
           const named = Object.fromEntries(config.inputs.map((spec, i) => [spec.name, inputs[i]!]));
           const result = model.predict(named) as tfTypes.Tensor | tfTypes.NamedTensorMap;
@@ -67,6 +111,11 @@ export async function loadModel(runtime: Runtime, config: ServingConfig, dir: st
     default:
       throw new Error(`unknown platform '${(config as { platform: string }).platform}'`);
   }
+}
+
+/** MODELPORT_GRAPH=off (or 0, false, no) keeps layers models op by op, e.g. to compare the two. */
+function graphDisabled(): boolean {
+  return /^(off|0|false|no)$/i.test(process.env.MODELPORT_GRAPH ?? '');
 }
 
 interface ModelJson {

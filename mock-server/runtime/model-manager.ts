@@ -25,19 +25,31 @@ export class ModelManager {
     readonly repository: Repository,
   ) {}
 
-  /** Reads every model and loads every version; a version that fails stays UNAVAILABLE with its reason. */
+  /**
+   * Reads every model and loads every version, all at once: file reads overlap, and TensorFlow's
+   * synchronous work (sessions, first runs) interleaves. A version that fails stays UNAVAILABLE
+   * with its reason.
+   */
   async loadAll(): Promise<void> {
-    for (const name of await this.repository.modelNames()) {
-      const entry: ModelEntry = { config: await this.repository.readConfig(name), versions: new Map() };
+    const names = await this.repository.modelNames();
+    const found = await Promise.all(
+      names.map(async (name) => ({ name, config: await this.repository.readConfig(name), infos: await this.repository.listVersions(name) })),
+    );
+    const loads: Promise<void>[] = [];
+    for (const { name, config, infos } of found) {
+      const entry: ModelEntry = { config, versions: new Map() };
       this.models.set(name, entry);
-      for (const info of await this.repository.listVersions(name)) {
+      for (const info of infos) {
         const served = new ServedVersion(entry, info, this.runtime);
         entry.versions.set(served.version, served);
-        await served.load(this.repository.versionDir(name, served.version)).catch((error) => {
-          console.warn(`[modelport] model '${name}' version ${served.version} did not load: ${(error as Error).message}`);
-        });
+        loads.push(
+          served.load(this.repository.versionDir(name, served.version)).catch((error) => {
+            console.warn(`[modelport] model '${name}' version ${served.version} did not load: ${(error as Error).message}`);
+          }),
+        );
       }
     }
+    await Promise.all(loads);
   }
 
   modelNames(): string[] {

@@ -69,8 +69,12 @@ export class ServedVersion {
     this.reason = undefined;
   }
 
-  /** One run on zeros so the first real request does not pay for kernel set-up (tens of ms). */
+  /**
+   * One run on zeros so the first real request does not pay for kernel set-up (tens of ms).
+   * A model compiled to a graph already ran at load time (checking it against the layers model).
+   */
   private warmUp(): void {
+    if (this.loaded?.warm) return;
     const dims = this.config.inputs.map((spec) => spec.shape.slice(1));
     if (dims.some((d) => d.some((n) => n < 0)) || this.config.inputs.some((s) => s.datatype === 'BYTES')) return;
     const inputs = this.config.inputs.map((spec, i): HostTensor => {
