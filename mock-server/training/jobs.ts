@@ -45,6 +45,8 @@ export class TrainingJobs {
   /** The run in progress, from the worker's start to its result registered. */
   private current: Promise<void> | undefined;
   private resetting = false;
+  /** Jobs being created: not to be started until saved with their first event. */
+  private readonly creating = new Set<string>();
   /** Event and progress writes under way for the worker's messages. */
   private readonly writes = new Set<Promise<void>>();
   private readonly cancelling = new Set<string>();
@@ -68,6 +70,8 @@ export class TrainingJobs {
       const logFile = path.join(jobs.dir, `${job.id}.events.jsonl`);
       const log = await readFile(logFile, 'utf8').catch(() => '');
       const events = readEventLog(log);
+      // A kill between saving a new job and appending its first event leaves the job without it.
+      if (events.length === 0) events.push({ seq: 1, at: job.created_at, type: 'queued' });
       // A tail torn by a crash mid-append is cut off, so the next event starts on a line of its own.
       const whole = events.map((e) => `${JSON.stringify(e)}\n`).join('');
       if (whole.length !== log.length) await writeFileAtomic(logFile, whole);
@@ -93,8 +97,14 @@ export class TrainingJobs {
       created_at: new Date().toISOString(),
     };
     this.jobs.set(id, { job, saving: Promise.resolve(), events: [], listeners: new Set() });
-    await this.save(job);
-    await this.emit(id, { type: 'queued' });
+    // Not started before it is saved and its log begins with `queued` (a job ending meanwhile pumps).
+    this.creating.add(id);
+    try {
+      await this.save(job);
+      await this.emit(id, { type: 'queued' });
+    } finally {
+      this.creating.delete(id);
+    }
     this.pump();
     return this.get(id);
   }
@@ -215,7 +225,7 @@ export class TrainingJobs {
 
   private pump(): void {
     if (this.running || this.closed || this.resetting) return;
-    const next = [...this.jobs.values()].map((e) => e.job).filter((j) => j.status === 'queued').sort((a, b) => a.created_at.localeCompare(b.created_at))[0];
+    const next = [...this.jobs.values()].map((e) => e.job).filter((j) => j.status === 'queued' && !this.creating.has(j.id)).sort((a, b) => a.created_at.localeCompare(b.created_at))[0];
     if (!next) return;
     const current: Promise<void> = this.run(next)
       .catch((error) => console.error(`[modelport] training job ${next.id} could not run:`, error))
