@@ -169,14 +169,34 @@ function patchRemovedNodeUtil(tfjsNodeDir) {
 function linkFromCache({ cacheDir, tfjsNodeDir, moduleDir }) {
   pointDepsAt(tfjsNodeDir, path.join(cacheDir, 'deps'));
   fs.mkdirSync(moduleDir, { recursive: true });
-  fs.copyFileSync(path.join(cacheDir, 'tfjs_binding.node'), path.join(moduleDir, 'tfjs_binding.node'));
+  // Never rewrite the binding in place: running servers have it mapped, and overwriting its pages
+  // crashes them (SIGSEGV inside CreateTensor/DeleteTensor). That happened whenever `npx modelport`
+  // first ran in a checkout while a server was up: npx installs the package, which runs this script.
+  // An identical binding is left alone; a different one replaces the file with one rename.
+  const source = path.join(cacheDir, 'tfjs_binding.node');
+  const target = path.join(moduleDir, 'tfjs_binding.node');
+  if (fs.existsSync(target) && fs.readFileSync(target).equals(fs.readFileSync(source))) return;
+  const staging = `${target}.tmp-${process.pid}`;
+  fs.copyFileSync(source, staging);
+  fs.renameSync(staging, target);
 }
 
 /** The binding's rpath is $ORIGIN/../../deps/lib, so deps may be a symlink into the cache. */
 function pointDepsAt(tfjsNodeDir, depsDir) {
   const link = path.join(tfjsNodeDir, 'deps');
-  fs.rmSync(link, { recursive: true, force: true });
-  fs.symlinkSync(depsDir, link, 'dir');
+  let current;
+  try {
+    current = fs.readlinkSync(link);
+  } catch {
+    current = undefined;
+  }
+  if (current === depsDir) return;
+  // Replaced in one rename, so a process loading TensorFlow meanwhile never sees it missing.
+  const staging = `${link}.tmp-${process.pid}`;
+  fs.rmSync(staging, { recursive: true, force: true });
+  fs.symlinkSync(depsDir, staging, 'dir');
+  if (current === undefined) fs.rmSync(link, { recursive: true, force: true }); // a real folder (tfjs-node's own download)
+  fs.renameSync(staging, link);
 }
 
 function verifyLoads(tfjsNodeDir) {
