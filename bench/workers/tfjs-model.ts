@@ -49,16 +49,9 @@ if (predictBatch > 0) {
       y.dataSync();
       y.dispose();
     };
-    for (let i = 0; i < 5; i++) once();
-    const times: number[] = [];
-    for (let i = 0; i < 30; i++) {
-      const t = performance.now();
-      once();
-      times.push(performance.now() - t);
-    }
+    const ms = medianMs(once);
     x.dispose();
-    times.sort((a, b) => a - b);
-    return times[Math.floor(times.length / 2)];
+    return ms;
   };
   result.predict_batch = predictBatch;
   result.predict_ms = time(predictBatch);
@@ -79,16 +72,9 @@ if (predictBatch > 0 && values.savedmodel && runtime.node) {
       out.probabilities!.dataSync();
       tf.dispose(Object.values(out));
     };
-    for (let i = 0; i < 5; i++) once();
-    const times: number[] = [];
-    for (let i = 0; i < 30; i++) {
-      const t = performance.now();
-      once();
-      times.push(performance.now() - t);
-    }
+    const ms = medianMs(once);
     x.dispose();
-    times.sort((a, b) => a - b);
-    return times[Math.floor(times.length / 2)];
+    return ms;
   };
   result.savedmodel_predict_ms = time(predictBatch);
   result.savedmodel_predict_b1_ms = time(1);
@@ -117,3 +103,16 @@ if (n > 0) {
 }
 console.log(JSON.stringify(result));
 process.exit(0);
+
+/** Median of 30 timed calls after 5 warm-up calls. */
+function medianMs(once: () => void): number {
+  for (let i = 0; i < 5; i++) once();
+  const times: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    const t = performance.now();
+    once();
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
