@@ -88,6 +88,41 @@ describe('the modelport CLI', () => {
     expect(run.stdout).toMatch(/job tj_\w+ succeeded: iris-cli version 1, production → 1$/m);
   });
 
+  it('evaluates versions on a dataset; a dataset the model cannot take is refused with exit 1', async () => {
+    const run = await modelport(['evaluate', 'iris-holdout', 'iris@1', '--latency-samples', '5', '--confusion']);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('100%');
+    expect(run.stdout).toMatch(/^MODEL\s+VERSION\s+SAMPLES\s+ACCURACY\s+LOSS\s+MACRO_F1\s+P50_MS\s+P95_MS\s+SIZE$/m);
+    const json = await modelport(['--json', 'evaluate', 'iris-holdout', 'iris', '--latency-samples', '0']);
+    const [result] = JSON.parse(json.stdout).results;
+    expect(result).toMatchObject({ model: 'iris', version: 1, samples: 30 });
+    expect(result.latency_ms.per_sample).toBeNull();
+    // The human table shows the same figures as the JSON, rounded to 4 places.
+    expect(run.stdout).toMatch(new RegExp(`^iris\\s+1\\s+30\\s+${result.accuracy.toFixed(4)}\\s+${result.loss.toFixed(4)}\\s+${result.macro.f1.toFixed(4)}\\s+\\d+\\.\\d\\d\\s+\\d+\\.\\d\\d\\s+\\d+ KiB$`, 'm'));
+    const total = (run.stdout.match(/^(setosa|versicolor|virginica)((\s+\d+){3})$/gm) ?? []).flatMap((row) => row.split(/\s+/).slice(1).map(Number));
+    expect(total.reduce((a, b) => a + b, 0)).toBe(30);
+    const wrong = await modelport(['evaluate', 'iris-holdout', 'digits']);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain("digits version 1 takes samples of shape [28,28,1] (784 elements); dataset 'iris-holdout' records have 4");
+    expect((await modelport(['evaluate', 'iris-holdout', 'iris@'])).code).toBe(2);
+  });
+
+  it('selects a version under constraints; exit 5 when none is eligible, 2 without a signature', async () => {
+    const chosen = await modelport(['select', 'image-classification', '--input', 'FP32:-1,28,28,1', '--min-accuracy', '0.95', '--latency-samples', '10']);
+    expect(chosen.code).toBe(0);
+    expect(chosen.stdout.split('\n')[0]).toBe('chosen: digits version 1');
+    expect(chosen.stdout).toMatch(/^1\s+digits\s+1\s+0\.9810\s/m);
+    expect(chosen.stdout).toMatch(/^-\s+digits-mlp\s+1\s+0\.9405\s.*\smin_accuracy$/m);
+    const none = await modelport(['--json', 'select', 'image-classification', '--input', 'FP32:-1,28,28,1', '--min-accuracy', '0.999', '--latency-samples', '10']);
+    expect(none.code).toBe(5);
+    const selection = JSON.parse(none.stdout);
+    expect(selection.chosen).toBeNull();
+    expect(selection.candidates.map((c: { excluded_by: string[] }) => c.excluded_by)).toEqual([['min_accuracy'], ['min_accuracy']]);
+    const unsigned = await modelport(['select', 'image-classification']);
+    expect(unsigned.code).toBe(2);
+    expect(unsigned.stderr).toContain('give the input signature');
+  });
+
   it('doctor reports native TensorFlow and the server', async () => {
     const doctor = await modelport(['--json', 'doctor']);
     const { checks } = JSON.parse(doctor.stdout);

@@ -1,7 +1,8 @@
 /** How the CLI speaks: human tables by default, JSON with --json, and exit codes that mean something. */
 import { APIError, ConnectionError, TimeoutError, TrainingJobError } from '../../src/errors';
+import { EvaluationFailedError } from '../../src/resources/evaluations';
 
-export const EXIT = { ok: 0, apiError: 1, usage: 2, unreachable: 3, jobFailed: 4 } as const;
+export const EXIT = { ok: 0, apiError: 1, usage: 2, unreachable: 3, jobFailed: 4, noneEligible: 5 } as const;
 
 export class UsageError extends Error {}
 
@@ -31,7 +32,7 @@ export function table(headers: string[], rows: (string | number | undefined)[][]
 export function fail(error: unknown, json: boolean): number {
   const code = error instanceof UsageError ? EXIT.usage
     : error instanceof ConnectionError || error instanceof TimeoutError ? EXIT.unreachable
-      : error instanceof TrainingJobError ? EXIT.jobFailed
+      : error instanceof TrainingJobError || error instanceof EvaluationFailedError ? EXIT.jobFailed
         : EXIT.apiError;
   if (json && error instanceof APIError) {
     console.error(JSON.stringify({ error: error.message, status: error.status, code: error.code, details: error.details, request_id: error.requestId }));
