@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cp, mkdir } from 'node:fs/promises';
 import os from 'node:os';
@@ -130,6 +130,51 @@ describe('the modelport CLI', () => {
     expect(checks.find((c: { name: string }) => c.name === 'backend').detail).toMatch(new RegExp(`^${expected}`));
     expect(checks.find((c: { name: string }) => c.name === 'server')).toMatchObject({ ok: true });
     if (expected === 'tensorflow') expect(doctor.code).toBe(0);
+  });
+
+  it("each command's clearest failure says what is wrong, with the exit code it documents", async () => {
+    const failures: [string[], number, string, string?][] = [
+      [['models', 'create', 'digits', '--task', 'image-classification'], 1, "409 a model named 'digits' already exists"],
+      [['versions', 'ls', 'nope'], 1, "404 model 'nope' not found"],
+      [['versions', 'upload', 'digits', path.join(work, 'missing')], 2, `no such folder or archive: ${path.join(work, 'missing')}`],
+      [['versions', 'upload', 'digits', path.join(BUNDLED, 'digits-mlp', '1'), '--metrics', '{accuracy'], 2, '--metrics is not JSON'],
+      [['alias', 'set', 'digits', 'production', '9'], 1, "404 model 'digits' has no version 9"],
+      [['alias', 'rm', 'digits', 'nope'], 1, "404 model 'digits' has no alias 'nope'"],
+      [['predict', 'iris'], 2, 'the input is not JSON', 'setosa'],
+      [['predict', 'iris'], 1, "400 input 'features': expected shape [-1,4], received [1,2]\n  /inputs/0/shape:", '[[1, 2]]'],
+      [['predict', 'iris', path.join(work, 'missing.json')], 2, `cannot read the input ${path.join(work, 'missing.json')} (ENOENT)`],
+      [['train', 'x', '--dataset', 'iris-train', '--epochs', '1'], 2, 'give --architecture (a new model) or --base-version (fine-tuning)'],
+      [['keys', 'revoke', '0123456789ab'], 1, "404 no API key '0123456789ab'"],
+      [['keys', 'revoke', 'key_nope'], 1, 'path/key_id: must match pattern'],
+    ];
+    for (const [args, code, message, stdin] of failures) {
+      const run = await modelport(args, stdin === undefined ? {} : { stdin });
+      expect({ args, code: run.code, stderr: run.stderr }).toMatchObject({ args, code, stderr: expect.stringContaining(message) });
+    }
+    const doctor = await modelport(['doctor'], { url: 'http://127.0.0.1:9' });
+    expect(doctor.code).toBe(1);
+    expect(doctor.stdout).toMatch(/^✗ server\s+http:\/\/127\.0\.0\.1:9.*\n\s+fix: start it with `modelport serve`, or pass --url$/m);
+  });
+
+  it('serve: ready on a free port, stops on SIGTERM; a busy port is refused with a clear message', async () => {
+    const dataDir = path.join(work, 'serve');
+    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--data-dir', dataDir, '--no-auth'], { env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' } });
+    let stdout = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk;
+        const match = /listening on (http:\/\/127\.0\.0\.1:\d+) \(backend/.exec(stdout);
+        if (match) resolve(match[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${stdout}`)));
+    });
+    expect((await fetch(`${url}/v2/health/ready`)).status).toBe(200);
+    const busy = await modelport(['serve', '--port', new URL(url).port, '--data-dir', path.join(work, 'serve-2')]);
+    expect(busy.code).toBe(1);
+    expect(busy.stderr).toContain(`port ${new URL(url).port} on 127.0.0.1 is in use (another modelport serve?): pass --port, or --port 0 for a free one`);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 
   it('exit codes: 1 for API errors, 2 for usage errors, 3 when the server is unreachable', async () => {

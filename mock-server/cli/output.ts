@@ -21,6 +21,15 @@ export function output(json: boolean): Output {
   };
 }
 
+/** JSON from a flag or a file; a parse error is the user's (exit 2), named by where it came from. */
+export function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`${what} is not JSON: ${(error as Error).message}`);
+  }
+}
+
 /** A plain text table: columns padded to their widest cell. */
 export function table(headers: string[], rows: (string | number | undefined)[][]): string {
   const cells = [headers, ...rows.map((r) => r.map((c) => (c === undefined ? '' : String(c))))];

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import type { TensorLike } from '../../src/core/tensors';
 import type { InferenceRequest } from '../../src/types';
-import { table, UsageError } from './output';
+import { parseJson, table, UsageError } from './output';
 import type { Context } from './registry';
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.gif', '.bmp']);
@@ -50,20 +50,21 @@ type Input = { kind: 'tensors'; inputs: TensorLike | Record<string, TensorLike> 
 
 async function readInput(file: string | undefined): Promise<Input> {
   if (file && IMAGE_EXTENSIONS.has(path.extname(file).toLowerCase())) {
-    return { kind: 'image', base64: (await readFile(file)).toString('base64') };
+    return { kind: 'image', base64: (await readInputFile(file)).toString('base64') };
   }
   let text: string;
-  if (file && file !== '-') text = await readFile(file, 'utf8');
+  if (file && file !== '-') text = (await readInputFile(file)).toString('utf8');
   else if (!process.stdin.isTTY) text = await readStdin();
   else throw new UsageError('give an input file, or pipe JSON on stdin');
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new UsageError(`the input is not JSON: ${(error as Error).message}`);
-  }
+  const value = parseJson(text, 'the input');
   if (value && typeof value === 'object' && Array.isArray((value as { inputs?: unknown }).inputs)) return { kind: 'oip', request: value as InferenceRequest };
   return { kind: 'tensors', inputs: value as TensorLike };
+}
+
+function readInputFile(file: string): Promise<Buffer> {
+  return readFile(file).catch((error: NodeJS.ErrnoException) => {
+    throw new UsageError(`cannot read the input ${file} (${error.code})`);
+  });
 }
 
 async function readStdin(): Promise<string> {

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { Command } from 'commander';
 import type { Modelport } from '../../src/client';
 import type { Scope } from '../../src/types';
-import { table, UsageError, type Output } from './output';
+import { parseJson, table, UsageError, type Output } from './output';
 
 export type Context = () => { client: Modelport; out: Output };
 
@@ -56,12 +56,14 @@ export function versionsCommand(context: Context): Command {
     .option('--metrics <json>', 'metrics to record, as JSON')
     .action(async (model, file, options) => {
       const { client, out } = context();
-      const isDirectory = (await stat(file)).isDirectory();
+      const isDirectory = (await stat(file).catch(() => {
+        throw new UsageError(`no such folder or archive: ${file}`);
+      })).isDirectory();
       const { readFile } = await import('node:fs/promises');
       const source = isDirectory
         ? { directory: file }
         : { archive: new Uint8Array(await readFile(file)), format: archiveFormat(file) };
-      const metadata = options.metrics ? { metrics: JSON.parse(options.metrics) } : undefined;
+      const metadata = options.metrics ? { metrics: parseJson(options.metrics, '--metrics') as Record<string, unknown> } : undefined;
       const version = await client.models.versions.upload(model, source, {
         ...(metadata ? { metadata } : {}),
         onProgress: out.json ? undefined : (p) => process.stderr.write(`\ruploading ${(p.percent * 100).toFixed(0)}%`),

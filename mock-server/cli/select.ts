@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import type { SelectionParams } from '../../src/types';
-import { EXIT, table, UsageError } from './output';
+import { EXIT, parseJson, table, UsageError } from './output';
 import { positive, type Context } from './registry';
 
 type SignatureInput = NonNullable<SelectionParams['inputs']>[number];
@@ -66,12 +66,10 @@ function signature(spec: string): SignatureInput {
 }
 
 async function example(file: string): Promise<NonNullable<SelectionParams['example']>> {
-  let value: unknown;
-  try {
-    value = JSON.parse(await readFile(file, 'utf8'));
-  } catch (error) {
-    throw new UsageError(`--example ${file}: ${(error as Error).message}`);
-  }
+  const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new UsageError(`--example: cannot read ${file} (${error.code})`);
+  });
+  const value = parseJson(text, `--example ${file}`);
   const { shape, data } = (value ?? {}) as { shape?: unknown; data?: unknown };
   if (!Array.isArray(shape) || !Array.isArray(data)) throw new UsageError(`--example ${file} must be JSON { "datatype": "FP32", "shape": [1, ...], "data": [...] } (data flat)`);
   return value as NonNullable<SelectionParams['example']>;

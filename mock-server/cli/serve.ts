@@ -39,7 +39,11 @@ export function serveCommand(): Command {
         ...(rate ? { defaultRateLimit: { requests_per_second: rate } } : {}),
         ...(maxInFlight ? { maxInFlightPerModel: maxInFlight } : {}),
       });
-      const listening = await listen(server.handler, { port, host: options.host, tls });
+      const listening = await listen(server.handler, { port, host: options.host, tls }).catch(async (error: NodeJS.ErrnoException) => {
+        await server.close();
+        if (error.code === 'EADDRINUSE') throw new Error(`port ${port} on ${options.host} is in use (another modelport serve?): pass --port, or --port 0 for a free one`);
+        throw error;
+      });
       const { runtime } = server.state;
       if (server.state.options.auth && server.adminKeyGenerated) {
         console.log(`admin API key (shown once; set MODELPORT_API_KEY to choose your own): ${server.adminKey}`);

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import type { TrainingEvent, TrainingJobCreateParams } from '../../src/types';
-import { table, UsageError } from './output';
+import { parseJson, table, UsageError } from './output';
 import { positive, split, type Context } from './registry';
 
 export function trainCommand(context: Context): Command {
@@ -33,7 +33,7 @@ export function trainCommand(context: Context): Command {
         batch_size: positive(options.batchSize, '--batch-size'),
         validation_split: Number(options.validationSplit),
         optimizer: { name: options.optimizer, ...(options.learningRate ? { learning_rate: Number(options.learningRate) } : {}) },
-        ...(options.architecture ? { architecture: JSON.parse(await readFile(options.architecture, 'utf8')) } : {}),
+        ...(options.architecture ? { architecture: parseJson(await readArchitecture(options.architecture), `--architecture ${options.architecture}`) as TrainingJobCreateParams['architecture'] } : {}),
         ...(options.baseVersion ? { base_version: positive(options.baseVersion, '--base-version') } : {}),
         ...(options.freezeLayers ? { freeze_layers: Number(options.freezeLayers) } : {}),
         ...(options.patience ? { early_stopping: { monitor: 'val_loss', patience: Number(options.patience) } } : {}),
@@ -64,6 +64,14 @@ export function trainCommand(context: Context): Command {
         `job ${done.id} ${done.status}: ${model} version ${done.result_version}${request.alias ? `, ${request.alias} → ${done.result_version}` : ''}`,
       ].join('\n'));
     });
+}
+
+async function readArchitecture(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--architecture: cannot read ${file} (${(error as NodeJS.ErrnoException).code})`);
+  }
 }
 
 function fixed(value: number | undefined): string {
