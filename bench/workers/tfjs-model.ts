@@ -5,11 +5,14 @@
 // FILE: N*784 float32 pixels then N int32 labels. Prints one JSON line.
 // Training: Adam(0.001), categorical cross-entropy, shuffle off, one warm-up fit on the first
 // batch (or --warmup-samples), then --epochs timed epochs over the N samples (median reported). Predict: median of 30 `model.predict` +
-// `dataSync` calls on a batch of --predict-batch (and of 1) after 5 warm-up calls (as the server runs it).
+// `dataSync` calls on a batch of --predict-batch (and of 1) after 5 warm-up calls: the layers model op by
+// op (MODELPORT_GRAPH=off), the layers model compiled to one graph (as the server serves it), and
+// --savedmodel (the same weights exported by Keras).
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadRuntime, type BackendName } from '../../mock-server/runtime/backend';
+import { compileLayersGraph } from '../../mock-server/runtime/layers-graph';
 import { readTfjsArtifacts } from '../../mock-server/runtime/loader';
 
 const { values } = parseArgs({
@@ -41,9 +44,7 @@ const result: Record<string, unknown> = { backend: runtime.backend, tensorflow: 
 if (predictBatch > 0) {
   const model = await tf.loadLayersModel(tf.io.fromMemory(await readTfjsArtifacts(MODEL_DIR)));
   const time = (size: number) => {
-    const batch = new Float32Array(size * 784);
-    for (let i = 0; i < size; i++) batch.set(xData.subarray((i % n) * 784, ((i % n) + 1) * 784), i * 784);
-    const x = tf.tensor(batch, [size, 28, 28, 1]);
+    const x = tf.tensor(rows(size), [size, 28, 28, 1]);
     const once = () => {
       const y = model.predict(x) as import('@tensorflow/tfjs').Tensor;
       y.dataSync();
@@ -56,6 +57,27 @@ if (predictBatch > 0) {
   result.predict_batch = predictBatch;
   result.predict_ms = time(predictBatch);
   result.predict_b1_ms = time(1);
+  // What the server runs on the native backend: the same layers model compiled to one TensorFlow
+  // graph at load (mock-server/runtime/layers-graph.ts).
+  const graph = await compileLayersGraph(runtime, model);
+  if ('run' in graph) {
+    const served = (size: number) => {
+      const x = tf.tensor(rows(size), [size, 28, 28, 1]);
+      const ms = medianMs(() => {
+        const y = graph.run(x);
+        y.dataSync();
+        y.dispose();
+      });
+      x.dispose();
+      return ms;
+    };
+    result.served_graph_max_delta = graph.maxDelta;
+    result.served_predict_ms = served(predictBatch);
+    result.served_predict_b1_ms = served(1);
+    graph.dispose();
+  } else {
+    result.served_graph_skipped = graph.reason;
+  }
   model.dispose();
 }
 
@@ -64,9 +86,7 @@ if (predictBatch > 0) {
 if (predictBatch > 0 && values.savedmodel && runtime.node) {
   const model = await runtime.node.loadSavedModel(values.savedmodel, ['serve'], 'serving_default');
   const time = (size: number) => {
-    const batch = new Float32Array(size * 784);
-    for (let i = 0; i < size; i++) batch.set(xData.subarray((i % n) * 784, ((i % n) + 1) * 784), i * 784);
-    const x = tf.tensor(batch, [size, 28, 28, 1]);
+    const x = tf.tensor(rows(size), [size, 28, 28, 1]);
     const once = () => {
       const out = model.predict({ image: x }) as Record<string, import('@tensorflow/tfjs').Tensor>;
       out.probabilities!.dataSync();
@@ -103,6 +123,13 @@ if (n > 0) {
 }
 console.log(JSON.stringify(result));
 process.exit(0);
+
+/** `size` digits from the data (repeating when size > n), as one flat batch. */
+function rows(size: number): Float32Array {
+  const batch = new Float32Array(size * 784);
+  for (let i = 0; i < size; i++) batch.set(xData.subarray((i % n) * 784, ((i % n) + 1) * 784), i * 784);
+  return batch;
+}
 
 /** Median of 30 timed calls after 5 warm-up calls. */
 function medianMs(once: () => void): number {
