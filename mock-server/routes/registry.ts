@@ -177,6 +177,7 @@ export function versionView(models: ModelManager, served: ServedVersion): Schema
     ...(info.metrics ? { metrics: info.metrics } : {}),
     ...(info.training ? { training: info.training } : {}),
     ...(info.signature ? { signature: info.signature } : {}),
+    ...(served.loaded ? { execution: { mode: served.loaded.execution, ...(served.loaded.executionNote ? { note: served.loaded.executionNote } : {}) } } : {}),
     aliases: aliasesPointingAt(models.config(served.name), info.version),
     created_at: info.created_at!,
   };

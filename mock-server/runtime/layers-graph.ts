@@ -9,10 +9,11 @@
  * The graph is used only after its outputs matched the layers model's on probe inputs; anything
  * else (an unsupported layer, a mismatch, no native backend) keeps the op-by-op layers model.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type * as tfTypes from '@tensorflow/tfjs';
+import { mulberry32 } from '../models/data-utils';
 import type { Runtime } from './backend';
 
 /** Largest |Δ| allowed between the graph's and the layers model's outputs on the probe inputs. */
@@ -44,8 +45,10 @@ export async function compileLayersGraph(runtime: Runtime, model: tfTypes.Layers
   if (!runtime.node) return { reason: `graph execution needs the native TensorFlow backend (this server runs on '${runtime.backend}')`, mismatch: false };
   const built = buildGraph(model);
   if (typeof built === 'string') return { reason: built, mismatch: false };
+  swept ??= sweepStaleGraphDirs().then(() => undefined);
+  await swept;
   // A path never used before in this process: tfjs-node reuses the session of a path it loaded.
-  const dir = await mkdtemp(path.join(os.tmpdir(), `modelport-graph-${process.pid}-${++compiled}-`));
+  const dir = await mkdtemp(path.join(os.tmpdir(), `${GRAPH_DIR_PREFIX}${process.pid}-${++compiled}-`));
   let saved: Awaited<ReturnType<NonNullable<Runtime['node']>['loadSavedModel']>>;
   try {
     await writeFile(path.join(dir, 'saved_model.pb'), built.savedModel);
@@ -68,16 +71,39 @@ export async function compileLayersGraph(runtime: Runtime, model: tfTypes.Layers
   }
 }
 
+const GRAPH_DIR_PREFIX = 'modelport-graph-';
+let swept: Promise<void> | undefined;
+
+/**
+ * Each graph's folder lives only while it loads, but a server killed during a load leaves it
+ * behind: once per process, remove those of processes that no longer run (never a live one's).
+ */
+export async function sweepStaleGraphDirs(tmp = os.tmpdir()): Promise<string[]> {
+  const removed: string[] = [];
+  const names = await readdir(tmp).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = Number(/^modelport-graph-(\d+)-/.exec(name)?.[1]);
+    if (!pid || isRunning(pid)) continue;
+    await rm(path.join(tmp, name), { recursive: true, force: true }).catch(() => undefined);
+    removed.push(name);
+  }
+  return removed;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
 /** Largest |Δ| between the two on seeded probe batches (1 and 7 rows, values in [-1, 2)). */
 function compare(tf: Runtime['tf'], model: tfTypes.LayersModel, run: (x: tfTypes.Tensor) => tfTypes.Tensor, sampleShape: number[]): number {
   let worst = 0;
-  let seed = 0x9e3779b9;
-  const random = () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = mulberry32(0x9e3779b9);
   const size = sampleShape.reduce((n, d) => n * d, 1);
   for (const rows of [1, 7]) {
     const values = new Float32Array(rows * size);

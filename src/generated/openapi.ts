@@ -1309,6 +1309,12 @@ export interface components {
                 [key: string]: unknown;
             };
             signature?: string;
+            /** @description How a loaded (READY) version runs a batch: `graph` is one TensorFlow session call (a SavedModel, or a TF.js layers model compiled to a graph at load and checked equal to it within 1e-5), `ops` one TensorFlow.js call per op. `note` says why a layers model runs op by op (an unsupported layer, a non-native backend, `MODELPORT_GRAPH=off`, a graph that disagreed). Absent while the version is not loaded. */
+            execution?: {
+                /** @enum {string} */
+                mode: "graph" | "ops";
+                note?: string;
+            };
             aliases: string[];
             /** Format: date-time */
             created_at: string;
