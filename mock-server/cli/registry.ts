@@ -2,7 +2,7 @@
 import { stat } from 'node:fs/promises';
 import { Command } from 'commander';
 import type { Modelport } from '../../src/client';
-import type { Scope } from '../../src/types';
+import type { ModelVersion, Scope } from '../../src/types';
 import { parseJson, table, UsageError, type Output } from './output';
 
 export type Context = () => { client: Modelport; out: Output };
@@ -29,8 +29,8 @@ export function modelsCommand(context: Context): Command {
         `outputs: ${(model.outputs ?? []).map((t) => `${t.name} ${t.datatype} [${t.shape}]`).join(', ')}`,
         `aliases: ${Object.entries(model.aliases).map(([a, ts]) => `${a} → ${ts.map((t) => `${t.version} (${t.weight})`).join(', ')}`).join('; ') || 'none'}`,
         '',
-        table(['VERSION', 'STATE', 'PLATFORM', 'SIZE', 'ACCURACY', 'ALIASES', 'CREATED'], versions.map((v) => [
-          v.version, v.state, v.platform, `${(v.size_bytes / 1024).toFixed(0)} KiB`, typeof v.metrics?.accuracy === 'number' ? (v.metrics.accuracy as number).toFixed(4) : '', v.aliases.join(','), v.created_at,
+        table(['VERSION', 'STATE', 'PLATFORM', 'RUNS', 'SIZE', 'ACCURACY', 'ALIASES', 'CREATED'], versions.map((v) => [
+          v.version, v.state, v.platform, runs(v), `${(v.size_bytes / 1024).toFixed(0)} KiB`, typeof v.metrics?.accuracy === 'number' ? (v.metrics.accuracy as number).toFixed(4) : '', v.aliases.join(','), v.created_at,
         ])),
       ].join('\n'));
     });
@@ -75,7 +75,7 @@ export function versionsCommand(context: Context): Command {
     .action(async (model) => {
       const { client, out } = context();
       const all = await client.models.versions.list(model, { limit: 100 }).toArray();
-      out.result(all, () => table(['VERSION', 'STATE', 'PLATFORM', 'SIZE', 'ALIASES'], all.map((v) => [v.version, v.state, v.platform, v.size_bytes, v.aliases.join(',')])));
+      out.result(all, () => table(['VERSION', 'STATE', 'PLATFORM', 'RUNS', 'SIZE', 'ALIASES'], all.map((v) => [v.version, v.state, v.platform, runs(v), v.size_bytes, v.aliases.join(',')])));
     });
   versions.command('rm <model> <version>').description('delete a version (not one an alias points at)')
     .action(async (model, version) => {
@@ -137,6 +137,11 @@ export function keysCommand(context: Context): Command {
       out.result({ revoked: id }, () => `revoked key ${id}`);
     });
   return keys;
+}
+
+/** `graph` (one TensorFlow call per batch) or `ops` (one per op), as the server reports it. */
+function runs(version: ModelVersion): string {
+  return version.execution?.mode ?? '';
 }
 
 export function split(list: string | undefined): string[] | undefined {
