@@ -11,17 +11,17 @@ export function selectCommand(context: Context): Command {
   return new Command('select')
     .description('choose the version that serves a task best under constraints; exits 5 when none is eligible')
     .argument('<task>', 'e.g. image-classification')
-    .option('--input <signature>', '[name:]DATATYPE:shape, e.g. FP32:-1,28,28,1 (-1 is variable; repeat for several inputs)', collect, [])
+    .option('--input <signature>', '[name:]DATATYPE:shape, e.g. FP32:-1,28,28,1 (-1 is variable; repeat for several inputs)', collect)
     .option('--example <file>', 'JSON { datatype?, shape, data }: an example input (its signature, and each candidate runs it)')
-    .option('--min-accuracy <fraction>')
+    .option('--min-accuracy <fraction>', 'e.g. 0.95, on --dataset or the built-in held-out set')
     .option('--max-p95-ms <ms>', 'per-sample p95 latency, measured now')
-    .option('--max-size <bytes>')
+    .option('--max-size <bytes>', 'the version\'s files on disk')
     .addOption(new Option('--objective <objective>', 'what decides among eligible candidates').choices(['accuracy', 'latency', 'size']).default('accuracy'))
     .option('--dataset <name>', 'the dataset to judge accuracy on')
     .option('--latency-samples <n>', 'single-sample requests timed per candidate (server default 50)')
     .action(async (task: string, options) => {
       const { client, out } = context();
-      const inputs = (options.input as string[]).map(signature);
+      const inputs = ((options.input ?? []) as string[]).map(signature);
       if (!inputs.length && !options.example) throw new UsageError('give the input signature: --input DATATYPE:shape (e.g. FP32:-1,28,28,1) or --example <file>');
       const constraints: NonNullable<SelectionParams['constraints']> = {
         ...(options.minAccuracy !== undefined ? { min_accuracy: number(options.minAccuracy, '--min-accuracy') } : {}),
@@ -51,8 +51,8 @@ export function selectCommand(context: Context): Command {
     });
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 /** `FP32:-1,28,28,1` or `image:FP32:-1,28,28,1`. */
