@@ -120,6 +120,13 @@ describe('the modelport CLI', () => {
     const selection = JSON.parse(none.stdout);
     expect(selection.chosen).toBeNull();
     expect(selection.candidates.map((c: { excluded_by: string[] }) => c.excluded_by)).toEqual([['min_accuracy'], ['min_accuracy']]);
+    // An example input gives the signature, and every eligible candidate runs it.
+    const mnist = loadMnistSplit().test;
+    const example = path.join(work, 'example.json');
+    writeFileSync(example, JSON.stringify({ datatype: 'FP32', shape: [1, 28, 28, 1], data: Array.from(mnist.x.subarray(0, 784)) }));
+    const byExample = JSON.parse((await modelport(['--json', 'select', 'image-classification', '--example', example, '--latency-samples', '10'])).stdout);
+    expect(byExample.chosen).toEqual({ model: 'digits', version: 1 });
+    expect(byExample.candidates[0].example_output.label).toBe(String(mnist.y[0]));
     const unsigned = await modelport(['select', 'image-classification']);
     expect(unsigned.code).toBe(2);
     expect(unsigned.stderr).toContain('give the input signature');
