@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type * as tfTypes from '@tensorflow/tfjs';
@@ -16,11 +16,27 @@ let runtime: Runtime;
 let tf: Runtime['tf'];
 const work = await mkdtemp(path.join(os.tmpdir(), 'modelport-layers-graph-'));
 
+// This file's os.tmpdir() (TMPDIR, read on each call) is a folder of its own, holding before the
+// first compile one graph folder of an exited process and one of this process.
+const graphTmp = path.join(work, 'os-tmp');
+const exitedPid = spawnSync(process.execPath, ['-e', '']).pid!;
+const staleDir = `modelport-graph-${exitedPid}-3-stale`;
+const liveDir = `modelport-graph-${process.pid}-999-live`;
+const savedTmpdir = process.env.TMPDIR;
+
 beforeAll(async () => {
+  await mkdir(path.join(graphTmp, staleDir), { recursive: true });
+  await writeFile(path.join(graphTmp, staleDir, 'saved_model.pb'), 'left by a killed server');
+  await mkdir(path.join(graphTmp, liveDir));
+  process.env.TMPDIR = graphTmp;
   runtime = await loadRuntime({ backend: 'tensorflow', warn: () => undefined });
   tf = runtime.tf;
 });
-afterAll(() => rm(work, { recursive: true, force: true }));
+afterAll(async () => {
+  if (savedTmpdir === undefined) delete process.env.TMPDIR;
+  else process.env.TMPDIR = savedTmpdir;
+  await rm(work, { recursive: true, force: true });
+});
 
 /** A small CNN with seeded weights: conv → pool → flatten → dense → softmax. */
 function smallCnn(): tfTypes.Sequential {
@@ -113,6 +129,24 @@ describe('stale graph folders', () => {
     await mkdir(path.join(tmp, 'modelport-graph-notapid'), { recursive: true });
     expect(await sweepStaleGraphDirs(tmp)).toEqual([`modelport-graph-${exited}-1-abc`]);
     expect((await readdir(tmp)).sort()).toEqual([`modelport-graph-${process.pid}-7-def`, 'modelport-graph-notapid']);
+  });
+
+  it('are swept by the first compile of a process, and not looked for again on later ones', async () => {
+    const graphDirs = async () => (await readdir(graphTmp)).filter((name) => name.startsWith('modelport-graph-')).sort();
+    const model = smallCnn();
+    // Whichever test compiled first, the sweep has run once this compile returns.
+    const first = await compileLayersGraph(runtime, model);
+    if (!('run' in first)) throw new Error(`not compiled: ${first.reason}`);
+    first.dispose();
+    expect(await graphDirs()).toEqual([liveDir]);
+
+    const laterStale = `modelport-graph-${exitedPid}-4-later`;
+    await mkdir(path.join(graphTmp, laterStale));
+    const second = await compileLayersGraph(runtime, model);
+    if (!('run' in second)) throw new Error(`not compiled: ${second.reason}`);
+    second.dispose();
+    expect(await graphDirs()).toEqual([laterStale, liveDir].sort());
+    model.dispose();
   });
 });
 
