@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Modelport } from '../src/index';
 import { startMockServer } from '../mock-server/index';
 import { loadRuntime, type Runtime } from '../mock-server/runtime/backend';
-import { compileLayersGraph, GRAPH_TOLERANCE, sweepStaleGraphDirs } from '../mock-server/runtime/layers-graph';
+import { compileLayersGraph, graphDirPrefix, GRAPH_TOLERANCE, sweepStaleGraphDirs } from '../mock-server/runtime/layers-graph';
 import { loadModel } from '../mock-server/runtime/loader';
 import type { ServingConfig } from '../mock-server/registry/model-config';
 
@@ -20,8 +20,8 @@ const work = await mkdtemp(path.join(os.tmpdir(), 'modelport-layers-graph-'));
 // first compile one graph folder of an exited process and one of this process.
 const graphTmp = path.join(work, 'os-tmp');
 const exitedPid = spawnSync(process.execPath, ['-e', '']).pid!;
-const staleDir = `modelport-graph-${exitedPid}-3-stale`;
-const liveDir = `modelport-graph-${process.pid}-999-live`;
+const staleDir = `${graphDirPrefix(exitedPid)}3-stale`;
+const liveDir = `${graphDirPrefix(process.pid)}999-live`;
 const savedTmpdir = process.env.TMPDIR;
 
 beforeAll(async () => {
@@ -124,11 +124,14 @@ describe('stale graph folders', () => {
   it('removes those of processes that have exited, never a running one’s', async () => {
     const tmp = path.join(work, 'tmp');
     const exited = spawnSync(process.execPath, ['-e', '']).pid!;
-    await mkdir(path.join(tmp, `modelport-graph-${exited}-1-abc`, 'variables'), { recursive: true });
-    await mkdir(path.join(tmp, `modelport-graph-${process.pid}-7-def`), { recursive: true });
-    await mkdir(path.join(tmp, 'modelport-graph-notapid'), { recursive: true });
-    expect(await sweepStaleGraphDirs(tmp)).toEqual([`modelport-graph-${exited}-1-abc`]);
-    expect((await readdir(tmp)).sort()).toEqual([`modelport-graph-${process.pid}-7-def`, 'modelport-graph-notapid']);
+    await mkdir(path.join(tmp, `${graphDirPrefix(exited)}1-abc`, 'variables'), { recursive: true });
+    await mkdir(path.join(tmp, `${graphDirPrefix(process.pid)}7-def`), { recursive: true });
+    await mkdir(path.join(tmp, `${graphDirPrefix(0).slice(0, -2)}notapid`), { recursive: true });
+    // Another host's (or container's) folder: its pids are not ours to judge.
+    const elsewhere = `modelport-graph-another-host-${exited}-2-ghi`;
+    await mkdir(path.join(tmp, elsewhere), { recursive: true });
+    expect(await sweepStaleGraphDirs(tmp)).toEqual([`${graphDirPrefix(exited)}1-abc`]);
+    expect((await readdir(tmp)).sort()).toEqual([`${graphDirPrefix(process.pid)}7-def`, `${graphDirPrefix(0).slice(0, -2)}notapid`, elsewhere].sort());
   });
 
   it('are swept by the first compile of a process, and not looked for again on later ones', async () => {
@@ -140,7 +143,7 @@ describe('stale graph folders', () => {
     first.dispose();
     expect(await graphDirs()).toEqual([liveDir]);
 
-    const laterStale = `modelport-graph-${exitedPid}-4-later`;
+    const laterStale = `${graphDirPrefix(exitedPid)}4-later`;
     await mkdir(path.join(graphTmp, laterStale));
     const second = await compileLayersGraph(runtime, model);
     if (!('run' in second)) throw new Error(`not compiled: ${second.reason}`);

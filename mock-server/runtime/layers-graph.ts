@@ -48,7 +48,7 @@ export async function compileLayersGraph(runtime: Runtime, model: tfTypes.Layers
   swept ??= sweepStaleGraphDirs().then(() => undefined);
   await swept;
   // A path never used before in this process: tfjs-node reuses the session of a path it loaded.
-  const dir = await mkdtemp(path.join(os.tmpdir(), `${GRAPH_DIR_PREFIX}${process.pid}-${++compiled}-`));
+  const dir = await mkdtemp(path.join(os.tmpdir(), `${graphDirPrefix(process.pid)}${++compiled}-`));
   let saved: Awaited<ReturnType<NonNullable<Runtime['node']>['loadSavedModel']>>;
   try {
     await writeFile(path.join(dir, 'saved_model.pb'), built.savedModel);
@@ -71,18 +71,28 @@ export async function compileLayersGraph(runtime: Runtime, model: tfTypes.Layers
   }
 }
 
-const GRAPH_DIR_PREFIX = 'modelport-graph-';
 let swept: Promise<void> | undefined;
 
 /**
+ * `modelport-graph-<host>-<pid>-`: the host name keeps a sweep from judging another machine's or
+ * container's folders (containers sharing a /tmp have their own pid numbering) by its own pids.
+ */
+export function graphDirPrefix(pid: number): string {
+  return `modelport-graph-${os.hostname().replace(/[^A-Za-z0-9.]/g, '_')}-${pid}-`;
+}
+
+/**
  * Each graph's folder lives only while it loads, but a server killed during a load leaves it
- * behind: once per process, remove those of processes that no longer run (never a live one's).
+ * behind: once per process, remove this host's folders of processes that no longer run (never a
+ * live one's).
  */
 export async function sweepStaleGraphDirs(tmp = os.tmpdir()): Promise<string[]> {
   const removed: string[] = [];
+  const ours = graphDirPrefix(0).slice(0, -2); // modelport-graph-<host>-
   const names = await readdir(tmp).catch(() => [] as string[]);
   for (const name of names) {
-    const pid = Number(/^modelport-graph-(\d+)-/.exec(name)?.[1]);
+    if (!name.startsWith(ours)) continue;
+    const pid = Number(/^(\d+)-/.exec(name.slice(ours.length))?.[1]);
     if (!pid || isRunning(pid)) continue;
     await rm(path.join(tmp, name), { recursive: true, force: true }).catch(() => undefined);
     removed.push(name);
