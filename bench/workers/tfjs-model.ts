@@ -11,6 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { Tensor } from '@tensorflow/tfjs';
 import { loadRuntime, type BackendName } from '../../mock-server/runtime/backend';
 import { compileLayersGraph } from '../../mock-server/runtime/layers-graph';
 import { readTfjsArtifacts } from '../../mock-server/runtime/loader';
@@ -43,37 +44,17 @@ const result: Record<string, unknown> = { backend: runtime.backend, tensorflow: 
 
 if (predictBatch > 0) {
   const model = await tf.loadLayersModel(tf.io.fromMemory(await readTfjsArtifacts(MODEL_DIR)));
-  const time = (size: number) => {
-    const x = tf.tensor(rows(size), [size, 28, 28, 1]);
-    const once = () => {
-      const y = model.predict(x) as import('@tensorflow/tfjs').Tensor;
-      y.dataSync();
-      y.dispose();
-    };
-    const ms = medianMs(once);
-    x.dispose();
-    return ms;
-  };
+  const layers = (x: Tensor) => model.predict(x) as Tensor;
   result.predict_batch = predictBatch;
-  result.predict_ms = time(predictBatch);
-  result.predict_b1_ms = time(1);
+  result.predict_ms = predictMs(predictBatch, layers);
+  result.predict_b1_ms = predictMs(1, layers);
   // What the server runs on the native backend: the same layers model compiled to one TensorFlow
   // graph at load (mock-server/runtime/layers-graph.ts).
   const graph = await compileLayersGraph(runtime, model);
   if ('run' in graph) {
-    const served = (size: number) => {
-      const x = tf.tensor(rows(size), [size, 28, 28, 1]);
-      const ms = medianMs(() => {
-        const y = graph.run(x);
-        y.dataSync();
-        y.dispose();
-      });
-      x.dispose();
-      return ms;
-    };
     result.served_graph_max_delta = graph.maxDelta;
-    result.served_predict_ms = served(predictBatch);
-    result.served_predict_b1_ms = served(1);
+    result.served_predict_ms = predictMs(predictBatch, graph.run);
+    result.served_predict_b1_ms = predictMs(1, graph.run);
     graph.dispose();
   } else {
     result.served_graph_skipped = graph.reason;
@@ -85,19 +66,9 @@ if (predictBatch > 0) {
 // tfjs-node's SavedModel support: one session call per batch instead of one call per op.
 if (predictBatch > 0 && values.savedmodel && runtime.node) {
   const model = await runtime.node.loadSavedModel(values.savedmodel, ['serve'], 'serving_default');
-  const time = (size: number) => {
-    const x = tf.tensor(rows(size), [size, 28, 28, 1]);
-    const once = () => {
-      const out = model.predict({ image: x }) as Record<string, import('@tensorflow/tfjs').Tensor>;
-      out.probabilities!.dataSync();
-      tf.dispose(Object.values(out));
-    };
-    const ms = medianMs(once);
-    x.dispose();
-    return ms;
-  };
-  result.savedmodel_predict_ms = time(predictBatch);
-  result.savedmodel_predict_b1_ms = time(1);
+  const keras = (x: Tensor) => Object.values(model.predict({ image: x }) as Record<string, Tensor>);
+  result.savedmodel_predict_ms = predictMs(predictBatch, keras);
+  result.savedmodel_predict_b1_ms = predictMs(1, keras);
   model.dispose();
 }
 
@@ -129,6 +100,18 @@ function rows(size: number): Float32Array {
   const batch = new Float32Array(size * 784);
   for (let i = 0; i < size; i++) batch.set(xData.subarray((i % n) * 784, ((i % n) + 1) * 784), i * 784);
   return batch;
+}
+
+/** Median ms of `run` + `dataSync` of its outputs on `size` digits. */
+function predictMs(size: number, run: (x: Tensor) => Tensor | Tensor[]): number {
+  const x = tf.tensor(rows(size), [size, 28, 28, 1]);
+  const ms = medianMs(() => {
+    const outputs = [run(x)].flat();
+    for (const y of outputs) y.dataSync();
+    tf.dispose(outputs);
+  });
+  x.dispose();
+  return ms;
 }
 
 /** Median of 30 timed calls after 5 warm-up calls. */

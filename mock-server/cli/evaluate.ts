@@ -1,8 +1,9 @@
 /** `modelport evaluate <dataset> <model[@version]>...`: measure versions on a labelled dataset. */
 import { Command } from 'commander';
 import type { Evaluation, EvaluationCreateParams, EvaluationResult } from '../../src/types';
-import { table, UsageError } from './output';
-import { positive, type Context } from './registry';
+import { positive, wholeNumber } from './flags';
+import { kib, progressBar, table, UsageError } from './output';
+import type { Context } from './registry';
 
 export function evaluateCommand(context: Context): Command {
   return new Command('evaluate')
@@ -19,15 +20,14 @@ export function evaluateCommand(context: Context): Command {
         dataset,
         models: models.map(target),
         ...(options.batchSize ? { batch_size: positive(options.batchSize, '--batch-size') } : {}),
-        ...(options.latencySamples !== undefined ? { latency_samples: count(options.latencySamples, '--latency-samples') } : {}),
+        ...(options.latencySamples !== undefined ? { latency_samples: wholeNumber(options.latencySamples, '--latency-samples') } : {}),
       };
       const job = await client.evaluations.create(request);
       if (!options.wait) {
         out.result(job, () => `started evaluation ${job.id}`);
         return;
       }
-      const { SingleBar, Presets } = await import('cli-progress');
-      const bar = out.json ? undefined : new SingleBar({ format: 'evaluating |{bar}| {percentage}% eta {eta_formatted}', hideCursor: true, stream: process.stderr, noTTYOutput: true, notTTYSchedule: 1000 }, Presets.shades_classic);
+      const bar = await progressBar(out, 'evaluating |{bar}| {percentage}% eta {eta_formatted}');
       bar?.start(100, 0);
       let done: Evaluation;
       try {
@@ -38,7 +38,7 @@ export function evaluateCommand(context: Context): Command {
       out.result(done, () => [
         table(['MODEL', 'VERSION', 'SAMPLES', 'ACCURACY', 'LOSS', 'MACRO_F1', 'P50_MS', 'P95_MS', 'SIZE'], done.results.map((r) => [
           r.model, r.version, r.samples, r.accuracy.toFixed(4), r.loss.toFixed(4), r.macro.f1.toFixed(4),
-          r.latency_ms.per_sample?.p50.toFixed(2), r.latency_ms.per_sample?.p95.toFixed(2), `${(r.size_bytes / 1024).toFixed(0)} KiB`,
+          r.latency_ms.per_sample?.p50.toFixed(2), r.latency_ms.per_sample?.p95.toFixed(2), kib(r.size_bytes),
         ])),
         ...(options.confusion ? done.results.map(confusion) : []),
         '',
@@ -53,12 +53,6 @@ function target(spec: string): EvaluationCreateParams['models'][number] {
   if (!model || version === '' || extra !== undefined) throw new UsageError(`'${spec}' is not model, model@version or model@alias`);
   if (version === undefined) return { model };
   return { model, version: /^\d+$/.test(version) ? positive(version, `the version in '${spec}'`) : version };
-}
-
-function count(text: string, what: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${what} must be a whole number, got '${text}'`);
-  return n;
 }
 
 /** Rows are true classes, columns predicted, as the server returns it. */

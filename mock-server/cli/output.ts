@@ -21,13 +21,16 @@ export function output(json: boolean): Output {
   };
 }
 
-/** JSON from a flag or a file; a parse error is the user's (exit 2), named by where it came from. */
-export function parseJson(text: string, what: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new UsageError(`${what} is not JSON: ${(error as Error).message}`);
-  }
+/** Sizes in tables: whole KiB. */
+export function kib(bytes: number): string {
+  return `${(bytes / 1024).toFixed(0)} KiB`;
+}
+
+/** A progress bar on stderr for long jobs (none with --json); lines every second when not a TTY. */
+export async function progressBar(out: Output, format: string) {
+  if (out.json) return undefined;
+  const { SingleBar, Presets } = await import('cli-progress');
+  return new SingleBar({ format, hideCursor: true, stream: process.stderr, noTTYOutput: true, notTTYSchedule: 1000 }, Presets.shades_classic);
 }
 
 /** A plain text table: columns padded to their widest cell. */

@@ -1,10 +1,10 @@
 /** `modelport predict <model> [input]`: from a JSON file, an image file (digit models), or stdin. */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command } from 'commander';
 import type { TensorLike } from '../../src/core/tensors';
 import type { InferenceRequest } from '../../src/types';
-import { parseJson, table, UsageError } from './output';
+import { parseJson, readUserFile } from './flags';
+import { table, UsageError } from './output';
 import type { Context } from './registry';
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.gif', '.bmp']);
@@ -50,21 +50,15 @@ type Input = { kind: 'tensors'; inputs: TensorLike | Record<string, TensorLike> 
 
 async function readInput(file: string | undefined): Promise<Input> {
   if (file && IMAGE_EXTENSIONS.has(path.extname(file).toLowerCase())) {
-    return { kind: 'image', base64: (await readInputFile(file)).toString('base64') };
+    return { kind: 'image', base64: (await readUserFile(file, 'the input')).toString('base64') };
   }
   let text: string;
-  if (file && file !== '-') text = (await readInputFile(file)).toString('utf8');
+  if (file && file !== '-') text = (await readUserFile(file, 'the input')).toString('utf8');
   else if (!process.stdin.isTTY) text = await readStdin();
   else throw new UsageError('give an input file, or pipe JSON on stdin');
   const value = parseJson(text, 'the input');
   if (value && typeof value === 'object' && Array.isArray((value as { inputs?: unknown }).inputs)) return { kind: 'oip', request: value as InferenceRequest };
   return { kind: 'tensors', inputs: value as TensorLike };
-}
-
-function readInputFile(file: string): Promise<Buffer> {
-  return readFile(file).catch((error: NodeJS.ErrnoException) => {
-    throw new UsageError(`cannot read the input ${file} (${error.code})`);
-  });
 }
 
 async function readStdin(): Promise<string> {

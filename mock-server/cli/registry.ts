@@ -3,7 +3,8 @@ import { stat } from 'node:fs/promises';
 import { Command } from 'commander';
 import type { Modelport } from '../../src/client';
 import type { ModelVersion, Scope } from '../../src/types';
-import { parseJson, table, UsageError, type Output } from './output';
+import { parseJson, positive, split } from './flags';
+import { kib, table, UsageError, type Output } from './output';
 
 export type Context = () => { client: Modelport; out: Output };
 
@@ -30,7 +31,7 @@ export function modelsCommand(context: Context): Command {
         `aliases: ${Object.entries(model.aliases).map(([a, ts]) => `${a} → ${ts.map((t) => `${t.version} (${t.weight})`).join(', ')}`).join('; ') || 'none'}`,
         '',
         table(['VERSION', 'STATE', 'PLATFORM', 'RUNS', 'SIZE', 'ACCURACY', 'ALIASES', 'CREATED'], versions.map((v) => [
-          v.version, v.state, v.platform, runs(v), `${(v.size_bytes / 1024).toFixed(0)} KiB`, typeof v.metrics?.accuracy === 'number' ? (v.metrics.accuracy as number).toFixed(4) : '', v.aliases.join(','), v.created_at,
+          v.version, v.state, v.platform, runs(v), kib(v.size_bytes), typeof v.metrics?.accuracy === 'number' ? (v.metrics.accuracy as number).toFixed(4) : '', v.aliases.join(','), v.created_at,
         ])),
       ].join('\n'));
     });
@@ -142,16 +143,6 @@ export function keysCommand(context: Context): Command {
 /** `graph` (one TensorFlow call per batch) or `ops` (one per op), as the server reports it. */
 function runs(version: ModelVersion): string {
   return version.execution?.mode ?? '';
-}
-
-export function split(list: string | undefined): string[] | undefined {
-  return list === undefined ? undefined : list.split(',').map((s) => s.trim()).filter(Boolean);
-}
-
-export function positive(text: string, what: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${what} must be a positive integer, got '${text}'`);
-  return n;
 }
 
 function archiveFormat(file: string): 'zip' | 'tar.gz' | 'tar' {

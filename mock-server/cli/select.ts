@@ -1,9 +1,9 @@
 /** `modelport select <task> ...`: which version serves a task best under constraints, measured now. */
-import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import type { SelectionParams } from '../../src/types';
-import { EXIT, parseJson, table, UsageError } from './output';
-import { positive, type Context } from './registry';
+import { finiteNumber, parseJson, positive, readUserFile } from './flags';
+import { EXIT, kib, table, UsageError } from './output';
+import type { Context } from './registry';
 
 type SignatureInput = NonNullable<SelectionParams['inputs']>[number];
 
@@ -24,9 +24,9 @@ export function selectCommand(context: Context): Command {
       const inputs = ((options.input ?? []) as string[]).map(signature);
       if (!inputs.length && !options.example) throw new UsageError('give the input signature: --input DATATYPE:shape (e.g. FP32:-1,28,28,1) or --example <file>');
       const constraints: NonNullable<SelectionParams['constraints']> = {
-        ...(options.minAccuracy !== undefined ? { min_accuracy: number(options.minAccuracy, '--min-accuracy') } : {}),
-        ...(options.maxP95Ms !== undefined ? { max_p95_latency_ms: number(options.maxP95Ms, '--max-p95-ms') } : {}),
-        ...(options.maxSize !== undefined ? { max_size_bytes: number(options.maxSize, '--max-size') } : {}),
+        ...(options.minAccuracy !== undefined ? { min_accuracy: finiteNumber(options.minAccuracy, '--min-accuracy') } : {}),
+        ...(options.maxP95Ms !== undefined ? { max_p95_latency_ms: finiteNumber(options.maxP95Ms, '--max-p95-ms') } : {}),
+        ...(options.maxSize !== undefined ? { max_size_bytes: finiteNumber(options.maxSize, '--max-size') } : {}),
       };
       const selection = await client.select({
         task,
@@ -43,7 +43,7 @@ export function selectCommand(context: Context): Command {
         '',
         table(['RANK', 'MODEL', 'VERSION', 'ACCURACY', 'MACRO_F1', 'P95_MS', 'SIZE', 'EXCLUDED_BY'], selection.candidates.map((c) => [
           c.rank ?? '-', c.model, c.version, c.accuracy?.toFixed(4), c.macro_f1?.toFixed(4), c.latency_ms?.p95.toFixed(2),
-          c.size_bytes === null ? undefined : `${(c.size_bytes / 1024).toFixed(0)} KiB`, c.excluded_by.join(','),
+          c.size_bytes === null ? undefined : kib(c.size_bytes), c.excluded_by.join(','),
         ])),
       ].join('\n'));
       // Scripts can branch on "nothing fits" without parsing the output.
@@ -66,17 +66,8 @@ function signature(spec: string): SignatureInput {
 }
 
 async function example(file: string): Promise<NonNullable<SelectionParams['example']>> {
-  const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
-    throw new UsageError(`--example: cannot read ${file} (${error.code})`);
-  });
-  const value = parseJson(text, `--example ${file}`);
+  const value = parseJson((await readUserFile(file, '--example')).toString('utf8'), `--example ${file}`);
   const { shape, data } = (value ?? {}) as { shape?: unknown; data?: unknown };
   if (!Array.isArray(shape) || !Array.isArray(data)) throw new UsageError(`--example ${file} must be JSON { "datatype": "FP32", "shape": [1, ...], "data": [...] } (data flat)`);
   return value as NonNullable<SelectionParams['example']>;
-}
-
-function number(text: string, what: string): number {
-  const n = Number(text);
-  if (text.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${what} must be a number, got '${text}'`);
-  return n;
 }

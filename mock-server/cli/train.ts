@@ -1,9 +1,9 @@
 /** `modelport train <model> ...`: start a training job and follow it with a progress bar. */
-import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import type { TrainingEvent, TrainingJobCreateParams } from '../../src/types';
-import { parseJson, table, UsageError } from './output';
-import { positive, split, type Context } from './registry';
+import { parseJson, positive, readUserFile, split } from './flags';
+import { progressBar, table, UsageError } from './output';
+import type { Context } from './registry';
 
 export function trainCommand(context: Context): Command {
   return new Command('train')
@@ -33,7 +33,7 @@ export function trainCommand(context: Context): Command {
         batch_size: positive(options.batchSize, '--batch-size'),
         validation_split: Number(options.validationSplit),
         optimizer: { name: options.optimizer, ...(options.learningRate ? { learning_rate: Number(options.learningRate) } : {}) },
-        ...(options.architecture ? { architecture: parseJson(await readArchitecture(options.architecture), `--architecture ${options.architecture}`) as TrainingJobCreateParams['architecture'] } : {}),
+        ...(options.architecture ? { architecture: parseJson((await readUserFile(options.architecture, '--architecture')).toString('utf8'), `--architecture ${options.architecture}`) as TrainingJobCreateParams['architecture'] } : {}),
         ...(options.baseVersion ? { base_version: positive(options.baseVersion, '--base-version') } : {}),
         ...(options.freezeLayers ? { freeze_layers: Number(options.freezeLayers) } : {}),
         ...(options.patience ? { early_stopping: { monitor: 'val_loss', patience: Number(options.patience) } } : {}),
@@ -48,8 +48,7 @@ export function trainCommand(context: Context): Command {
         return;
       }
       const epochs: TrainingEvent[] = [];
-      const { SingleBar, Presets } = await import('cli-progress');
-      const bar = out.json ? undefined : new SingleBar({ format: 'epoch {value}/{total} |{bar}| loss {loss} val_acc {val} eta {eta_formatted}', hideCursor: true, stream: process.stderr, noTTYOutput: true, notTTYSchedule: 1000 }, Presets.shades_classic);
+      const bar = await progressBar(out, 'epoch {value}/{total} |{bar}| loss {loss} val_acc {val} eta {eta_formatted}');
       bar?.start(request.epochs, 0, { loss: '-', val: '-' });
       for await (const event of job.events()) {
         if (event.type !== 'epoch') continue;
@@ -64,14 +63,6 @@ export function trainCommand(context: Context): Command {
         `job ${done.id} ${done.status}: ${model} version ${done.result_version}${request.alias ? `, ${request.alias} → ${done.result_version}` : ''}`,
       ].join('\n'));
     });
-}
-
-async function readArchitecture(file: string): Promise<string> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (error) {
-    throw new UsageError(`--architecture: cannot read ${file} (${(error as NodeJS.ErrnoException).code})`);
-  }
 }
 
 function fixed(value: number | undefined): string {
