@@ -68,6 +68,10 @@ describe('the modelport CLI', () => {
     const inUse = await modelport(['versions', 'rm', 'cli-digits', '2']);
     expect(inUse.code).toBe(1);
     expect(inUse.stderr).toContain("version 2 of 'cli-digits' is what alias 'production' points at");
+    const listed = await modelport(['versions', 'ls', 'cli-digits']);
+    expect(listed.stdout).toMatch(new RegExp(`^VERSION\\s+STATE\\s+PLATFORM\\s+RUNS\\s+SIZE\\s+ALIASES\\n1\\s+READY\\s+tfjs_layers\\s+${runs}\\s+205417\\s+production\\n2\\s+READY\\s+tfjs_layers\\s+${runs}\\s+205417\\s+production\\n$`));
+    expect((await modelport(['alias', 'rm', 'cli-digits', 'production'])).stdout).toBe('removed alias production of cli-digits\n');
+    expect((await modelport(['versions', 'rm', 'cli-digits', '2'])).stdout).toBe('deleted cli-digits version 2\n');
     expect((await modelport(['models', 'rm', 'cli-digits'])).code).toBe(0);
   });
 
