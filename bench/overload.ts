@@ -51,7 +51,7 @@ interface Outcome {
 }
 
 const dataDir = await mkdtemp(path.join(os.tmpdir(), 'modelport-overload-'));
-const server = await startChild('modelport', process.execPath, [path.join(ROOT, 'bin/modelport.js'), 'serve', '--port', '0', '--no-auth', '--data-dir', dataDir, '--max-in-flight', String(args['max-in-flight'])], {
+const server = await startChild('modelport', process.execPath, [path.join(ROOT, 'mock-server/bin/modelport.js'), 'serve', '--port', '0', '--no-auth', '--data-dir', dataDir, '--max-in-flight', String(args['max-in-flight'])], {
   readyPattern: /listening on (http:\/\/\S+)/,
 });
 const base = new URL(server.ready);

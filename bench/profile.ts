@@ -178,7 +178,7 @@ async function main(): Promise<void> {
   // As bench/run.ts runs it: auth on, a fresh data directory with the bundled models.
   const apiKey = `mp_admin_bench${randomBytes(16).toString('hex')}`;
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'modelport-profile-'));
-  const child = await startChild('modelport serve --cpu-prof', process.execPath, ['--cpu-prof', '--cpu-prof-dir', PROFILES, path.join(ROOT, 'bin/modelport.js'), 'serve', '--port', '0', '--data-dir', dataDir], {
+  const child = await startChild('modelport serve --cpu-prof', process.execPath, ['--cpu-prof', '--cpu-prof-dir', PROFILES, path.join(ROOT, 'mock-server/bin/modelport.js'), 'serve', '--port', '0', '--data-dir', dataDir], {
     env: { MODELPORT_API_KEY: apiKey },
     readyPattern: /listening on (http:\/\/[^\s;,)]+)/,
   });

@@ -283,7 +283,7 @@ async function startCli(options: { dataDir?: string; models?: Record<string, obj
     await cp(path.join(ROOT, 'mock-server/models', name), path.join(dataDir, 'models', name), { recursive: true });
     await writeFile(path.join(dataDir, 'models', name, 'config.json'), JSON.stringify(config, null, 2));
   }
-  const child = await startChild('modelport serve', process.execPath, [...(options.nodeArgs ?? []), path.join(ROOT, 'bin/modelport.js'), 'serve', '--port', '0', '--data-dir', dataDir], {
+  const child = await startChild('modelport serve', process.execPath, [...(options.nodeArgs ?? []), path.join(ROOT, 'mock-server/bin/modelport.js'), 'serve', '--port', '0', '--data-dir', dataDir], {
     env: { MODELPORT_API_KEY: API_KEY },
     readyPattern: /listening on (http:\/\/[^\s;,)]+)/,
     timeoutMs: 120_000,
@@ -538,7 +538,7 @@ async function startTimes(): Promise<number[]> {
     for (let i = 0; i < 4; i++) {
       const port = await freePort();
       const t0 = performance.now();
-      const child = await startChild('modelport serve (start-up)', process.execPath, [path.join(ROOT, 'bin/modelport.js'), 'serve', '--port', String(port), '--data-dir', dataDir], {
+      const child = await startChild('modelport serve (start-up)', process.execPath, [path.join(ROOT, 'mock-server/bin/modelport.js'), 'serve', '--port', String(port), '--data-dir', dataDir], {
         env: { MODELPORT_API_KEY: API_KEY },
         immediate: true, // we poll the port
       });

@@ -4,7 +4,7 @@
  * the SDK. Configuration: flags, then MODELPORT_* environment variables, then defaults.
  */
 import { Command, Option } from 'commander';
-import type { Modelport as ModelportClient } from '../src/client';
+import type { Modelport as ModelportClient } from 'modelport';
 import { PACKAGE_VERSION } from './paths';
 import { doctorCommand } from './cli/doctor';
 import { evaluateCommand } from './cli/evaluate';
@@ -28,7 +28,7 @@ const program = new Command('modelport')
 // start-up time is measured to /v2/health/ready.
 let Modelport: typeof ModelportClient | undefined;
 program.hook('preAction', async (_program, action) => {
-  if (action.name() !== 'serve') ({ Modelport } = await import('../src/client'));
+  if (action.name() !== 'serve') ({ Modelport } = await import('modelport'));
 });
 
 const context: Context = () => {

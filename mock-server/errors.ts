@@ -1,5 +1,5 @@
 /** The one error body of every route (openapi.yaml `Error`), raised as an exception by handlers. */
-import type { components } from '../src/generated/openapi';
+import type { components } from 'modelport';
 
 export type ErrorBody = components['schemas']['Error'];
 export type ErrorDetail = components['schemas']['ErrorDetail'];

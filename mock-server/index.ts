@@ -1,4 +1,4 @@
-/** modelport/mock-server: the local model server, for tests and for `modelport serve`. */
+/** @modelport/server: the local model server, for tests and for `modelport serve`. */
 import { testControls, type TestControls } from './faults/controls';
 import { listen } from './http';
 import { createModelServer, type CreateServerOptions } from './server';
@@ -49,20 +49,4 @@ export async function createHandler(options: CreateServerOptions = {}) {
   return (await createModelServer(options)).handler;
 }
 
-export interface MswHandlersOptions extends CreateServerOptions {
-  /** The base URL your app calls, e.g. `http://models.test` or `http://127.0.0.1:8700`. */
-  baseUrl: string;
-}
-
-/**
- * msw request handlers that route every request under `baseUrl` into the real server function:
- * real model outputs, no port. Use with `setupServer(...(await mswHandlers({ baseUrl })))`.
- * `close()` on the returned array frees the models.
- */
-export async function mswHandlers(options: MswHandlersOptions) {
-  const { http } = await import('msw');
-  const server = await createModelServer({ mockControls: true, ...options });
-  const base = options.baseUrl.replace(/\/+$/, '');
-  const handlers = [http.all(`${base}/*`, ({ request }) => server.handler(request))];
-  return Object.assign(handlers, { close: () => server.close(), adminKey: server.adminKey, controls: testControls(server.state) });
-}
+export { mswHandlers, type MswHandlersOptions } from './msw';

@@ -3,7 +3,7 @@
  * with a temporary data directory, torn down at the end.
  *
  *   // vitest.config.ts                          // jest.config.js
- *   test: { globalSetup: ['modelport/testing'] }  globalSetup: 'modelport/testing', globalTeardown: 'modelport/testing'
+ *   test: { globalSetup: ['@modelport/server/testing'] }  globalSetup: '@modelport/server/testing', globalTeardown: '@modelport/server/testing'
  *
  * Tests find it in MODELPORT_URL and MODELPORT_API_KEY (which `new Modelport({ baseUrl:
  * process.env.MODELPORT_URL, apiKey: process.env.MODELPORT_API_KEY })` reads), and in vitest also

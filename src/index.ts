@@ -12,3 +12,10 @@ export type { TrainingJobRun } from './resources/training-jobs';
 export type { DatasetCreateParams, DatasetRecord, DatasetSource } from './resources/datasets';
 export { EvaluationFailedError, type EvaluationRun, type EvaluationWaitOptions, type EvaluationListParams } from './resources/evaluations';
 export type * from './types';
+// The wire codecs and generated contract types, public so that servers and tools (the
+// @modelport/server package among them) encode tensors exactly as the SDK does.
+export {
+  DATATYPE_SIZE, HEADER_LENGTH_HEADER, elementCount, encodeBinaryBody, float16BitsToFloat32, float32ToFloat16Bits, fromBytes,
+  splitBinaryBody, toBytes, type Datatype,
+} from './core/binary';
+export type { components, operations, paths } from './generated/openapi';

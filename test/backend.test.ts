@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const CLI = new URL('../bin/modelport.js', import.meta.url).pathname;
+const CLI = new URL('../mock-server/bin/modelport.js', import.meta.url).pathname;
 
 /** Starts `modelport serve` in a child process and resolves with its URL, or its exit and output. */
 function serve(env: Record<string, string>): Promise<{ url?: string; code?: number | null; output: string; stop(): void }> {

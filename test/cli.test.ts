@@ -9,7 +9,7 @@ import { startMockServer, type RunningMockServer } from '../mock-server/index';
 import { loadMnistSplit } from '../mock-server/models/mnist-split';
 import { BUNDLED } from './helpers/data-dir';
 
-const CLI = new URL('../bin/modelport.js', import.meta.url).pathname;
+const CLI = new URL('../mock-server/bin/modelport.js', import.meta.url).pathname;
 const work = mkdtempSync(path.join(os.tmpdir(), 'modelport-cli-'));
 let server: RunningMockServer;
 

@@ -48,7 +48,7 @@ function expectSuccess(run: Run): void {
 
 beforeAll(async () => {
   // `npm start` is `modelport serve`; MODELPORT_API_KEY chooses the admin key, as the README says.
-  server = spawn(process.execPath, [path.join(root, 'bin/modelport.js'), 'serve', '--port', '0', '--data-dir', path.join(work, 'data')], {
+  server = spawn(process.execPath, [path.join(root, 'mock-server/bin/modelport.js'), 'serve', '--port', '0', '--data-dir', path.join(work, 'data')], {
     cwd: root,
     env: { ...process.env, MODELPORT_API_KEY: apiKey, TF_CPP_MIN_LOG_LEVEL: '3' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,8 +2,8 @@
  * Every code block in README.md runs here, against a real server, so the README cannot drift
  * from the code.
  *
- * - ```ts / ```js blocks run in this process: their imports (`modelport`, `modelport/mock-server`,
- *   `modelport/testing`, resolved by test/vitest.config.ts to the sources) stay at the top of a
+ * - ```ts / ```js blocks run in this process: their imports (`modelport`, `@modelport/server`,
+ *   `@modelport/server/testing`, resolved by test/vitest.config.ts to the sources) stay at the top of a
  *   module, the rest becomes the body of an async function. Names a block uses without defining
  *   them are the README's placeholders and get real values from FIXTURES below (`client` is the
  *   SDK block's client; `pixels` a handwritten 7; ...). The README's `http://127.0.0.1:8700` is
@@ -226,7 +226,7 @@ interface ChildServer {
 /** `modelport serve` on a free port with a temporary data directory, in its own process. */
 async function serveInChild(): Promise<ChildServer> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'modelport-readme-'));
-  const child = spawn(process.execPath, [path.join(root, 'bin/modelport.js'), 'serve', '--port', '0', '--data-dir', dataDir], {
+  const child = spawn(process.execPath, [path.join(root, 'mock-server/bin/modelport.js'), 'serve', '--port', '0', '--data-dir', dataDir], {
     cwd: root,
     env: { ...process.env, MODELPORT_API_KEY: API_KEY, TF_CPP_MIN_LOG_LEVEL: '3' },
     stdio: ['ignore', 'pipe', 'pipe'],

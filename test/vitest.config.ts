@@ -5,10 +5,11 @@ import { defineConfig } from 'vitest/config';
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
-// Examples import the package by name, as users do; in this checkout that is the source.
+// Examples import the packages by name, as users do; in this checkout that is the source.
 const alias = [
-  { find: /^modelport\/mock-server$/, replacement: here('../mock-server/index.ts') },
-  { find: /^modelport\/testing$/, replacement: here('../mock-server/testing.ts') },
+  { find: /^@modelport\/server$/, replacement: here('../mock-server/index.ts') },
+  { find: /^@modelport\/server\/msw$/, replacement: here('../mock-server/msw.ts') },
+  { find: /^@modelport\/server\/testing$/, replacement: here('../mock-server/testing.ts') },
   { find: /^modelport$/, replacement: here('../src/index.ts') },
 ];
 

@@ -3,6 +3,6 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    globalSetup: ['modelport/testing'],
+    globalSetup: ['@modelport/server/testing'],
   },
 });

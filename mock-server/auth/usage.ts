@@ -1,5 +1,5 @@
 /** Usage metering: requests, errors and handling milliseconds per key and per model, by minute. */
-import type { components } from '../../src/generated/openapi';
+import type { components } from 'modelport';
 
 type UsageRow = components['schemas']['UsageRow'];
 const MINUTE = 60_000;

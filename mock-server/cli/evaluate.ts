@@ -1,6 +1,6 @@
 /** `modelport evaluate <dataset> <model[@version]>...`: measure versions on a labelled dataset. */
 import { Command } from 'commander';
-import type { Evaluation, EvaluationCreateParams, EvaluationResult } from '../../src/types';
+import type { Evaluation, EvaluationCreateParams, EvaluationResult } from 'modelport';
 import { positive, wholeNumber } from './flags';
 import { kib, progressBar, table, UsageError } from './output';
 import type { Context } from './registry';

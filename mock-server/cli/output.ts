@@ -1,6 +1,6 @@
 /** How the CLI speaks: human tables by default, JSON with --json, and exit codes that mean something. */
-import { APIError, ConnectionError, TimeoutError, TrainingJobError } from '../../src/errors';
-import { EvaluationFailedError } from '../../src/resources/evaluations';
+import { APIError, ConnectionError, TimeoutError, TrainingJobError } from 'modelport';
+import { EvaluationFailedError } from 'modelport';
 
 export const EXIT = { ok: 0, apiError: 1, usage: 2, unreachable: 3, jobFailed: 4, noneEligible: 5 } as const;
 

@@ -1,8 +1,8 @@
 /** `modelport predict <model> [input]`: from a JSON file, an image file (digit models), or stdin. */
 import path from 'node:path';
 import { Command } from 'commander';
-import type { TensorLike } from '../../src/core/tensors';
-import type { InferenceRequest } from '../../src/types';
+import type { TensorLike } from 'modelport';
+import type { InferenceRequest } from 'modelport';
 import { parseJson, readUserFile } from './flags';
 import { table, UsageError } from './output';
 import type { Context } from './registry';

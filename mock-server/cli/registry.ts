@@ -1,8 +1,8 @@
 /** `modelport models|versions|alias|keys ...`: the registry and keys through the SDK. */
 import { stat } from 'node:fs/promises';
 import { Command } from 'commander';
-import type { Modelport } from '../../src/client';
-import type { ModelVersion, Scope } from '../../src/types';
+import type { Modelport } from 'modelport';
+import type { ModelVersion, Scope } from 'modelport';
 import { parseJson, positive, split } from './flags';
 import { kib, table, UsageError, type Output } from './output';
 

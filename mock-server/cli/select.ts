@@ -1,6 +1,6 @@
 /** `modelport select <task> ...`: which version serves a task best under constraints, measured now. */
 import { Command, Option } from 'commander';
-import type { SelectionParams } from '../../src/types';
+import type { SelectionParams } from 'modelport';
 import { finiteNumber, parseJson, positive, readUserFile } from './flags';
 import { EXIT, kib, table, UsageError } from './output';
 import type { Context } from './registry';

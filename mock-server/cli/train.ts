@@ -1,6 +1,6 @@
 /** `modelport train <model> ...`: start a training job and follow it with a progress bar. */
 import { Command } from 'commander';
-import type { TrainingEvent, TrainingJobCreateParams } from '../../src/types';
+import type { TrainingEvent, TrainingJobCreateParams } from 'modelport';
 import { parseJson, positive, readUserFile, split } from './flags';
 import { progressBar, table, UsageError } from './output';
 import type { Context } from './registry';

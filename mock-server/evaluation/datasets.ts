@@ -11,7 +11,7 @@
  */
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { components } from '../../src/generated/openapi';
+import type { components } from 'modelport';
 import { conflict, notFound } from '../errors';
 import type { LabeledSet } from '../models/data-utils';
 import { IRIS_LABELS } from '../models/iris-data';

@@ -6,7 +6,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Datatype } from '../../src/core/binary';
+import type { Datatype } from 'modelport';
 import { HttpError, type ErrorDetail } from '../errors';
 import type { ServedVersion } from '../runtime/model-manager';
 import type { HostTensor, TfDtype } from '../runtime/tensors';

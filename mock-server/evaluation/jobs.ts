@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { components } from '../../src/generated/openapi';
+import type { components } from 'modelport';
 import { HttpError, badRequest, conflict, notFound, type ErrorDetail } from '../errors';
 import { sweep, writeFileAtomic } from '../registry/atomic';
 import { aliasTargets, type ModelManager, type ServedVersion } from '../runtime/model-manager';

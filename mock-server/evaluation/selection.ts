@@ -3,8 +3,8 @@
  * now on this server (latency always; accuracy on a dataset whenever one applies), with every
  * candidate's figures, where each came from, and each check it passed or failed.
  */
-import type { components } from '../../src/generated/openapi';
-import type { Datatype } from '../../src/core/binary';
+import type { components } from 'modelport';
+import type { Datatype } from 'modelport';
 import { badRequest } from '../errors';
 import type { ModelManager, ServedVersion } from '../runtime/model-manager';
 import { tfDtypeOf, type HostTensor } from '../runtime/tensors';

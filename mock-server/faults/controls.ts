@@ -2,7 +2,7 @@
  * The test controls as plain functions, shared by the /_mock routes and the SDK-free helpers
  * that startMockServer() and mswHandlers() return.
  */
-import type { components } from '../../src/generated/openapi';
+import type { components } from 'modelport';
 import type { ServerState } from '../context';
 import { badRequest } from '../errors';
 import { resetLab } from '../evaluation/lab';

@@ -1,6 +1,6 @@
 /** Injected faults (test controls): latency and/or canned responses for matching requests. */
 import { randomUUID } from 'node:crypto';
-import type { components } from '../../src/generated/openapi';
+import type { components } from 'modelport';
 import { badRequest } from '../errors';
 
 export type Fault = components['schemas']['Fault'];

@@ -1,5 +1,5 @@
 /** The request journal (test controls): what the server received, for assertions. Never secrets. */
-import type { components } from '../../src/generated/openapi';
+import type { components } from 'modelport';
 import type { HeaderBag } from '../context';
 
 export type JournalEntry = components['schemas']['JournalEntry'];

@@ -17,7 +17,7 @@ import { PACKAGE_ROOT, PACKAGE_VERSION, RUNNING_BUILT, SPEC_PATH } from '../path
 import { parseSpec } from '../spec';
 import { browserSdk } from './sdk-bundle';
 
-const ASSETS_DIR = path.join(PACKAGE_ROOT, 'mock-server', 'pages', 'assets');
+const ASSETS_DIR = path.join(PACKAGE_ROOT, 'pages', 'assets');
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

@@ -12,7 +12,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PACKAGE_ROOT, RUNNING_BUILT } from '../paths';
 
-export const SDK_ENTRY = path.join(PACKAGE_ROOT, 'src', 'index.ts');
+/** The SDK's sources, in a checkout of the repository (the server package sits beside them). */
+export const SDK_ENTRY = path.join(PACKAGE_ROOT, '..', 'src', 'index.ts');
 export const BUILT_SDK_FILE = path.join(PACKAGE_ROOT, 'dist', 'browser', 'modelport.js');
 
 export interface BrowserSdk {

@@ -4,7 +4,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Datatype } from '../../src/core/binary';
+import type { Datatype } from 'modelport';
 import { badRequest } from '../errors';
 import type { Runtime } from '../runtime/backend';
 import { loadModel, readTfjsArtifacts, type LoadedModel } from '../runtime/loader';

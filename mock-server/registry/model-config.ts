@@ -2,7 +2,7 @@
  * A model's config.json: what the model is and how to serve it. Configuration is data, as in
  * TensorFlow Serving and Triton: a person can read and edit it.
  */
-import type { Datatype } from '../../src/core/binary';
+import type { Datatype } from 'modelport';
 
 export type Platform = 'tfjs_layers' | 'tfjs_graph' | 'tensorflow_savedmodel';
 export const PLATFORMS: Platform[] = ['tfjs_layers', 'tfjs_graph', 'tensorflow_savedmodel'];

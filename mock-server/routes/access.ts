@@ -1,5 +1,5 @@
 /** API keys and usage metering (admin). */
-import type { components } from '../../src/generated/openapi';
+import type { components } from 'modelport';
 import type { RouteTable } from '../context';
 import { badRequest, notFound } from '../errors';
 import { paginate } from '../pagination';

@@ -1,5 +1,5 @@
 /** Explanations of single predictions: integrated gradients and gradients. */
-import type { components } from '../../src/generated/openapi';
+import type { components } from 'modelport';
 import type { RouteTable } from '../context';
 import { badRequest, HttpError } from '../errors';
 import { json } from '../respond';

@@ -1,6 +1,6 @@
 /** OIP inference, JSON and binary, with image inputs and classification outputs. */
-import { HEADER_LENGTH_HEADER, encodeBinaryBody, splitBinaryBody, type Datatype } from '../../src/core/binary';
-import type { components } from '../../src/generated/openapi';
+import { HEADER_LENGTH_HEADER, encodeBinaryBody, splitBinaryBody, type Datatype } from 'modelport';
+import type { components } from 'modelport';
 import type { RequestContext, RouteTable } from '../context';
 import { checkJsonDepth } from '../body';
 import { badRequest, HttpError } from '../errors';

@@ -1,5 +1,5 @@
 /** OIP model metadata and readiness. */
-import type { components } from '../../src/generated/openapi';
+import type { components } from 'modelport';
 import type { RequestContext, RouteTable } from '../context';
 import { json, type Reply } from '../respond';
 

@@ -1,6 +1,6 @@
 /** The /v1 control plane for models, versions and aliases. */
 import { rm } from 'node:fs/promises';
-import type { components } from '../../src/generated/openapi';
+import type { components } from 'modelport';
 import type { RequestContext, RouteTable } from '../context';
 import { badRequest, conflict } from '../errors';
 import { idempotent } from '../idempotency';

@@ -1,5 +1,5 @@
 /** The model repository extension: index, load, unload. */
-import type { components } from '../../src/generated/openapi';
+import type { components } from 'modelport';
 import type { RequestContext, RouteTable } from '../context';
 import { json } from '../respond';
 import type { ServedVersion } from '../runtime/model-manager';

@@ -1,5 +1,5 @@
 /** Per model-version counters and latency, in the shape of Triton's statistics extension. */
-import type { components } from '../../src/generated/openapi';
+import type { components } from 'modelport';
 
 export type ModelStatistics = components['schemas']['ModelStatistics'];
 const WINDOW = 1024;

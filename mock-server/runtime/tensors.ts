@@ -2,8 +2,8 @@
  * OIP tensors ↔ host arrays ready for TensorFlow. Every way a request can be wrong about a tensor
  * (datatype, shape, element values, data length, binary sizes) becomes a 400 that names the input.
  */
-import { DATATYPE_SIZE, elementCount, float16BitsToFloat32, float32ToFloat16Bits, fromBytes, toBytes, type Datatype } from '../../src/core/binary';
-import type { components } from '../../src/generated/openapi';
+import { DATATYPE_SIZE, elementCount, float16BitsToFloat32, float32ToFloat16Bits, fromBytes, toBytes, type Datatype } from 'modelport';
+import type { components } from 'modelport';
 import { badRequest, HttpError } from '../errors';
 import type { TensorSpec } from '../registry/model-config';
 

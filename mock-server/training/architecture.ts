@@ -1,6 +1,6 @@
 /** Keras-style layer lists and optimizer settings → TF.js models and optimizers. */
 import type * as tfTypes from '@tensorflow/tfjs';
-import type { components } from '../../src/generated/openapi';
+import type { components } from 'modelport';
 
 type Layer = components['schemas']['Layer'];
 type Optimizer = components['schemas']['Optimizer'];

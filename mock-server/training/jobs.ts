@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { appendFile, cp, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { TRAINING_WORKER as WORKER } from '../paths';
-import type { components } from '../../src/generated/openapi';
+import type { components } from 'modelport';
 import { badRequest, conflict, notFound } from '../errors';
 import { sweep, writeFileAtomic } from '../registry/atomic';
 import { inspectUpload } from '../registry/inspect';

@@ -1,5 +1,5 @@
 /** Messages between the server and its training worker process. */
-import type { components } from '../../src/generated/openapi';
+import type { components } from 'modelport';
 import type { DatasetRef } from './data';
 
 export type TrainingJobCreate = components['schemas']['TrainingJobCreate'];

@@ -1,7 +1,7 @@
 /** `modelport serve` in a child process, for tests that kill it. */
 import { spawn, type ChildProcess } from 'node:child_process';
 
-const CLI = new URL('../../bin/modelport.js', import.meta.url).pathname;
+const CLI = new URL('../../mock-server/bin/modelport.js', import.meta.url).pathname;
 
 export interface ChildServer {
   url: string;
