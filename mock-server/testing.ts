@@ -1,18 +1,25 @@
 /**
  * A global setup for test runners: one mock server for the whole run, on a free 127.0.0.1 port
- * with a temporary data directory, torn down at the end.
+ * with a temporary data directory, torn down at the end. For import and require alike:
  *
- *   // vitest.config.ts                          // jest.config.js
- *   test: { globalSetup: ['@modelport/server/testing'] }  globalSetup: '@modelport/server/testing', globalTeardown: '@modelport/server/testing'
+ *   // vitest.config.ts
+ *   test: { globalSetup: ['@modelport/server/testing'] }
+ *   // jest.config.js
+ *   globalSetup: '@modelport/server/testing', globalTeardown: '@modelport/server/testing'
  *
- * Tests find it in MODELPORT_URL and MODELPORT_API_KEY (which `new Modelport({ baseUrl:
- * process.env.MODELPORT_URL, apiKey: process.env.MODELPORT_API_KEY })` reads), and in vitest also
- * through `inject('modelport')`.
+ * Tests find it in MODELPORT_URL and MODELPORT_API_KEY (which `new Modelport()` reads by itself
+ * in Node), and in vitest also through `inject('modelport')` (typed by `@modelport/server/vitest`).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startMockServer, type RunningMockServer, type StartMockServerOptions } from './index';
+
+/** What `inject('modelport')` returns in a vitest test. */
+export interface ProvidedModelport {
+  url: string;
+  apiKey: string;
+}
 
 interface Running {
   server: RunningMockServer;
@@ -35,7 +42,7 @@ export default async function setup(context?: { provide?: (key: string, value: u
   holder[KEY] = { server, dataDir };
   process.env.MODELPORT_URL = server.url;
   process.env.MODELPORT_API_KEY = server.adminKey;
-  context?.provide?.('modelport', { url: server.url, apiKey: server.adminKey });
+  context?.provide?.('modelport', { url: server.url, apiKey: server.adminKey } satisfies ProvidedModelport);
   return teardown;
 }
 

@@ -35,7 +35,8 @@ export default defineConfig({
         test: {
           name: 'modelport',
           include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
-          exclude: ['examples/test-with-global-setup/**'],
+          // test/consumer runs on its own (npm run test:consumer): it packs and installs the packages.
+          exclude: ['examples/test-with-global-setup/**', 'test/consumer/**'],
           globalSetup: [violationsGlobal],
           ...responseChecks,
           pool: 'forks',

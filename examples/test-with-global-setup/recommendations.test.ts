@@ -9,7 +9,7 @@ const client = new Modelport({ baseUrl: process.env.MODELPORT_URL, apiKey: proce
 
 describe('an app against the global mock server', () => {
   it('finds the server through the environment and through inject()', async () => {
-    expect(inject('modelport' as never)).toEqual({ url: process.env.MODELPORT_URL, apiKey: process.env.MODELPORT_API_KEY });
+    expect(inject('modelport')).toEqual({ url: process.env.MODELPORT_URL, apiKey: process.env.MODELPORT_API_KEY });
     expect(await client.health.ready()).toEqual({ ready: true });
   });
 
