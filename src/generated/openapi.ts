@@ -1068,13 +1068,12 @@ export interface components {
     schemas: {
         /**
          * @description The one error body of every route. `error` keeps Open Inference Protocol clients working;
-         *     `code` is stable (see the list in the README); `details` names each bad field.
+         *     `code` is stable (`ErrorCode` lists every one); `details` names each bad field.
          */
         Error: {
             /** @description Human-readable message. */
             error: string;
-            /** @description Stable machine-readable code, e.g. `invalid_request`, `model_not_found`, `shape_mismatch`. */
-            code: string;
+            code: components["schemas"]["ErrorCode"];
             /** @description The HTTP status, repeated for clients that only see the body. */
             status: number;
             details?: components["schemas"]["ErrorDetail"][];
@@ -1085,6 +1084,14 @@ export interface components {
             path: string;
             message: string;
         };
+        /**
+         * @description The stable machine-readable `code` of an error body: every code a modelport server sends.
+         *     Servers other than modelport (KServe, Triton) send no code; a newer modelport may add codes,
+         *     so clients should treat an unknown one as they treat its HTTP status.
+         *     Each value below says the HTTP status it comes with and what it means.
+         * @enum {string}
+         */
+        ErrorCode: "invalid_request" | "malformed_json" | "malformed_body" | "unsupported_media_type" | "payload_too_large" | "route_not_found" | "method_not_allowed" | "invalid_cursor" | "idempotency_key_reused" | "idempotency_in_progress" | "unauthorized" | "forbidden" | "model_forbidden" | "rate_limited" | "key_not_found" | "not_ready" | "model_not_ready" | "overloaded" | "internal_error" | "injected_fault" | "model_not_found" | "version_not_found" | "alias_not_found" | "model_exists" | "version_in_use" | "invalid_archive" | "invalid_multipart" | "unsafe_path" | "manifest_mismatch" | "invalid_model" | "signature_mismatch" | "unsupported_model" | "shape_mismatch" | "datatype_mismatch" | "data_length_mismatch" | "invalid_tensor_data" | "unknown_input" | "missing_input" | "duplicate_input" | "unknown_output" | "invalid_binary_header" | "invalid_image" | "unsupported_input" | "output_out_of_range" | "dataset_not_found" | "evaluation_not_found" | "dataset_exists" | "dataset_read_only" | "version_not_ready" | "incompatible_dataset" | "ambiguous_alias" | "invalid_csv" | "invalid_json_lines" | "row_width_mismatch" | "unknown_label" | "empty_dataset" | "job_not_found" | "job_finished";
         LiveResponse: {
             live: boolean;
         };
@@ -1609,12 +1616,19 @@ export interface components {
             data: components["schemas"]["TrainingJob"][];
             next_cursor: string | null;
         };
+        /**
+         * @description One event of a training job's stream. `type` says which event it is and which fields it
+         *     carries (one schema per type below; TypeScript narrows on `type`). Every field any event
+         *     carries is also listed here, so code may read one without narrowing first.
+         */
         TrainingEvent: {
+            /** @description The event's number in the job's stream (1, 2, ...); its SSE `id`. */
             seq: number;
             /** @enum {string} */
             type: "queued" | "started" | "epoch" | "succeeded" | "failed" | "cancelled" | "interrupted";
             /** Format: date-time */
             at: string;
+            /** @description `epoch` events: the epoch that ended (1-based). */
             epoch?: number;
             epochs?: number;
             loss?: number;
@@ -1623,10 +1637,109 @@ export interface components {
             val_accuracy?: number;
             seconds?: number;
             eta_seconds?: number;
+            /** @description `succeeded` events: the version the job registered. */
             version?: number;
+            /** @description `failed` and `interrupted` events (and `cancelled` ones by a reset): why. */
             error?: string;
             /** @description `cancelled` events: batches that finished after the cancel arrived (at most 1). */
             batches_after_cancel?: number;
+        } & (components["schemas"]["TrainingQueuedEvent"] | components["schemas"]["TrainingStartedEvent"] | components["schemas"]["TrainingEpochEvent"] | components["schemas"]["TrainingSucceededEvent"] | components["schemas"]["TrainingFailedEvent"] | components["schemas"]["TrainingCancelledEvent"] | components["schemas"]["TrainingInterruptedEvent"]);
+        /** @description The job was accepted and waits for the trainer (the first event of every job). */
+        TrainingQueuedEvent: {
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "queued";
+            /** Format: date-time */
+            at: string;
+        };
+        /** @description The trainer started the job. */
+        TrainingStartedEvent: {
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "started";
+            /** Format: date-time */
+            at: string;
+        };
+        /** @description An epoch ended. Metrics the model does not compute (or that are not finite) are left out. */
+        TrainingEpochEvent: {
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "epoch";
+            /** Format: date-time */
+            at: string;
+            /** @description The epoch that ended (1-based). */
+            epoch: number;
+            /** @description The epochs asked for (early stopping may end the job sooner). */
+            epochs: number;
+            loss?: number;
+            accuracy?: number;
+            val_loss?: number;
+            val_accuracy?: number;
+            /** @description How long the epoch took. */
+            seconds: number;
+            /** @description Estimated seconds until the last epoch ends. */
+            eta_seconds: number;
+        };
+        /** @description The job ended and registered a new version (the last event). */
+        TrainingSucceededEvent: {
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "succeeded";
+            /** Format: date-time */
+            at: string;
+            /** @description The version the job registered. */
+            version: number;
+        };
+        /** @description The job failed (the last event). */
+        TrainingFailedEvent: {
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "failed";
+            /** Format: date-time */
+            at: string;
+            error: string;
+        };
+        /** @description The job was cancelled, or dropped by a reset (the last event). */
+        TrainingCancelledEvent: {
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "cancelled";
+            /** Format: date-time */
+            at: string;
+            /** @description Set when a reset, not a cancel, ended the job. */
+            error?: string;
+            /** @description For a running job, the batches that finished after the cancel arrived (at most 1). */
+            batches_after_cancel?: number;
+        };
+        /** @description The server stopped while the job ran (the last event; written when it starts again). */
+        TrainingInterruptedEvent: {
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "interrupted";
+            /** Format: date-time */
+            at: string;
+            error: string;
         };
         /** @description A labelled dataset. Records are stored, not returned; `shape` and `labels` say how to read them. */
         Dataset: {
