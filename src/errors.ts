@@ -1,12 +1,31 @@
 /**
  * Typed errors. Every failure the SDK reports is a `ModelportError`; failures that reached the
  * server (or should have) are `APIError`s carrying the HTTP status, the stable `code`, the
- * `details` that point at bad fields, and the server's request id.
+ * `details` that point at bad fields, and the server's request id. Each subclass has the literal
+ * status it stands for, so `error instanceof NotFoundError` narrows `error.status` to `404`.
  */
 import type { components } from './generated/openapi';
 
 export type ErrorBody = components['schemas']['Error'];
 export type ErrorDetail = components['schemas']['ErrorDetail'];
+/** Every `code` a modelport server documents (openapi.yaml `ErrorCode`), e.g. `model_not_found`. */
+export type ErrorCode = components['schemas']['ErrorCode'];
+
+/** What an `APIError` is made of; every field may be left out. */
+export interface APIErrorInit {
+  /** HTTP status; left out when no response arrived. Subclasses fix their own. */
+  status?: number | undefined;
+  code?: string | undefined;
+  details?: ErrorDetail[] | undefined;
+  requestId?: string | undefined;
+  headers?: Headers | undefined;
+  /** The parsed error body, or the raw text when it was not JSON. */
+  body?: unknown;
+  cause?: unknown;
+}
+
+/** The statuses `BadRequestError` stands for: the request itself is wrong. */
+export type BadRequestStatus = 400 | 413 | 415 | 422;
 
 export class ModelportError extends Error {
   override name = 'ModelportError';
@@ -16,8 +35,13 @@ export class APIError extends ModelportError {
   override name = 'APIError';
   /** HTTP status; undefined when no response was received (connection failure, timeout). */
   readonly status: number | undefined;
-  /** Stable machine-readable code from the error body, e.g. `model_not_found`. */
-  readonly code: string | undefined;
+  /**
+   * Stable machine-readable code from the error body, e.g. `model_not_found`: one of the
+   * documented `ErrorCode`s (your editor lists them), or a code this SDK version does not know
+   * yet (a newer server), or undefined when the body had none (KServe, Triton, a proxy, no
+   * response at all).
+   */
+  readonly code: ErrorCode | (string & {}) | undefined;
   readonly details: ErrorDetail[];
   /** The `x-request-id` of the failed request, to find it in server logs. */
   readonly requestId: string | undefined;
@@ -25,10 +49,7 @@ export class APIError extends ModelportError {
   /** The parsed error body, or the raw text when it was not JSON. */
   readonly body: unknown;
 
-  constructor(
-    message: string,
-    init: { status?: number; code?: string; details?: ErrorDetail[]; requestId?: string; headers?: Headers; body?: unknown; cause?: unknown } = {},
-  ) {
+  constructor(message: string, init: APIErrorInit = {}) {
     super(message, init.cause === undefined ? undefined : { cause: init.cause });
     this.status = init.status;
     this.code = init.code;
@@ -42,55 +63,120 @@ export class APIError extends ModelportError {
   static fromResponse(status: number, body: unknown, headers: Headers): APIError {
     const parsed = isErrorBody(body) ? body : undefined;
     const requestId = parsed?.request_id ?? headers.get('x-request-id') ?? undefined;
-    const message = parsed?.error ?? (typeof body === 'string' && body ? body : `HTTP ${status}`);
-    const init = { status, code: parsed?.code, details: parsed?.details, requestId, headers, body };
-    const ErrorClass = errorClassForStatus(status);
-    return new ErrorClass(`${status} ${message}`, init);
+    const text = `${status} ${parsed?.error ?? (typeof body === 'string' && body ? body : `HTTP ${status}`)}`;
+    const code = typeof parsed?.code === 'string' ? parsed.code : undefined;
+    const init: APIErrorInit = { code, details: parsed?.details, requestId, headers, body };
+    switch (status) {
+      case 400: case 413: case 415: case 422: return new BadRequestError(text, { ...init, status });
+      case 401: return new AuthenticationError(text, init);
+      case 403: return new PermissionDeniedError(text, init);
+      case 404: return new NotFoundError(text, init);
+      case 409: return new ConflictError(text, init);
+      case 429: return new RateLimitError(text, init);
+      case 503: return new ServiceUnavailableError(text, init);
+      default: return status >= 500 ? new InternalServerError(text, { ...init, status }) : new APIError(text, { ...init, status });
+    }
   }
 }
 
-export class BadRequestError extends APIError { override name = 'BadRequestError'; }
-export class AuthenticationError extends APIError { override name = 'AuthenticationError'; }
-export class PermissionDeniedError extends APIError { override name = 'PermissionDeniedError'; }
-export class NotFoundError extends APIError { override name = 'NotFoundError'; }
-export class ConflictError extends APIError { override name = 'ConflictError'; }
+type FixedStatusInit = Omit<APIErrorInit, 'status'>;
+
+/** 400, 413, 415 or 422: the request is malformed, too large, of the wrong type, or a reused idempotency key. */
+export class BadRequestError extends APIError {
+  override name = 'BadRequestError';
+  declare readonly status: BadRequestStatus;
+  constructor(message: string, init: FixedStatusInit & { status?: BadRequestStatus | undefined } = {}) {
+    super(message, { ...init, status: init.status ?? 400 });
+  }
+}
+/** 401: no API key, or a bad or revoked one. */
+export class AuthenticationError extends APIError {
+  override name = 'AuthenticationError';
+  declare readonly status: 401;
+  constructor(message: string, init: FixedStatusInit = {}) {
+    super(message, { ...init, status: 401 });
+  }
+}
+/** 403: the key lacks the scope, or may not use this model. */
+export class PermissionDeniedError extends APIError {
+  override name = 'PermissionDeniedError';
+  declare readonly status: 403;
+  constructor(message: string, init: FixedStatusInit = {}) {
+    super(message, { ...init, status: 403 });
+  }
+}
+/** 404: no such model, version, alias or resource. */
+export class NotFoundError extends APIError {
+  override name = 'NotFoundError';
+  declare readonly status: 404;
+  constructor(message: string, init: FixedStatusInit = {}) {
+    super(message, { ...init, status: 404 });
+  }
+}
+/** 409: a name taken, a version an alias points at, or the same idempotency key still running. */
+export class ConflictError extends APIError {
+  override name = 'ConflictError';
+  declare readonly status: 409;
+  constructor(message: string, init: FixedStatusInit = {}) {
+    super(message, { ...init, status: 409 });
+  }
+}
+/** 429: the key's rate limit is spent. */
 export class RateLimitError extends APIError {
   override name = 'RateLimitError';
+  declare readonly status: 429;
+  constructor(message: string, init: FixedStatusInit = {}) {
+    super(message, { ...init, status: 429 });
+  }
   /** Seconds the server asked to wait (`Retry-After`), when it said. */
   get retryAfter(): number | undefined {
     return parseRetryAfter(this.headers?.get('retry-after'));
   }
 }
+/** 503: not ready, loading, or shedding load. */
 export class ServiceUnavailableError extends APIError {
   override name = 'ServiceUnavailableError';
+  declare readonly status: 503;
+  constructor(message: string, init: FixedStatusInit = {}) {
+    super(message, { ...init, status: 503 });
+  }
+  /** Seconds the server asked to wait (`Retry-After`), when it said. */
   get retryAfter(): number | undefined {
     return parseRetryAfter(this.headers?.get('retry-after'));
   }
 }
-export class InternalServerError extends APIError { override name = 'InternalServerError'; }
+/** Any 5xx but 503 (500 unless told otherwise): a server or gateway failure. */
+export class InternalServerError extends APIError {
+  override name = 'InternalServerError';
+  declare readonly status: number;
+  constructor(message: string, init: APIErrorInit = {}) {
+    super(message, { ...init, status: init.status ?? 500 });
+  }
+}
 /** The server could not be reached, or the connection broke before a response arrived. */
-export class ConnectionError extends APIError { override name = 'ConnectionError'; }
-/** No response within the `timeout` of the call (after every retry). */
-export class TimeoutError extends APIError { override name = 'TimeoutError'; }
+export class ConnectionError extends APIError {
+  override name = 'ConnectionError';
+  declare readonly status: undefined;
+  declare readonly code: undefined;
+  constructor(message: string, init: { cause?: unknown } = {}) {
+    super(message, init);
+  }
+}
+/** No response within the `timeout` of the call (after every retry), or a `wait` past its `maxWait`. */
+export class TimeoutError extends APIError {
+  override name = 'TimeoutError';
+  declare readonly status: undefined;
+  declare readonly code: undefined;
+  constructor(message: string, init: { cause?: unknown } = {}) {
+    super(message, init);
+  }
+}
 
 /** A training job that did not succeed (failed, cancelled or interrupted); `job` says why. */
 export class TrainingJobError extends ModelportError {
   override name = 'TrainingJobError';
-  constructor(message: string, readonly job: { id: string; status: string; error?: string }) {
+  constructor(message: string, readonly job: { id: string; status: string; error?: string | undefined }) {
     super(message);
-  }
-}
-
-function errorClassForStatus(status: number): typeof APIError {
-  switch (status) {
-    case 400: case 413: case 415: case 422: return BadRequestError;
-    case 401: return AuthenticationError;
-    case 403: return PermissionDeniedError;
-    case 404: return NotFoundError;
-    case 409: return ConflictError;
-    case 429: return RateLimitError;
-    case 503: return ServiceUnavailableError;
-    default: return status >= 500 ? InternalServerError : APIError;
   }
 }
 
