@@ -19,10 +19,16 @@ export const DATATYPE_SIZE: Record<Exclude<Datatype, 'BYTES'>, number> = {
 /** Element values as plain JS: numbers (bigint-free), booleans, or byte strings. */
 export type ElementArray = ArrayLike<number> | boolean[] | Uint8Array[];
 
-const encoder = new TextEncoder();
+const encoder = /* @__PURE__ */ new TextEncoder();
+
+/**
+ * A Uint8Array over its own ArrayBuffer: `Uint8Array<ArrayBuffer>` (what a `fetch` body takes) in
+ * TypeScript 5.7 and later, plain `Uint8Array` before, so declarations read in either.
+ */
+export type ByteArray = ReturnType<Uint8Array['slice']>;
 
 /** Concatenates the JSON header and the binary chunks. */
-export function encodeBinaryBody(header: unknown, chunks: Uint8Array[]): { body: Uint8Array<ArrayBuffer>; headerLength: number } {
+export function encodeBinaryBody(header: unknown, chunks: Uint8Array[]): { body: ByteArray; headerLength: number } {
   const json = encoder.encode(JSON.stringify(header));
   const total = json.byteLength + chunks.reduce((n, c) => n + c.byteLength, 0);
   const body = new Uint8Array(total);
@@ -161,8 +167,10 @@ function directView(datatype: Datatype, values: ElementArray): Uint8Array | unde
   return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
 }
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
+// One 4-byte scratch word seen as a float and as its bits (pure: a bundler may drop it unused).
+const scratch = /* @__PURE__ */ new ArrayBuffer(4);
+const f32 = /* @__PURE__ */ new Float32Array(scratch);
+const u32 = /* @__PURE__ */ new Uint32Array(scratch);
 
 /** IEEE 754 binary32 → binary16 bits, rounding to nearest even. */
 export function float32ToFloat16Bits(value: number): number {

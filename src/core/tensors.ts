@@ -13,7 +13,7 @@ export type TensorLike =
   | NestedArray<number>[]
   | NestedArray<boolean>[]
   | NestedArray<string>[]
-  | { data: TypedArray | readonly unknown[]; shape: number[]; datatype?: Datatype };
+  | { data: TypedArray | readonly unknown[]; shape: number[]; datatype?: Datatype | undefined };
 
 /** A decoded output tensor. */
 export interface Tensor {

@@ -2,48 +2,80 @@
  * The request engine: auth, request ids, retries with exponential backoff and jitter, per-call
  * overrides, and error mapping to our typed errors. Requests go straight to `fetch` (no Request
  * objects, clones or body streams: about 0.5 ms a call less than through ky); ky handles upload
- * progress and ReadableStream bodies.
+ * progress and ReadableStream bodies, and is imported only when one of those is sent.
  */
-import ky, { HTTPError, TimeoutError as KyTimeoutError, type KyInstance, type Options as KyOptions } from 'ky';
+import type { KyInstance } from 'ky';
 import { APIError, ConnectionError, TimeoutError } from '../errors';
 import { randomId } from './ids';
 
+/**
+ * How to reach the server. Every option may be left out, or given as `undefined` (as
+ * `process.env.X` is when unset), which is the same as leaving it out.
+ *
+ * In Node (and Bun, and Deno when allowed to read the environment) `baseUrl` and `apiKey` that
+ * are not given are read from the environment variables `MODELPORT_URL` and `MODELPORT_API_KEY`,
+ * as openai-node reads `OPENAI_API_KEY`. An option that is given always wins over the
+ * environment. Where there is no `process` (browsers, edge runtimes) nothing is read.
+ */
 export interface ClientOptions {
-  /** Server URL, e.g. `http://127.0.0.1:8700` or a KServe/Triton endpoint. */
-  baseUrl?: string;
-  /** Sent as `Authorization: Bearer <apiKey>`. */
-  apiKey?: string;
+  /**
+   * Server URL, e.g. `http://127.0.0.1:8700` or a KServe/Triton endpoint. Default: the
+   * `MODELPORT_URL` environment variable in Node, else `http://127.0.0.1:8700`.
+   */
+  baseUrl?: string | undefined;
+  /**
+   * Sent as `Authorization: Bearer <apiKey>`. Default: the `MODELPORT_API_KEY` environment
+   * variable in Node, else no key. `null` sends no key even when that variable is set.
+   */
+  apiKey?: string | null | undefined;
   /** Milliseconds to wait for each attempt. Default 60,000. */
-  timeout?: number;
+  timeout?: number | undefined;
   /** Retries after the first attempt for retryable failures. Default 2. */
-  maxRetries?: number;
+  maxRetries?: number | undefined;
   /** A custom fetch (tests, proxies, msw). Defaults to the global fetch. */
-  fetch?: typeof globalThis.fetch;
-  /** Extra headers sent with every request. */
-  headers?: Record<string, string>;
+  fetch?: typeof globalThis.fetch | undefined;
+  /** Extra headers sent with every request (an `undefined` value is not sent). */
+  headers?: Record<string, string | undefined> | undefined;
 }
 
-/** Options every SDK call accepts as its last argument. */
+/** Options every SDK call accepts as its last argument (`undefined` is the same as left out). */
 export interface RequestOptions {
-  timeout?: number;
-  maxRetries?: number;
-  signal?: AbortSignal;
-  headers?: Record<string, string>;
+  /** Milliseconds to wait for each attempt of this call. */
+  timeout?: number | undefined;
+  /** Retries after the first attempt of this call. */
+  maxRetries?: number | undefined;
+  signal?: AbortSignal | undefined;
+  /** Extra headers for this call (an `undefined` value is not sent). */
+  headers?: Record<string, string | undefined> | undefined;
   /**
    * Makes a POST safe to retry: the server performs it at most once per key. Calls that
    * create resources set one automatically; without one a POST is never retried.
    */
-  idempotencyKey?: string;
+  idempotencyKey?: string | undefined;
+}
+
+/**
+ * A request body as `fetch` takes it. (The DOM lib calls this `BodyInit`; it is spelled out here
+ * so that apps compiled without the DOM lib type-check against the SDK.)
+ */
+export type RequestBody = string | Blob | FormData | URLSearchParams | ArrayBuffer | ArrayBufferView | ReadableStream<Uint8Array>;
+
+/** Upload progress as the transport reports it. */
+export interface TransferProgress {
+  /** 0 to 1. */
+  percent: number;
+  transferredBytes: number;
+  totalBytes: number;
 }
 
 export interface TransportRequest extends RequestOptions {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Path relative to the base URL, without a leading slash: `v2/health/live`. */
   path: string;
-  query?: Record<string, string | number | boolean | undefined>;
+  query?: Record<string, string | number | boolean | undefined> | undefined;
   json?: unknown;
-  body?: BodyInit;
-  onUploadProgress?: KyOptions['onUploadProgress'];
+  body?: RequestBody | undefined;
+  onUploadProgress?: ((progress: TransferProgress, chunk: Uint8Array) => void) | undefined;
 }
 
 export const DEFAULT_BASE_URL = 'http://127.0.0.1:8700';
@@ -60,29 +92,25 @@ const BACKOFF_LIMIT_MS = 8_000;
 
 export class Transport {
   readonly baseUrl: string;
-  private readonly ky: KyInstance;
-  private readonly options: Required<Pick<ClientOptions, 'timeout' | 'maxRetries'>>;
+  /** Made on the first request that needs ky (upload progress or a stream body). */
+  private ky: KyInstance | undefined;
+  private readonly options: { timeout: number; maxRetries: number };
   /** The client's headers (API key, `headers` option), names lower-cased, built once. */
   private readonly defaultHeaders: Record<string, string>;
   private readonly customFetch: typeof globalThis.fetch | undefined;
 
   constructor(options: ClientOptions = {}) {
-    this.baseUrl = (options.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
+    this.baseUrl = (options.baseUrl || readEnv('MODELPORT_URL') || DEFAULT_BASE_URL).replace(/\/+$/, '');
     this.options = {
       timeout: options.timeout ?? DEFAULT_TIMEOUT_MS,
       maxRetries: options.maxRetries ?? DEFAULT_MAX_RETRIES,
     };
     const headers: Record<string, string> = {};
     mergeInto(headers, options.headers);
-    if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
+    const apiKey = options.apiKey === undefined ? readEnv('MODELPORT_API_KEY') : options.apiKey;
+    if (apiKey) headers.authorization = `Bearer ${apiKey}`;
     this.defaultHeaders = headers;
     this.customFetch = options.fetch;
-    // ky only for what needs its streams: upload progress and ReadableStream bodies.
-    this.ky = ky.create({
-      prefixUrl: this.baseUrl,
-      headers,
-      ...(options.fetch ? { fetch: options.fetch } : {}),
-    });
   }
 
   /** Sends the request and parses a JSON response; the request id is attached as `_request_id`. */
@@ -119,7 +147,7 @@ export class Transport {
     const headers: Record<string, string> = { ...this.defaultHeaders, 'x-request-id': randomId() };
     mergeInto(headers, request.headers);
     if (request.idempotencyKey !== undefined) headers['idempotency-key'] = request.idempotencyKey;
-    let body: BodyInit | undefined = request.body;
+    let body = request.body as RequestInit['body'];
     if (request.json !== undefined) {
       body = JSON.stringify(request.json);
       headers['content-type'] ??= 'application/json';
@@ -134,7 +162,7 @@ export class Transport {
       let response: Response | undefined;
       let failure: unknown;
       try {
-        response = await this.attempt(url, { method, headers, body }, timeout, signal);
+        response = await this.attempt(url, body === undefined ? { method, headers } : { method, headers, body }, timeout, signal);
         if (response.ok) return response;
       } catch (error) {
         failure = error;
@@ -177,11 +205,20 @@ export class Transport {
     });
   }
 
-  /** Upload progress and stream bodies go through ky (it wraps and re-reads the body stream). */
+  /**
+   * Upload progress and stream bodies go through ky (it wraps and re-reads the body stream),
+   * imported here on first use, so that apps that never upload neither load nor run it.
+   */
   private async sendWithKy(request: TransportRequest): Promise<Response> {
+    const { default: ky, HTTPError, TimeoutError: KyTimeoutError } = await import('ky');
+    this.ky ??= ky.create({
+      prefixUrl: this.baseUrl,
+      headers: this.defaultHeaders,
+      ...(this.customFetch ? { fetch: this.customFetch } : {}),
+    });
     const method = request.method.toLowerCase();
     const retryable = request.idempotencyKey !== undefined || IDEMPOTENT_METHODS.includes(method);
-    const headers: Record<string, string> = { 'x-request-id': randomId(), ...request.headers };
+    const headers: Record<string, string | undefined> = { 'x-request-id': randomId(), ...request.headers };
     if (request.idempotencyKey !== undefined) headers['idempotency-key'] = request.idempotencyKey;
     const searchParams = request.query ? definedEntries(request.query) : undefined;
     try {
@@ -192,7 +229,7 @@ export class Transport {
         ...(request.signal ? { signal: request.signal } : {}),
         ...(searchParams ? { searchParams } : {}),
         ...(request.json !== undefined ? { json: request.json } : {}),
-        ...(request.body !== undefined ? { body: request.body } : {}),
+        ...(request.body !== undefined ? { body: request.body as NonNullable<RequestInit['body']> } : {}),
         ...(request.onUploadProgress ? { onUploadProgress: request.onUploadProgress } : {}),
         retry: {
           limit: request.maxRetries ?? this.options.maxRetries,
@@ -210,7 +247,12 @@ export class Transport {
         },
       });
     } catch (error) {
-      throw await toModelportError(error, request.signal);
+      if (request.signal?.aborted) throw request.signal.reason ?? error;
+      if (error instanceof HTTPError) throw await errorFromResponse(error.response);
+      if (error instanceof KyTimeoutError) {
+        throw new TimeoutError(`request timed out: ${error.request.method} ${error.request.url}`, { cause: error });
+      }
+      throw mapFailure(error, '', '');
     }
   }
 }
@@ -292,12 +334,12 @@ function mapFailure(error: unknown, method: string, url: string): unknown {
   return error;
 }
 
-function isStream(body: BodyInit | undefined): boolean {
+function isStream(body: RequestBody | undefined): boolean {
   return typeof ReadableStream !== 'undefined' && body instanceof ReadableStream;
 }
 
 /** Copies headers with lower-cased names, so a later `Content-Type` replaces an earlier `content-type`. */
-function mergeInto(target: Record<string, string>, headers: Record<string, string> | undefined): void {
+function mergeInto(target: Record<string, string>, headers: Record<string, string | undefined> | undefined): void {
   if (!headers) return;
   for (const name in headers) {
     const value = headers[name];
@@ -305,17 +347,22 @@ function mergeInto(target: Record<string, string>, headers: Record<string, strin
   }
 }
 
-async function toModelportError(error: unknown, signal: AbortSignal | undefined): Promise<unknown> {
-  if (signal?.aborted) return signal.reason ?? error;
-  if (error instanceof HTTPError) return errorFromResponse(error.response);
-  if (error instanceof KyTimeoutError) {
-    return new TimeoutError(`request timed out: ${error.request.method} ${error.request.url}`, { cause: error });
-  }
-  return mapFailure(error, '', '');
-}
-
 function definedEntries(query: Record<string, string | number | boolean | undefined>): Record<string, string> {
   const result: Record<string, string> = {};
   for (const [key, value] of Object.entries(query)) if (value !== undefined) result[key] = String(value);
   return result;
+}
+
+/**
+ * `process.env[name]` where there is a `process` (Node, Bun, Deno), trimmed; undefined when
+ * empty, where there is none (browsers, edge runtimes), or where reading it throws (Deno
+ * without --allow-env).
+ */
+function readEnv(name: string): string | undefined {
+  try {
+    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+    return env?.[name]?.trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }

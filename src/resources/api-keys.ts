@@ -7,10 +7,10 @@ import type { ApiKey, ApiKeyCreateParams, ApiKeyCreated, Usage } from '../types'
 /** API keys (admin): create (the secret is returned once), list, revoke; and usage metering. */
 export class ApiKeys extends APIResource {
   create(params: ApiKeyCreateParams, options: RequestOptions = {}): Promise<ApiKeyCreated> {
-    return this.transport.json({ method: 'POST', path: 'v1/api-keys', json: params, idempotencyKey: randomId(), ...options });
+    return this.transport.json({ method: 'POST', path: 'v1/api-keys', json: params, ...options, idempotencyKey: options?.idempotencyKey ?? randomId() });
   }
 
-  list(params: { limit?: number } = {}, options?: RequestOptions): PagePromise<ApiKey> {
+  list(params: { limit?: number | undefined } = {}, options?: RequestOptions): PagePromise<ApiKey> {
     return new PagePromise((after) => this.transport.json({ method: 'GET', path: 'v1/api-keys', query: { ...params, after }, ...options }));
   }
 
@@ -20,7 +20,7 @@ export class ApiKeys extends APIResource {
   }
 
   /** Requests, errors and compute milliseconds per key and per model in a window (default the last hour). */
-  usage(params: { from?: string | Date; to?: string | Date } = {}, options?: RequestOptions): Promise<Usage> {
+  usage(params: { from?: string | Date | undefined; to?: string | Date | undefined } = {}, options?: RequestOptions): Promise<Usage> {
     const iso = (d: string | Date | undefined) => (d instanceof Date ? d.toISOString() : d);
     return this.transport.json({ method: 'GET', path: 'v1/usage', query: { from: iso(params.from), to: iso(params.to) }, ...options });
   }

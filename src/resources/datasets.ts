@@ -20,11 +20,11 @@ export type DatasetSource =
 export interface DatasetCreateParams {
   name: string;
   /** The class names in class order; records must use them. Default: the distinct labels of the records. */
-  labels?: string[];
+  labels?: string[] | undefined;
   /** The shape of one sample, e.g. `[28, 28, 1]`; default `[width]`. */
-  shape?: number[];
-  task?: string;
-  description?: string;
+  shape?: number[] | undefined;
+  task?: string | undefined;
+  description?: string | undefined;
 }
 
 /** Labelled datasets to evaluate models on: the built-in held-out splits and your own. */
@@ -42,9 +42,9 @@ export class Datasets extends APIResource {
       method: 'POST',
       path: 'v1/datasets',
       query: { name, labels: labels?.join(','), shape: shape?.join(','), task, description },
-      body: body as BodyInit,
-      idempotencyKey: randomId(),
+      body,
       ...options,
+      idempotencyKey: options.idempotencyKey ?? randomId(),
       headers: { 'content-type': contentType, ...options.headers },
     });
   }
@@ -54,7 +54,7 @@ export class Datasets extends APIResource {
   }
 
   /** One page (`await`), or every dataset (`for await`), by name. */
-  list(params: { limit?: number } = {}, options?: RequestOptions): PagePromise<Dataset> {
+  list(params: { limit?: number | undefined } = {}, options?: RequestOptions): PagePromise<Dataset> {
     return new PagePromise((after) => this.transport.json({ method: 'GET', path: 'v1/datasets', query: { ...params, after }, ...options }));
   }
 

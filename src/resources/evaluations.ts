@@ -19,13 +19,13 @@ export class EvaluationFailedError extends ModelportError {
 
 export interface EvaluationWaitOptions extends RequestOptions {
   /** First pause between polls in ms (default 200); it grows by half each poll. */
-  pollInterval?: number;
+  pollInterval?: number | undefined;
   /** Longest pause between polls in ms (default 2,000). */
-  maxPollInterval?: number;
+  maxPollInterval?: number | undefined;
   /** Give up (TimeoutError) after this many ms in all (default: wait as long as it takes). */
-  maxWait?: number;
+  maxWait?: number | undefined;
   /** Called with the job after every poll, e.g. to show `progress`. */
-  onProgress?: (evaluation: Evaluation) => void;
+  onProgress?: ((evaluation: Evaluation) => void) | undefined;
 }
 
 /** A job with its live helper (not part of its JSON). */
@@ -35,18 +35,18 @@ export type EvaluationRun = Evaluation & {
 };
 
 export interface EvaluationListParams {
-  model?: string;
-  dataset?: string;
-  status?: EvaluationStatus;
+  model?: string | undefined;
+  dataset?: string | undefined;
+  status?: EvaluationStatus | undefined;
   /** Page size (1-100, default 20). */
-  limit?: number;
+  limit?: number | undefined;
 }
 
 /** Evaluation jobs: model versions measured on a dataset (metrics, latency, size). */
 export class Evaluations extends APIResource {
   /** Starts an evaluation (202, queued); `await (await create(...)).wait()` for the results. */
   async create(params: EvaluationCreateParams, options: RequestOptions = {}): Promise<EvaluationRun> {
-    const evaluation = await this.transport.json<Evaluation>({ method: 'POST', path: 'v1/evaluations', json: params, idempotencyKey: randomId(), ...options });
+    const evaluation = await this.transport.json<Evaluation>({ method: 'POST', path: 'v1/evaluations', json: params, ...options, idempotencyKey: options?.idempotencyKey ?? randomId() });
     return this.withHelpers(evaluation);
   }
 
@@ -60,7 +60,7 @@ export class Evaluations extends APIResource {
   }
 
   /** The succeeded evaluations of one version, newest first, as summaries. */
-  listForVersion(model: string, version: number, params: { limit?: number } = {}, options?: RequestOptions): PagePromise<EvaluationSummary> {
+  listForVersion(model: string, version: number, params: { limit?: number | undefined } = {}, options?: RequestOptions): PagePromise<EvaluationSummary> {
     const path = `v1/models/${encodeURIComponent(model)}/versions/${version}/evaluations`;
     return new PagePromise((after) => this.transport.json({ method: 'GET', path, query: { ...params, after }, ...options }));
   }

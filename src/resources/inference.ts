@@ -7,7 +7,7 @@ import type { InferenceRequest, InferenceResponse } from '../types';
 
 export interface InferOptions extends RequestOptions {
   /** A version number or alias; default: what the server resolves (`production`, else newest). */
-  version?: string | number;
+  version?: string | number | undefined;
 }
 
 export interface BinaryInput {
@@ -26,7 +26,7 @@ export class Inference extends APIResource {
   infer(model: string, request: InferenceRequest, options: InferOptions = {}): Promise<InferenceResponse> {
     const { version, ...rest } = options;
     // Inference has no side effects, so it is always safe to retry: the key lets the transport do so.
-    return this.transport.json({ method: 'POST', path: inferPath(model, version), json: request, idempotencyKey: randomId(), ...rest });
+    return this.transport.json({ method: 'POST', path: inferPath(model, version), json: request, ...rest, idempotencyKey: rest.idempotencyKey ?? randomId() });
   }
 
   /**
@@ -41,8 +41,8 @@ export class Inference extends APIResource {
       method: 'POST',
       path: inferPath(model, version),
       body,
-      idempotencyKey: randomId(),
       ...rest,
+      idempotencyKey: rest.idempotencyKey ?? randomId(),
       headers: { 'content-type': 'application/octet-stream', [HEADER_LENGTH_HEADER]: String(headerLength), ...rest.headers },
     });
     return decodeInferResponse(response);

@@ -7,19 +7,19 @@ import { Aliases } from './aliases';
 import { Versions } from './versions';
 
 export interface ModelVersionOptions extends RequestOptions {
-  version?: string | number;
+  version?: string | number | undefined;
 }
 
 export interface ExplainOptions extends RequestOptions {
-  version?: string | number;
+  version?: string | number | undefined;
   /** The class to explain; default the predicted one. */
-  target?: number;
-  methods?: ('integrated_gradients' | 'gradients')[];
+  target?: number | undefined;
+  methods?: ('integrated_gradients' | 'gradients')[] | undefined;
   /** `zeros` (default), one number for every element, or a full tensor. */
-  baseline?: 'zeros' | number | ArrayLike<number>;
+  baseline?: 'zeros' | number | ArrayLike<number> | undefined;
   /** Integrated-gradients steps (default 64). */
-  steps?: number;
-  output?: string;
+  steps?: number | undefined;
+  output?: string | undefined;
 }
 
 export interface AttributionTensor {
@@ -32,11 +32,11 @@ export interface DecodedExplanation extends Omit<Explanation, 'attributions'> {
 }
 
 export interface ModelListParams {
-  task?: string;
-  tag?: string;
-  status?: ModelStatus;
+  task?: string | undefined;
+  tag?: string | undefined;
+  status?: ModelStatus | undefined;
   /** Page size (1-100, default 20). */
-  limit?: number;
+  limit?: number | undefined;
 }
 
 /** Models: the registry (`/v1`) and OIP metadata and readiness (`/v2`). */
@@ -52,7 +52,7 @@ export class Models extends APIResource {
 
   /** Registers a model. Retried safely: an idempotency key is sent automatically. */
   create(params: ModelCreateParams, options: RequestOptions = {}): Promise<Model> {
-    return this.transport.json({ method: 'POST', path: 'v1/models', json: params, idempotencyKey: randomId(), ...options });
+    return this.transport.json({ method: 'POST', path: 'v1/models', json: params, ...options, idempotencyKey: options?.idempotencyKey ?? randomId() });
   }
 
   get(model: string, options?: RequestOptions): Promise<Model> {
@@ -78,7 +78,7 @@ export class Models extends APIResource {
    * Attributions of one prediction to the input elements (integrated gradients and gradients),
    * for the predicted class or `target`. Attributions come back as Float32Arrays with their shape.
    */
-  async explain(model: string, input: { data: ArrayLike<number>; shape: number[]; name?: string }, options: ExplainOptions = {}): Promise<DecodedExplanation> {
+  async explain(model: string, input: { data: ArrayLike<number>; shape: number[]; name?: string | undefined }, options: ExplainOptions = {}): Promise<DecodedExplanation> {
     const { version, target, methods, baseline, steps, output, ...rest } = options;
     const name = input.name ?? (await this.metadata(model, { version, ...rest })).inputs[0]!.name;
     const request: ExplainRequest = {
@@ -90,8 +90,8 @@ export class Models extends APIResource {
       ...(steps !== undefined ? { steps } : {}),
       ...(output !== undefined ? { output } : {}),
     };
-    const explanation = await this.transport.json<Explanation>({ method: 'POST', path: `v1/models/${encodeURIComponent(model)}/explain`, json: request, idempotencyKey: randomId(), ...rest });
-    const decode = (t?: { shape: number[]; data: number[] }) => (t ? { shape: t.shape, data: Float32Array.from(t.data) } : undefined);
+    const explanation = await this.transport.json<Explanation>({ method: 'POST', path: `v1/models/${encodeURIComponent(model)}/explain`, json: request, ...rest, idempotencyKey: rest.idempotencyKey ?? randomId() });
+    const decode = (t: { shape: number[]; data: number[] }): AttributionTensor => ({ shape: t.shape, data: Float32Array.from(t.data) });
     return {
       ...explanation,
       attributions: {

@@ -19,7 +19,7 @@ export type TrainingJobRun = TrainingJob & {
 /** Training jobs: train a new model or fine-tune a version, with progress as events. */
 export class TrainingJobs extends APIResource {
   async create(params: TrainingJobCreateParams, options: RequestOptions = {}): Promise<TrainingJobRun> {
-    const job = await this.transport.json<TrainingJob>({ method: 'POST', path: 'v1/training-jobs', json: params, idempotencyKey: randomId(), ...options });
+    const job = await this.transport.json<TrainingJob>({ method: 'POST', path: 'v1/training-jobs', json: params, ...options, idempotencyKey: options?.idempotencyKey ?? randomId() });
     return this.withHelpers(job);
   }
 
@@ -27,13 +27,13 @@ export class TrainingJobs extends APIResource {
     return this.withHelpers(await this.transport.json<TrainingJob>({ method: 'GET', path: jobPath(id), ...options }));
   }
 
-  list(params: { status?: TrainingJobStatus; limit?: number } = {}, options?: RequestOptions): PagePromise<TrainingJob> {
+  list(params: { status?: TrainingJobStatus | undefined; limit?: number | undefined } = {}, options?: RequestOptions): PagePromise<TrainingJob> {
     return new PagePromise((after) => this.transport.json({ method: 'GET', path: 'v1/training-jobs', query: { ...params, after }, ...options }));
   }
 
   /** Queued jobs are dropped; a running one stops after its current batch. */
   cancel(id: string, options?: RequestOptions): Promise<TrainingJob> {
-    return this.transport.json({ method: 'POST', path: `${jobPath(id)}/cancel`, idempotencyKey: randomId(), ...options });
+    return this.transport.json({ method: 'POST', path: `${jobPath(id)}/cancel`, ...options, idempotencyKey: options?.idempotencyKey ?? randomId() });
   }
 
   /** The job's events from the start (replayed), then live; reconnects after a dropped connection. */
@@ -43,9 +43,9 @@ export class TrainingJobs extends APIResource {
       const response = await this.transport.send({
         method: 'GET',
         path: `${jobPath(id)}/events`,
+        ...options,
         // A stream may run for a long time: the per-attempt timeout must not cut it.
         timeout: options.timeout ?? 24 * 60 * 60 * 1000,
-        ...options,
         headers: { accept: 'text/event-stream', ...(lastSeq ? { 'last-event-id': String(lastSeq) } : {}), ...options.headers },
       });
       try {

@@ -1,7 +1,7 @@
 import { PagePromise } from '../core/pagination';
 import { APIResource } from '../core/resource';
 import { randomId } from '../core/ids';
-import type { RequestOptions } from '../core/transport';
+import type { RequestBody, RequestOptions } from '../core/transport';
 import type { ModelVersion, VersionUploadMetadata } from '../types';
 
 export interface UploadProgress {
@@ -19,8 +19,8 @@ export type VersionSource =
 
 export interface UploadOptions extends RequestOptions {
   /** Recorded on the version (e.g. held-out metrics), plus SavedModel `signature` and `tags`. */
-  metadata?: VersionUploadMetadata;
-  onProgress?: (progress: UploadProgress) => void;
+  metadata?: VersionUploadMetadata | undefined;
+  onProgress?: ((progress: UploadProgress) => void) | undefined;
 }
 
 const ARCHIVE_TYPES = { zip: 'application/zip', 'tar.gz': 'application/gzip', tar: 'application/x-tar' } as const;
@@ -33,11 +33,11 @@ export class Versions extends APIResource {
    */
   async upload(model: string, source: VersionSource, options: UploadOptions = {}): Promise<ModelVersion> {
     const { metadata, onProgress, ...rest } = options;
-    let body: BodyInit;
+    let body: RequestBody;
     let size = 0;
     const headers: Record<string, string> = {};
     if ('archive' in source) {
-      body = source.archive as BodyInit;
+      body = source.archive;
       size = source.archive instanceof Blob ? source.archive.size : source.archive.byteLength;
       headers['content-type'] = ARCHIVE_TYPES[source.format];
     } else {
@@ -55,8 +55,8 @@ export class Versions extends APIResource {
       method: 'POST',
       path: `${versionsPath(model)}`,
       body,
-      idempotencyKey: randomId(),
       ...rest,
+      idempotencyKey: rest.idempotencyKey ?? randomId(),
       headers: { ...headers, ...rest.headers },
       ...(onProgress && streamingUploads() ? { onUploadProgress: (p: UploadProgress) => onProgress({ percent: p.percent, transferredBytes: p.transferredBytes, totalBytes: p.totalBytes }) } : {}),
     }).then((version) => {
@@ -71,7 +71,7 @@ export class Versions extends APIResource {
   }
 
   /** One page (`await`), or every version (`for await`), oldest first. */
-  list(model: string, params: { limit?: number } = {}, options?: RequestOptions): PagePromise<ModelVersion> {
+  list(model: string, params: { limit?: number | undefined } = {}, options?: RequestOptions): PagePromise<ModelVersion> {
     return new PagePromise((after) => this.transport.json({ method: 'GET', path: versionsPath(model), query: { ...params, after }, ...options }));
   }
 
@@ -81,11 +81,11 @@ export class Versions extends APIResource {
   }
 
   load(model: string, version: number, options?: RequestOptions): Promise<ModelVersion> {
-    return this.transport.json({ method: 'POST', path: `${versionsPath(model)}/${version}/load`, idempotencyKey: randomId(), ...options });
+    return this.transport.json({ method: 'POST', path: `${versionsPath(model)}/${version}/load`, ...options, idempotencyKey: options?.idempotencyKey ?? randomId() });
   }
 
   unload(model: string, version: number, options?: RequestOptions): Promise<ModelVersion> {
-    return this.transport.json({ method: 'POST', path: `${versionsPath(model)}/${version}/unload`, idempotencyKey: randomId(), ...options });
+    return this.transport.json({ method: 'POST', path: `${versionsPath(model)}/${version}/unload`, ...options, idempotencyKey: options?.idempotencyKey ?? randomId() });
   }
 }
 
