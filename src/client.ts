@@ -4,7 +4,7 @@ import { ApiKeys } from './resources/api-keys';
 import { Health } from './resources/health';
 import { Inference } from './resources/inference';
 import { Models } from './resources/models';
-import { Predictions, type PredictOptions, type Prediction } from './resources/predictions';
+import { Predictions, type Classification, type PredictOptions, type Prediction } from './resources/predictions';
 import { Server } from './resources/server';
 import { TrainingJobs } from './resources/training-jobs';
 import { Datasets } from './resources/datasets';
@@ -57,6 +57,16 @@ export class Modelport {
    */
   predict(model: string, inputs: TensorLike | Record<string, TensorLike>, options?: PredictOptions): Promise<Prediction> {
     return this.predictions.predict(model, inputs, options);
+  }
+
+  /**
+   * `predict` for a classifier: the same call, with `labels` (the top class of each row) and
+   * `classes` (the top `topK` of each row, best first) always present in the type. Rejects
+   * with a `ModelportError`, before running anything, when the model's metadata has no labels
+   * (and after, when its first output is not `[rows, classes]` floats).
+   */
+  classify(model: string, inputs: TensorLike | Record<string, TensorLike>, options?: PredictOptions): Promise<Classification> {
+    return this.predictions.predict(model, inputs, options, true) as Promise<Classification>;
   }
 
   /**

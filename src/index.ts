@@ -1,8 +1,8 @@
 export { Modelport, Modelport as default } from './client';
-export type { ClientOptions, RequestOptions } from './core/transport';
+export type { ClientOptions, RequestOptions, RequestBody, TransferProgress } from './core/transport';
 export type { Tensor, TensorLike, TypedArray } from './core/tensors';
 export type { InferOptions, DecodedInferenceResponse } from './resources/inference';
-export type { PredictOptions, Prediction, ClassScore } from './resources/predictions';
+export type { PredictOptions, Prediction, Classification, ClassScore } from './resources/predictions';
 export type { ModelVersionOptions, ModelListParams, ExplainOptions, DecodedExplanation, AttributionTensor } from './resources/models';
 export type { UploadOptions, UploadProgress, VersionSource } from './resources/versions';
 export { PagePromise, type Page } from './core/pagination';
@@ -16,6 +16,6 @@ export type * from './types';
 // @modelport/server package among them) encode tensors exactly as the SDK does.
 export {
   DATATYPE_SIZE, HEADER_LENGTH_HEADER, elementCount, encodeBinaryBody, float16BitsToFloat32, float32ToFloat16Bits, fromBytes,
-  splitBinaryBody, toBytes, type Datatype,
+  splitBinaryBody, toBytes, type ByteArray, type Datatype,
 } from './core/binary';
 export type { components, operations, paths } from './generated/openapi';

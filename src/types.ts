@@ -40,7 +40,19 @@ export type Explanation = Schemas['Explanation'];
 export type TrainingJob = Schemas['TrainingJob'];
 export type TrainingJobCreateParams = Schemas['TrainingJobCreate'];
 export type TrainingJobStatus = Schemas['TrainingJobStatus'];
+/**
+ * One event of a training job's stream, narrowed by `type`: after `if (event.type === 'epoch')`
+ * the epoch's figures are there (`event.epoch`, `event.seconds`, ...), after `'succeeded'` the
+ * registered `event.version`, after `'failed'` the `event.error`.
+ */
 export type TrainingEvent = Schemas['TrainingEvent'];
+export type TrainingQueuedEvent = Schemas['TrainingQueuedEvent'];
+export type TrainingStartedEvent = Schemas['TrainingStartedEvent'];
+export type TrainingEpochEvent = Schemas['TrainingEpochEvent'];
+export type TrainingSucceededEvent = Schemas['TrainingSucceededEvent'];
+export type TrainingFailedEvent = Schemas['TrainingFailedEvent'];
+export type TrainingCancelledEvent = Schemas['TrainingCancelledEvent'];
+export type TrainingInterruptedEvent = Schemas['TrainingInterruptedEvent'];
 export type Layer = Schemas['Layer'];
 export type OptimizerConfig = Schemas['Optimizer'];
 export type Dataset = Schemas['Dataset'];

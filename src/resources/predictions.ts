@@ -3,17 +3,19 @@ import { randomId } from '../core/ids';
 import { APIResource } from '../core/resource';
 import type { RequestOptions } from '../core/transport';
 import { encodeInferRequest, toRequestInput, type Tensor, type TensorLike } from '../core/tensors';
+import { ModelportError } from '../errors';
 import type { InferenceRequest, ModelMetadata } from '../types';
 import { decodeInferResponse, inferPath } from './inference';
 
 export interface PredictOptions extends RequestOptions {
-  version?: string | number;
+  /** A version number or alias; default: what the server resolves (`production`, else newest). */
+  version?: string | number | undefined;
   /** Only these outputs (default: all). */
-  outputs?: string[];
+  outputs?: string[] | undefined;
   /** Send inputs and receive outputs with the binary tensor extension (smaller, faster). */
-  binary?: boolean;
+  binary?: boolean | undefined;
   /** For classifiers: how many classes to return per row in `classes` (default 1). */
-  topK?: number;
+  topK?: number | undefined;
 }
 
 export interface ClassScore {
@@ -29,19 +31,31 @@ export interface Prediction {
   outputs: Record<string, Tensor>;
   /** The first returned output (most models have one). */
   output: Tensor;
-  /** Classifiers: the top class label of each row. */
+  /**
+   * Classifiers: the top class label of each row. Present when the model's metadata has
+   * `labels` and its first output is `[rows, classes]` floats; `client.classify` promises it.
+   */
   labels?: string[];
-  /** Classifiers: the top `topK` classes of each row, best first. */
+  /** Classifiers: the top `topK` classes of each row, best first (present with `labels`). */
   classes?: ClassScore[][];
+}
+
+/** What `client.classify` returns: a prediction whose `labels` and `classes` are always there. */
+export interface Classification extends Prediction {
+  /** The top class label of each row. */
+  labels: string[];
+  /** The top `topK` classes of each row, best first. */
+  classes: ClassScore[][];
 }
 
 /** The high-level predict: user-shaped tensors in, decoded tensors (and classes) out. */
 export class Predictions extends APIResource {
   private readonly metadataCache = new Map<string, Promise<ModelMetadata>>();
 
-  async predict(model: string, inputs: TensorLike | Record<string, TensorLike>, options: PredictOptions = {}): Promise<Prediction> {
+  async predict(model: string, inputs: TensorLike | Record<string, TensorLike>, options: PredictOptions = {}, classify = false): Promise<Prediction> {
     const { version, outputs: outputNames, binary = false, topK = 1, ...requestOptions } = options;
     const metadata = await this.metadata(model, version, requestOptions);
+    if (classify && !metadata.labels?.length) throw notAClassifier(model, 'its metadata has no labels');
     const named = isNamedInputs(inputs) ? inputs : { [soleInputName(metadata, model)]: inputs };
 
     const encoded = Object.entries(named).map(([name, value]) =>
@@ -59,8 +73,8 @@ export class Predictions extends APIResource {
           path: inferPath(model, version),
           // Typed arrays are written straight to JSON text (no number array, no generic stringify).
           body: encodeInferRequest(request, encoded.map((e) => e.dataJson)),
-          idempotencyKey: randomId(),
           ...requestOptions,
+          idempotencyKey: requestOptions.idempotencyKey ?? randomId(),
           headers: { 'content-type': 'application/json', ...requestOptions.headers },
         });
     const decoded = await decodeInferResponse(response);
@@ -69,6 +83,8 @@ export class Predictions extends APIResource {
     if (metadata.labels && prediction.output?.shape.length === 2 && prediction.output.datatype.startsWith('FP')) {
       prediction.classes = topClasses(prediction.output, metadata.labels, topK);
       prediction.labels = prediction.classes.map((row) => row[0]!.label);
+    } else if (classify) {
+      throw notAClassifier(model, `its output '${prediction.output?.name}' is not [rows, classes] floats`);
     }
     return prediction;
   }
@@ -92,11 +108,15 @@ export class Predictions extends APIResource {
       method: 'POST',
       path: inferPath(model, version),
       body,
-      idempotencyKey: randomId(),
       ...options,
+      idempotencyKey: options.idempotencyKey ?? randomId(),
       headers: { 'content-type': 'application/octet-stream', [HEADER_LENGTH_HEADER]: String(headerLength), ...options.headers },
     });
   }
+}
+
+function notAClassifier(model: string, why: string): ModelportError {
+  return new ModelportError(`model '${model}' is not a classifier: ${why}; use predict`);
 }
 
 function isNamedInputs(inputs: TensorLike | Record<string, TensorLike>): inputs is Record<string, TensorLike> {
