@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 const CLI = new URL('../mock-server/bin/modelport.js', import.meta.url).pathname;
 
 /** Starts `modelport serve` in a child process and resolves with its URL, or its exit and output. */
-function serve(env: Record<string, string>): Promise<{ url?: string; code?: number | null; output: string; stop(): void }> {
+function serve(env: Record<string, string | undefined>): Promise<{ url?: string; code?: number | null; output: string; stop(): void }> {
   return new Promise((resolve) => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'modelport-backend-'));
     const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--no-auth', '--data-dir', dataDir], { env: { ...process.env, ...env } });
@@ -45,12 +45,34 @@ describe('backend choice', () => {
     expect(result.output).toContain("'gpu' from env 'MODELPORT_BACKEND' is invalid. Allowed choices are tensorflow, wasm, cpu.");
   });
 
+  // A native cache that cannot be prepared: empty, and no python to download the wheel with.
+  const unpreparable = () => ({ MODELPORT_NATIVE_CACHE: mkdtempSync(path.join(os.tmpdir(), 'modelport-no-native-')), MODELPORT_PYTHON: '/nonexistent/python3', MODELPORT_TF_WHEEL: '', MODELPORT_SKIP_NATIVE: '' });
+
   it('a forced backend that cannot load fails loudly and names the fix', async () => {
-    // tfjs-node resolves its binding from package.json's binary path; an unknown N-API build makes it unloadable.
-    const result = await serve({ MODELPORT_BACKEND: 'tensorflow', NODE_OPTIONS: '--require=./test/helpers/break-tfjs-node.cjs' });
-    expect(result.url).toBeUndefined();
-    expect(result.code).toBe(1);
-    expect(result.output).toContain("backend 'tensorflow' was forced but could not load");
-    expect(result.output).toContain('npm rebuild modelport');
+    const env = unpreparable();
+    try {
+      const result = await serve({ ...env, MODELPORT_BACKEND: 'tensorflow' });
+      expect(result.url).toBeUndefined();
+      expect(result.code).toBe(1);
+      expect(result.output).toContain("backend 'tensorflow' was forced but could not load: /nonexistent/python3 with pip is not available (MODELPORT_PYTHON).");
+      expect(result.output).toContain('then run: npx modelport doctor --no-server');
+    } finally {
+      rmSync(env.MODELPORT_NATIVE_CACHE, { recursive: true, force: true });
+    }
+  });
+
+  it('falls back to wasm with one warning that says what to run when native cannot be prepared', async () => {
+    const env = unpreparable();
+    const server = await serve({ ...env, MODELPORT_BACKEND: undefined });
+    try {
+      expect(server.url).toBeDefined();
+      const warnings = server.output.split('\n').filter((line) => line.includes('[modelport]') && /native|wasm/.test(line));
+      expect(warnings).toEqual([expect.stringContaining('[modelport] native TensorFlow is not available (/nonexistent/python3 with pip is not available (MODELPORT_PYTHON)); running on wasm')]);
+      expect(warnings[0]).toContain('To get native: install python3 and pip (Debian/Ubuntu: apt-get install python3-pip) or set MODELPORT_PYTHON, then run: npx modelport doctor --no-server');
+      expect((await (await fetch(`${server.url}/v2`)).json()).runtime.backend).toBe('wasm');
+    } finally {
+      server.stop();
+      rmSync(env.MODELPORT_NATIVE_CACHE, { recursive: true, force: true });
+    }
   });
 });

@@ -3,11 +3,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cp, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockServer, type RunningMockServer } from '../mock-server/index';
 import { loadMnistSplit } from '../mock-server/models/mnist-split';
 import { BUNDLED } from './helpers/data-dir';
+import { tf, tfNode } from './helpers/tf';
+import type * as tfTypes from '../mock-server/runtime/tfjs';
 
 const CLI = new URL('../mock-server/bin/modelport.js', import.meta.url).pathname;
 const work = mkdtempSync(path.join(os.tmpdir(), 'modelport-cli-'));
@@ -41,7 +42,7 @@ describe('the modelport CLI', () => {
 
   it('predicts a digit from a PNG file and iris from JSON on stdin', async () => {
     const mnist = loadMnistSplit().test;
-    const png = await tf.node.encodePng(tf.tidy(() => tf.tensor(mnist.x.subarray(0, 784), [28, 28, 1]).mul(255).round().toInt()) as tf.Tensor3D);
+    const png = await tfNode.encodePng(tf.tidy(() => tf.tensor(mnist.x.subarray(0, 784), [28, 28, 1]).mul(255).round().toInt()) as tfTypes.Tensor3D);
     const file = path.join(work, 'digit.png');
     writeFileSync(file, png);
     const digit = await modelport(['--json', 'predict', 'digits', file]);
@@ -142,7 +143,11 @@ describe('the modelport CLI', () => {
     const expected = process.env.MODELPORT_BACKEND ?? 'tensorflow';
     expect(checks.find((c: { name: string }) => c.name === 'backend').detail).toMatch(new RegExp(`^${expected}`));
     expect(checks.find((c: { name: string }) => c.name === 'server')).toMatchObject({ ok: true });
-    if (expected === 'tensorflow') expect(doctor.code).toBe(0);
+    if (expected === 'tensorflow') {
+      expect(doctor.code).toBe(0);
+      // Native TensorFlow comes from modelport's cache, not from node_modules.
+      expect(checks.find((c: { name: string }) => c.name === 'native')).toMatchObject({ ok: true, detail: expect.stringMatching(/^prepared in \/.*\/tfjs-node-4\.22\.0_tf-2\.21\.0_linux-x64_napi-8$/) });
+    }
   });
 
   it("each command's clearest failure says what is wrong, with the exit code it documents", async () => {

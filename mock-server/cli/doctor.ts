@@ -1,11 +1,12 @@
-/** `modelport doctor`: is native TensorFlow built and loading, and how to fix it if not. */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import os from 'node:os';
-import path from 'node:path';
+/**
+ * `modelport doctor`: is native TensorFlow prepared and loading, and how to fix it if not. Loading
+ * the runtime prepares native TensorFlow in the cache when it is missing, as a server start would,
+ * so after a fix (a compiler installed, say) running doctor again is the way to get it.
+ */
 import { Command } from 'commander';
-import { NATIVE_FIX_COMMAND, loadRuntime } from '../runtime/backend';
-import { PACKAGE_VERSION } from '../paths';
+import { loadRuntime, type Runtime } from '../runtime/backend';
+import { nativeEntry } from '../runtime/native/prepare.mjs';
+import { PACKAGE_ROOT, PACKAGE_VERSION } from '../paths';
 import type { Context } from './registry';
 
 interface Check {
@@ -23,18 +24,22 @@ export function doctorCommand(context: Context): Command {
       const { client, out } = context();
       const checks: Check[] = [];
       checks.push({ name: 'node', ok: Number(process.versions.node.split('.')[0]) >= 20, detail: `${process.version} on ${process.platform}/${process.arch}`, fix: 'install Node.js 20 or newer' });
-      checks.push(nativeBuild());
+      let runtime: Runtime | undefined;
+      let failure: Error | undefined;
       try {
-        const runtime = await loadRuntime({ warn: () => undefined });
-        checks.push({
+        runtime = await loadRuntime({ warn: () => undefined });
+      } catch (error) {
+        failure = error as Error;
+      }
+      checks.push(nativeCheck(runtime));
+      checks.push(runtime
+        ? {
           name: 'backend',
           ok: runtime.backend === 'tensorflow',
           detail: runtime.backend === 'tensorflow' ? `tensorflow (TensorFlow ${runtime.tensorflowVersion}, tfjs ${runtime.tfjsVersion})` : `${runtime.backend} (tfjs ${runtime.tfjsVersion}): slower, no SavedModels, no image decoding`,
-          fix: NATIVE_FIX_COMMAND,
-        });
-      } catch (error) {
-        checks.push({ name: 'backend', ok: false, detail: (error as Error).message, fix: NATIVE_FIX_COMMAND });
-      }
+          fix: runtime.nativeUnavailable?.fix ?? 'unset MODELPORT_BACKEND, which forces this backend',
+        }
+        : { name: 'backend', ok: false, detail: failure!.message });
       if (options.server) {
         try {
           const metadata = await client.server.metadata({ maxRetries: 0, timeout: 3000 });
@@ -48,17 +53,15 @@ export function doctorCommand(context: Context): Command {
     });
 }
 
-function nativeBuild(): Check {
-  const require = createRequire(import.meta.url);
-  let dir: string;
-  try {
-    dir = path.dirname(require.resolve('@tensorflow/tfjs-node/package.json'));
-  } catch {
-    return { name: 'native', ok: false, detail: '@tensorflow/tfjs-node is not installed', fix: 'npm install' };
-  }
-  const binding = path.join(dir, 'lib', 'napi-v8', 'tfjs_binding.node');
-  const cache = process.env.MODELPORT_NATIVE_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'modelport', 'native');
-  return existsSync(binding)
-    ? { name: 'native', ok: true, detail: `binding built (${binding}); cache ${cache}` }
-    : { name: 'native', ok: false, detail: `no native binding at ${binding}`, fix: NATIVE_FIX_COMMAND };
+/** Where native TensorFlow lives (modelport's cache, never node_modules) and whether it is prepared. */
+function nativeCheck(runtime: Runtime | undefined): Check {
+  const entry = nativeEntry(PACKAGE_ROOT);
+  if (entry.ready) return { name: 'native', ok: true, detail: `prepared in ${entry.dir}` };
+  const why = runtime?.nativeUnavailable;
+  return {
+    name: 'native',
+    ok: false,
+    detail: `not prepared in ${entry.dir ?? entry.cacheRoot}${why ? `: ${why.reason}` : ''}`,
+    ...(why ? { fix: why.fix } : {}),
+  };
 }

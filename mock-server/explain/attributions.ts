@@ -5,7 +5,7 @@
  *    straight path from the baseline x′ to x, by the trapezoidal rule over `steps` intervals.
  *    Completeness: the attributions sum to score(x) − score(x′), up to the discretisation error.
  */
-import type * as tfTypes from '@tensorflow/tfjs';
+import type * as tfTypes from '../runtime/tfjs';
 
 export interface AttributionRequest {
   tf: typeof tfTypes;

@@ -31,7 +31,7 @@ export const explanationRoutes: RouteTable = {
     if (outputIndex < 0) throw badRequest(`model '${served.name}' has no output '${request.output}'`, [{ path: '/output', message: 'unknown output' }], 'unknown_output');
     const classes = config.outputs[outputIndex]!.shape.at(-1)!;
     const baseline = baselineOf(request.baseline, values.length);
-    const model = (x: import('@tensorflow/tfjs').Tensor) => differentiable([x])[outputIndex]!;
+    const model = (x: import('../runtime/tfjs').Tensor) => differentiable([x])[outputIndex]!;
 
     const { tf } = state.runtime;
     const predicted = tf.tidy(() => Array.from(model(tf.tensor(values, tensor.shape)).dataSync()));

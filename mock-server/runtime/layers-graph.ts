@@ -12,7 +12,7 @@
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type * as tfTypes from '@tensorflow/tfjs';
+import type * as tfTypes from './tfjs';
 import { mulberry32 } from '../models/data-utils';
 import type { Runtime } from './backend';
 

@@ -9,7 +9,7 @@
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type * as tfTypes from '@tensorflow/tfjs';
+import type * as tfTypes from './tfjs';
 import type { Platform, ServingConfig } from '../registry/model-config';
 import type { Runtime } from './backend';
 import { compileLayersGraph, type LayersGraph, type NotCompiled } from './layers-graph';

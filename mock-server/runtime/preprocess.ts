@@ -18,7 +18,7 @@ export function decodeImages(runtime: Runtime, images: Uint8Array[], spec: Image
     const decoded = images.map((bytes, i) => {
       let image;
       try {
-        image = node.decodeImage(bytes, spec.channels, 'int32', false) as import('@tensorflow/tfjs').Tensor3D;
+        image = node.decodeImage(bytes, spec.channels, 'int32', false) as import('./tfjs').Tensor3D;
       } catch (error) {
         throw badRequest(`input '${spec.input}': element ${i} is not a PNG, JPEG, GIF or BMP image`, [{ path: `/inputs/${inputIndex}/data`, message: `element ${i} is not a decodable image` }], 'invalid_image');
       }

@@ -2,7 +2,7 @@
  * One model version being served: its state (READY, LOADING, UNAVAILABLE), the loaded model,
  * its dynamic batcher and its statistics.
  */
-import type * as tfTypes from '@tensorflow/tfjs';
+import type * as tfTypes from './tfjs';
 import { HttpError, unavailable } from '../errors';
 import { DEFAULT_BATCHING, servingConfig, type ModelConfig, type ServingConfig, type VersionInfo } from '../registry/model-config';
 import type { Runtime } from './backend';

@@ -1,5 +1,5 @@
 /** Keras-style layer lists and optimizer settings → TF.js models and optimizers. */
-import type * as tfTypes from '@tensorflow/tfjs';
+import type * as tfTypes from '../runtime/tfjs';
 import type { components } from 'modelport';
 
 type Layer = components['schemas']['Layer'];

@@ -3,7 +3,7 @@
  * crash here cannot take the server down. One job per process; it exits when done or when the
  * server goes away.
  */
-import type * as tfTypes from '@tensorflow/tfjs';
+import type * as tfTypes from '../runtime/tfjs';
 import { loadRuntime } from '../runtime/backend';
 import { buildModel, buildOptimizer, LOSSES } from './architecture';
 import { loadDataset } from './data';
