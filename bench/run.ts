@@ -758,7 +758,7 @@ function versions(): Record<string, unknown> {
     modelport: extra.modelport_version,
     git_commit: git,
     uncommitted_changes_outside_bench: dirty,
-    tfjs: pkg('@tensorflow/tfjs-node') ?? pkg('@tensorflow/tfjs'),
+    tfjs: pkg('@tensorflow/tfjs-core'),
     tensorflow_native: (extra.modelport_runtime as Record<string, string> | undefined)?.tensorflow_version ?? (extra.tfjs_native as Record<string, string> | undefined)?.tensorflow,
     backend: (extra.modelport_runtime as Record<string, string> | undefined)?.backend,
     autocannon: pkg('autocannon'),

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as tf from '@tensorflow/tfjs-node';
 import { Modelport } from '../src/index';
 import { startMockServer, type RunningMockServer } from '../mock-server/index';
 import { loadMnistSplit } from '../mock-server/models/mnist-split';
+import { tf } from './helpers/tf';
+import type * as tfTypes from '../mock-server/runtime/tfjs';
 
 const mnist = loadMnistSplit().test;
 let server: RunningMockServer;
@@ -45,7 +46,7 @@ describe('integrated gradients on the bundled models', () => {
     // Plain gradients are the model's real derivative: compare with central differences.
     const model = await tf.loadLayersModel(`file://${new URL('../mock-server/models/iris/1/model.json', import.meta.url).pathname}`);
     const h = 1e-2;
-    const f = (x: number[]) => (model.predict(tf.tensor2d([x])) as tf.Tensor).dataSync()[2]!;
+    const f = (x: number[]) => (model.predict(tf.tensor2d([x])) as tfTypes.Tensor).dataSync()[2]!;
     const numeric = flower.map((_, k) => (f(flower.map((v, j) => v + (j === k ? h : 0))) - f(flower.map((v, j) => v - (j === k ? h : 0)))) / (2 * h));
     const analytic = Array.from(explanation.attributions.gradients!.data);
     analytic.forEach((g, k) => expect(g).toBeCloseTo(numeric[k]!, 3));

@@ -1,12 +1,13 @@
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Modelport } from '../src/index';
 import { toBytes } from '../src/core/binary';
 import { createModelServer, startMockServer } from '../mock-server/index';
 import { loadMnistSplit } from '../mock-server/models/mnist-split';
 import { addModel, BUNDLED, tempDataDir } from './helpers/data-dir';
+import { tf, tfNode } from './helpers/tf';
+import type * as tfTypes from '../mock-server/runtime/tfjs';
 
 const mnist = loadMnistSplit().test;
 const digit = (i: number) => mnist.x.subarray(i * 784, (i + 1) * 784);
@@ -124,7 +125,7 @@ describe('tensors, batching and load shedding in one process', () => {
   it('image models accept PNG bytes, in JSON (base64) and in binary', async () => {
     const samples = [0, 1, 2, 3];
     const pngs = await Promise.all(samples.map((i) =>
-      tf.node.encodePng(tf.tidy(() => tf.tensor(digit(i), [28, 28, 1]).mul(255).round().toInt()) as tf.Tensor3D)));
+      tfNode.encodePng(tf.tidy(() => tf.tensor(digit(i), [28, 28, 1]).mul(255).round().toInt()) as tfTypes.Tensor3D)));
     const fromPixels = await client.predict('digits', mnist.x.subarray(0, 784 * samples.length));
     const json = await client.predict('digits', { image: { data: pngs.map((b) => Buffer.from(b).toString('base64')), shape: [samples.length], datatype: 'BYTES' } });
     const binary = await client.inference.inferBinary('digits', {

@@ -1,6 +1,5 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Modelport, TrainingJobError, type TrainingEvent } from '../src/index';
 import { startMockServer, type RunningMockServer } from '../mock-server/index';
@@ -9,6 +8,8 @@ import { loadMnistSplit } from '../mock-server/models/mnist-split';
 import { mulberry32, shuffleInPlace } from '../mock-server/models/data-utils';
 import { BUNDLED, tempDataDir } from './helpers/data-dir';
 import { kill, startChildServer } from './helpers/child-server';
+import { tf } from './helpers/tf';
+import type * as tfTypes from '../mock-server/runtime/tfjs';
 
 let server: RunningMockServer;
 let client: Modelport;
@@ -68,7 +69,7 @@ describe('training jobs on the native runtime', () => {
     const base = await tf.loadLayersModel(`file://${path.join(BUNDLED, 'digits-mlp', '1', 'model.json')}`);
     const x = tf.tensor4d(Float32Array.from(order.flatMap((i) => Array.from(held.x.subarray(i * 784, (i + 1) * 784)))), [order.length, 28, 28, 1]);
     const y = tf.oneHot(tf.tensor1d(order.map((i) => held.y[i]!), 'int32'), 10).toFloat();
-    const expected = tf.metrics.categoricalCrossentropy(y, base.predict(x) as tf.Tensor).mean().dataSync()[0]!;
+    const expected = tf.metrics.categoricalCrossentropy(y, base.predict(x) as tfTypes.Tensor).mean().dataSync()[0]!;
     expect(done.metrics!.loss).toBeCloseTo(expected, 3);
     expect(done.metrics!.loss).toBeLessThan(0.5); // a fresh model would start near ln(10) = 2.3
     expect(done.result_version).toBe(2);
@@ -82,7 +83,7 @@ describe('training jobs on the native runtime', () => {
     const load = (dir: string) => tf.loadLayersModel(`file://${path.join(dir, 'model.json')}`);
     const before = await load(path.join(BUNDLED, 'iris', '1'));
     const after = await load(path.join(dataDir.dir, 'models', 'iris', String(done.result_version)));
-    const weights = (model: tf.LayersModel, layer: number) => model.layers[layer]!.getWeights().map((w) => Array.from(w.dataSync()));
+    const weights = (model: tfTypes.LayersModel, layer: number) => model.layers[layer]!.getWeights().map((w) => Array.from(w.dataSync()));
     expect(before.layers.length).toBe(after.layers.length);
     // iris: features (input), standardize (never trainable), hidden, probabilities: freezing 3 keeps 'hidden'.
     for (const layer of [0, 1, 2]) expect(weights(after, layer)).toEqual(weights(before, layer));
@@ -138,8 +139,8 @@ describe('training jobs on the native runtime', () => {
 describe('each optimizer follows its rule on a one-step toy problem (w = 1, loss = w², gradient 2w)', () => {
   const step = (spec: Parameters<typeof buildOptimizer>[1], steps = 1) => {
     const w = tf.variable(tf.scalar(1));
-    const optimizer = buildOptimizer(tf as never, spec);
-    for (let i = 0; i < steps; i++) optimizer.minimize(() => w.square() as tf.Scalar, false, [w]);
+    const optimizer = buildOptimizer(tf, spec);
+    for (let i = 0; i < steps; i++) optimizer.minimize(() => w.square() as tfTypes.Scalar, false, [w]);
     const value = w.dataSync()[0]!;
     w.dispose();
     optimizer.dispose();

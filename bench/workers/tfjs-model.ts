@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor } from '../../mock-server/runtime/tfjs';
 import { loadRuntime, type BackendName } from '../../mock-server/runtime/backend';
 import { compileLayersGraph } from '../../mock-server/runtime/layers-graph';
 import { readTfjsArtifacts } from '../../mock-server/runtime/loader';

@@ -1,7 +1,8 @@
 // Held-out evaluation shared by train.ts (which records the figures in config.json) and
 // verify.ts (which checks saved models against them), so both compute exactly the same.
-import * as tf from '@tensorflow/tfjs-node';
+import type * as tfTypes from '../runtime/tfjs';
 import type { LabeledSet } from './data-utils';
+import { tf } from './tf';
 
 export interface Evaluation {
   samples: number;
@@ -16,13 +17,13 @@ const EPSILON = 1e-7;
 
 /** Runs `model` on all of `set` (reshaped to [n, ...sampleShape]) and scores the argmax. */
 export function evaluateClassifier(
-  model: tf.LayersModel,
+  model: tfTypes.LayersModel,
   set: LabeledSet,
   sampleShape: readonly number[],
 ): Evaluation {
   const probs = tf.tidy(() => {
     const x = tf.tensor(set.x, [set.n, ...sampleShape], 'float32');
-    return (model.predict(x, { batchSize: 256 }) as tf.Tensor).dataSync() as Float32Array;
+    return (model.predict(x, { batchSize: 256 }) as tfTypes.Tensor).dataSync() as Float32Array;
   });
   const classes = probs.length / set.n;
 

@@ -11,7 +11,6 @@
 // weights; other CPUs may differ in the last bits because TensorFlow's kernels do.
 // A model that misses its accuracy floor is not written, so a bad run never replaces
 // the bundled artifacts.
-import * as tf from '@tensorflow/tfjs-node';
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +19,8 @@ import { evaluateClassifier, round4, type Evaluation } from './evaluate';
 import { IRIS_LABELS } from './iris-data';
 import { IRIS_FEATURES, loadIrisSplit } from './iris-split';
 import { MNIST_SIDE, loadMnistSplit } from './mnist-split';
+import { tensorflowVersion, tf, tfjsNodeVersion } from './tf';
+import type * as tfTypes from '../runtime/tfjs';
 
 const MODELS_DIR = dirname(fileURLToPath(import.meta.url));
 const SCRIPT = 'mock-server/models/train.ts';
@@ -43,7 +44,7 @@ interface ModelSpec {
   /** Held-out accuracy below this fails the run and writes nothing. */
   minAccuracy: number;
   load: () => DatasetSplit;
-  build: (train: LabeledSet) => tf.LayersModel;
+  build: (train: LabeledSet) => tfTypes.LayersModel;
 }
 
 const DIGIT_LABELS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
@@ -114,15 +115,15 @@ function glorot(k: number): ReturnType<typeof tf.initializers.glorotUniform> {
 
 /** Anything with a functional-API `apply`; avoids depending on tfjs's internal Layer type. */
 interface Applicable {
-  apply(input: tf.SymbolicTensor): unknown;
+  apply(input: tfTypes.SymbolicTensor): unknown;
 }
 
-function chain(name: string, input: tf.SymbolicTensor, layers: Applicable[]): tf.LayersModel {
-  const output = layers.reduce((x, layer) => layer.apply(x) as tf.SymbolicTensor, input);
+function chain(name: string, input: tfTypes.SymbolicTensor, layers: Applicable[]): tfTypes.LayersModel {
+  const output = layers.reduce((x, layer) => layer.apply(x) as tfTypes.SymbolicTensor, input);
   return tf.model({ name, inputs: input, outputs: output });
 }
 
-function buildDigitsCnn(): tf.LayersModel {
+function buildDigitsCnn(): tfTypes.LayersModel {
   return chain('digits', tf.input({ name: 'image', shape: DIGIT_INPUT.shape }), [
     tf.layers.conv2d({ name: 'conv1', filters: 16, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: glorot(1) }),
     tf.layers.maxPooling2d({ name: 'pool1', poolSize: 2 }),
@@ -137,7 +138,7 @@ function buildDigitsCnn(): tf.LayersModel {
   ]);
 }
 
-function buildDigitsMlp(): tf.LayersModel {
+function buildDigitsMlp(): tfTypes.LayersModel {
   return chain('digits-mlp', tf.input({ name: 'image', shape: DIGIT_INPUT.shape }), [
     tf.layers.flatten({ name: 'flatten' }),
     tf.layers.dense({ name: 'hidden', units: 64, activation: 'relu', kernelInitializer: glorot(1) }),
@@ -145,7 +146,7 @@ function buildDigitsMlp(): tf.LayersModel {
   ]);
 }
 
-function buildIris(train: LabeledSet): tf.LayersModel {
+function buildIris(train: LabeledSet): tfTypes.LayersModel {
   // Standardisation baked into the model, so clients send raw centimetres: a frozen
   // diagonal dense layer computing (x - mean) / std with the training set's statistics.
   const width = IRIS_FEATURES;
@@ -193,7 +194,7 @@ async function withSeededMathRandom<T>(seed: number, fn: () => Promise<T>): Prom
 }
 
 /** Trains for spec.epochs on our own seeded shuffle of `train`; returns wall seconds. */
-async function fit(model: tf.LayersModel, spec: ModelSpec, train: LabeledSet): Promise<number> {
+async function fit(model: tfTypes.LayersModel, spec: ModelSpec, train: LabeledSet): Promise<number> {
   const classes = spec.labels.length;
   const xAll = tf.tensor(train.x, [train.n, ...spec.input.shape], 'float32');
   const yAll = tf.tidy(() => tf.oneHot(tf.tensor1d(train.y, 'int32'), classes).toFloat());
@@ -242,7 +243,7 @@ async function fit(model: tf.LayersModel, spec: ModelSpec, train: LabeledSet): P
  * Saves the model as version VERSION via a temp folder, with its version.json, so no half
  * version is ever visible. Returns the size of the artifacts.
  */
-async function saveVersion(model: tf.LayersModel, modelDir: string, versionInfo: (sizeBytes: number) => unknown): Promise<number> {
+async function saveVersion(model: tfTypes.LayersModel, modelDir: string, versionInfo: (sizeBytes: number) => unknown): Promise<number> {
   const finalDir = join(modelDir, VERSION);
   const tmpDir = join(modelDir, `.${VERSION}.tmp`);
   mkdirSync(modelDir, { recursive: true });
@@ -274,12 +275,6 @@ function formatJson(value: unknown, indent = ''): string {
   const entries = Object.entries(value).filter(([, v]) => v !== undefined);
   if (entries.length === 0) return '{}';
   return `{\n${entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${formatJson(v, inner)}`).join(',\n')}\n${indent}}`;
-}
-
-/** Version of the TensorFlow C library behind tfjs-node (2.21.0 here, see DESIGN.md §6). */
-function tensorflowVersion(): string {
-  const backend = tf.backend() as unknown as { binding?: { TF_Version?: string } };
-  return backend.binding?.TF_Version ?? 'unknown';
 }
 
 interface Result {
@@ -338,8 +333,8 @@ function buildVersionInfo(r: Result, sizeBytes: number): unknown {
       seed: SEED,
       seconds: Math.round(r.seconds * 10) / 10,
       backend: tf.getBackend(),
-      tensorflow: tensorflowVersion(),
-      tfjs_node: tf.version['tfjs-node'],
+      tensorflow: tensorflowVersion,
+      tfjs_node: tfjsNodeVersion,
     },
     params: r.params,
     size_bytes: sizeBytes,
@@ -407,7 +402,7 @@ function printSummary(results: readonly Result[]): void {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => (row[c] ?? '').length)));
   console.log('');
   for (const row of rows) console.log(row.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join('  '));
-  console.log(`\nbackend ${tf.getBackend()}, TensorFlow ${tensorflowVersion()}, tfjs-node ${tf.version['tfjs-node']}`);
+  console.log(`\nbackend ${tf.getBackend()}, TensorFlow ${tensorflowVersion}, tfjs-node ${tfjsNodeVersion}`);
 }
 
 async function main(): Promise<void> {
@@ -423,7 +418,7 @@ async function main(): Promise<void> {
   }
   const selected = args.length === 0 ? SPECS : SPECS.filter((s) => args.includes(s.name));
 
-  console.log(`backend ${tf.getBackend()}, TensorFlow ${tensorflowVersion()}`);
+  console.log(`backend ${tf.getBackend()}, TensorFlow ${tensorflowVersion}`);
   const results: Result[] = [];
   for (const spec of selected) results.push(await trainOne(spec));
   printSummary(results);

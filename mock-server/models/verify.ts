@@ -1,13 +1,13 @@
 // Reloads every bundled model from disk and re-evaluates it on its held-out split,
 // failing unless the figures equal those recorded in its config.json.
 // Usage: npx tsx mock-server/models/verify.ts
-import * as tf from '@tensorflow/tfjs-node';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { evaluateClassifier, round4 } from './evaluate';
 import { loadIrisSplit } from './iris-split';
 import { loadMnistSplit } from './mnist-split';
+import { tf } from './tf';
 
 interface VersionInfo {
   inputs: { shape: number[] }[];

@@ -13,8 +13,9 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs-node';
 import type { Datatype } from '../../src/core/binary';
+import type * as tfTypes from '../../mock-server/runtime/tfjs';
+import { tf } from './tf';
 
 export interface Spec {
   name: string;
@@ -46,21 +47,21 @@ async function writeConfig(dataDir: string, name: string, platform: string, inpu
   return path.join(dir, '1');
 }
 
-async function saveLayers(model: tf.LayersModel, versionDir: string): Promise<void> {
+async function saveLayers(model: tfTypes.LayersModel, versionDir: string): Promise<void> {
   await model.save(`file://${versionDir}`);
 }
 
 /** y = x · KERNEL + BIAS, as a Dense layer whose weights are set by hand. */
-function affine(inputDtype: 'float32' | 'int32'): tf.LayersModel {
+function affine(inputDtype: 'float32' | 'int32'): tfTypes.LayersModel {
   const x = tf.input({ shape: [3], dtype: inputDtype, name: 'x' });
   const dense = tf.layers.dense({ units: 2, name: 'affine' });
-  const model = tf.model({ inputs: x, outputs: dense.apply(x) as tf.SymbolicTensor });
+  const model = tf.model({ inputs: x, outputs: dense.apply(x) as tfTypes.SymbolicTensor });
   dense.setWeights([tf.tensor2d(KERNEL), tf.tensor1d(BIAS)]);
   return model;
 }
 
 /** The input tensor itself as output (a functional model whose output is its input). */
-function identity(dtype: 'int32' | 'bool'): tf.LayersModel {
+function identity(dtype: 'int32' | 'bool'): tfTypes.LayersModel {
   const x = tf.input({ shape: [3], dtype, name: 'x' });
   return tf.model({ inputs: x, outputs: x });
 }
@@ -88,7 +89,7 @@ const op = (name: string, kind: string, inputs: string[], attr: Record<string, u
  * Writes a graph model: nodes in order (TF.js takes Placeholders as inputs and nodes nothing
  * consumes as outputs, both in node order) and the values of its Const nodes as weights.
  */
-async function saveGraph(versionDir: string, nodes: GraphNode[], constants: { name: string; tensor: tf.Tensor }[]): Promise<void> {
+async function saveGraph(versionDir: string, nodes: GraphNode[], constants: { name: string; tensor: tfTypes.Tensor }[]): Promise<void> {
   const { data, specs } = await tf.io.encodeWeights(constants);
   const modelJson = {
     format: 'graph-model',
