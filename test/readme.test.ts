@@ -113,7 +113,7 @@ const CHECKS: Check[] = [
     },
   },
   {
-    block: "const v = await client.models.versions.upload('digits', { directory: 'mock-server/models/digits-mlp/1' }",
+    block: "const v = await client.models.versions.upload('digits', { directory: 'node_modules/@modelport/server/models/digits-mlp/1' }",
     check: ({ v }) => expect(v).toMatchObject({ model: 'digits', version: 2 }),
   },
   {
