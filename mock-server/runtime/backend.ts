@@ -153,7 +153,7 @@ function requireTfjs(): TF {
     return require(path.join(VENDOR_DIR, 'tfjs.cjs')) as TF;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
-    throw new Error(`${VENDOR_DIR} is missing: in a clone of modelport run 'npm install' (its prepare script builds it); in an app, reinstall @modelport/server`);
+    throw new Error(`${VENDOR_DIR} is missing: in a clone of modelport run 'node mock-server/runtime/native/postinstall.mjs' (npm install runs it); in an app, reinstall @modelport/server`);
   }
 }
 

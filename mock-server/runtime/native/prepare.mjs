@@ -96,7 +96,7 @@ async function checkPrerequisites(packageRoot, entry, env) {
     throw new NativeUnavailable(`it is built from source on Linux x64 only, and this is ${process.platform}/${process.arch}`, 'none: wasm is the backend here');
   }
   if (!entry.vendored) {
-    throw new NativeUnavailable(`${entry.vendorDir} is missing (tfjs-node's bundle and binding sources)`, 'in a clone of modelport: npm install (its prepare script writes it); in an app: reinstall @modelport/server');
+    throw new NativeUnavailable(`${entry.vendorDir} is missing (tfjs-node's bundle and binding sources)`, 'in a clone of modelport: node mock-server/runtime/native/postinstall.mjs (npm install runs it); in an app: reinstall @modelport/server');
   }
   const cxx = env.CXX || 'c++';
   const python = env.MODELPORT_PYTHON || 'python3';

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Build step (the server package's build, and a clone's `npm install`/`npm ci` through the root
-// `prepare` script): writes mock-server/vendor/, which @modelport/server ships instead of
+// Build step (the server package's build, and its postinstall in a clone of modelport, where this
+// script exists; it is not shipped): writes mock-server/vendor/, which @modelport/server ships instead of
 // depending on @tensorflow/tfjs-node, whose install script downloads libtensorflow from Google
 // storage (DESIGN.md §6) and whose `@tensorflow/tfjs` dependency drags in webgl, core-js and yargs.
 //
@@ -16,6 +16,7 @@
 //   vendor/THIRD_PARTY_NOTICES.md the licenses of the code bundled above
 //
 // Needs the repository's devDependencies (@tensorflow/tfjs-node, esbuild).
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -38,11 +39,27 @@ const REMOVED_NODE_UTIL = [
   ['(0, util_1.isArray)(', 'Array.isArray('],
 ];
 
-export async function vendorTfjsNode() {
+/**
+ * Writes vendor/; with `onlyIfStale`, only when what it was made from (this script, runtime/tfjs.ts,
+ * the installed tfjs-node, tfjs-core and esbuild) changed since.
+ */
+export async function vendorTfjsNode({ onlyIfStale = false } = {}) {
   const tfjsNodeDir = path.dirname(require.resolve('@tensorflow/tfjs-node/package.json'));
   const tfjsNodePkg = readJson(path.join(tfjsNodeDir, 'package.json'));
   const coreVersion = readJson(require.resolve('@tensorflow/tfjs-core/package.json')).version;
   const vendor = path.join(serverRoot, 'vendor');
+  const source = createHash('sha256')
+    .update(fs.readFileSync(fileURLToPath(import.meta.url)))
+    .update(fs.readFileSync(path.join(serverRoot, 'runtime', 'tfjs.ts')))
+    .update(`${tfjsNodePkg.version} ${coreVersion} ${esbuild.version}`)
+    .digest('hex');
+  if (onlyIfStale) {
+    try {
+      if (readJson(path.join(vendor, 'manifest.json')).source === source) return { vendor, tfjsNode: tfjsNodePkg.version, vendored: false };
+    } catch {
+      // None yet.
+    }
+  }
   const staging = `${vendor}.tmp-${process.pid}`;
   fs.rmSync(staging, { recursive: true, force: true });
   fs.mkdirSync(path.join(staging, 'tfjs-node-binding'), { recursive: true });
@@ -67,15 +84,36 @@ export async function vendorTfjsNode() {
       'tfjs-node': tfjsNodePkg.version,
       'tfjs-core': coreVersion,
       bindingSymbol: BINDING_SYMBOL,
+      source,
     }, null, 2)}\n`);
     fs.writeFileSync(path.join(staging, 'THIRD_PARTY_NOTICES.md'), notices([union.metafile, node.metafile], tfjsNodePkg));
-    fs.rmSync(vendor, { recursive: true, force: true });
-    fs.renameSync(staging, vendor);
+    replaceFolder(staging, vendor);
   } catch (error) {
     fs.rmSync(staging, { recursive: true, force: true });
     throw error;
   }
-  return { vendor, tfjsNode: tfjsNodePkg.version };
+  return { vendor, tfjsNode: tfjsNodePkg.version, vendored: true };
+}
+
+/**
+ * npm runs a workspace's postinstall twice (for the package and its link), possibly at once: the
+ * old folder is moved aside and the new one renamed in; when another run's got there first, ours
+ * is dropped.
+ */
+function replaceFolder(staging, target) {
+  const old = `${target}.old-${process.pid}`;
+  try {
+    fs.renameSync(target, old);
+  } catch (error) {
+    if (error.code !== 'ENOENT') throw error;
+  }
+  try {
+    fs.renameSync(staging, target);
+  } catch (error) {
+    if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
+    fs.rmSync(staging, { recursive: true, force: true });
+  }
+  fs.rmSync(old, { recursive: true, force: true });
 }
 
 /** `@tensorflow/<name>` stays a require of the installed package; its deep paths are bundled. */
