@@ -71,7 +71,7 @@ export function nativeEntry(packageRoot, env = process.env) {
 }
 
 /**
- * Makes sure the cache holds this package's native TensorFlow, building it if needed (30-60 s;
+ * Makes sure the cache holds this package's native TensorFlow, building it if needed (20-60 s;
  * progress goes to `log`). Throws NativeUnavailable when it cannot be built here.
  */
 export async function prepareNative({ packageRoot, log = () => {}, env = process.env }) {
@@ -81,7 +81,7 @@ export async function prepareNative({ packageRoot, log = () => {}, env = process
   const started = Date.now();
   const { built } = await ensureEntry(entry.dir, (staging) => buildNative(staging, { packageRoot, entry, tools, env, log }), {
     log,
-    onBuild: () => log(`preparing it in ${entry.dir}: once per machine, about a minute`),
+    onBuild: () => log(`preparing it in ${entry.dir}: once per machine, 20-60 s`),
   });
   if (built) log(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return { ...entry, ready: true, built };
