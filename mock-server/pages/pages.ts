@@ -1,6 +1,6 @@
 /**
- * The server's web pages, outside the API contract: `GET /docs/` (the API reference, Swagger UI
- * from the swagger-ui-dist package, on this server's own copy of openapi.yaml), `GET
+ * The server's web pages, outside the API contract: `GET /docs/` (the API reference: Swagger UI,
+ * vendored into the package from swagger-ui-dist, on this server's own copy of openapi.yaml), `GET
  * /openapi.yaml` (the spec as it is) and `GET /playground/` (a small app that uses the SDK in the
  * browser against this server). Static and public: the API calls the pages make carry the key.
  *
@@ -8,7 +8,7 @@
  * answer; only the paths listed here are handled, anything else goes on to the API's 404.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -134,7 +134,7 @@ export class Pages {
         table.set(name === 'index.html' ? `/${page}/` : `/${page}/${name}`, { kind: 'file', file: path.join(dir, name) });
       }
     }
-    // Swagger UI's standalone browser bundle and its styles, from the npm package.
+    // Swagger UI's standalone browser bundle and its styles: vendored into the package by its build.
     const swaggerUi = swaggerUiDir();
     if (swaggerUi) {
       table.set('/docs/swagger-ui-bundle.js', { kind: 'file', file: path.join(swaggerUi, 'swagger-ui-bundle.js') });
@@ -159,11 +159,14 @@ function listFiles(dir: string): string[] {
   }
 }
 
+/** The package's vendor/swagger-ui (pages/vendor-swagger-ui.mjs), or, in a checkout, swagger-ui-dist itself. */
 function swaggerUiDir(): string | undefined {
+  const vendored = path.join(PACKAGE_ROOT, 'vendor', 'swagger-ui');
+  if (existsSync(path.join(vendored, 'swagger-ui-bundle.js'))) return vendored;
   try {
     return path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
   } catch {
-    console.warn('[modelport] web pages: the swagger-ui-dist package is missing; /docs/ cannot render the API reference');
+    console.warn('[modelport] web pages: Swagger UI is missing (vendor/swagger-ui, or swagger-ui-dist in a checkout); /docs/ cannot render the API reference');
     return undefined;
   }
 }

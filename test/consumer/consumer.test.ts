@@ -393,7 +393,8 @@ for (const mode of ['install scripts', '--ignore-scripts'] as const) {
       expect(result.stdout).toMatch(/1 passed/);
     });
 
-    it.runIf(withJest)('a Jest project with the global setup passes', async () => {
+    // Jest once (the app with install scripts): its own install is the slowest part of this test.
+    if (withJest) it('a Jest project with the global setup passes', async () => {
       const result = await run('npx', ['--no-install', 'jest', '--config', 'jest.config.cjs'], { cwd: app, env: userEnv({ MODELPORT_NATIVE_CACHE: nativeCache }) });
       expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
       expect(result.stderr).toMatch(/Tests:\s+1 passed/);
