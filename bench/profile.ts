@@ -44,9 +44,9 @@ interface CpuProfile {
 /** The request path's steps, matched by function name (and file where names are common). */
 /** Steps count a sample when they are anywhere on its stack; `self` steps only when they are its top frame. */
 const STEPS: [string, (f: CallFrame) => boolean, 'self'?][] = [
-  ['http.ts serve (node req → web Request, handler, write back)', (f) => f.functionName === 'serve' && f.url.endsWith('mock-server/http.ts')],
-  ['app.ts handle (the fetch-style handler)', (f) => f.functionName === 'handle' && f.url.endsWith('mock-server/app.ts')],
-  ['app.ts dispatch (routing → route handler)', (f) => f.functionName === 'dispatch' && f.url.endsWith('mock-server/app.ts')],
+  ['http/node-adapter.ts serve (node req → web Request, handler, write back)', (f) => f.functionName === 'serve' && f.url.endsWith('mock-server/http/node-adapter.ts')],
+  ['http/app.ts handle (the fetch-style handler)', (f) => f.functionName === 'handle' && f.url.endsWith('mock-server/http/app.ts')],
+  ['http/app.ts dispatch (routing → route handler)', (f) => f.functionName === 'dispatch' && f.url.endsWith('mock-server/http/app.ts')],
   ['body.ts readBody (web-stream body read)', (f) => f.functionName === 'readBody'],
   ['body.ts parseJson (UTF-8 decode + JSON.parse)', (f) => f.functionName === 'parseJson'],
   ['ajv validators (params + body)', (f) => f.url.includes('/ajv/') || (f.functionName.startsWith('validate') && f.url === '')],

@@ -1,11 +1,11 @@
 /** @modelport/server: the local model server, for tests and for `modelport serve`. */
-import { testControls, type TestControls } from './faults/controls';
-import { listen } from './http';
-import { createModelServer, type CreateServerOptions } from './server';
+import { testControls, type TestControls } from './test-controls/controls';
+import { listen } from './http/node-adapter';
+import { createModelServer, type CreateServerOptions } from './server/create-server';
 
-export { createModelServer, type CreateServerOptions, type ModelServer } from './server';
-export type { Handler } from './app';
-export type { TestControls, FaultCreate } from './faults/controls';
+export { createModelServer, type CreateServerOptions, type ModelServer } from './server/create-server';
+export type { Handler } from './http/app';
+export type { TestControls, FaultCreate } from './test-controls/controls';
 
 export interface StartMockServerOptions extends CreateServerOptions {
   /** Port to listen on; 0 (the default) picks a free one. */

@@ -1,6 +1,6 @@
 /** @modelport/server/msw: msw request handlers that answer with the real server function. */
-import { testControls } from './faults/controls';
-import { createModelServer, type CreateServerOptions } from './server';
+import { testControls } from './test-controls/controls';
+import { createModelServer, type CreateServerOptions } from './server/create-server';
 
 export interface MswHandlersOptions extends CreateServerOptions {
   /** The base URL your app calls, e.g. `http://models.test` or `http://127.0.0.1:8700`. */

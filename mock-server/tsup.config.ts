@@ -17,7 +17,7 @@ export default defineConfig([
     external: ['modelport', 'msw'],
   },
   {
-    entry: { cli: 'cli.ts', 'training/worker': 'training/worker.ts' },
+    entry: { cli: 'cli/main.ts', 'training/worker': 'training/worker.ts' },
     format: ['esm'],
     shims: true,
     target: 'node20',

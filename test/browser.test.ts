@@ -19,7 +19,7 @@ import { build } from 'esbuild';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockServer, type RunningMockServer } from '../mock-server/index';
-import { loadMnistSplit } from '../mock-server/models/mnist-split';
+import { loadMnistSplit } from '../mock-server/datasets/mnist-split';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PAGE_DIR = path.join(ROOT, 'test/browser');

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockServer, type RunningMockServer } from '../mock-server/index';
-import { loadMnistSplit } from '../mock-server/models/mnist-split';
+import { loadMnistSplit } from '../mock-server/datasets/mnist-split';
 import { BUNDLED } from './helpers/data-dir';
 import { tf, tfNode } from './helpers/tf';
 import type * as tfTypes from '../mock-server/runtime/tfjs';

@@ -7,7 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Modelport } from '../src/index';
-import { loadMnistSplit } from '../mock-server/models/mnist-split';
+import { loadMnistSplit } from '../mock-server/datasets/mnist-split';
 import { BUNDLED, tempDataDir } from './helpers/data-dir';
 import { kill, startChildServer } from './helpers/child-server';
 import { filesOf } from './helpers/archives';

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BadRequestError, Modelport, NotFoundError } from '../src/index';
 import { HEADER_LENGTH_HEADER, encodeBinaryBody } from '../src/core/binary';
 import { startMockServer, type RunningMockServer } from '../mock-server/index';
-import { loadMnistSplit } from '../mock-server/models/mnist-split';
-import { loadIrisSplit } from '../mock-server/models/iris-split';
+import { loadMnistSplit } from '../mock-server/datasets/mnist-split';
+import { loadIrisSplit } from '../mock-server/datasets/iris-split';
 
 let server: RunningMockServer;
 let client: Modelport;

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { zipSync } from 'fflate';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PACKAGE_ROOT } from '../mock-server/paths';
+import { PACKAGE_ROOT } from '../mock-server/server/package-paths';
 import { assertOneTfjsCore, loadRuntime } from '../mock-server/runtime/backend';
 import { ensureEntry, nativeEntry, prepareNative } from '../mock-server/runtime/native/prepare.mjs';
 

@@ -15,9 +15,9 @@ import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listen, type Listening } from '../mock-server/http';
-import { createModelServer, type ModelServer } from '../mock-server/server';
-import { loadMnistSplit } from '../mock-server/models/mnist-split';
+import { listen, type Listening } from '../mock-server/http/node-adapter';
+import { createModelServer, type ModelServer } from '../mock-server/server/create-server';
+import { loadMnistSplit } from '../mock-server/datasets/mnist-split';
 import { addModel, BUNDLED, tempDataDir } from './helpers/data-dir';
 import { kill, startChildServer } from './helpers/child-server';
 

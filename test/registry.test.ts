@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BadRequestError, ConflictError, Modelport, NotFoundError, type ModelVersion } from '../src/index';
 import { startMockServer, type RunningMockServer } from '../mock-server/index';
-import { loadMnistSplit } from '../mock-server/models/mnist-split';
+import { loadMnistSplit } from '../mock-server/datasets/mnist-split';
 import { filesOf, tar, tarGz, zip } from './helpers/archives';
 import { BUNDLED, tempDataDir } from './helpers/data-dir';
 

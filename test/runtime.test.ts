@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Modelport } from '../src/index';
 import { toBytes } from '../src/core/binary';
 import { createModelServer, startMockServer } from '../mock-server/index';
-import { loadMnistSplit } from '../mock-server/models/mnist-split';
+import { loadMnistSplit } from '../mock-server/datasets/mnist-split';
 import { addModel, BUNDLED, tempDataDir } from './helpers/data-dir';
 import { tf, tfNode } from './helpers/tf';
 import type * as tfTypes from '../mock-server/runtime/tfjs';

@@ -13,9 +13,9 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Modelport } from '../src/index';
-import { listen, type Listening } from '../mock-server/http';
-import { createModelServer, type ModelServer } from '../mock-server/server';
-import { loadMnistSplit } from '../mock-server/models/mnist-split';
+import { listen, type Listening } from '../mock-server/http/node-adapter';
+import { createModelServer, type ModelServer } from '../mock-server/server/create-server';
+import { loadMnistSplit } from '../mock-server/datasets/mnist-split';
 import { BUNDLED } from './helpers/data-dir';
 
 /** A longer soak: SOAK_PHASES=40 npx vitest run --config test/vitest.config.ts test/soak.test.ts */

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthenticationError, Modelport, PermissionDeniedError, RateLimitError, ServiceUnavailableError, TimeoutError } from '../src/index';
 import { createModelServer, startMockServer, type RunningMockServer } from '../mock-server/index';
-import { loadMnistSplit } from '../mock-server/models/mnist-split';
+import { loadMnistSplit } from '../mock-server/datasets/mnist-split';
 
 const pixels = loadMnistSplit().test.x.subarray(0, 784);
 let server: RunningMockServer;

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Modelport, TrainingJobError, type TrainingEvent } from '../src/index';
 import { startMockServer, type RunningMockServer } from '../mock-server/index';
 import { buildOptimizer } from '../mock-server/training/architecture';
-import { loadMnistSplit } from '../mock-server/models/mnist-split';
-import { mulberry32, shuffleInPlace } from '../mock-server/models/data-utils';
+import { loadMnistSplit } from '../mock-server/datasets/mnist-split';
+import { mulberry32, shuffleInPlace } from '../mock-server/datasets/data-utils';
 import { BUNDLED, tempDataDir } from './helpers/data-dir';
 import { kill, startChildServer } from './helpers/child-server';
 import { tf } from './helpers/tf';
@@ -109,8 +109,8 @@ describe('training jobs on the native runtime', () => {
   });
 
   it('trains on an uploaded dataset (CSV through /v1/datasets)', async () => {
-    const { loadIrisSplit } = await import('../mock-server/models/iris-split');
-    const { IRIS_LABELS } = await import('../mock-server/models/iris-data');
+    const { loadIrisSplit } = await import('../mock-server/datasets/iris-split');
+    const { IRIS_LABELS } = await import('../mock-server/datasets/iris-data');
     const train = loadIrisSplit().train;
     const csv = ['sepal_length,sepal_width,petal_length,petal_width,label', ...Array.from({ length: train.n }, (_, i) =>
       [...train.x.subarray(i * 4, i * 4 + 4), IRIS_LABELS[train.y[i]!]].join(','))].join('\n');

@@ -14,7 +14,7 @@ const alias = [
 ];
 
 // Every server the tests start checks every response against openapi.yaml (see
-// mock-server/response-validation.ts); a response that does not match fails its test file and the run.
+// mock-server/contract/response-validation.ts); a response that does not match fails its test file and the run.
 const env = { MODELPORT_VALIDATE_RESPONSES: path.join(os.tmpdir(), `modelport-response-violations-${process.pid}.jsonl`) };
 const responseChecks = { env, setupFiles: [here('./setup/response-validation.ts')] };
 const violationsGlobal = here('./setup/response-violations-global.ts');

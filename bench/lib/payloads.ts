@@ -1,6 +1,6 @@
 /** The requests every HTTP scenario sends: one real 28x28 MNIST digit, as JSON and as binary. */
 import { HEADER_LENGTH_HEADER, encodeBinaryBody } from '../../src/core/binary';
-import { loadMnistSplit } from '../../mock-server/models/mnist-split';
+import { loadMnistSplit } from '../../mock-server/datasets/mnist-split';
 
 export const INFER_PATH = '/v2/models/digits/infer';
 

@@ -1,7 +1,7 @@
 /** Authentication and authorisation of one request against the operation's declared scopes. */
-import type { Operation } from '../contract';
-import type { HeaderBag, ServerState } from '../context';
-import { HttpError } from '../errors';
+import type { Operation } from '../contract/contract';
+import type { HeaderBag, ServerState } from '../http/context';
+import { HttpError } from '../http/errors';
 import type { Principal } from './keys';
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const source = new URL('../cli.ts', import.meta.url);
+const source = new URL('../cli/main.ts', import.meta.url);
 if (existsSync(source)) {
   // The repository's tsconfig maps `modelport` to the SDK's sources (src/), whatever the working
   // directory; the variable also reaches the training worker that the server forks with tsx.

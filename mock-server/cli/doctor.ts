@@ -6,7 +6,7 @@
 import { Command } from 'commander';
 import { loadRuntime, type Runtime } from '../runtime/backend';
 import { nativeEntry } from '../runtime/native/prepare.mjs';
-import { PACKAGE_ROOT, PACKAGE_VERSION } from '../paths';
+import { PACKAGE_ROOT, PACKAGE_VERSION } from '../server/package-paths';
 import type { Context } from './registry';
 
 interface Check {

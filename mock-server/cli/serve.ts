@@ -1,8 +1,8 @@
 /** `modelport serve`: the local model server on a port. */
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { listen } from '../http';
-import { createModelServer } from '../server';
+import { listen } from '../http/node-adapter';
+import { createModelServer } from '../server/create-server';
 import { BACKENDS, type BackendName } from '../runtime/backend';
 import { UsageError } from './output';
 

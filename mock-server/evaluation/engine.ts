@@ -7,10 +7,10 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Datatype } from 'modelport';
-import { HttpError, type ErrorDetail } from '../errors';
-import type { ServedVersion } from '../runtime/model-manager';
+import { HttpError, type ErrorDetail } from '../http/errors';
+import type { ServedVersion } from '../registry/version-service';
 import type { HostTensor, TfDtype } from '../runtime/tensors';
-import type { DatasetData } from './datasets';
+import type { DatasetData } from '../datasets/datasets';
 import { ConfusionMatrix, LossAccumulator, argmax, percentile, roundMs, type ClassificationReport } from './metrics';
 
 /** Warm-up requests before timed single-sample requests: the first few pay for kernel set-up and caches. */

@@ -8,10 +8,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { components } from 'modelport';
-import { HttpError, badRequest, conflict, notFound, type ErrorDetail } from '../errors';
+import { HttpError, badRequest, conflict, notFound, type ErrorDetail } from '../http/errors';
 import { sweep, writeFileAtomic } from '../registry/atomic';
-import { aliasTargets, type ModelManager, type ServedVersion } from '../runtime/model-manager';
-import type { DatasetStore } from './datasets';
+import { aliasTargets, type ModelManager, type ServedVersion } from '../registry/version-service';
+import type { DatasetStore } from '../datasets/datasets';
 import { Bench, EvaluationError, MAX_WARMUP, artifactBytes, datasetSamples, measureLatency, percentiles, planInput, runPass } from './engine';
 
 type Schemas = components['schemas'];

@@ -4,8 +4,8 @@
  * it, from the server's data dir; that is also when jobs a previous process left running are
  * marked interrupted.
  */
-import type { ServerState } from '../context';
-import { DatasetStore } from './datasets';
+import type { ServerState } from '../http/context';
+import { DatasetStore } from '../datasets/datasets';
 import { Bench } from './engine';
 import { EvaluationJobs } from './jobs';
 

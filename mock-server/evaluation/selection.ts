@@ -5,11 +5,11 @@
  */
 import type { components } from 'modelport';
 import type { Datatype } from 'modelport';
-import { badRequest } from '../errors';
-import type { ModelManager, ServedVersion } from '../runtime/model-manager';
+import { badRequest } from '../http/errors';
+import type { ModelManager, ServedVersion } from '../registry/version-service';
 import { tfDtypeOf, type HostTensor } from '../runtime/tensors';
 import type { TensorSpec } from '../registry/model-config';
-import { DEFAULT_JUDGING_DATASETS, type DatasetData } from './datasets';
+import { DEFAULT_JUDGING_DATASETS, type DatasetData } from '../datasets/datasets';
 import { argmax } from './metrics';
 import { artifactBytes, datasetSamples, measureLatency, planInput, runPass, type InputPlan } from './engine';
 import type { Lab } from './lab';

@@ -12,9 +12,9 @@ import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { IncomingRequest, ServerState } from '../context';
-import { PACKAGE_ROOT, PACKAGE_VERSION, RUNNING_BUILT, SPEC_PATH } from '../paths';
-import { parseSpec } from '../spec';
+import type { IncomingRequest, ServerState } from '../http/context';
+import { PACKAGE_ROOT, PACKAGE_VERSION, RUNNING_BUILT, SPEC_PATH } from '../server/package-paths';
+import { parseSpec } from '../contract/spec';
 import { browserSdk } from './sdk-bundle';
 
 const ASSETS_DIR = path.join(PACKAGE_ROOT, 'pages', 'assets');

@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { PACKAGE_ROOT, RUNNING_BUILT } from '../paths';
+import { PACKAGE_ROOT, RUNNING_BUILT } from '../server/package-paths';
 
 /** The SDK's sources, in a checkout of the repository (the server package sits beside them). */
 export const SDK_ENTRY = path.join(PACKAGE_ROOT, '..', 'src', 'index.ts');

@@ -6,7 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync, unzipSync } from 'fflate';
 import { Parser, type ReadEntry } from 'tar';
-import { HttpError, badRequest } from '../errors';
+import { HttpError, badRequest } from '../http/errors';
 
 export interface UploadedFile {
   path: string;

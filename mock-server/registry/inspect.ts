@@ -5,7 +5,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Datatype } from 'modelport';
-import { badRequest } from '../errors';
+import { badRequest } from '../http/errors';
 import type { Runtime } from '../runtime/backend';
 import { loadModel, readTfjsArtifacts, type LoadedModel } from '../runtime/loader';
 import type { ModelConfig, Platform, TensorSpec, VersionInfo } from './model-config';

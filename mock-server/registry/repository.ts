@@ -11,7 +11,7 @@
  */
 import { cp, mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { BUNDLED_MODELS_DIR } from '../paths';
+import { BUNDLED_MODELS_DIR } from '../server/package-paths';
 import { removeAtomic, sweep, syncDir, syncTree, tempPath, writeFileAtomic } from './atomic';
 import type { ModelConfig, VersionInfo } from './model-config';
 

@@ -1,10 +1,10 @@
 /** API keys and usage metering (admin). */
 import type { components } from 'modelport';
-import type { RouteTable } from '../context';
-import { badRequest, notFound } from '../errors';
-import { paginate } from '../pagination';
-import { json } from '../respond';
-import { idempotent } from '../idempotency';
+import type { RouteTable } from '../http/context';
+import { badRequest, notFound } from '../http/errors';
+import { paginate } from '../http/pagination';
+import { json } from '../http/respond';
+import { idempotent } from '../middleware/idempotency';
 
 const HOUR = 3_600_000;
 

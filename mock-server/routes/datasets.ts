@@ -1,12 +1,12 @@
 /** /v1/datasets: labelled data to evaluate models on (built-in held-out splits and uploads). */
-import { mediaType } from '../body';
-import type { RequestContext, RouteTable } from '../context';
-import { badRequest, type ErrorDetail } from '../errors';
-import { parseDataset, type DatasetFormat } from '../evaluation/dataset-formats';
+import { mediaType } from '../http/body';
+import type { RequestContext, RouteTable } from '../http/context';
+import { badRequest, type ErrorDetail } from '../http/errors';
+import { parseDataset, type DatasetFormat } from '../datasets/formats';
 import { labOf } from '../evaluation/lab';
-import { idempotent } from '../idempotency';
-import { paginate } from '../pagination';
-import { json, type RouteResult } from '../respond';
+import { idempotent } from '../middleware/idempotency';
+import { paginate } from '../http/pagination';
+import { json, type RouteResult } from '../http/respond';
 
 const FORMATS: Record<string, DatasetFormat> = { 'text/csv': 'csv', 'application/x-ndjson': 'jsonl', 'application/jsonl': 'jsonl' };
 

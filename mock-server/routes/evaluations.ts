@@ -2,12 +2,12 @@
  * /v1/evaluations (jobs that measure model versions on a dataset), each version's evaluations,
  * and, with them, the rest of the evaluation room: datasets and model selection.
  */
-import type { RouteTable } from '../context';
+import type { RouteTable } from '../http/context';
 import { labOf } from '../evaluation/lab';
 import type { EvaluationCreate } from '../evaluation/jobs';
-import { idempotent } from '../idempotency';
-import { paginate } from '../pagination';
-import { json } from '../respond';
+import { idempotent } from '../middleware/idempotency';
+import { paginate } from '../http/pagination';
+import { json } from '../http/respond';
 import { datasetRoutes } from './datasets';
 import { selectionRoutes } from './selection';
 

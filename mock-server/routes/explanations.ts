@@ -1,8 +1,8 @@
 /** Explanations of single predictions: integrated gradients and gradients. */
 import type { components } from 'modelport';
-import type { RouteTable } from '../context';
-import { badRequest, HttpError } from '../errors';
-import { json } from '../respond';
+import type { RouteTable } from '../http/context';
+import { badRequest, HttpError } from '../http/errors';
+import { json } from '../http/respond';
 import { attribute } from '../explain/attributions';
 import { checkAgainstSpec, decodeJsonInput } from '../runtime/tensors';
 

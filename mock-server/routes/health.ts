@@ -1,7 +1,7 @@
 /** OIP health probes and server metadata. */
-import type { RouteTable } from '../context';
-import { unavailable } from '../errors';
-import { json } from '../respond';
+import type { RouteTable } from '../http/context';
+import { unavailable } from '../http/errors';
+import { json } from '../http/respond';
 
 export const EXTENSIONS = ['binary_tensor_data', 'model_repository', 'statistics'];
 

@@ -1,11 +1,11 @@
 /** OIP inference, JSON and binary, with image inputs and classification outputs. */
 import { HEADER_LENGTH_HEADER, encodeBinaryBody, splitBinaryBody, type Datatype } from 'modelport';
 import type { components } from 'modelport';
-import type { RequestContext, RouteTable } from '../context';
-import { checkJsonDepth } from '../body';
-import { badRequest, HttpError } from '../errors';
-import { bytes as bytesReply, json, type Reply } from '../respond';
-import type { ServedVersion } from '../runtime/model-manager';
+import type { RequestContext, RouteTable } from '../http/context';
+import { checkJsonDepth } from '../http/body';
+import { badRequest, HttpError } from '../http/errors';
+import { bytes as bytesReply, json, type Reply } from '../http/respond';
+import type { ServedVersion } from '../registry/version-service';
 import { classify, decodeImages } from '../runtime/preprocess';
 import { checkAgainstSpec, decodeBinaryInput, decodeJsonInput, encodeOutput, type HostTensor, type ResponseOutput } from '../runtime/tensors';
 

@@ -1,7 +1,7 @@
 /** OIP model metadata and readiness. */
 import type { components } from 'modelport';
-import type { RequestContext, RouteTable } from '../context';
-import { json, type Reply } from '../respond';
+import type { RequestContext, RouteTable } from '../http/context';
+import { json, type Reply } from '../http/respond';
 
 type ModelMetadata = components['schemas']['ModelMetadata'];
 

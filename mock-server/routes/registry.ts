@@ -1,17 +1,17 @@
 /** The /v1 control plane for models, versions and aliases. */
 import { rm } from 'node:fs/promises';
 import type { components } from 'modelport';
-import type { RequestContext, RouteTable } from '../context';
-import { badRequest, conflict } from '../errors';
-import { idempotent } from '../idempotency';
-import { paginate } from '../pagination';
-import { json, type Reply } from '../respond';
+import type { RequestContext, RouteTable } from '../http/context';
+import { badRequest, conflict } from '../http/errors';
+import { idempotent } from '../middleware/idempotency';
+import { paginate } from '../http/pagination';
+import { json, type Reply } from '../http/respond';
 import { filesOfUpload, writeFiles } from '../registry/archive';
 import { inspectUpload } from '../registry/inspect';
 import type { AliasTarget, ModelConfig } from '../registry/model-config';
 import { NameTakenError } from '../registry/repository';
-import { aliasesPointingAt, type ModelManager, type ServedVersion } from '../runtime/model-manager';
-import { checkJsonDepth, mediaType } from '../body';
+import { aliasesPointingAt, type ModelManager, type ServedVersion } from '../registry/version-service';
+import { checkJsonDepth, mediaType } from '../http/body';
 
 type Schemas = components['schemas'];
 

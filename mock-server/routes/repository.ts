@@ -1,8 +1,8 @@
 /** The model repository extension: index, load, unload. */
 import type { components } from 'modelport';
-import type { RequestContext, RouteTable } from '../context';
-import { json } from '../respond';
-import type { ServedVersion } from '../runtime/model-manager';
+import type { RequestContext, RouteTable } from '../http/context';
+import { json } from '../http/respond';
+import type { ServedVersion } from '../registry/version-service';
 
 type IndexEntry = components['schemas']['RepositoryIndexEntry'];
 type LoadRequest = components['schemas']['RepositoryLoadRequest'] | undefined;

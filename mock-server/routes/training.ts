@@ -1,8 +1,8 @@
 /** Training jobs and their Server-Sent Events. */
-import type { RouteTable } from '../context';
-import { idempotent } from '../idempotency';
-import { paginate } from '../pagination';
-import { json } from '../respond';
+import type { RouteTable } from '../http/context';
+import { idempotent } from '../middleware/idempotency';
+import { paginate } from '../http/pagination';
+import { json } from '../http/respond';
 import type { TrainingJobCreate } from '../training/protocol';
 
 const encoder = new TextEncoder();

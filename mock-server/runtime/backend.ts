@@ -10,7 +10,7 @@
 import { realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { PACKAGE_ROOT } from '../paths';
+import { PACKAGE_ROOT } from '../server/package-paths';
 import { NativeUnavailable, PREPARE_COMMAND, loadNative, prepareNative } from './native/prepare.mjs';
 import type * as tfTypes from './tfjs';
 

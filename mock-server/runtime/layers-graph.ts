@@ -13,7 +13,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type * as tfTypes from './tfjs';
-import { mulberry32 } from '../models/data-utils';
+import { mulberry32 } from '../datasets/data-utils';
 import type { Runtime } from './backend';
 
 /** Largest |Δ| allowed between the graph's and the layers model's outputs on the probe inputs. */

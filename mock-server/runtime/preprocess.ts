@@ -4,7 +4,7 @@
  * Triton's `"score:index:label"` form.
  */
 import type { ImagePreprocessing } from '../registry/model-config';
-import { badRequest } from '../errors';
+import { badRequest } from '../http/errors';
 import type { Runtime } from './backend';
 import type { HostTensor } from './tensors';
 

@@ -3,7 +3,7 @@
  * its dynamic batcher and its statistics.
  */
 import type * as tfTypes from './tfjs';
-import { HttpError, unavailable } from '../errors';
+import { HttpError, unavailable } from '../http/errors';
 import { DEFAULT_BATCHING, servingConfig, type ModelConfig, type ServingConfig, type VersionInfo } from '../registry/model-config';
 import type { Runtime } from './backend';
 import { Batcher, QueueFullError, type Pending } from './batcher';

@@ -4,7 +4,7 @@
  */
 import { DATATYPE_SIZE, elementCount, float16BitsToFloat32, float32ToFloat16Bits, fromBytes, toBytes, type Datatype } from 'modelport';
 import type { components } from 'modelport';
-import { badRequest, HttpError } from '../errors';
+import { badRequest, HttpError } from '../http/errors';
 import type { TensorSpec } from '../registry/model-config';
 
 export type RequestInput = components['schemas']['RequestInput'];

@@ -3,8 +3,8 @@
  * cross the process boundary), to the same built-in and uploaded datasets as /v1/datasets.
  */
 import path from 'node:path';
-import { notFound } from '../errors';
-import { builtin, isBuiltinDataset, readStoredDataset, storedDatasetInfo, type DatasetData } from '../evaluation/datasets';
+import { notFound } from '../http/errors';
+import { builtin, isBuiltinDataset, readStoredDataset, storedDatasetInfo, type DatasetData } from '../datasets/datasets';
 
 export interface DatasetRef {
   name: string;

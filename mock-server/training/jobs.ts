@@ -7,14 +7,14 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { appendFile, cp, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { TRAINING_WORKER as WORKER } from '../paths';
+import { TRAINING_WORKER as WORKER } from '../server/package-paths';
 import type { components } from 'modelport';
-import { badRequest, conflict, notFound } from '../errors';
+import { badRequest, conflict, notFound } from '../http/errors';
 import { sweep, writeFileAtomic } from '../registry/atomic';
 import { inspectUpload } from '../registry/inspect';
 import type { ModelConfig } from '../registry/model-config';
 import type { Runtime } from '../runtime/backend';
-import type { ModelManager } from '../runtime/model-manager';
+import type { ModelManager } from '../registry/version-service';
 import { datasetShape, type DatasetRef } from './data';
 import type { FromWorker, ToWorker, TrainingJobCreate } from './protocol';
 

@@ -7,7 +7,7 @@ import type * as tfTypes from '../runtime/tfjs';
 import { loadRuntime } from '../runtime/backend';
 import { buildModel, buildOptimizer, LOSSES } from './architecture';
 import { loadDataset } from './data';
-import { mulberry32, shuffleInPlace } from '../models/data-utils';
+import { mulberry32, shuffleInPlace } from '../datasets/data-utils';
 import type { FromWorker, ToWorker } from './protocol';
 
 let cancelled = false;

@@ -15,8 +15,8 @@
  * cleared at once, training jobs cancelled, and the inference key re-created after a reset.
  */
 import fc from 'fast-check';
-import { createModelServer } from '../../mock-server/server';
-import { ResponseValidator } from '../../mock-server/response-validation';
+import { createModelServer } from '../../mock-server/server/create-server';
+import { ResponseValidator } from '../../mock-server/contract/response-validation';
 import { caseArbitrary, describeCase, materialize, type FuzzCase, type LiveIds, type Wire } from './requests';
 
 export const CROSS_CUTTING = [401, 403, 404, 405, 413, 415, 429] as const;

@@ -8,8 +8,8 @@
  */
 import net from 'node:net';
 import fc from 'fast-check';
-import { listen } from '../../mock-server/http';
-import { createModelServer } from '../../mock-server/server';
+import { listen } from '../../mock-server/http/node-adapter';
+import { createModelServer } from '../../mock-server/server/create-server';
 
 export interface RawCase {
   method: string;

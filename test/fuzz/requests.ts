@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { toBytes, type Datatype } from '../../src/core/binary';
-import type { Contract, Operation } from '../../mock-server/contract';
+import type { Contract, Operation } from '../../mock-server/contract/contract';
 import { BUNDLED } from '../helpers/data-dir';
 import { tar } from '../helpers/archives';
 import { OPERATION_REQUESTS } from '../helpers/operation-requests';

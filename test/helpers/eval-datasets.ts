@@ -3,7 +3,7 @@
  * iris model predicts for them, then labelled so that the confusion matrix is one we chose.
  */
 import type { Modelport } from '../../src/index';
-import { loadIrisSplit } from '../../mock-server/models/iris-split';
+import { loadIrisSplit } from '../../mock-server/datasets/iris-split';
 
 export const IRIS_LABELS = ['setosa', 'versicolor', 'virginica'];
 

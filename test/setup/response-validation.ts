@@ -2,11 +2,11 @@
  * Per test file (a vitest setup file): fails the file if any response sent by its servers, in
  * this process or in child processes it started, did not match openapi.yaml. The servers check
  * every response because the config sets MODELPORT_VALIDATE_RESPONSES to a file they also log
- * violations to (see mock-server/response-validation.ts).
+ * violations to (see mock-server/contract/response-validation.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll } from 'vitest';
-import { takeResponseViolations, type ResponseViolation } from '../../mock-server/response-validation';
+import { takeResponseViolations, type ResponseViolation } from '../../mock-server/contract/response-validation';
 
 afterAll(() => {
   const violations: (ResponseViolation & { pid?: number })[] = takeResponseViolations();

@@ -1,12 +1,12 @@
 // Reloads every bundled model from disk and re-evaluates it on its held-out split,
 // failing unless the figures equal those recorded in its config.json.
-// Usage: npx tsx mock-server/models/verify.ts
+// Usage: npx tsx scripts/verify-bundled-models.ts
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { evaluateClassifier, round4 } from './evaluate';
-import { loadIrisSplit } from './iris-split';
-import { loadMnistSplit } from './mnist-split';
+import { evaluateClassifier, round4 } from './evaluate-bundled-models';
+import { loadIrisSplit } from '../mock-server/datasets/iris-split';
+import { loadMnistSplit } from '../mock-server/datasets/mnist-split';
 import { tf } from './tf';
 
 interface VersionInfo {
@@ -14,7 +14,7 @@ interface VersionInfo {
   metrics: { dataset: string; samples: number; accuracy: number; loss: number };
 }
 
-const dir = dirname(fileURLToPath(import.meta.url));
+const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'mock-server', 'models');
 const splits = { 'mnist-holdout': loadMnistSplit().test, 'iris-holdout': loadIrisSplit().test };
 let failed = false;
 for (const name of ['digits', 'digits-mlp', 'iris']) {

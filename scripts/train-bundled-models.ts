@@ -3,7 +3,7 @@
 //   mock-server/models/<name>/1/version.json         the version's signature and held-out metrics
 //   mock-server/models/<name>/1/model.json, weights.bin   TF.js layers format, version 1
 //
-// Usage: npx tsx mock-server/models/train.ts [digits|digits-mlp|iris ...]   (no args: all)
+// Usage: npx tsx scripts/train-bundled-models.ts [digits|digits-mlp|iris ...]   (no args: all)
 //
 // Reproducibility: fixed data splits (mnist-split.ts, iris-split.ts), seeded weight
 // initialisers, our own seeded per-epoch shuffle (fit runs with shuffle: false) and seeded
@@ -14,16 +14,16 @@
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mulberry32, shuffleInPlace, type DatasetSplit, type LabeledSet } from './data-utils';
-import { evaluateClassifier, round4, type Evaluation } from './evaluate';
-import { IRIS_LABELS } from './iris-data';
-import { IRIS_FEATURES, loadIrisSplit } from './iris-split';
-import { MNIST_SIDE, loadMnistSplit } from './mnist-split';
+import { mulberry32, shuffleInPlace, type DatasetSplit, type LabeledSet } from '../mock-server/datasets/data-utils';
+import { evaluateClassifier, round4, type Evaluation } from './evaluate-bundled-models';
+import { IRIS_LABELS } from '../mock-server/datasets/iris-data';
+import { IRIS_FEATURES, loadIrisSplit } from '../mock-server/datasets/iris-split';
+import { MNIST_SIDE, loadMnistSplit } from '../mock-server/datasets/mnist-split';
 import { tensorflowVersion, tf, tfjsNodeVersion } from './tf';
-import type * as tfTypes from '../runtime/tfjs';
+import type * as tfTypes from '../mock-server/runtime/tfjs';
 
-const MODELS_DIR = dirname(fileURLToPath(import.meta.url));
-const SCRIPT = 'mock-server/models/train.ts';
+const MODELS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'mock-server', 'models');
+const SCRIPT = 'scripts/train-bundled-models.ts';
 const SEED = 42;
 const VERSION = '1';
 

@@ -3,10 +3,10 @@
  * against it before any handler runs, so a bad request never reaches a model.
  */
 import { readFileSync } from 'node:fs';
-import { SPEC_PATH } from './paths';
+import { SPEC_PATH } from '../server/package-paths';
 import Ajv2020Module, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import type { ErrorDetail } from './errors';
+import type { ErrorDetail } from '../http/errors';
 import { parseSpec } from './spec';
 
 export { SPEC_PATH };

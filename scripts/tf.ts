@@ -1,9 +1,9 @@
 // The TensorFlow.js that the offline model scripts (train.ts, evaluate.ts, verify.ts) run on: the
 // server's own runtime, forced to native TensorFlow, so the bundled models are trained and checked
 // exactly where they are served.
-import { loadRuntime, type TF } from '../runtime/backend';
-import { PACKAGE_ROOT } from '../paths';
-import { nativeEntry } from '../runtime/native/prepare.mjs';
+import { loadRuntime, type TF } from '../mock-server/runtime/backend';
+import { PACKAGE_ROOT } from '../mock-server/server/package-paths';
+import { nativeEntry } from '../mock-server/runtime/native/prepare.mjs';
 
 const runtime = await loadRuntime({ backend: 'tensorflow' });
 

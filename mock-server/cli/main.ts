@@ -5,15 +5,15 @@
  */
 import { Command, Option } from 'commander';
 import type { Modelport as ModelportClient } from 'modelport';
-import { PACKAGE_VERSION } from './paths';
-import { doctorCommand } from './cli/doctor';
-import { evaluateCommand } from './cli/evaluate';
-import { EXIT, fail, output } from './cli/output';
-import { predictCommand } from './cli/predict';
-import { aliasCommand, keysCommand, modelsCommand, versionsCommand, type Context } from './cli/registry';
-import { selectCommand } from './cli/select';
-import { serveCommand } from './cli/serve';
-import { trainCommand } from './cli/train';
+import { PACKAGE_VERSION } from '../server/package-paths';
+import { doctorCommand } from './doctor';
+import { evaluateCommand } from './evaluate';
+import { EXIT, fail, output } from './output';
+import { predictCommand } from './predict';
+import { aliasCommand, keysCommand, modelsCommand, versionsCommand, type Context } from './registry';
+import { selectCommand } from './select';
+import { serveCommand } from './serve';
+import { trainCommand } from './train';
 
 const program = new Command('modelport')
   .version(PACKAGE_VERSION)

@@ -3,7 +3,7 @@
  * the ones openapi.yaml `createDataset` describes; every problem found becomes a `details` entry
  * (`/line/<n>/...`, 1-based) so a user can fix a file in one go rather than one error per upload.
  */
-import { HttpError, type ErrorDetail } from '../errors';
+import { HttpError, type ErrorDetail } from '../http/errors';
 
 export type DatasetFormat = 'csv' | 'jsonl';
 

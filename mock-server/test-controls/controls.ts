@@ -3,8 +3,8 @@
  * that startMockServer() and mswHandlers() return.
  */
 import type { components } from 'modelport';
-import type { ServerState } from '../context';
-import { badRequest } from '../errors';
+import type { ServerState } from '../http/context';
+import { badRequest } from '../http/errors';
 import { resetLab } from '../evaluation/lab';
 import type { Fault } from './faults';
 import type { JournalEntry } from './journal';

@@ -1,7 +1,7 @@
 /** Injected faults (test controls): latency and/or canned responses for matching requests. */
 import { randomUUID } from 'node:crypto';
 import type { components } from 'modelport';
-import { badRequest } from '../errors';
+import { badRequest } from '../http/errors';
 
 export type Fault = components['schemas']['Fault'];
 type FaultCreate = components['schemas']['FaultCreate'];

@@ -1,6 +1,6 @@
 /** The request journal (test controls): what the server received, for assertions. Never secrets. */
 import type { components } from 'modelport';
-import type { HeaderBag } from '../context';
+import type { HeaderBag } from '../http/context';
 
 export type JournalEntry = components['schemas']['JournalEntry'];
 const MAX_ENTRIES = 10_000;

@@ -9,15 +9,15 @@
  * the node:http adapter (http.ts) calls directly.
  */
 import { randomUUID } from 'node:crypto';
-import { authorize } from './auth/guard';
-import type { Principal } from './auth/keys';
-import type { Contract, Operation } from './contract';
+import { authorize } from '../auth/guard';
+import type { Principal } from '../auth/keys';
+import type { Contract, Operation } from '../contract/contract';
 import type { HeaderBag, IncomingRequest, RequestContext, RouteTable, ServerState } from './context';
 import { HttpError, badRequest } from './errors';
-import type { Fault } from './faults/faults';
+import type { Fault } from '../test-controls/faults';
 import { Reply, appendHeader, errorResponse, json, setHeader, toResponse, type RouteResult } from './respond';
 import { mediaType, parseJson, readBody } from './body';
-import { pages } from './pages/pages';
+import { pages } from '../pages/pages';
 
 export type Handler = (request: Request) => Promise<Response>;
 /** The app on the light request type; answers with a `Reply` or a `Response`. */

@@ -3,14 +3,14 @@
  * and every version as a ServedVersion. Resolves which version a request goes to, and carries
  * out registry changes (disk first, then memory) so serving follows the registry live.
  */
-import { conflict, notFound, unavailable } from '../errors';
-import type { AliasTarget, ModelConfig, VersionInfo } from '../registry/model-config';
-import type { Repository } from '../registry/repository';
-import type { Runtime } from './backend';
-import type { LoadedModel } from './loader';
-import { ServedVersion } from './served-version';
+import { conflict, notFound, unavailable } from '../http/errors';
+import type { AliasTarget, ModelConfig, VersionInfo } from './model-config';
+import type { Repository } from './repository';
+import type { Runtime } from '../runtime/backend';
+import type { LoadedModel } from '../runtime/loader';
+import { ServedVersion } from '../runtime/served-version';
 
-export { ServedVersion, type OutputTensor, type VersionState } from './served-version';
+export { ServedVersion, type OutputTensor, type VersionState } from '../runtime/served-version';
 
 interface ModelEntry {
   config: ModelConfig;

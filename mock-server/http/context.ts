@@ -1,15 +1,15 @@
 /** What every route handler receives: the parsed request and the server's shared state. */
-import type { KeyStore, Principal } from './auth/keys';
-import type { RateLimiter } from './auth/rate-limit';
-import type { UsageMeter } from './auth/usage';
-import type { Contract, Operation } from './contract';
-import type { FaultInjector } from './faults/faults';
-import type { Journal } from './faults/journal';
-import type { IdempotencyStore } from './idempotency';
-import type { Runtime } from './runtime/backend';
+import type { KeyStore, Principal } from '../auth/keys';
+import type { RateLimiter } from '../auth/rate-limit';
+import type { UsageMeter } from '../auth/usage';
+import type { Contract, Operation } from '../contract/contract';
+import type { FaultInjector } from '../test-controls/faults';
+import type { Journal } from '../test-controls/journal';
+import type { IdempotencyStore } from '../middleware/idempotency';
+import type { Runtime } from '../runtime/backend';
 import type { RouteResult } from './respond';
-import type { ModelManager } from './runtime/model-manager';
-import type { TrainingJobs } from './training/jobs';
+import type { ModelManager } from '../registry/version-service';
+import type { TrainingJobs } from '../training/jobs';
 
 export interface ServerOptions {
   /** Require API keys (default true). */

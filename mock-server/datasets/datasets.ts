@@ -12,13 +12,13 @@
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { components } from 'modelport';
-import { conflict, notFound } from '../errors';
-import type { LabeledSet } from '../models/data-utils';
-import { IRIS_LABELS } from '../models/iris-data';
-import { loadIrisSplit } from '../models/iris-split';
-import { loadMnistSplit, MNIST_SIDE } from '../models/mnist-split';
+import { conflict, notFound } from '../http/errors';
+import type { LabeledSet } from './data-utils';
+import { IRIS_LABELS } from './iris-data';
+import { loadIrisSplit } from './iris-split';
+import { loadMnistSplit, MNIST_SIDE } from './mnist-split';
 import { removeAtomic, sweep, syncDir, syncTree, tempPath, writeFileAtomic } from '../registry/atomic';
-import type { DatasetFormat, ParsedDataset } from './dataset-formats';
+import type { DatasetFormat, ParsedDataset } from './formats';
 
 export type DatasetInfo = components['schemas']['Dataset'];
 

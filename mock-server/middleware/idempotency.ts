@@ -4,9 +4,9 @@
  * which the SDK waits out; reusing a key for a different request is a 422.
  */
 import { createHash } from 'node:crypto';
-import type { RequestContext, RouteHandler } from './context';
-import { HttpError } from './errors';
-import { toResponse, type RouteResult } from './respond';
+import type { RequestContext, RouteHandler } from '../http/context';
+import { HttpError } from '../http/errors';
+import { toResponse, type RouteResult } from '../http/respond';
 
 const TTL_MS = 24 * 60 * 60 * 1000;
 const MAX_ENTRIES = 10_000;

@@ -1,34 +1,34 @@
 /** Assembles the server: contract, runtime, repository, models, access control and routes into one handler. */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { PACKAGE_VERSION } from './paths';
+import { PACKAGE_VERSION } from './package-paths';
 import os from 'node:os';
 import path from 'node:path';
-import { createApp, type Handler } from './app';
-import { KeyStore, generateAdminKey } from './auth/keys';
-import { RateLimiter } from './auth/rate-limit';
-import { UsageMeter } from './auth/usage';
-import { Contract } from './contract';
-import type { RouteTable, ServerOptions, ServerState } from './context';
-import { FaultInjector } from './faults/faults';
-import { Journal } from './faults/journal';
-import { IdempotencyStore } from './idempotency';
-import { Repository } from './registry/repository';
-import { responseHook, responseValidationFromEnv } from './response-validation';
-import { loadRuntime, type BackendName } from './runtime/backend';
-import { ModelManager } from './runtime/model-manager';
-import { accessRoutes } from './routes/access';
-import { healthRoutes } from './routes/health';
-import { inferenceRoutes } from './routes/inference';
-import { mockRoutes } from './routes/mock';
-import { modelRoutes } from './routes/models';
-import { repositoryRoutes } from './routes/repository';
-import { statisticsRoutes } from './routes/statistics';
-import { TrainingJobs } from './training/jobs';
+import { createApp, type Handler } from '../http/app';
+import { KeyStore, generateAdminKey } from '../auth/keys';
+import { RateLimiter } from '../auth/rate-limit';
+import { UsageMeter } from '../auth/usage';
+import { Contract } from '../contract/contract';
+import type { RouteTable, ServerOptions, ServerState } from '../http/context';
+import { FaultInjector } from '../test-controls/faults';
+import { Journal } from '../test-controls/journal';
+import { IdempotencyStore } from '../middleware/idempotency';
+import { Repository } from '../registry/repository';
+import { responseHook, responseValidationFromEnv } from '../contract/response-validation';
+import { loadRuntime, type BackendName } from '../runtime/backend';
+import { ModelManager } from '../registry/version-service';
+import { accessRoutes } from '../routes/access';
+import { healthRoutes } from '../routes/health';
+import { inferenceRoutes } from '../routes/inference';
+import { mockRoutes } from '../routes/test-controls';
+import { modelRoutes } from '../routes/models';
+import { repositoryRoutes } from '../routes/repository';
+import { statisticsRoutes } from '../routes/statistics';
+import { TrainingJobs } from '../training/jobs';
 
 export interface CreateServerOptions extends ServerOptions {
   /**
    * Check every response against openapi.yaml, logging and recording violations (for tests;
-   * see response-validation.ts). Default: the MODELPORT_VALIDATE_RESPONSES environment variable.
+   * see contract/response-validation.ts). Default: the MODELPORT_VALIDATE_RESPONSES environment variable.
    */
   validateResponses?: boolean;
   /** Force a tfjs backend; default: native, then wasm, then cpu. */
@@ -75,7 +75,7 @@ async function withoutSourceMaps<T>(load: () => Promise<T>): Promise<T> {
  */
 async function loadOtherRoutes(): Promise<RouteTable> {
   const [registry, training, evaluations, explanations] = await Promise.all([
-    import('./routes/registry'), import('./routes/training'), import('./routes/evaluations'), import('./routes/explanations'),
+    import('../routes/registry'), import('../routes/training'), import('../routes/evaluations'), import('../routes/explanations'),
   ]);
   return { ...registry.registryRoutes, ...training.trainingRoutes, ...evaluations.evaluationRoutes, ...explanations.explanationRoutes };
 }

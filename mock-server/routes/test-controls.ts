@@ -1,7 +1,7 @@
 /** Test controls: reset to the bundled state, fault injection, the request journal. */
-import type { RouteTable } from '../context';
-import { testControls, type FaultCreate } from '../faults/controls';
-import { json } from '../respond';
+import type { RouteTable } from '../http/context';
+import { testControls, type FaultCreate } from '../test-controls/controls';
+import { json } from '../http/respond';
 
 const noContent = () => new Response(null, { status: 204 });
 

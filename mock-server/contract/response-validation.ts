@@ -12,7 +12,7 @@
 import { appendFileSync } from 'node:fs';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import type { Contract, Operation } from './contract';
-import { Reply, type RouteResult } from './respond';
+import { Reply, type RouteResult } from '../http/respond';
 
 export interface ResponseViolation {
   operation: string | undefined;
