@@ -1,0 +1,154 @@
+/**
+ * A minimal protobuf writer for the few TensorFlow messages a frozen SavedModel needs: NodeDefs
+ * with their attributes and constant tensors, one GraphDef, and the SavedModel around it with
+ * one serving signature. Writing them by hand keeps a protobuf library and TensorFlow's .proto
+ * files out of the package; field numbers are those of tensorflow/core/framework/*.proto and
+ * tensorflow/core/protobuf/{meta_graph,saved_model}.proto.
+ */
+
+/** TensorFlow DataType enum values (types.proto). */
+export const DT_FLOAT = 1;
+export const DT_INT32 = 3;
+
+/** One protobuf message being written: fields are appended in order, then `finish` joins them. */
+export class Pb {
+  private readonly parts: Uint8Array[] = [];
+  private length = 0;
+
+  private push(bytes: Uint8Array): this {
+    this.parts.push(bytes);
+    this.length += bytes.length;
+    return this;
+  }
+
+  private tag(field: number, wire: number): this {
+    return this.push(varint(BigInt((field << 3) | wire)));
+  }
+
+  int(field: number, value: number | bigint): this {
+    return this.tag(field, 0).push(varint(BigInt.asUintN(64, BigInt(value))));
+  }
+
+  bytes(field: number, value: Uint8Array): this {
+    return this.tag(field, 2).push(varint(BigInt(value.length))).push(value);
+  }
+
+  string(field: number, value: string): this {
+    return this.bytes(field, new TextEncoder().encode(value));
+  }
+
+  message(field: number, value: Pb): this {
+    return this.bytes(field, value.finish());
+  }
+
+  packedInts(field: number, values: number[]): this {
+    const body = new Pb();
+    for (const v of values) body.push(varint(BigInt.asUintN(64, BigInt(v))));
+    return this.bytes(field, body.finish());
+  }
+
+  finish(): Uint8Array {
+    const out = new Uint8Array(this.length);
+    let offset = 0;
+    for (const part of this.parts) {
+      out.set(part, offset);
+      offset += part.length;
+    }
+    return out;
+  }
+}
+
+function varint(value: bigint): Uint8Array {
+  const out: number[] = [];
+  do {
+    let byte = Number(value & 0x7fn);
+    value >>= 7n;
+    if (value) byte |= 0x80;
+    out.push(byte);
+  } while (value);
+  return Uint8Array.from(out);
+}
+
+// AttrValue (tensorflow/core/framework/attr_value.proto)
+export const attrType = (dtype: number) => new Pb().int(6, dtype);
+export const attrBool = (value: boolean) => new Pb().int(5, value ? 1 : 0);
+export const attrString = (value: string) => new Pb().string(2, value);
+export const attrInts = (values: number[]) => new Pb().message(1, new Pb().packedInts(3, values));
+export const attrShape = (dims: number[]) => new Pb().message(7, shapeProto(dims));
+const attrTensor = (tensor: Pb) => new Pb().message(8, tensor);
+
+// TensorShapeProto: repeated Dim dim = 2 { int64 size = 1 }
+function shapeProto(dims: number[]): Pb {
+  const shape = new Pb();
+  for (const d of dims) shape.message(2, new Pb().int(1, d));
+  return shape;
+}
+
+// TensorProto: dtype = 1, tensor_shape = 2, tensor_content = 4 (little-endian raw values)
+function tensorProto(dtype: number, dims: number[], content: Float32Array | Int32Array): Pb {
+  const bytes = new Uint8Array(content.buffer, content.byteOffset, content.byteLength);
+  return new Pb().int(1, dtype).message(2, shapeProto(dims)).bytes(4, bytes);
+}
+
+/** The nodes of one GraphDef, added in order; each method returns the name of the node it added. */
+export class GraphBuilder {
+  private readonly nodes: Pb[] = [];
+
+  count(): number {
+    return this.nodes.length;
+  }
+
+  /** Adds a NodeDef (name = 1, op = 2, input = 3, attr = 5) and returns its name. */
+  node(name: string, op: string, inputs: string[], attrs: Record<string, Pb>): string {
+    const node = new Pb().string(1, name).string(2, op);
+    for (const input of inputs) node.string(3, input);
+    for (const [key, value] of Object.entries(attrs)) node.message(5, new Pb().string(1, key).message(2, value));
+    this.nodes.push(node);
+    return name;
+  }
+
+  constFloat(name: string, shape: number[], values: ArrayLike<number>): string {
+    return this.node(name, 'Const', [], { dtype: attrType(DT_FLOAT), value: attrTensor(tensorProto(DT_FLOAT, shape, Float32Array.from(values))) });
+  }
+
+  constInt32(name: string, values: number[]): string {
+    return this.node(name, 'Const', [], { dtype: attrType(DT_INT32), value: attrTensor(tensorProto(DT_INT32, [values.length], Int32Array.from(values))) });
+  }
+
+  /** GraphDef: node = 1, versions = 4 { producer = 1 }. */
+  graphDef(): Pb {
+    const graph = new Pb();
+    for (const node of this.nodes) graph.message(1, node);
+    return graph.message(4, new Pb().int(1, GRAPH_PRODUCER));
+  }
+}
+
+/** GraphDef version the graph is written for (TensorFlow 2.x; these ops are unchanged for years). */
+const GRAPH_PRODUCER = 1700;
+
+/** A float tensor of the signature: the key callers use, the graph node it is, and its shape. */
+export interface SignatureTensor {
+  key: string;
+  node: string;
+  dims: number[];
+}
+
+function tensorInfo(node: string, dims: number[]): Pb {
+  return new Pb().string(1, `${node}:0`).int(2, DT_FLOAT).message(3, shapeProto(dims));
+}
+
+/**
+ * saved_model.pb for the graph, tagged `serve`, with one `serving_default` predict signature:
+ * SavedModel { schema = 1, meta_graphs = 2 { meta_info_def = 1 { tags = 4 }, graph_def = 2, signature_def = 5 } }.
+ */
+export function savedModelProto(graph: GraphBuilder, input: SignatureTensor, output: SignatureTensor): Uint8Array {
+  const signature = new Pb()
+    .message(1, new Pb().string(1, input.key).message(2, tensorInfo(input.node, input.dims)))
+    .message(2, new Pb().string(1, output.key).message(2, tensorInfo(output.node, output.dims)))
+    .string(3, 'tensorflow/serving/predict');
+  const metaGraph = new Pb()
+    .message(1, new Pb().string(4, 'serve'))
+    .message(2, graph.graphDef())
+    .message(5, new Pb().string(1, 'serving_default').message(2, signature));
+  return new Pb().int(1, 1).message(2, metaGraph).finish();
+}
