@@ -1,7 +1,7 @@
 // Held-out evaluation shared by train.ts (which records the figures in config.json) and
 // verify.ts (which checks saved models against them), so both compute exactly the same.
 import type * as tfTypes from '../mock-server/runtime/tfjs';
-import type { LabeledSet } from '../mock-server/datasets/data-utils';
+import type { LabeledSet } from '../mock-server/datasets/labeled-set';
 import { tf } from './tf';
 
 export interface Evaluation {

@@ -14,7 +14,8 @@
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mulberry32, shuffleInPlace, type DatasetSplit, type LabeledSet } from '../mock-server/datasets/data-utils';
+import { shuffleInPlace, type DatasetSplit, type LabeledSet } from '../mock-server/datasets/labeled-set';
+import { mulberry32 } from '../mock-server/runtime/seeded-random';
 import { evaluateClassifier, round4, type Evaluation } from './evaluate-bundled-models';
 import { IRIS_LABELS } from '../mock-server/datasets/iris-data';
 import { IRIS_FEATURES, loadIrisSplit } from '../mock-server/datasets/iris-split';

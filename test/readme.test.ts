@@ -43,7 +43,10 @@ interface Block {
   notRun?: string;
 }
 
-/** The fenced blocks of a Markdown document, with the `<!-- not-run: reason -->` marker before each. */
+/**
+ * The fenced blocks of a Markdown document, with the `<!-- not-run: reason -->` marker among the
+ * comment lines right before each (test/consumer reads its own `<!-- consumer: name -->` there).
+ */
 function readmeBlocks(markdown: string): Block[] {
   const lines = markdown.split('\n');
   const blocks: Block[] = [];
@@ -55,7 +58,10 @@ function readmeBlocks(markdown: string): Block[] {
     while (end < lines.length && !/^```\s*$/.test(lines[end]!)) end++;
     let before = start - 1;
     while (before >= 0 && lines[before]!.trim() === '') before--;
-    const marker = before >= 0 ? /^<!--\s*not-run:\s*(.*?)\s*-->$/.exec(lines[before]!.trim()) : null;
+    let marker: RegExpExecArray | null = null;
+    for (; before >= 0 && /^<!--.*-->$/.test(lines[before]!.trim()); before--) {
+      marker ??= /^<!--\s*not-run:\s*(.*?)\s*-->$/.exec(lines[before]!.trim());
+    }
     blocks.push({ index: blocks.length, line: start + 1, lang: open[1]!, code: lines.slice(start + 1, end).join('\n'), ...(marker ? { notRun: marker[1] } : {}) });
     i = end;
   }

@@ -7,7 +7,8 @@ import type * as tfTypes from '../runtime/tfjs';
 import { loadRuntime } from '../runtime/backend';
 import { buildModel, buildOptimizer, LOSSES } from './architecture';
 import { loadDataset } from './data';
-import { mulberry32, shuffleInPlace } from '../datasets/data-utils';
+import { shuffleInPlace } from '../datasets/labeled-set';
+import { mulberry32 } from '../runtime/seeded-random';
 import type { FromWorker, ToWorker } from './protocol';
 
 let cancelled = false;

@@ -177,9 +177,9 @@ function manifestFiles(manifest: Record<string, unknown>): string[] {
   return files.filter((file) => !file.endsWith('package.json'));
 }
 
-/** The README blocks marked `<!-- consumer: NAME -->` (the line before the fence). */
+/** The README blocks marked `<!-- consumer: NAME -->` (among the comment lines right before the fence). */
 function consumerBlocks(markdown: string, name: string): string[] {
-  const pattern = new RegExp(`<!--\\s*consumer:\\s*${name}\\s*-->\\s*\\n\`\`\`\\w*\\n([\\s\\S]*?)\\n\`\`\``, 'g');
+  const pattern = new RegExp(`<!--\\s*consumer:\\s*${name}\\s*-->\\s*\\n(?:<!--.*-->\\s*\\n)*\`\`\`\\w*\\n([\\s\\S]*?)\\n\`\`\``, 'g');
   return [...markdown.matchAll(pattern)].map((m) => m[1]!);
 }
 
@@ -392,6 +392,30 @@ for (const mode of ['install scripts', '--ignore-scripts'] as const) {
       expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
       expect(result.stdout).toMatch(/1 passed/);
     });
+
+    if (!ignoreScripts) {
+      it("runs the README's global-setup config and test as a project of the app", async () => {
+        // The manual is the SDK package's README (the registry's page for modelport).
+        const readme = readFileSync(path.join(WORK, 'unpacked-sdk', 'package', 'README.md'), 'utf8');
+        const [config] = consumerBlocks(readme, 'server-vitest-config');
+        const [test] = consumerBlocks(readme, 'server-vitest-test');
+        expect(config && test, 'README blocks marked consumer: server-vitest-config / server-vitest-test').toBeTruthy();
+        const project = path.join(app, 'readme');
+        mkdirSync(project, { recursive: true });
+        writeFileSync(path.join(project, 'vitest.config.ts'), config!);
+        writeFileSync(path.join(project, 'flower.test.ts'), test!);
+        const tsconfig = {
+          compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, exactOptionalPropertyTypes: true, noEmit: true, skipLibCheck: false, types: ['node'], typeRoots: [path.join(ROOT, 'node_modules', '@types')] },
+          files: ['flower.test.ts'],
+        };
+        writeFileSync(path.join(project, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2));
+        const checked = await run(process.execPath, [TSC, '-p', 'tsconfig.json'], { cwd: project });
+        expect(`${checked.stdout}${checked.stderr}`).toBe('');
+        const result = await run('npx', ['--no-install', 'vitest', 'run', '--root', project], { cwd: app, env: userEnv({ MODELPORT_NATIVE_CACHE: nativeCache }) });
+        expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
+        expect(result.stdout).toMatch(/1 passed/);
+      });
+    }
 
     // Jest once (the app with install scripts): its own install is the slowest part of this test.
     if (withJest) it('a Jest project with the global setup passes', async () => {
