@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APIError, Modelport } from '../src/index';
 import { BUNDLED, tempDataDir } from './helpers/data-dir';
 import { kill, startChildServer, type ChildServer } from './helpers/child-server';
-import { mulberry32 } from '../mock-server/datasets/data-utils';
+import { mulberry32 } from '../mock-server/runtime/seeded-random';
 
 const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 3);
 const SEED = Number(process.env.CRASH_SEED ?? 7);

@@ -13,7 +13,7 @@ import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { components } from 'modelport';
 import { conflict, notFound } from '../http/errors';
-import type { LabeledSet } from './data-utils';
+import type { LabeledSet } from './labeled-set';
 import { IRIS_LABELS } from './iris-data';
 import { loadIrisSplit } from './iris-split';
 import { loadMnistSplit, MNIST_SIDE } from './mnist-split';

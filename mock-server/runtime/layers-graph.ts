@@ -14,9 +14,9 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type * as tfTypes from './tfjs';
-import { mulberry32 } from '../datasets/data-utils';
 import type { Runtime } from './backend';
 import { layersToSavedModel } from './layers-to-graph';
+import { mulberry32 } from './seeded-random';
 
 /** Largest |Δ| allowed between the graph's and the layers model's outputs on the probe inputs. */
 export const GRAPH_TOLERANCE = 1e-5;
