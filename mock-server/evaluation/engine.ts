@@ -8,7 +8,7 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Datatype } from 'modelport';
 import { HttpError, type ErrorDetail } from '../http/errors';
-import type { ServedVersion } from '../registry/version-service';
+import type { ServedVersion } from '../serving/version-service';
 import type { HostTensor, TfDtype } from '../runtime/tensors';
 import type { DatasetData } from '../datasets/datasets';
 import { ConfusionMatrix, LossAccumulator, argmax, percentile, roundMs, type ClassificationReport } from './metrics';

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { components } from 'modelport';
 import { HttpError, badRequest, conflict, notFound, type ErrorDetail } from '../http/errors';
 import { sweep, writeFileAtomic } from '../registry/atomic';
-import { aliasTargets, type ModelManager, type ServedVersion } from '../registry/version-service';
+import { aliasTargets, type ModelManager, type ServedVersion } from '../serving/version-service';
 import type { DatasetStore } from '../datasets/datasets';
 import { Bench, EvaluationError, MAX_WARMUP, artifactBytes, datasetSamples, measureLatency, percentiles, planInput, runPass } from './engine';
 

@@ -6,7 +6,7 @@
 import type { components } from 'modelport';
 import type { Datatype } from 'modelport';
 import { badRequest } from '../http/errors';
-import type { ModelManager, ServedVersion } from '../registry/version-service';
+import type { ModelManager, ServedVersion } from '../serving/version-service';
 import { tfDtypeOf, type HostTensor } from '../runtime/tensors';
 import type { TensorSpec } from '../registry/model-config';
 import { DEFAULT_JUDGING_DATASETS, type DatasetData } from '../datasets/datasets';

@@ -8,7 +8,7 @@ import type { Journal } from '../test-controls/journal';
 import type { IdempotencyStore } from '../middleware/idempotency';
 import type { Runtime } from '../runtime/backend';
 import type { RouteResult } from './respond';
-import type { ModelManager } from '../registry/version-service';
+import type { ModelManager } from '../serving/version-service';
 import type { TrainingJobs } from '../training/jobs';
 
 export interface ServerOptions {

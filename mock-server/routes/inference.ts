@@ -5,7 +5,7 @@ import type { RequestContext, RouteTable } from '../http/context';
 import { checkJsonDepth } from '../http/body';
 import { badRequest, HttpError } from '../http/errors';
 import { bytes as bytesReply, json, type Reply } from '../http/respond';
-import type { ServedVersion } from '../registry/version-service';
+import type { ServedVersion } from '../serving/version-service';
 import { classify, decodeImages } from '../runtime/preprocess';
 import { checkAgainstSpec, decodeBinaryInput, decodeJsonInput, encodeOutput, type HostTensor, type ResponseOutput } from '../runtime/tensors';
 

@@ -7,10 +7,10 @@ import { idempotent } from '../middleware/idempotency';
 import { paginate } from '../http/pagination';
 import { json, type Reply } from '../http/respond';
 import { filesOfUpload, writeFiles } from '../registry/archive';
-import { inspectUpload } from '../registry/inspect';
+import { inspectUpload } from '../serving/upload-inspection';
 import type { AliasTarget, ModelConfig } from '../registry/model-config';
 import { NameTakenError } from '../registry/repository';
-import { aliasesPointingAt, type ModelManager, type ServedVersion } from '../registry/version-service';
+import { aliasesPointingAt, type ModelManager, type ServedVersion } from '../serving/version-service';
 import { checkJsonDepth, mediaType } from '../http/body';
 
 type Schemas = components['schemas'];

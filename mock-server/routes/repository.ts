@@ -2,7 +2,7 @@
 import type { components } from 'modelport';
 import type { RequestContext, RouteTable } from '../http/context';
 import { json } from '../http/respond';
-import type { ServedVersion } from '../registry/version-service';
+import type { ServedVersion } from '../serving/version-service';
 
 type IndexEntry = components['schemas']['RepositoryIndexEntry'];
 type LoadRequest = components['schemas']['RepositoryLoadRequest'] | undefined;

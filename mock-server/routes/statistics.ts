@@ -1,7 +1,7 @@
 /** Per-model statistics (Triton's statistics extension) and the same as Prometheus text. */
 import type { RequestContext, RouteTable } from '../http/context';
 import { json, type Reply } from '../http/respond';
-import type { ServedVersion } from '../registry/version-service';
+import type { ServedVersion } from '../serving/version-service';
 
 export const statisticsRoutes: RouteTable = {
   modelsStatistics: ({ state }) => statistics(state.models.all()),

@@ -15,7 +15,7 @@ import { IdempotencyStore } from '../middleware/idempotency';
 import { Repository } from '../registry/repository';
 import { responseHook, responseValidationFromEnv } from '../contract/response-validation';
 import { loadRuntime, type BackendName } from '../runtime/backend';
-import { ModelManager } from '../registry/version-service';
+import { ModelManager } from '../serving/version-service';
 import { accessRoutes } from '../routes/access';
 import { healthRoutes } from '../routes/health';
 import { inferenceRoutes } from '../routes/inference';

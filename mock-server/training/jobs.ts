@@ -11,10 +11,10 @@ import { TRAINING_WORKER as WORKER } from '../server/package-paths';
 import type { components } from 'modelport';
 import { badRequest, conflict, notFound } from '../http/errors';
 import { sweep, writeFileAtomic } from '../registry/atomic';
-import { inspectUpload } from '../registry/inspect';
+import { inspectUpload } from '../serving/upload-inspection';
 import type { ModelConfig } from '../registry/model-config';
 import type { Runtime } from '../runtime/backend';
-import type { ModelManager } from '../registry/version-service';
+import type { ModelManager } from '../serving/version-service';
 import { datasetShape, type DatasetRef } from './data';
 import type { FromWorker, ToWorker, TrainingJobCreate } from './protocol';
 

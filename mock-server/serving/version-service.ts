@@ -1,11 +1,12 @@
 /**
  * What the server serves, kept in step with the repository on disk: every model, its config,
  * and every version as a ServedVersion. Resolves which version a request goes to, and carries
- * out registry changes (disk first, then memory) so serving follows the registry live.
+ * out registry changes (disk first, then memory) so serving follows the registry live. The
+ * registry (registry/) and TensorFlow (runtime/) meet here, not in each other.
  */
 import { conflict, notFound, unavailable } from '../http/errors';
-import type { AliasTarget, ModelConfig, VersionInfo } from './model-config';
-import type { Repository } from './repository';
+import type { AliasTarget, ModelConfig, VersionInfo } from '../registry/model-config';
+import type { Repository } from '../registry/repository';
 import type { Runtime } from '../runtime/backend';
 import type { LoadedModel } from '../runtime/loader';
 import { ServedVersion } from '../runtime/served-version';

@@ -1,6 +1,7 @@
 /**
  * Checks a staged upload before it is accepted: which format it is, that TF.js manifests match
- * their shards, that the model really loads, and what its input/output signature is.
+ * their shards, that the model really loads, and what its input/output signature is. Loading
+ * takes TensorFlow, so this is a service over the runtime, not part of the registry it feeds.
  */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,7 +9,7 @@ import type { Datatype } from 'modelport';
 import { badRequest } from '../http/errors';
 import type { Runtime } from '../runtime/backend';
 import { loadModel, readTfjsArtifacts, type LoadedModel } from '../runtime/loader';
-import type { ModelConfig, Platform, TensorSpec, VersionInfo } from './model-config';
+import type { ModelConfig, Platform, TensorSpec, VersionInfo } from '../registry/model-config';
 
 export interface Inspected {
   info: Omit<VersionInfo, 'version'>;
