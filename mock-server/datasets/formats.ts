@@ -3,9 +3,11 @@
  * the ones openapi.yaml `createDataset` describes; every problem found becomes a `details` entry
  * (`/line/<n>/...`, 1-based) so a user can fix a file in one go rather than one error per upload.
  */
+import type { components } from 'modelport';
 import { HttpError, type ErrorDetail } from '../http/errors';
 
-export type DatasetFormat = 'csv' | 'jsonl';
+/** The formats a dataset can be uploaded in (openapi.yaml's `Dataset.format`, minus the built-ins'). */
+export type DatasetFormat = Exclude<components['schemas']['Dataset']['format'], 'builtin'>;
 
 export interface ParsedDataset {
   /** `samples × width` elements, sample after sample. */

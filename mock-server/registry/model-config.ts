@@ -1,18 +1,15 @@
 /**
  * A model's config.json: what the model is and how to serve it. Configuration is data, as in
- * TensorFlow Serving and Triton: a person can read and edit it.
+ * TensorFlow Serving and Triton: a person can read and edit it. The parts the API also shows
+ * (tensors, batching, alias targets) are openapi.yaml's schemas, so the two cannot drift apart.
  */
-import type { Datatype } from 'modelport';
+import type { components } from 'modelport';
 
 export type Platform = 'tfjs_layers' | 'tfjs_graph' | 'tensorflow_savedmodel';
 export const PLATFORMS: Platform[] = ['tfjs_layers', 'tfjs_graph', 'tensorflow_savedmodel'];
 
-export interface TensorSpec {
-  name: string;
-  datatype: Datatype;
-  /** -1 marks a variable dimension; the first is the batch dimension when batching. */
-  shape: number[];
-}
+/** An input or output as the API describes it; in `shape` the first dimension is the batch when batching. */
+export type TensorSpec = components['schemas']['TensorMetadata'];
 
 export interface ImagePreprocessing {
   /** The FP32 input that also accepts encoded images as BYTES. */
@@ -26,14 +23,12 @@ export interface ImagePreprocessing {
   invert?: boolean;
 }
 
-export interface BatchingConfig {
-  /** Largest number of samples run together; 0 or 1 turns batching off. */
-  max_batch_size: number;
-  /** How long the first request of a batch may wait for others. */
-  max_queue_delay_ms: number;
-  /** Samples waiting beyond this are refused with 503 + Retry-After. */
-  max_queue_size: number;
-}
+/**
+ * Dynamic batching: `max_batch_size` is the largest number of samples run together (0 or 1 turns
+ * batching off), `max_queue_delay_ms` how long the first request of a batch may wait for others,
+ * and samples waiting beyond `max_queue_size` are refused with 503 + Retry-After.
+ */
+export type BatchingConfig = components['schemas']['Batching'];
 
 /** A version's version.json, written inside the version folder before it becomes visible. */
 export interface VersionInfo {
@@ -51,10 +46,8 @@ export interface VersionInfo {
   tags?: string[];
 }
 
-export interface AliasTarget {
-  version: number;
-  weight: number;
-}
+/** A version an alias points at, with its weight among the alias's targets. */
+export type AliasTarget = components['schemas']['AliasTarget'];
 
 export interface ModelConfig {
   name: string;

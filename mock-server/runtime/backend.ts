@@ -10,11 +10,12 @@
 import { realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import type { components } from 'modelport';
 import { PACKAGE_ROOT } from '../server/package-paths';
 import { NativeUnavailable, PREPARE_COMMAND, loadNative, prepareNative } from './native/prepare.mjs';
 import type * as tfTypes from './tfjs';
 
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+export type BackendName = components['schemas']['RuntimeInfo']['backend'];
 export const BACKENDS: BackendName[] = ['tensorflow', 'wasm', 'cpu'];
 
 export type TF = typeof tfTypes;

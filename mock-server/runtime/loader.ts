@@ -9,10 +9,14 @@
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import type { components } from 'modelport';
 import type * as tfTypes from './tfjs';
 import type { Platform, ServingConfig } from '../registry/model-config';
 import type { Runtime } from './backend';
 import { compileLayersGraph, type LayersGraph, type NotCompiled } from './layers-graph';
+
+/** How a batch runs, as a version's `execution.mode` reports it. */
+export type ExecutionMode = NonNullable<components['schemas']['ModelVersion']['execution']>['mode'];
 
 export interface LoadedModel {
   readonly platform: Platform;
@@ -26,7 +30,7 @@ export interface LoadedModel {
    * How a batch runs: `graph` is one TensorFlow session call (a SavedModel, or a layers model
    * compiled to a graph), `ops` one TensorFlow.js call per op (layers and graph models otherwise).
    */
-  readonly execution: 'graph' | 'ops';
+  readonly execution: ExecutionMode;
   /** Why a layers model is not run as one graph (set when execution is `ops` for a layers model). */
   readonly executionNote?: string;
   /** Already run once at load time on a batch of one, so no warm-up run is needed. */

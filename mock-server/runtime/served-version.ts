@@ -2,6 +2,7 @@
  * One model version being served: its state (READY, LOADING, UNAVAILABLE), the loaded model,
  * its dynamic batcher and its statistics.
  */
+import type { components } from 'modelport';
 import type * as tfTypes from './tfjs';
 import { HttpError, unavailable } from '../http/errors';
 import { DEFAULT_BATCHING, servingConfig, type ModelConfig, type ServingConfig, type VersionInfo } from '../registry/model-config';
@@ -11,7 +12,7 @@ import { loadModel, type LoadedModel } from './loader';
 import { VersionStats } from './stats';
 import { tfDtypeOf, type HostTensor, type HostValues } from './tensors';
 
-export type VersionState = 'READY' | 'LOADING' | 'UNAVAILABLE';
+export type VersionState = components['schemas']['ModelVersion']['state'];
 
 export interface OutputTensor {
   shape: number[];

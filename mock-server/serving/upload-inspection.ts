@@ -5,7 +5,6 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Datatype } from 'modelport';
 import { badRequest } from '../http/errors';
 import type { Runtime } from '../runtime/backend';
 import { loadModel, readTfjsArtifacts, type LoadedModel } from '../runtime/loader';
@@ -17,7 +16,7 @@ export interface Inspected {
   loaded: LoadedModel;
 }
 
-const DTYPE_TO_DATATYPE: Record<string, Datatype> = {
+const DTYPE_TO_DATATYPE: Record<string, TensorSpec['datatype']> = {
   float32: 'FP32', int32: 'INT32', bool: 'BOOL', string: 'BYTES', DT_FLOAT: 'FP32', DT_INT32: 'INT32', DT_INT64: 'INT64',
   DT_BOOL: 'BOOL', DT_STRING: 'BYTES', DT_DOUBLE: 'FP64', DT_HALF: 'FP16', DT_UINT8: 'UINT8', DT_INT8: 'INT8', DT_INT16: 'INT16', DT_UINT16: 'UINT16',
 };
@@ -155,7 +154,7 @@ function reconcile(model: ModelConfig, found: { inputs: TensorSpec[]; outputs: T
   return { inputs: check('inputs'), outputs: check('outputs') };
 }
 
-function datatypeOf(dtype: string): Datatype {
+function datatypeOf(dtype: string): TensorSpec['datatype'] {
   return DTYPE_TO_DATATYPE[dtype] ?? 'FP32';
 }
 
