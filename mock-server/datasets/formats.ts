@@ -31,10 +31,10 @@ const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 /** Collects problems; the first one's code names the whole error. */
 class Problems {
   readonly details: ErrorDetail[] = [];
-  private firstCode: string | undefined;
+  private firstCode: components['schemas']['ErrorCode'] | undefined;
   private total = 0;
 
-  add(code: string, path: string, message: string): void {
+  add(code: components['schemas']['ErrorCode'], path: string, message: string): void {
     this.firstCode ??= code;
     this.total += 1;
     if (this.details.length < MAX_DETAILS) this.details.push({ path, message });
