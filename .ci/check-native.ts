@@ -29,7 +29,8 @@ try {
   const prediction = await client.predict('digits', seven);
   const summary = `node ${process.version} (N-API ${process.versions.napi}): backend ${runtime.backend}, TensorFlow ${runtime.tensorflow_version ?? 'none'}; digits reads a handwritten 7 as ${prediction.labels?.[0]}`;
   console.log(summary);
-  if (runtime.backend !== 'tensorflow') failure = `backend is ${runtime.backend}, not tensorflow${warnings.length ? `: ${warnings.join(' | ')}` : ''}`;
+  if (runtime.backend !== 'tensorflow')
+    failure = `backend is ${runtime.backend}, not tensorflow${warnings.length ? `: ${warnings.join(' | ')}` : ''}`;
   else if (prediction.labels?.[0] !== '7') failure = `digits predicted ${prediction.labels?.[0]} for a 7`;
 } catch (error) {
   failure = (error as Error).stack ?? String(error);

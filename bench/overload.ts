@@ -51,9 +51,24 @@ interface Outcome {
 }
 
 const dataDir = await mkdtemp(path.join(os.tmpdir(), 'modelport-overload-'));
-const server = await startChild('modelport', process.execPath, [path.join(ROOT, 'mock-server/bin/modelport.js'), 'serve', '--port', '0', '--no-auth', '--data-dir', dataDir, '--max-in-flight', String(args['max-in-flight'])], {
-  readyPattern: /listening on (http:\/\/\S+)/,
-});
+const server = await startChild(
+  'modelport',
+  process.execPath,
+  [
+    path.join(ROOT, 'mock-server/bin/modelport.js'),
+    'serve',
+    '--port',
+    '0',
+    '--no-auth',
+    '--data-dir',
+    dataDir,
+    '--max-in-flight',
+    String(args['max-in-flight']),
+  ],
+  {
+    readyPattern: /listening on (http:\/\/\S+)/,
+  },
+);
 const base = new URL(server.ready);
 const pid = server.proc.pid!;
 const p = payloads();
@@ -62,7 +77,12 @@ const headers = args.payload === 'json' ? p.jsonHeaders : p.binaryHeaders;
 
 try {
   // A bounded batching queue for the digits model: beyond it the server answers 503 at once.
-  await call('PATCH', '/v1/models/digits', JSON.stringify({ batching: { max_batch_size: 64, max_queue_delay_ms: 2, max_queue_size: Number(args.queue) } }), { 'content-type': 'application/json' });
+  await call(
+    'PATCH',
+    '/v1/models/digits',
+    JSON.stringify({ batching: { max_batch_size: 64, max_queue_delay_ms: 2, max_queue_size: Number(args.queue) } }),
+    { 'content-type': 'application/json' },
+  );
   await call('POST', '/v1/models/digits/versions/1/unload');
   await call('POST', '/v1/models/digits/versions/1/load');
 
@@ -70,8 +90,12 @@ try {
   await closedLoop(CONNECTIONS, 2); // warm-up
   const capacity = await closedLoop(CONNECTIONS, 5);
   const rate = capacity.rps * FACTOR;
-  console.log(`capacity: ${capacity.rps.toFixed(0)} req/s at ${CONNECTIONS} connections (p50 ${capacity.p50.toFixed(1)} ms, p99 ${capacity.p99.toFixed(1)} ms)`);
-  console.log(`overload: offering ${rate.toFixed(0)} req/s (${FACTOR}×) for ${SECONDS} s, open loop over ${args.sockets} connections${args['honour-retry-after'] ? ' whose clients honour Retry-After' : ''}`);
+  console.log(
+    `capacity: ${capacity.rps.toFixed(0)} req/s at ${CONNECTIONS} connections (p50 ${capacity.p50.toFixed(1)} ms, p99 ${capacity.p99.toFixed(1)} ms)`,
+  );
+  console.log(
+    `overload: offering ${rate.toFixed(0)} req/s (${FACTOR}×) for ${SECONDS} s, open loop over ${args.sockets} connections${args['honour-retry-after'] ? ' whose clients honour Retry-After' : ''}`,
+  );
 
   const rssSamples: number[] = [];
   const sampler = setInterval(() => rssSamples.push(rssMb()), 200);
@@ -94,7 +118,10 @@ try {
   const rssAfter = rssMb();
 
   const byStatus = count(overload.outcomes.map((o) => o.status));
-  const admitted = overload.outcomes.filter((o) => o.status === 200).map((o) => o.ms).sort((a, b) => a - b);
+  const admitted = overload.outcomes
+    .filter((o) => o.status === 200)
+    .map((o) => o.ms)
+    .sort((a, b) => a - b);
   const shed = overload.outcomes.filter((o) => o.status === 503 || o.status === 429);
   const report = {
     capacity_rps: round(capacity.rps),
@@ -113,8 +140,18 @@ try {
     admitted_max_ms: round(admitted.at(-1) ?? Number.NaN),
     admitted_over_1s: admitted.filter((ms) => ms > 1000).length,
     admitted_server_side_ms: serverSide,
-    shed_p50_ms: round(percentile(shed.map((o) => o.ms).sort((a, b) => a - b), 0.5)),
-    shed_p99_ms: round(percentile(shed.map((o) => o.ms).sort((a, b) => a - b), 0.99)),
+    shed_p50_ms: round(
+      percentile(
+        shed.map((o) => o.ms).sort((a, b) => a - b),
+        0.5,
+      ),
+    ),
+    shed_p99_ms: round(
+      percentile(
+        shed.map((o) => o.ms).sort((a, b) => a - b),
+        0.99,
+      ),
+    ),
     client_errors: overload.errors,
     server_rss_mb: { before: rssStart, peak: Math.max(...rssSamples), after: rssAfter, peak_per_5s: peaks(rssSamples, 25) },
     recovery_first_200_ms: round(firstOk),
@@ -132,12 +169,14 @@ async function closedLoop(connections: number, seconds: number): Promise<{ rps: 
   const agent = new Agent({ keepAlive: true, maxSockets: connections });
   const end = performance.now() + seconds * 1000;
   const latencies: number[] = [];
-  await Promise.all(Array.from({ length: connections }, async () => {
-    while (performance.now() < end) {
-      const outcome = await send(agent);
-      if (outcome.status === 200) latencies.push(outcome.ms);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (performance.now() < end) {
+        const outcome = await send(agent);
+        if (outcome.status === 200) latencies.push(outcome.ms);
+      }
+    }),
+  );
   agent.destroy();
   latencies.sort((a, b) => a - b);
   return { rps: latencies.length / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) };
@@ -162,7 +201,7 @@ async function openLoop(rate: number, seconds: number): Promise<{ sent: number; 
   let notSent = 0;
   const start = performance.now();
   const total = Math.round(rate * seconds);
-  for (let due = 0; sent + notSent < total;) {
+  for (let due = 0; sent + notSent < total; ) {
     due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
     while (sent + notSent < due) {
       if (pending.size >= sockets) {
@@ -171,11 +210,15 @@ async function openLoop(rate: number, seconds: number): Promise<{ sent: number; 
       }
       sent += 1;
       const one: Promise<void> = send(agent)
-        .then(async (o) => {
-          outcomes.push(o);
-          // A polite client is silent for Retry-After seconds after a 503 or 429 (its slot stays taken).
-          if (args['honour-retry-after'] && o.retryAfter !== undefined && (o.status === 503 || o.status === 429)) await new Promise((r) => setTimeout(r, o.retryAfter! * 1000));
-        }, () => void errors++)
+        .then(
+          async (o) => {
+            outcomes.push(o);
+            // A polite client is silent for Retry-After seconds after a 503 or 429 (its slot stays taken).
+            if (args['honour-retry-after'] && o.retryAfter !== undefined && (o.status === 503 || o.status === 429))
+              await new Promise((r) => setTimeout(r, o.retryAfter! * 1000));
+          },
+          () => void errors++,
+        )
         .finally(() => pending.delete(one));
       pending.add(one);
     }
@@ -189,11 +232,27 @@ async function openLoop(rate: number, seconds: number): Promise<{ sent: number; 
 function send(agent: Agent, scheduled = performance.now(), pathname = INFER_PATH): Promise<Outcome> {
   const get = pathname !== INFER_PATH;
   return new Promise((resolve, reject) => {
-    const req = request({ host: base.hostname, port: base.port, path: pathname, method: get ? 'GET' : 'POST', agent, headers: get ? {} : { ...headers, 'content-length': String(body.byteLength) } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - scheduled, retryAfter: /^\d+$/.test(String(res.headers['retry-after'] ?? '')) ? Number(res.headers['retry-after']) : undefined }));
-      res.on('error', reject);
-    });
+    const req = request(
+      {
+        host: base.hostname,
+        port: base.port,
+        path: pathname,
+        method: get ? 'GET' : 'POST',
+        agent,
+        headers: get ? {} : { ...headers, 'content-length': String(body.byteLength) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            ms: performance.now() - scheduled,
+            retryAfter: /^\d+$/.test(String(res.headers['retry-after'] ?? '')) ? Number(res.headers['retry-after']) : undefined,
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(get ? undefined : body);
   });
@@ -205,7 +264,9 @@ function stats(): Promise<unknown> {
       let text = '';
       res.on('data', (chunk) => (text += chunk));
       res.on('end', () => resolve((JSON.parse(text) as { model_stats: { latency_ms?: unknown }[] }).model_stats[0]?.latency_ms));
-    }).on('error', reject).end();
+    })
+      .on('error', reject)
+      .end();
   });
 }
 

@@ -44,7 +44,10 @@ interface CpuProfile {
 /** The request path's steps, matched by function name (and file where names are common). */
 /** Steps count a sample when they are anywhere on its stack; `self` steps only when they are its top frame. */
 const STEPS: [string, (f: CallFrame) => boolean, 'self'?][] = [
-  ['http/node-adapter.ts serve (node req → web Request, handler, write back)', (f) => f.functionName === 'serve' && f.url.endsWith('mock-server/http/node-adapter.ts')],
+  [
+    'http/node-adapter.ts serve (node req → web Request, handler, write back)',
+    (f) => f.functionName === 'serve' && f.url.endsWith('mock-server/http/node-adapter.ts'),
+  ],
   ['http/app.ts handle (the fetch-style handler)', (f) => f.functionName === 'handle' && f.url.endsWith('mock-server/http/app.ts')],
   ['http/app.ts dispatch (routing → route handler)', (f) => f.functionName === 'dispatch' && f.url.endsWith('mock-server/http/app.ts')],
   ['body.ts readBody (web-stream body read)', (f) => f.functionName === 'readBody'],
@@ -52,13 +55,27 @@ const STEPS: [string, (f: CallFrame) => boolean, 'self'?][] = [
   ['ajv validators (params + body)', (f) => f.url.includes('/ajv/') || (f.functionName.startsWith('validate') && f.url === '')],
   ['tensors.ts decodeJsonInput', (f) => f.functionName === 'decodeJsonInput'],
   ['batcher / ServedVersion runBatch (whole model run)', (f) => f.functionName.endsWith('runBatch')],
-  ['  tf.tensor (host array → TF tensor)', (f) => (f.functionName === 'tensor' || f.functionName === 'makeTensor') && f.url.includes('tfjs-core')],
+  [
+    '  tf.tensor (host array → TF tensor)',
+    (f) => (f.functionName === 'tensor' || f.functionName === 'makeTensor') && f.url.includes('tfjs-core'),
+  ],
   ['  tfjs-layers predict/execute (op-by-op graph walk)', (f) => f.url.includes('tfjs-layers') && /predict|execute/.test(f.functionName)],
-  ['  tfjs-node native op calls (executeSingleOutput & co, self)', (f) => f.url.includes('tfjs-node') && /executeSingleOutput|executeMultipleOutputs/.test(f.functionName), 'self'],
+  [
+    '  tfjs-node native op calls (executeSingleOutput & co, self)',
+    (f) => f.url.includes('tfjs-node') && /executeSingleOutput|executeMultipleOutputs/.test(f.functionName),
+    'self',
+  ],
   ['  dataSync (TF tensor → host array)', (f) => f.functionName.endsWith('dataSync') || f.functionName.endsWith('readSync')],
   ['tensors.ts encodeOutput', (f) => f.functionName === 'encodeOutput'],
   ['respond.ts json (JSON.stringify + new Response)', (f) => f.functionName === 'json' && f.url.endsWith('mock-server/respond.ts')],
-  ['undici Request / Response / Headers, web streams', (f) => f.url.includes('undici') || f.url.includes('internal/webstreams') || f.url.includes('js_transferable') || f.url.includes('abort_controller')],
+  [
+    'undici Request / Response / Headers, web streams',
+    (f) =>
+      f.url.includes('undici') ||
+      f.url.includes('internal/webstreams') ||
+      f.url.includes('js_transferable') ||
+      f.url.includes('abort_controller'),
+  ],
   ['garbage collector', (f) => f.functionName === '(garbage collector)'],
 ];
 
@@ -138,7 +155,9 @@ export function summarise(full: CpuProfile, top = 30, window?: { from: number; t
   const pct = (us: number, of: number) => `${((us / of) * 100).toFixed(1).padStart(5)} %`;
   const ms = (us: number) => `${(us / 1000).toFixed(0).padStart(7)} ms`;
   const lines: string[] = [];
-  lines.push(`profile of ${scope}: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s busy (${pct(busy, total).trim()} of the main thread), ${(idle / 1e6).toFixed(1)} s idle`);
+  lines.push(
+    `profile of ${scope}: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s busy (${pct(busy, total).trim()} of the main thread), ${(idle / 1e6).toFixed(1)} s idle`,
+  );
   lines.push('', `top ${top} functions by self time (% of busy time):`);
   for (const [key, us] of [...selfByFn].sort((a, b) => b[1] - a[1]).slice(0, top)) {
     const [name, where] = key.split('\u0000');
@@ -178,29 +197,52 @@ async function main(): Promise<void> {
   // As bench/run.ts runs it: auth on, a fresh data directory with the bundled models.
   const apiKey = `mp_admin_bench${randomBytes(16).toString('hex')}`;
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'modelport-profile-'));
-  const child = await startChild('modelport serve --cpu-prof', process.execPath, ['--cpu-prof', '--cpu-prof-dir', PROFILES, path.join(ROOT, 'mock-server/bin/modelport.js'), 'serve', '--port', '0', '--data-dir', dataDir], {
-    env: { MODELPORT_API_KEY: apiKey },
-    readyPattern: /listening on (http:\/\/[^\s;,)]+)/,
-  });
+  const child = await startChild(
+    'modelport serve --cpu-prof',
+    process.execPath,
+    [
+      '--cpu-prof',
+      '--cpu-prof-dir',
+      PROFILES,
+      path.join(ROOT, 'mock-server/bin/modelport.js'),
+      'serve',
+      '--port',
+      '0',
+      '--data-dir',
+      dataDir,
+    ],
+    {
+      env: { MODELPORT_API_KEY: apiKey },
+      readyPattern: /listening on (http:\/\/[^\s;,)]+)/,
+    },
+  );
   const p = payloads();
   const auth = { authorization: `Bearer ${apiKey}` };
   const target = values.binary
     ? { url: child.ready + INFER_PATH, headers: { ...p.binaryHeaders, ...auth }, body: p.binary }
     : { url: child.ready + INFER_PATH, headers: { ...p.jsonHeaders, ...auth }, body: p.json };
   const connections = Number(values.connections);
-  console.error(`[profile] ${values.binary ? 'binary' : 'JSON'} infer at concurrency ${connections}: ${values.warmup} s warm-up + ${values.duration} s`);
+  console.error(
+    `[profile] ${values.binary ? 'binary' : 'JSON'} infer at concurrency ${connections}: ${values.warmup} s warm-up + ${values.duration} s`,
+  );
   await cannon(target, connections, { warmup: 0, duration: Number(values.warmup) });
   const from = Number(process.hrtime.bigint() / 1000n);
   const result = await cannon(target, connections, { warmup: 0, duration: Number(values.duration) });
   const to = Number(process.hrtime.bigint() / 1000n);
-  console.error(`[profile] ${result.rps.toFixed(0)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, ${result.errors} errors (under the profiler)`);
+  console.error(
+    `[profile] ${result.rps.toFixed(0)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, ${result.errors} errors (under the profiler)`,
+  );
   child.proc.kill('SIGINT');
   await new Promise((resolve) => child.proc.once('exit', resolve));
   await rm(dataDir, { recursive: true, force: true });
   const written = (await readdir(PROFILES)).filter((f) => f.endsWith('.cpuprofile') && !before.has(f));
   if (!written.length) throw new Error('no .cpuprofile was written');
   // One profile per thread (tsx's module loader runs in a worker): CPU.<date>.<time>.<pid>.<thread id>.<seq>; the main thread is 0.
-  const main = written.find((f) => f.split('.')[4] === '0') ?? (await Promise.all(written.map(async (f) => ({ f, size: (await stat(path.join(PROFILES, f))).size })))).sort((a, b) => b.size - a.size)[0]!.f;
+  const main =
+    written.find((f) => f.split('.')[4] === '0') ??
+    (await Promise.all(written.map(async (f) => ({ f, size: (await stat(path.join(PROFILES, f))).size })))).sort(
+      (a, b) => b.size - a.size,
+    )[0]!.f;
   const file = path.join(PROFILES, main);
   console.log(`${path.relative(ROOT, file)} (the whole process; summarised below for the measured window)\n`);
   console.log(summarise(JSON.parse(await readFile(file, 'utf8')) as CpuProfile, Number(values.top), { from, to }));

@@ -105,7 +105,11 @@ const p = payloads();
 /** modelport runs with auth on (DESIGN.md §8: "auth, validation, routing, stats all on"): every request carries this key. */
 const API_KEY = `mp_admin_bench${randomBytes(16).toString('hex')}`;
 const AUTH = { authorization: `Bearer ${API_KEY}` };
-const jsonTarget = (url: string, auth = true): Target => ({ url: url + INFER_PATH, headers: { ...p.jsonHeaders, ...(auth ? AUTH : {}) }, body: p.json });
+const jsonTarget = (url: string, auth = true): Target => ({
+  url: url + INFER_PATH,
+  headers: { ...p.jsonHeaders, ...(auth ? AUTH : {}) },
+  body: p.json,
+});
 const binaryTarget = (url: string): Target => ({ url: url + INFER_PATH, headers: { ...p.binaryHeaders, ...AUTH }, body: p.binary });
 
 /**
@@ -117,7 +121,11 @@ const binaryTarget = (url: string): Target => ({ url: url + INFER_PATH, headers:
 const DISTURBED = 0.1;
 let retryBudget = Number(args['retry-budget']);
 const retries: Record<string, number[]> = {};
-async function undisturbed<T>(id: string, seconds: number, measure: () => Promise<T>): Promise<{ value: T; otherCores: number | undefined }> {
+async function undisturbed<T>(
+  id: string,
+  seconds: number,
+  measure: () => Promise<T>,
+): Promise<{ value: T; otherCores: number | undefined }> {
   let best: { value: T; otherCores: number | undefined } | undefined;
   for (let attempt = 1; ; attempt++) {
     const window = contentionWindow();
@@ -167,7 +175,10 @@ async function digitsStats(url: string): Promise<DigitsStats | undefined> {
 
 const serverSide: Record<string, Record<string, number>> = {};
 function recordServerSide(id: string, a: DigitsStats, b: DigitsStats): void {
-  const delta = (k: 'success' | 'queue' | 'compute_infer') => ({ count: b.inference_stats[k].count - a.inference_stats[k].count, ns: b.inference_stats[k].ns - a.inference_stats[k].ns });
+  const delta = (k: 'success' | 'queue' | 'compute_infer') => ({
+    count: b.inference_stats[k].count - a.inference_stats[k].count,
+    ns: b.inference_stats[k].ns - a.inference_stats[k].ns,
+  });
   const success = delta('success');
   const queue = delta('queue');
   const compute = delta('compute_infer');
@@ -182,7 +193,9 @@ function recordServerSide(id: string, a: DigitsStats, b: DigitsStats): void {
     compute_share_of_wall: compute.ns / 1e9 / durations.duration,
   };
   const s = serverSide[id]!;
-  log(`  server side: ${fmt(s.request_ms!, 2)} ms per request in the route (${fmt(s.queue_ms!, 2)} ms queued for a batch), ${fmt(s.samples_per_execution!, 1)} requests per model run of ${fmt(s.compute_ms_per_execution!, 2)} ms; the model ran ${fmt(s.compute_share_of_wall! * 100, 0)} % of the wall time`);
+  log(
+    `  server side: ${fmt(s.request_ms!, 2)} ms per request in the route (${fmt(s.queue_ms!, 2)} ms queued for a batch), ${fmt(s.samples_per_execution!, 1)} requests per model run of ${fmt(s.compute_ms_per_execution!, 2)} ms; the model ran ${fmt(s.compute_share_of_wall! * 100, 0)} % of the wall time`,
+  );
 }
 
 /** POSTs the JSON request once and returns the probabilities, checking the server answers sensibly. */
@@ -209,21 +222,50 @@ async function preparePython(): Promise<void> {
     return;
   }
   const check = () =>
-    runChild('python check', PYTHON, ['-c', 'import json, sys, tensorflow as tf, keras, fastapi, uvicorn, pydantic; print(json.dumps({"python": sys.version.split()[0], "tensorflow": tf.__version__, "keras": keras.__version__, "fastapi": fastapi.__version__, "uvicorn": uvicorn.__version__, "pydantic": pydantic.VERSION}))'], {
-      env: { PYTHONPATH: PYDEPS, TF_CPP_MIN_LOG_LEVEL: '3' },
-      timeoutMs: 60_000,
-    }).then((out) => JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, string>);
+    runChild(
+      'python check',
+      PYTHON,
+      [
+        '-c',
+        'import json, sys, tensorflow as tf, keras, fastapi, uvicorn, pydantic; print(json.dumps({"python": sys.version.split()[0], "tensorflow": tf.__version__, "keras": keras.__version__, "fastapi": fastapi.__version__, "uvicorn": uvicorn.__version__, "pydantic": pydantic.VERSION}))',
+      ],
+      {
+        env: { PYTHONPATH: PYDEPS, TF_CPP_MIN_LOG_LEVEL: '3' },
+        timeoutMs: 60_000,
+      },
+    ).then((out) => JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, string>);
   try {
     pythonVersions = await check();
     if (pythonVersions.tensorflow === TF_VERSION) return;
   } catch {
     // not installed yet
   }
-  log(`installing the Python baselines into bench/.pydeps: ${PYTHON} -m pip install --target bench/.pydeps tensorflow-cpu==${TF_VERSION} fastapi uvicorn`);
+  log(
+    `installing the Python baselines into bench/.pydeps: ${PYTHON} -m pip install --target bench/.pydeps tensorflow-cpu==${TF_VERSION} fastapi uvicorn`,
+  );
   try {
-    await runChild('pip install', PYTHON, ['-m', 'pip', 'install', '--quiet', '--retries', '0', '--upgrade', '--target', PYDEPS, `tensorflow-cpu==${TF_VERSION}`, 'fastapi', 'uvicorn'], { timeoutMs: 480_000 });
+    await runChild(
+      'pip install',
+      PYTHON,
+      [
+        '-m',
+        'pip',
+        'install',
+        '--quiet',
+        '--retries',
+        '0',
+        '--upgrade',
+        '--target',
+        PYDEPS,
+        `tensorflow-cpu==${TF_VERSION}`,
+        'fastapi',
+        'uvicorn',
+      ],
+      { timeoutMs: 480_000 },
+    );
     pythonVersions = await check();
-    if (pythonVersions.tensorflow !== TF_VERSION) throw new Error(`bench/.pydeps has TensorFlow ${pythonVersions.tensorflow}, not ${TF_VERSION}`);
+    if (pythonVersions.tensorflow !== TF_VERSION)
+      throw new Error(`bench/.pydeps has TensorFlow ${pythonVersions.tensorflow}, not ${TF_VERSION}`);
   } catch (error) {
     pythonVersions = undefined;
     pythonSkip = `skipped: pip could not provide tensorflow-cpu==${TF_VERSION}, fastapi and uvicorn (${firstLine(error)})`;
@@ -260,10 +302,25 @@ async function fastapi(): Promise<void> {
       continue;
     }
     const port = await freePort();
-    const child = await startChild(`fastapi ${v.mode}`, PYTHON, [path.join(BENCH, 'baselines/fastapi_server.py'), '--port', String(port), '--model-dir', path.join(DIGITS_DIR, '1'), '--mode', v.mode, '--handler', v.handler], {
-      env: { PYTHONPATH: PYDEPS },
-      timeoutMs: 120_000,
-    });
+    const child = await startChild(
+      `fastapi ${v.mode}`,
+      PYTHON,
+      [
+        path.join(BENCH, 'baselines/fastapi_server.py'),
+        '--port',
+        String(port),
+        '--model-dir',
+        path.join(DIGITS_DIR, '1'),
+        '--mode',
+        v.mode,
+        '--handler',
+        v.handler,
+      ],
+      {
+        env: { PYTHONPATH: PYDEPS },
+        timeoutMs: 120_000,
+      },
+    );
     try {
       fastapiProbabilities[v.mode] = await probe(child.ready, false);
       await drive(v.id, `${v.label} (${v.handler === 'async' ? 'async def' : 'def'})`, jsonTarget(child.ready, false), 32);
@@ -277,17 +334,24 @@ async function fastapi(): Promise<void> {
  * `modelport serve` with auth on (the admin key from MODELPORT_API_KEY) on a fresh data directory:
  * the bundled models, or `models` (name → config.json) copied from mock-server/models.
  */
-async function startCli(options: { dataDir?: string; models?: Record<string, object>; nodeArgs?: string[] } = {}): Promise<{ child: Child; url: string; close(): Promise<void> }> {
+async function startCli(
+  options: { dataDir?: string; models?: Record<string, object>; nodeArgs?: string[] } = {},
+): Promise<{ child: Child; url: string; close(): Promise<void> }> {
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'modelport-bench-')));
   for (const [name, config] of Object.entries(options.models ?? {})) {
     await cp(path.join(ROOT, 'mock-server/models', name), path.join(dataDir, 'models', name), { recursive: true });
     await writeFile(path.join(dataDir, 'models', name, 'config.json'), JSON.stringify(config, null, 2));
   }
-  const child = await startChild('modelport serve', process.execPath, [...(options.nodeArgs ?? []), path.join(ROOT, 'mock-server/bin/modelport.js'), 'serve', '--port', '0', '--data-dir', dataDir], {
-    env: { MODELPORT_API_KEY: API_KEY },
-    readyPattern: /listening on (http:\/\/[^\s;,)]+)/,
-    timeoutMs: 120_000,
-  });
+  const child = await startChild(
+    'modelport serve',
+    process.execPath,
+    [...(options.nodeArgs ?? []), path.join(ROOT, 'mock-server/bin/modelport.js'), 'serve', '--port', '0', '--data-dir', dataDir],
+    {
+      env: { MODELPORT_API_KEY: API_KEY },
+      readyPattern: /listening on (http:\/\/[^\s;,)]+)/,
+      timeoutMs: 120_000,
+    },
+  );
   return {
     child,
     url: child.ready,
@@ -303,7 +367,8 @@ async function modelport(): Promise<void> {
   try {
     const unauthorised = await fetch(url + INFER_PATH, { method: 'POST', headers: p.jsonHeaders, body: p.json });
     await unauthorised.arrayBuffer();
-    if (unauthorised.status !== 401) notes.push(`WARNING: modelport answered ${unauthorised.status} (not 401) to an infer without an API key: is auth on?`);
+    if (unauthorised.status !== 401)
+      notes.push(`WARNING: modelport answered ${unauthorised.status} (not 401) to an infer without an API key: is auth on?`);
     const meta = (await (await fetch(`${url}/v2`, { headers: AUTH })).json()) as { version: string; runtime: Record<string, string> };
     extra.modelport_runtime = meta.runtime;
     extra.modelport_version = meta.version;
@@ -311,13 +376,16 @@ async function modelport(): Promise<void> {
     modelportProbabilities = await probe(url);
     const binary = await fetch(url + INFER_PATH, { method: 'POST', headers: { ...p.binaryHeaders, ...AUTH }, body: Buffer.from(p.binary) });
     await binary.arrayBuffer();
-    if (binary.status !== 200 || binary.headers.get('content-type') !== 'application/octet-stream') throw new Error(`binary infer answered ${binary.status} ${binary.headers.get('content-type')}`);
+    if (binary.status !== 200 || binary.headers.get('content-type') !== 'application/octet-stream')
+      throw new Error(`binary infer answered ${binary.status} ${binary.headers.get('content-type')}`);
 
     if (only.has('modelport')) {
       await drive('modelport_json_c1', 'modelport JSON', jsonTarget(url), 1, url);
       log(`modelport JSON, sequential keep-alive loop (µs timing): ${durations.warmup} s warm-up + ${durations.duration} s`);
       await sequential(jsonTarget(url), { warmup: 0, duration: durations.warmup });
-      const { value: seq, otherCores } = await undisturbed('modelport_json_c1_seq', durations.duration, () => sequential(jsonTarget(url), { warmup: 0, duration: durations.duration }));
+      const { value: seq, otherCores } = await undisturbed('modelport_json_c1_seq', durations.duration, () =>
+        sequential(jsonTarget(url), { warmup: 0, duration: durations.duration }),
+      );
       rows.push({ id: 'modelport_json_c1_seq', label: 'modelport JSON, sequential loop (µs timing)', result: seq, otherCores });
       log(`  ${fmt(seq.rps, 0)} req/s, p50 ${fmt(seq.p50, 3)} ms, p99 ${fmt(seq.p99, 3)} ms`);
       await drive('modelport_json_c32', 'modelport JSON', jsonTarget(url), 32, url);
@@ -372,7 +440,15 @@ async function sdkVsFetch(url: string): Promise<void> {
       otherCores,
       id: `${which}_c1`,
       label: which === 'raw' ? 'raw fetch + JSON.stringify/parse, sequential' : "client.predict('digits', pixels), sequential",
-      result: { connections: 1, rps: 1000 / s.mean, ...s, errors: 0, requests: times[which].length, seconds: seconds / 2, tool: 'sequential' },
+      result: {
+        connections: 1,
+        rps: 1000 / s.mean,
+        ...s,
+        errors: 0,
+        requests: times[which].length,
+        seconds: seconds / 2,
+        tool: 'sequential',
+      },
     });
   }
 }
@@ -382,7 +458,11 @@ async function batching(): Promise<void> {
   const config = JSON.parse(await readFile(path.join(DIGITS_DIR, 'config.json'), 'utf8')) as { batching?: Record<string, number> };
   extra.batching_config = config.batching;
   for (const [id, label, batchingConfig] of [
-    ['batching_on_c64', `modelport JSON, batching on (max_batch_size ${config.batching?.max_batch_size}, ${config.batching?.max_queue_delay_ms} ms)`, config.batching],
+    [
+      'batching_on_c64',
+      `modelport JSON, batching on (max_batch_size ${config.batching?.max_batch_size}, ${config.batching?.max_queue_delay_ms} ms)`,
+      config.batching,
+    ],
     ['batching_off_c64', 'modelport JSON, batching off (max_batch_size 0)', { ...config.batching, max_batch_size: 0 }],
   ] as const) {
     const { url, close } = await startCli({ models: { digits: { ...config, batching: batchingConfig } } });
@@ -406,18 +486,29 @@ async function trainingLatency(): Promise<void> {
   const { child, url, close } = await startCli();
   let jobId: string | undefined;
   const api = async (method: string, apiPath: string, body?: unknown) => {
-    const response = await fetch(url + apiPath, { method, headers: { ...AUTH, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const response = await fetch(url + apiPath, {
+      method,
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await response.text();
     if (!response.ok) throw new Error(`${method} ${apiPath} answered ${response.status}: ${text.slice(0, 300)}`);
     return JSON.parse(text) as Record<string, unknown>;
   };
-  const job = async () => (await api('GET', `/v1/training-jobs/${jobId}`)) as { status: string; progress?: { epoch?: number; fraction?: number }; metrics?: Record<string, number> };
+  const job = async () =>
+    (await api('GET', `/v1/training-jobs/${jobId}`)) as {
+      status: string;
+      progress?: { epoch?: number; fraction?: number };
+      metrics?: Record<string, number>;
+    };
   try {
     await probe(url);
     const target = jsonTarget(url);
     const measure = async (phase: 'idle' | 'training') => {
       const label = phase === 'idle' ? 'idle' : 'while a training job trains';
-      log(`inference ${label}: sequential loop (µs timing) and autocannon c8, ${durations.warmup} s warm-up + ${durations.duration} s each`);
+      log(
+        `inference ${label}: sequential loop (µs timing) and autocannon c8, ${durations.warmup} s warm-up + ${durations.duration} s each`,
+      );
       await sequential(target, { warmup: 0, duration: durations.warmup });
       for (const [kind, run] of [
         ['c1_seq', () => sequential(target, { warmup: 0, duration: durations.duration })],
@@ -434,13 +525,21 @@ async function trainingLatency(): Promise<void> {
         });
         const { result, before, after, workerCores } = value;
         if (phase === 'training' && (before?.status !== 'running' || after?.status !== 'running')) {
-          notes.push(`WARNING: ${id}: the training job was ${before?.status} before and ${after?.status} after the window, not running throughout`);
+          notes.push(
+            `WARNING: ${id}: the training job was ${before?.status} before and ${after?.status} after the window, not running throughout`,
+          );
         }
         if (phase === 'training') {
-          extra[`${id}_job`] = { epoch_before: before?.progress?.epoch, epoch_after: after?.progress?.epoch, training_worker_cores: workerCores };
+          extra[`${id}_job`] = {
+            epoch_before: before?.progress?.epoch,
+            epoch_after: after?.progress?.epoch,
+            training_worker_cores: workerCores,
+          };
         }
         rows.push({ id, label: `modelport JSON ${label}${kind === 'c1_seq' ? ', sequential loop (µs timing)' : ''}`, result, otherCores });
-        log(`  ${kind}: ${fmt(result.rps, 0)} req/s, p50 ${fmt(result.p50, 3)} ms, p99 ${fmt(result.p99, 3)} ms${workerCores !== undefined && phase === 'training' ? `; the training worker used ${fmt(workerCores, 2)} cores` : ''}`);
+        log(
+          `  ${kind}: ${fmt(result.rps, 0)} req/s, p50 ${fmt(result.p50, 3)} ms, p99 ${fmt(result.p99, 3)} ms${workerCores !== undefined && phase === 'training' ? `; the training worker used ${fmt(workerCores, 2)} cores` : ''}`,
+        );
       }
     };
     await measure('idle');
@@ -474,12 +573,17 @@ async function trainingLatency(): Promise<void> {
     for (;;) {
       const state = await job();
       if (state.status === 'running' && (state.progress?.epoch ?? 0) >= 1) break;
-      if (!['queued', 'running'].includes(state.status)) throw new Error(`training job ${jobId} is ${state.status}: ${JSON.stringify(state).slice(0, 300)}`);
+      if (!['queued', 'running'].includes(state.status))
+        throw new Error(`training job ${jobId} is ${state.status}: ${JSON.stringify(state).slice(0, 300)}`);
       if (performance.now() - t0 > 120_000) throw new Error(`training job ${jobId} has not finished an epoch after 120 s`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     const firstEpoch = await job();
-    extra.training_latency_job = { id: jobId, first_epoch_after_s: (performance.now() - t0) / 1000, first_epoch_metrics: firstEpoch.metrics };
+    extra.training_latency_job = {
+      id: jobId,
+      first_epoch_after_s: (performance.now() - t0) / 1000,
+      first_epoch_metrics: firstEpoch.metrics,
+    };
     log(`training job ${jobId} running (first epoch done after ${fmt((performance.now() - t0) / 1000, 1)} s)`);
     await measure('training');
   } finally {
@@ -527,7 +631,14 @@ async function startup(): Promise<void> {
   restarts.sort((a, b) => a - b);
   extra.startup_ms_first = first;
   extra.startup_ms_restarts = restarts;
-  measures.push({ id: 'startup_ms', label: 'modelport serve: spawn to /v2/health/ready 200 (median of 3 restarts)', value: restarts[1], unit: 'ms', otherCores, note: `restarts ${restarts.map((t) => fmt(t, 0)).join(', ')} ms; first start (seeds the data dir) ${fmt(first!, 0)} ms; source run through tsx` });
+  measures.push({
+    id: 'startup_ms',
+    label: 'modelport serve: spawn to /v2/health/ready 200 (median of 3 restarts)',
+    value: restarts[1],
+    unit: 'ms',
+    otherCores,
+    note: `restarts ${restarts.map((t) => fmt(t, 0)).join(', ')} ms; first start (seeds the data dir) ${fmt(first!, 0)} ms; source run through tsx`,
+  });
   log(`start-up: first ${fmt(first!, 0)} ms, restarts ${restarts.map((t) => fmt(t, 0)).join(', ')} ms`);
 }
 
@@ -538,13 +649,21 @@ async function startTimes(): Promise<number[]> {
     for (let i = 0; i < 4; i++) {
       const port = await freePort();
       const t0 = performance.now();
-      const child = await startChild('modelport serve (start-up)', process.execPath, [path.join(ROOT, 'mock-server/bin/modelport.js'), 'serve', '--port', String(port), '--data-dir', dataDir], {
-        env: { MODELPORT_API_KEY: API_KEY },
-        immediate: true, // we poll the port
-      });
+      const child = await startChild(
+        'modelport serve (start-up)',
+        process.execPath,
+        [path.join(ROOT, 'mock-server/bin/modelport.js'), 'serve', '--port', String(port), '--data-dir', dataDir],
+        {
+          env: { MODELPORT_API_KEY: API_KEY },
+          immediate: true, // we poll the port
+        },
+      );
       try {
         for (;;) {
-          const ok = await fetch(`http://127.0.0.1:${port}/v2/health/ready`, { headers: AUTH }).then((r) => r.status === 200, () => false);
+          const ok = await fetch(`http://127.0.0.1:${port}/v2/health/ready`, { headers: AUTH }).then(
+            (r) => r.status === 200,
+            () => false,
+          );
           if (ok) break;
           if (performance.now() - t0 > 60_000) throw new Error(`not ready after 60 s:\n${child.output()}`);
           if (child.proc.exitCode !== null) throw new Error(`modelport serve exited:\n${child.output()}`);
@@ -577,28 +696,101 @@ async function training(): Promise<void> {
       log(`training: Python Keras on TensorFlow ${TF_VERSION}, the same epochs + predict on 256 and 1`);
       const { value: out, otherCores: kerasOthers } = await undisturbed('keras', 10, async () => {
         await rm(savedModelDir, { recursive: true, force: true });
-        return runChild('keras', PYTHON, [path.join(BENCH, 'baselines/keras_bench.py'), '--model-dir', path.join(DIGITS_DIR, '1'), '--samples', String(TRAIN_SAMPLES), '--predict-batch', '256', '--epochs', String(EPOCHS), '--export-savedmodel', savedModelDir, ...common], {
-          env: { PYTHONPATH: PYDEPS },
-          timeoutMs: 300_000,
-        });
+        return runChild(
+          'keras',
+          PYTHON,
+          [
+            path.join(BENCH, 'baselines/keras_bench.py'),
+            '--model-dir',
+            path.join(DIGITS_DIR, '1'),
+            '--samples',
+            String(TRAIN_SAMPLES),
+            '--predict-batch',
+            '256',
+            '--epochs',
+            String(EPOCHS),
+            '--export-savedmodel',
+            savedModelDir,
+            ...common,
+          ],
+          {
+            env: { PYTHONPATH: PYDEPS },
+            timeoutMs: 300_000,
+          },
+        );
       });
       const keras = JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, number>;
       extra.keras = keras;
-      measures.push({ id: 'train_keras_s', label: `training epoch, ${TRAIN_SAMPLES} digits, batch ${BATCH_SIZE}: Python Keras ${keras.keras} on TF ${keras.tensorflow}`, value: keras.train_epoch_s, unit: 's', otherCores: kerasOthers, note: `median of ${EPOCHS} epochs: ${(keras.train_epochs_s as unknown as number[]).map((v) => fmt(v, 2)).join(', ')} s` });
-      measures.push({ id: 'predict_eager_ms', label: 'predict batch 256: Python Keras model(x) (eager)', value: keras.predict_eager_ms, unit: 'ms', otherCores: kerasOthers });
-      measures.push({ id: 'predict_function_ms', label: 'predict batch 256: Python tf.function', value: keras.predict_function_ms, unit: 'ms', otherCores: kerasOthers });
-      measures.push({ id: 'predict_b1_function_ms', label: 'predict batch 1: Python tf.function', value: keras.predict_b1_function_ms, unit: 'ms', otherCores: kerasOthers });
+      measures.push({
+        id: 'train_keras_s',
+        label: `training epoch, ${TRAIN_SAMPLES} digits, batch ${BATCH_SIZE}: Python Keras ${keras.keras} on TF ${keras.tensorflow}`,
+        value: keras.train_epoch_s,
+        unit: 's',
+        otherCores: kerasOthers,
+        note: `median of ${EPOCHS} epochs: ${(keras.train_epochs_s as unknown as number[]).map((v) => fmt(v, 2)).join(', ')} s`,
+      });
+      measures.push({
+        id: 'predict_eager_ms',
+        label: 'predict batch 256: Python Keras model(x) (eager)',
+        value: keras.predict_eager_ms,
+        unit: 'ms',
+        otherCores: kerasOthers,
+      });
+      measures.push({
+        id: 'predict_function_ms',
+        label: 'predict batch 256: Python tf.function',
+        value: keras.predict_function_ms,
+        unit: 'ms',
+        otherCores: kerasOthers,
+      });
+      measures.push({
+        id: 'predict_b1_function_ms',
+        label: 'predict batch 1: Python tf.function',
+        value: keras.predict_b1_function_ms,
+        unit: 'ms',
+        otherCores: kerasOthers,
+      });
     }
     log(`training: native tensorflow, ${EPOCHS} timed epochs of ${TRAIN_SAMPLES} digits (batch ${BATCH_SIZE}) + predict on 256 and 1`);
-    const [cmd, nativeArgs] = node('workers/tfjs-model.ts', ['--backend', 'tensorflow', '--samples', String(TRAIN_SAMPLES), '--predict-batch', '256', '--epochs', String(EPOCHS), ...(pythonSkip ? [] : ['--savedmodel', savedModelDir]), ...common]);
-    const { value: nativeOut, otherCores: nativeOthers } = await undisturbed('tfjs_native', 6, () => runChild('tfjs native', cmd, nativeArgs, { timeoutMs: 300_000 }));
+    const [cmd, nativeArgs] = node('workers/tfjs-model.ts', [
+      '--backend',
+      'tensorflow',
+      '--samples',
+      String(TRAIN_SAMPLES),
+      '--predict-batch',
+      '256',
+      '--epochs',
+      String(EPOCHS),
+      ...(pythonSkip ? [] : ['--savedmodel', savedModelDir]),
+      ...common,
+    ]);
+    const { value: nativeOut, otherCores: nativeOthers } = await undisturbed('tfjs_native', 6, () =>
+      runChild('tfjs native', cmd, nativeArgs, { timeoutMs: 300_000 }),
+    );
     const nativeResult = JSON.parse(nativeOut.trim().split('\n').at(-1)!) as Record<string, number>;
     extra.tfjs_native = nativeResult;
-    measures.push({ id: 'train_native_s', label: `training epoch, ${TRAIN_SAMPLES} digits, batch ${BATCH_SIZE}: tfjs-node (native TF)`, value: nativeResult.train_epoch_s, unit: 's', otherCores: nativeOthers, note: `median of ${EPOCHS} epochs: ${(nativeResult.train_epochs_s as unknown as number[]).map((v) => fmt(v, 2)).join(', ')} s` });
+    measures.push({
+      id: 'train_native_s',
+      label: `training epoch, ${TRAIN_SAMPLES} digits, batch ${BATCH_SIZE}: tfjs-node (native TF)`,
+      value: nativeResult.train_epoch_s,
+      unit: 's',
+      otherCores: nativeOthers,
+      note: `median of ${EPOCHS} epochs: ${(nativeResult.train_epochs_s as unknown as number[]).map((v) => fmt(v, 2)).join(', ')} s`,
+    });
 
     log(`training: pure-JS cpu backend, ${CPU_SAMPLES} digits (scaled to ${TRAIN_SAMPLES})`);
-    const [, cpuArgs] = node('workers/tfjs-model.ts', ['--backend', 'cpu', '--samples', String(CPU_SAMPLES), '--warmup-samples', '8', ...common]);
-    const { value: cpuOut, otherCores: cpuOthers } = await undisturbed('tfjs_cpu', 25, () => runChild('tfjs cpu', cmd, cpuArgs, { timeoutMs: 300_000 }));
+    const [, cpuArgs] = node('workers/tfjs-model.ts', [
+      '--backend',
+      'cpu',
+      '--samples',
+      String(CPU_SAMPLES),
+      '--warmup-samples',
+      '8',
+      ...common,
+    ]);
+    const { value: cpuOut, otherCores: cpuOthers } = await undisturbed('tfjs_cpu', 25, () =>
+      runChild('tfjs cpu', cmd, cpuArgs, { timeoutMs: 300_000 }),
+    );
     const cpuResult = JSON.parse(cpuOut.trim().split('\n').at(-1)!) as Record<string, number>;
     extra.tfjs_cpu = cpuResult;
     measures.push({
@@ -610,15 +802,57 @@ async function training(): Promise<void> {
       note: `measured ${fmt(cpuResult.train_epoch_s!, 1)} s on ${CPU_SAMPLES} digits, scaled ×${TRAIN_SAMPLES / CPU_SAMPLES}`,
     });
 
-    const servedNote = nativeResult.served_predict_ms === undefined ? `not compiled: ${nativeResult.served_graph_skipped}` : `the layers model as one TF graph (layers-graph.ts); max |Δ| vs op by op ${nativeResult.served_graph_max_delta?.toExponential(1)}`;
-    measures.push({ id: 'predict_served_ms', label: 'predict batch 256: modelport as served (one graph call) + dataSync', value: nativeResult.served_predict_ms, unit: 'ms', otherCores: nativeOthers, note: servedNote });
-    measures.push({ id: 'predict_b1_served_ms', label: 'predict batch 1: modelport as served (one graph call) + dataSync', value: nativeResult.served_predict_b1_ms, unit: 'ms', otherCores: nativeOthers });
-    measures.push({ id: 'predict_tfjs_ms', label: 'predict batch 256: tfjs-node LayersModel.predict op by op + dataSync', value: nativeResult.predict_ms, unit: 'ms', otherCores: nativeOthers, note: 'what MODELPORT_GRAPH=off serves' });
-    measures.push({ id: 'predict_b1_tfjs_ms', label: 'predict batch 1: tfjs-node LayersModel.predict op by op + dataSync', value: nativeResult.predict_b1_ms, unit: 'ms', otherCores: nativeOthers });
+    const servedNote =
+      nativeResult.served_predict_ms === undefined
+        ? `not compiled: ${nativeResult.served_graph_skipped}`
+        : `the layers model as one TF graph (layers-graph.ts); max |Δ| vs op by op ${nativeResult.served_graph_max_delta?.toExponential(1)}`;
+    measures.push({
+      id: 'predict_served_ms',
+      label: 'predict batch 256: modelport as served (one graph call) + dataSync',
+      value: nativeResult.served_predict_ms,
+      unit: 'ms',
+      otherCores: nativeOthers,
+      note: servedNote,
+    });
+    measures.push({
+      id: 'predict_b1_served_ms',
+      label: 'predict batch 1: modelport as served (one graph call) + dataSync',
+      value: nativeResult.served_predict_b1_ms,
+      unit: 'ms',
+      otherCores: nativeOthers,
+    });
+    measures.push({
+      id: 'predict_tfjs_ms',
+      label: 'predict batch 256: tfjs-node LayersModel.predict op by op + dataSync',
+      value: nativeResult.predict_ms,
+      unit: 'ms',
+      otherCores: nativeOthers,
+      note: 'what MODELPORT_GRAPH=off serves',
+    });
+    measures.push({
+      id: 'predict_b1_tfjs_ms',
+      label: 'predict batch 1: tfjs-node LayersModel.predict op by op + dataSync',
+      value: nativeResult.predict_b1_ms,
+      unit: 'ms',
+      otherCores: nativeOthers,
+    });
     if (nativeResult.savedmodel_predict_ms !== undefined) {
       const note = 'the same weights exported by Keras as a SavedModel, run by tfjs-node (for comparison)';
-      measures.push({ id: 'predict_savedmodel_ms', label: 'predict batch 256: Keras-exported SavedModel in tfjs-node + dataSync', value: nativeResult.savedmodel_predict_ms, unit: 'ms', otherCores: nativeOthers, note });
-      measures.push({ id: 'predict_b1_savedmodel_ms', label: 'predict batch 1: Keras-exported SavedModel in tfjs-node + dataSync', value: nativeResult.savedmodel_predict_b1_ms, unit: 'ms', otherCores: nativeOthers });
+      measures.push({
+        id: 'predict_savedmodel_ms',
+        label: 'predict batch 256: Keras-exported SavedModel in tfjs-node + dataSync',
+        value: nativeResult.savedmodel_predict_ms,
+        unit: 'ms',
+        otherCores: nativeOthers,
+        note,
+      });
+      measures.push({
+        id: 'predict_b1_savedmodel_ms',
+        label: 'predict batch 1: Keras-exported SavedModel in tfjs-node + dataSync',
+        value: nativeResult.savedmodel_predict_b1_ms,
+        unit: 'ms',
+        otherCores: nativeOthers,
+      });
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -630,41 +864,140 @@ async function training(): Promise<void> {
 
 function ratios(): Ratio[] {
   const out: Ratio[] = [];
-  const add = (id: string, label: string, target: string, value: number | undefined, met: (v: number) => boolean, display?: (v: number) => string, missing?: string) => {
+  const add = (
+    id: string,
+    label: string,
+    target: string,
+    value: number | undefined,
+    met: (v: number) => boolean,
+    display?: (v: number) => string,
+    missing?: string,
+  ) => {
     if (value === undefined || !Number.isFinite(value)) out.push({ id, label, target, skipped: missing ?? 'not measured' });
     else out.push({ id, label, target, value, display: display ? display(value) : `${fmt(value, 2)}×`, met: met(value) });
   };
   const json32 = row('modelport_json_c32')?.rps;
   const fastapiBest = Math.max(row('fastapi_eager_c32')?.rps ?? NaN, row('fastapi_function_c32')?.rps ?? NaN);
-  add('json_vs_ceiling', 'JSON infer c32 / ceiling', '≥ 60 %', json32 && row('ceiling_c32') ? json32 / row('ceiling_c32')!.rps : undefined, (v) => v >= 0.6, (v) => `${fmt(v * 100, 1)} %`);
-  add('json_vs_fastapi', 'JSON infer c32 / best FastAPI', '≥ 10×', json32 && Number.isFinite(fastapiBest) ? json32 / fastapiBest : undefined, (v) => v >= 10, undefined, pythonSkip);
-  add('c1_p50', 'JSON infer c1 p50 (sequential loop)', '≤ 1.5 ms', row('modelport_json_c1_seq')?.p50, (v) => v <= 1.5, (v) => `${fmt(v, 3)} ms`);
+  add(
+    'json_vs_ceiling',
+    'JSON infer c32 / ceiling',
+    '≥ 60 %',
+    json32 && row('ceiling_c32') ? json32 / row('ceiling_c32')!.rps : undefined,
+    (v) => v >= 0.6,
+    (v) => `${fmt(v * 100, 1)} %`,
+  );
+  add(
+    'json_vs_fastapi',
+    'JSON infer c32 / best FastAPI',
+    '≥ 10×',
+    json32 && Number.isFinite(fastapiBest) ? json32 / fastapiBest : undefined,
+    (v) => v >= 10,
+    undefined,
+    pythonSkip,
+  );
+  add(
+    'c1_p50',
+    'JSON infer c1 p50 (sequential loop)',
+    '≤ 1.5 ms',
+    row('modelport_json_c1_seq')?.p50,
+    (v) => v <= 1.5,
+    (v) => `${fmt(v, 3)} ms`,
+  );
   const on = row('batching_on_c64');
   const off = row('batching_off_c64');
   add('batching_speedup', 'batching on / off, c64', '≥ 6×', on && off ? on.rps / off.rps : undefined, (v) => v >= 6);
-  add('batching_p99', 'batching on, c64, p99', '≤ 20 ms', on?.p99, (v) => v <= 20, (v) => `${fmt(v, 0)} ms`);
+  add(
+    'batching_p99',
+    'batching on, c64, p99',
+    '≤ 20 ms',
+    on?.p99,
+    (v) => v <= 20,
+    (v) => `${fmt(v, 0)} ms`,
+  );
   const bin = row('modelport_binary_c32')?.rps;
   add('binary_vs_json', 'binary / JSON, c32', '≥ 1.5×', bin && json32 ? bin / json32 : undefined, (v) => v >= 1.5);
   const raw = row('raw_c1');
   const sdk = row('sdk_c1');
-  add('sdk_overhead', 'client.predict vs raw fetch, c1 (mean latency)', '≤ +5 %', raw && sdk ? sdk.mean / raw.mean - 1 : undefined, (v) => v <= 0.05, (v) => `${v >= 0 ? '+' : ''}${fmt(v * 100, 1)} %`);
+  add(
+    'sdk_overhead',
+    'client.predict vs raw fetch, c1 (mean latency)',
+    '≤ +5 %',
+    raw && sdk ? sdk.mean / raw.mean - 1 : undefined,
+    (v) => v <= 0.05,
+    (v) => `${v >= 0 ? '+' : ''}${fmt(v * 100, 1)} %`,
+  );
   // The median too: on a shared machine a few stalls of 20-100 ms move a mean of 2,000 calls by several %.
-  add('sdk_overhead_p50', '  the same on median latency', '≤ +5 %', raw && sdk ? sdk.p50 / raw.p50 - 1 : undefined, (v) => v <= 0.05, (v) => `${v >= 0 ? '+' : ''}${fmt(v * 100, 1)} %`);
-  for (const [kind, label] of [['c1_seq', 'c1 (sequential loop)'], ['c8', 'c8 (autocannon)']] as const) {
+  add(
+    'sdk_overhead_p50',
+    '  the same on median latency',
+    '≤ +5 %',
+    raw && sdk ? sdk.p50 / raw.p50 - 1 : undefined,
+    (v) => v <= 0.05,
+    (v) => `${v >= 0 ? '+' : ''}${fmt(v * 100, 1)} %`,
+  );
+  for (const [kind, label] of [
+    ['c1_seq', 'c1 (sequential loop)'],
+    ['c8', 'c8 (autocannon)'],
+  ] as const) {
     const idle = row(`train_latency_idle_${kind}`);
     const busy = row(`train_latency_training_${kind}`);
     for (const q of ['p50', 'p99'] as const) {
-      add(`training_latency_${kind}_${q}`, `infer ${q} while training / idle, ${label}`, '≤ 3×', idle && busy ? busy[q] / idle[q] : undefined, (v) => v <= 3);
+      add(
+        `training_latency_${kind}_${q}`,
+        `infer ${q} while training / idle, ${label}`,
+        '≤ 3×',
+        idle && busy ? busy[q] / idle[q] : undefined,
+        (v) => v <= 3,
+      );
     }
   }
   const native = measure('train_native_s');
-  add('train_vs_cpu', 'training epoch: cpu time / native time', '≥ 50×', native && measure('train_cpu_s') ? measure('train_cpu_s')! / native : undefined, (v) => v >= 50, (v) => `${fmt(v, 0)}×`);
-  add('train_vs_keras', 'training epoch: Keras time / native time', '≥ 0.8×', native && measure('train_keras_s') ? measure('train_keras_s')! / native : undefined, (v) => v >= 0.8, undefined, pythonSkip);
-  const vsFunction = (id: string) => (measure(id) && measure('predict_function_ms') ? measure(id)! / measure('predict_function_ms')! : undefined);
-  add('predict_vs_function', 'predict batch 256: modelport (as served) / tf.function', '≤ 1.25×', vsFunction('predict_served_ms'), (v) => v <= 1.25, undefined, pythonSkip);
-  add('predict_layers_vs_function', '  op by op instead (MODELPORT_GRAPH=off)', '≤ 1.25×', vsFunction('predict_tfjs_ms'), (v) => v <= 1.25, undefined, pythonSkip);
+  add(
+    'train_vs_cpu',
+    'training epoch: cpu time / native time',
+    '≥ 50×',
+    native && measure('train_cpu_s') ? measure('train_cpu_s')! / native : undefined,
+    (v) => v >= 50,
+    (v) => `${fmt(v, 0)}×`,
+  );
+  add(
+    'train_vs_keras',
+    'training epoch: Keras time / native time',
+    '≥ 0.8×',
+    native && measure('train_keras_s') ? measure('train_keras_s')! / native : undefined,
+    (v) => v >= 0.8,
+    undefined,
+    pythonSkip,
+  );
+  const vsFunction = (id: string) =>
+    measure(id) && measure('predict_function_ms') ? measure(id)! / measure('predict_function_ms')! : undefined;
+  add(
+    'predict_vs_function',
+    'predict batch 256: modelport (as served) / tf.function',
+    '≤ 1.25×',
+    vsFunction('predict_served_ms'),
+    (v) => v <= 1.25,
+    undefined,
+    pythonSkip,
+  );
+  add(
+    'predict_layers_vs_function',
+    '  op by op instead (MODELPORT_GRAPH=off)',
+    '≤ 1.25×',
+    vsFunction('predict_tfjs_ms'),
+    (v) => v <= 1.25,
+    undefined,
+    pythonSkip,
+  );
   out.at(-1)!.whatIf = true;
-  add('startup', 'start-up to ready', '≤ 1.5 s', measure('startup_ms'), (v) => v <= 1500, (v) => `${fmt(v / 1000, 2)} s`);
+  add(
+    'startup',
+    'start-up to ready',
+    '≤ 1.5 s',
+    measure('startup_ms'),
+    (v) => v <= 1500,
+    (v) => `${fmt(v / 1000, 2)} s`,
+  );
   return out;
 }
 
@@ -677,21 +1010,58 @@ function fmt(value: number, digits: number): string {
 
 function table(headers: string[], body: string[][], align: ('l' | 'r')[]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => (align[i] === 'r' ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
-  return [line(headers), `|${widths.map((w, i) => (align[i] === 'r' ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`, ...body.map(line)].join('\n');
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (align[i] === 'r' ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
+  return [
+    line(headers),
+    `|${widths.map((w, i) => (align[i] === 'r' ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`,
+    ...body.map(line),
+  ].join('\n');
 }
 
 function report(results: { ratios: Ratio[] }): string {
   const others = (cores: number | undefined) => (cores === undefined ? '' : fmt(cores, 2));
   const loadRows = rows.map((r) =>
     r.result
-      ? [r.label, String(r.result.connections), fmt(r.result.rps, 0), fmt(r.result.p50, r.result.tool === 'sequential' ? 3 : 0), fmt(r.result.p99, r.result.tool === 'sequential' ? 3 : 0), String(r.result.errors), others(r.otherCores)]
+      ? [
+          r.label,
+          String(r.result.connections),
+          fmt(r.result.rps, 0),
+          fmt(r.result.p50, r.result.tool === 'sequential' ? 3 : 0),
+          fmt(r.result.p99, r.result.tool === 'sequential' ? 3 : 0),
+          String(r.result.errors),
+          others(r.otherCores),
+        ]
       : [r.label, '', r.skipped ?? 'skipped', '', '', '', ''],
   );
-  const ORDER = ['startup_ms', 'train_native_s', 'train_cpu_s', 'train_keras_s', 'predict_served_ms', 'predict_tfjs_ms', 'predict_savedmodel_ms', 'predict_function_ms', 'predict_eager_ms', 'predict_b1_served_ms', 'predict_b1_tfjs_ms', 'predict_b1_savedmodel_ms', 'predict_b1_function_ms'];
+  const ORDER = [
+    'startup_ms',
+    'train_native_s',
+    'train_cpu_s',
+    'train_keras_s',
+    'predict_served_ms',
+    'predict_tfjs_ms',
+    'predict_savedmodel_ms',
+    'predict_function_ms',
+    'predict_eager_ms',
+    'predict_b1_served_ms',
+    'predict_b1_tfjs_ms',
+    'predict_b1_savedmodel_ms',
+    'predict_b1_function_ms',
+  ];
   const sorted = [...measures].sort((a, b) => (ORDER.indexOf(a.id) + 1 || 99) - (ORDER.indexOf(b.id) + 1 || 99));
-  const measureRows = sorted.map((m) => [m.label, m.value === undefined ? (m.skipped ?? 'skipped') : `${fmt(m.value, m.unit === 's' ? 2 : 1)} ${m.unit}`, others(m.otherCores), m.note ?? '']);
-  const ratioRows = results.ratios.map((r) => [r.label, r.display ?? r.skipped ?? '', r.target, r.met === undefined ? '—' : r.whatIf ? (r.met ? 'would meet' : 'would miss') : r.met ? 'met' : 'MISSED']);
+  const measureRows = sorted.map((m) => [
+    m.label,
+    m.value === undefined ? (m.skipped ?? 'skipped') : `${fmt(m.value, m.unit === 's' ? 2 : 1)} ${m.unit}`,
+    others(m.otherCores),
+    m.note ?? '',
+  ]);
+  const ratioRows = results.ratios.map((r) => [
+    r.label,
+    r.display ?? r.skipped ?? '',
+    r.target,
+    r.met === undefined ? '—' : r.whatIf ? (r.met ? 'would meet' : 'would miss') : r.met ? 'met' : 'MISSED',
+  ]);
   return [
     table(['HTTP scenario', 'conc.', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'others¹'], loadRows, ['l', 'r', 'r', 'r', 'r', 'r', 'r']),
     '',
@@ -702,8 +1072,22 @@ function report(results: { ratios: Ratio[] }): string {
       ? [
           '',
           table(
-            ['server side (GET /v2/models/digits/stats)', 'ms in route', 'ms queued', 'req per model run', 'ms per model run', 'model busy'],
-            Object.entries(serverSide).map(([id, s]) => [rows.find((r) => r.id === id)!.label + ` c${rows.find((r) => r.id === id)!.result!.connections}`, fmt(s.request_ms!, 2), fmt(s.queue_ms!, 2), fmt(s.samples_per_execution!, 1), fmt(s.compute_ms_per_execution!, 2), `${fmt(s.compute_share_of_wall! * 100, 0)} %`]),
+            [
+              'server side (GET /v2/models/digits/stats)',
+              'ms in route',
+              'ms queued',
+              'req per model run',
+              'ms per model run',
+              'model busy',
+            ],
+            Object.entries(serverSide).map(([id, s]) => [
+              rows.find((r) => r.id === id)!.label + ` c${rows.find((r) => r.id === id)!.result!.connections}`,
+              fmt(s.request_ms!, 2),
+              fmt(s.queue_ms!, 2),
+              fmt(s.samples_per_execution!, 1),
+              fmt(s.compute_ms_per_execution!, 2),
+              `${fmt(s.compute_share_of_wall! * 100, 0)} %`,
+            ]),
             ['l', 'r', 'r', 'r', 'r', 'r'],
           ),
         ]
@@ -745,7 +1129,11 @@ function versions(): Record<string, unknown> {
   let git: string | undefined = process.env.MODELPORT_BENCH_COMMIT;
   let dirty: string[] | undefined;
   try {
-    git = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    git = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
     dirty = execFileSync('git', ['status', '--porcelain'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
       .split('\n')
       .filter((line) => line.trim() && !line.slice(3).startsWith('bench/'))
@@ -759,7 +1147,9 @@ function versions(): Record<string, unknown> {
     git_commit: git,
     uncommitted_changes_outside_bench: dirty,
     tfjs: pkg('@tensorflow/tfjs-core'),
-    tensorflow_native: (extra.modelport_runtime as Record<string, string> | undefined)?.tensorflow_version ?? (extra.tfjs_native as Record<string, string> | undefined)?.tensorflow,
+    tensorflow_native:
+      (extra.modelport_runtime as Record<string, string> | undefined)?.tensorflow_version ??
+      (extra.tfjs_native as Record<string, string> | undefined)?.tensorflow,
     backend: (extra.modelport_runtime as Record<string, string> | undefined)?.backend,
     autocannon: pkg('autocannon'),
     python: pythonVersions,
@@ -771,7 +1161,10 @@ async function main(): Promise<void> {
   const idleAtStart = await cpuIdle(2000);
   extra.cpu_idle_before_start = idleAtStart;
   extra.loadavg_at_start = os.loadavg();
-  if (idleAtStart !== undefined && idleAtStart < 0.9) log(`note: the CPUs were only ${fmt(idleAtStart * 100, 0)} % idle before we started: other processes use these cores, figures will be noisier`);
+  if (idleAtStart !== undefined && idleAtStart < 0.9)
+    log(
+      `note: the CPUs were only ${fmt(idleAtStart * 100, 0)} % idle before we started: other processes use these cores, figures will be noisier`,
+    );
   if (only.has('fastapi') || only.has('training')) await preparePython();
   if (only.has('ceiling')) await ceiling();
   if (only.has('fastapi')) await fastapi();
@@ -791,10 +1184,24 @@ async function main(): Promise<void> {
     }
   }
   if (pythonSkip) notes.push(`Python baselines ${pythonSkip}`);
-  if (idleAtStart !== undefined && idleAtStart < 0.9) notes.push(`the CPUs were only ${fmt(idleAtStart * 100, 0)} % idle in the 2 s before the bench started (other processes on these ${os.cpus().length} cores): rerun on a quiet machine for steadier figures`);
-  if (Object.keys(retries).length) notes.push(`measured again because other processes took CPU: ${Object.entries(retries).map(([id, cores]) => `${id} (${cores.map((c) => fmt(c, 2)).join(', ')} cores)`).join('; ')}; the least disturbed attempt is shown`);
-  const disturbed = [...rows.filter((r) => (r.otherCores ?? 0) > DISTURBED).map((r) => r.label), ...measures.filter((m) => (m.otherCores ?? 0) > DISTURBED).map((m) => m.label)];
-  if (disturbed.length) notes.push(`other processes still took more than ${DISTURBED} core during: ${disturbed.join('; ')}. Those figures are pessimistic; rerun on a quiet machine.`);
+  if (idleAtStart !== undefined && idleAtStart < 0.9)
+    notes.push(
+      `the CPUs were only ${fmt(idleAtStart * 100, 0)} % idle in the 2 s before the bench started (other processes on these ${os.cpus().length} cores): rerun on a quiet machine for steadier figures`,
+    );
+  if (Object.keys(retries).length)
+    notes.push(
+      `measured again because other processes took CPU: ${Object.entries(retries)
+        .map(([id, cores]) => `${id} (${cores.map((c) => fmt(c, 2)).join(', ')} cores)`)
+        .join('; ')}; the least disturbed attempt is shown`,
+    );
+  const disturbed = [
+    ...rows.filter((r) => (r.otherCores ?? 0) > DISTURBED).map((r) => r.label),
+    ...measures.filter((m) => (m.otherCores ?? 0) > DISTURBED).map((m) => m.label),
+  ];
+  if (disturbed.length)
+    notes.push(
+      `other processes still took more than ${DISTURBED} core during: ${disturbed.join('; ')}. Those figures are pessimistic; rerun on a quiet machine.`,
+    );
 
   const results = { ratios: ratios() };
   const cpus = os.cpus();
@@ -802,9 +1209,25 @@ async function main(): Promise<void> {
   const output = {
     date: date.toISOString(),
     duration_s: (Date.now() - started) / 1000,
-    machine: { cpus: cpus.length, cpu_model: cpus[0]?.model, memory_bytes: os.totalmem(), platform: `${os.platform()} ${os.release()} ${os.arch()}`, loadavg_at_end: os.loadavg() },
+    machine: {
+      cpus: cpus.length,
+      cpu_model: cpus[0]?.model,
+      memory_bytes: os.totalmem(),
+      platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+      loadavg_at_end: os.loadavg(),
+    },
     versions: versions(),
-    settings: { warmup_s: durations.warmup, duration_s: durations.duration, scenarios: [...only], train_samples: TRAIN_SAMPLES, cpu_samples: CPU_SAMPLES, batch_size: BATCH_SIZE, digit_label: p.label, json_body_bytes: Buffer.byteLength(p.json), binary_body_bytes: p.binary.byteLength },
+    settings: {
+      warmup_s: durations.warmup,
+      duration_s: durations.duration,
+      scenarios: [...only],
+      train_samples: TRAIN_SAMPLES,
+      cpu_samples: CPU_SAMPLES,
+      batch_size: BATCH_SIZE,
+      digit_label: p.label,
+      json_body_bytes: Buffer.byteLength(p.json),
+      binary_body_bytes: p.binary.byteLength,
+    },
     rows,
     server_side: serverSide,
     retries_for_other_processes: retries,
@@ -814,16 +1237,28 @@ async function main(): Promise<void> {
     details: extra,
   };
   await mkdir(args.out, { recursive: true });
-  const file = path.join(args.out, `${date.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`);
+  const file = path.join(
+    args.out,
+    `${date
+      .toISOString()
+      .replace(/:/g, '-')
+      .replace(/\.\d+Z$/, 'Z')}.json`,
+  );
   await writeFile(file, `${JSON.stringify(output, null, 2)}\n`);
 
   console.log('');
-  console.log(`modelport benchmarks, ${date.toISOString()} · ${cpus.length} × ${cpus[0]?.model} · ${fmt(os.totalmem() / 2 ** 30, 1)} GiB · node ${process.version} · tfjs ${output.versions.tfjs} · TensorFlow ${output.versions.tensorflow_native ?? '?'} (${output.versions.backend ?? '?'})`);
-  console.log(`warm-up ${durations.warmup} s, measured ${durations.duration} s per HTTP scenario; load generator (autocannon ${output.versions.autocannon}) on the same cores`);
+  console.log(
+    `modelport benchmarks, ${date.toISOString()} · ${cpus.length} × ${cpus[0]?.model} · ${fmt(os.totalmem() / 2 ** 30, 1)} GiB · node ${process.version} · tfjs ${output.versions.tfjs} · TensorFlow ${output.versions.tensorflow_native ?? '?'} (${output.versions.backend ?? '?'})`,
+  );
+  console.log(
+    `warm-up ${durations.warmup} s, measured ${durations.duration} s per HTTP scenario; load generator (autocannon ${output.versions.autocannon}) on the same cores`,
+  );
   console.log('');
   console.log(report(results));
   console.log('');
-  console.log(`¹ others: average CPU cores taken by processes other than the bench and its children during that measurement (of ${cpus.length}); above ${DISTURBED} it was measured again (see notes).`);
+  console.log(
+    `¹ others: average CPU cores taken by processes other than the bench and its children during that measurement (of ${cpus.length}); above ${DISTURBED} it was measured again (see notes).`,
+  );
   for (const note of notes) console.log(`- ${note}`);
   console.log(`\nwritten ${path.relative(ROOT, file)} (${fmt(output.duration_s, 0)} s in all)`);
   if (!existsSync(PYDEPS) && !args['no-python']) console.log('(bench/.pydeps was not created)');

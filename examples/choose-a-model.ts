@@ -30,27 +30,36 @@ const evaluation = await job.wait({
 if (process.stdout.isTTY) process.stdout.write('\n');
 console.log(`evaluation ${evaluation.id} on ${evaluation.dataset}:\n`);
 
-printTable(evaluation.results.map((r: EvaluationResult) => ({
-  model: `${r.model} v${r.version}`,
-  accuracy: `${(r.accuracy * 100).toFixed(2)} %`,
-  'macro F1': r.macro.f1.toFixed(4),
-  'p50 ms': r.latency_ms.per_sample!.p50.toFixed(2),
-  'p95 ms': r.latency_ms.per_sample!.p95.toFixed(2),
-  'batch p50 ms': r.latency_ms.per_batch.p50.toFixed(1),
-  size: `${(r.size_bytes / 1024).toFixed(0)} KB`,
-})));
+printTable(
+  evaluation.results.map((r: EvaluationResult) => ({
+    model: `${r.model} v${r.version}`,
+    accuracy: `${(r.accuracy * 100).toFixed(2)} %`,
+    'macro F1': r.macro.f1.toFixed(4),
+    'p50 ms': r.latency_ms.per_sample!.p50.toFixed(2),
+    'p95 ms': r.latency_ms.per_sample!.p95.toFixed(2),
+    'batch p50 ms': r.latency_ms.per_batch.p50.toFixed(1),
+    size: `${(r.size_bytes / 1024).toFixed(0)} KB`,
+  })),
+);
 
 // 2. Let the server choose. Every selection re-measures latency now, on this server.
 const [cnn, mlp] = ['digits', 'digits-mlp'].map((name) => evaluation.results.find((r) => r.model === name)!);
 const p95 = (r: EvaluationResult) => r.latency_ms.per_sample!.p95;
 const budget = Math.round(((p95(cnn!) + p95(mlp!)) / 2) * 1000) / 1000;
-const base: SelectionParams = { task: 'image-classification', inputs: [{ datatype: 'FP32', shape: [-1, 28, 28, 1] }], latency_samples: LATENCY_SAMPLES };
+const base: SelectionParams = {
+  task: 'image-classification',
+  inputs: [{ datatype: 'FP32', shape: [-1, 28, 28, 1] }],
+  latency_samples: LATENCY_SAMPLES,
+};
 
 const questions: [string, SelectionParams][] = [
   ['the most accurate', { ...base, objective: 'accuracy' }],
   ['the smallest that is at least 95 % accurate', { ...base, objective: 'size', constraints: { min_accuracy: 0.95 } }],
   ['the fastest that is at least 90 % accurate', { ...base, objective: 'latency', constraints: { min_accuracy: 0.9 } }],
-  [`the most accurate with p95 ≤ ${budget} ms (between the two p95s above)`, { ...base, objective: 'accuracy', constraints: { max_p95_latency_ms: budget } }],
+  [
+    `the most accurate with p95 ≤ ${budget} ms (between the two p95s above)`,
+    { ...base, objective: 'accuracy', constraints: { max_p95_latency_ms: budget } },
+  ],
   ['at least 99 % accurate (neither is)', { ...base, constraints: { min_accuracy: 0.99 } }],
 ];
 for (const [question, request] of questions) {
@@ -62,7 +71,10 @@ for (const [question, request] of questions) {
 
 function measured(selection: Selection): string {
   return selection.candidates
-    .map((c) => `${c.model}: accuracy ${c.accuracy} (${c.sources.accuracy.kind}${c.sources.accuracy.dataset ? ` ${c.sources.accuracy.dataset}` : ''}), p95 ${c.latency_ms?.p95 ?? '?'} ms${c.excluded_by.length ? `, excluded by ${c.excluded_by.join(', ')}` : ''}`)
+    .map(
+      (c) =>
+        `${c.model}: accuracy ${c.accuracy} (${c.sources.accuracy.kind}${c.sources.accuracy.dataset ? ` ${c.sources.accuracy.dataset}` : ''}), p95 ${c.latency_ms?.p95 ?? '?'} ms${c.excluded_by.length ? `, excluded by ${c.excluded_by.join(', ')}` : ''}`,
+    )
     .join('; ');
 }
 

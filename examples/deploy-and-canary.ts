@@ -29,13 +29,20 @@ const before = await client.models.get('digits');
 const stable = before.aliases.production?.[0]?.version ?? before.latest_version!;
 console.log(`digits: versions [${before.versions}], production → ${stable}`);
 
-const uploaded = await client.models.versions.upload('digits', { directory: folder }, {
-  onProgress: ({ percent }) => process.stdout.isTTY && process.stdout.write(`\ruploading… ${(percent * 100).toFixed(0)}%`),
-});
+const uploaded = await client.models.versions.upload(
+  'digits',
+  { directory: folder },
+  {
+    onProgress: ({ percent }) => process.stdout.isTTY && process.stdout.write(`\ruploading… ${(percent * 100).toFixed(0)}%`),
+  },
+);
 if (process.stdout.isTTY) process.stdout.write('\n');
 console.log(`uploaded version ${uploaded.version} (${uploaded.platform}, ${uploaded.size_bytes} bytes, ${uploaded.state})`);
 
-await client.models.aliases.set('digits', 'production', [{ version: stable, weight: 90 }, { version: uploaded.version, weight: 10 }]);
+await client.models.aliases.set('digits', 'production', [
+  { version: stable, weight: 90 },
+  { version: uploaded.version, weight: 10 },
+]);
 console.log('canary 90/10, 200 requests:', await trafficSplit(200));
 
 await client.models.aliases.set('digits', 'production', uploaded.version);

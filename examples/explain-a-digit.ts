@@ -17,7 +17,9 @@ const pixels = mnist[digit]!.get(mnist[digit]!.length - 1);
 
 const explanation = await client.models.explain('digits', { data: pixels, shape: [1, 28, 28, 1] }, { steps: 128 });
 const ig = explanation.attributions.integrated_gradients!.data;
-console.log(`predicted ${explanation.target.label} (score ${explanation.target.score.toFixed(3)}); attributions sum to ${explanation.completeness!.sum.toFixed(4)}, score difference ${explanation.completeness!.score_difference.toFixed(4)}`);
+console.log(
+  `predicted ${explanation.target.label} (score ${explanation.target.score.toFixed(3)}); attributions sum to ${explanation.completeness!.sum.toFixed(4)}, score difference ${explanation.completeness!.score_difference.toFixed(4)}`,
+);
 
 // Two 28×28 panels, each pixel drawn as an 8×8 square: the digit in grey, then the attributions in red/blue.
 const ZOOM = 8;
@@ -30,7 +32,8 @@ for (let y = 0; y < 28 * ZOOM; y++) {
     const grey = Math.round(pixels[i]! * 255);
     rgb.set([grey, grey, grey], (y * width + x) * 3);
     const a = ig[i]! / scale;
-    const heat = a >= 0 ? [255, Math.round(255 * (1 - a)), Math.round(255 * (1 - a))] : [Math.round(255 * (1 + a)), Math.round(255 * (1 + a)), 255];
+    const heat =
+      a >= 0 ? [255, Math.round(255 * (1 - a)), Math.round(255 * (1 - a))] : [Math.round(255 * (1 + a)), Math.round(255 * (1 + a)), 255];
     rgb.set(heat, (y * width + 28 * ZOOM + x) * 3);
   }
 }
@@ -53,7 +56,12 @@ function png(rgb: Uint8Array, w: number, h: number): Buffer {
     framed.writeUInt32BE(crc32(body), body.length + 4);
     return framed;
   };
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', header), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(rows)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 function crc32(bytes: Uint8Array): number {

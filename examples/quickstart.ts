@@ -27,5 +27,7 @@ console.log('true  predicted  score   runner-up');
 prediction.classes!.forEach((top, i) => {
   const [best, second] = top;
   const mark = Number(best!.label) === samples[i]!.digit ? ' ' : '✗';
-  console.log(`  ${samples[i]!.digit}       ${best!.label}${mark}     ${best!.score.toFixed(3)}   ${second!.label} (${second!.score.toFixed(3)})`);
+  console.log(
+    `  ${samples[i]!.digit}       ${best!.label}${mark}     ${best!.score.toFixed(3)}   ${second!.label} (${second!.score.toFixed(3)})`,
+  );
 });

@@ -38,7 +38,9 @@ console.log(`training job ${job.id}: ${model} on mnist-train, ${epochs} epochs`)
 // 2. Progress: the job's events (Server-Sent Events), replayed from the start, then live.
 for await (const event of job.events()) {
   if (event.type === 'epoch') {
-    console.log(`  epoch ${event.epoch}/${event.epochs}: loss ${event.loss!.toFixed(4)}, val_accuracy ${event.val_accuracy!.toFixed(4)}, eta ${Math.round(event.eta_seconds ?? 0)} s`);
+    console.log(
+      `  epoch ${event.epoch}/${event.epochs}: loss ${event.loss!.toFixed(4)}, val_accuracy ${event.val_accuracy!.toFixed(4)}, eta ${Math.round(event.eta_seconds ?? 0)} s`,
+    );
   } else {
     console.log(`  ${event.type}${event.version ? ` (version ${event.version})` : ''}${event.error ? `: ${event.error}` : ''}`);
   }
@@ -48,11 +50,14 @@ const version = done.result_version!;
 console.log(`trained ${model} v${version}; staging → v${version}\n`);
 
 // 3. Evaluate the new version and the bundled CNN on the same held-out digits.
-const evaluation = await (await client.evaluations.create({
-  dataset: 'mnist-holdout',
-  models: [{ model, version }, { model: 'digits' }],
-})).wait();
-const row = (r: EvaluationResult) => `${`${r.model} v${r.version}`.padEnd(16)} accuracy ${(r.accuracy * 100).toFixed(2)} %  macro F1 ${r.macro.f1.toFixed(4)}  size ${(r.size_bytes / 1024).toFixed(0)} KB`;
+const evaluation = await (
+  await client.evaluations.create({
+    dataset: 'mnist-holdout',
+    models: [{ model, version }, { model: 'digits' }],
+  })
+).wait();
+const row = (r: EvaluationResult) =>
+  `${`${r.model} v${r.version}`.padEnd(16)} accuracy ${(r.accuracy * 100).toFixed(2)} %  macro F1 ${r.macro.f1.toFixed(4)}  size ${(r.size_bytes / 1024).toFixed(0)} KB`;
 evaluation.results.forEach((r) => console.log(row(r)));
 
 // 4. Promote it if it is good enough.

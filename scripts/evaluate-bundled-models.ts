@@ -16,11 +16,7 @@ export interface Evaluation {
 const EPSILON = 1e-7;
 
 /** Runs `model` on all of `set` (reshaped to [n, ...sampleShape]) and scores the argmax. */
-export function evaluateClassifier(
-  model: tfTypes.LayersModel,
-  set: LabeledSet,
-  sampleShape: readonly number[],
-): Evaluation {
+export function evaluateClassifier(model: tfTypes.LayersModel, set: LabeledSet, sampleShape: readonly number[]): Evaluation {
   const probs = tf.tidy(() => {
     const x = tf.tensor(set.x, [set.n, ...sampleShape], 'float32');
     return (model.predict(x, { batchSize: 256 }) as tfTypes.Tensor).dataSync() as Float32Array;

@@ -91,7 +91,7 @@ const SPECS: readonly ModelSpec[] = [
   {
     name: 'iris',
     task: 'tabular-classification',
-    description: 'Iris species classifier from sepal and petal length and width in cm (Fisher\'s iris data).',
+    description: "Iris species classifier from sepal and petal length and width in cm (Fisher's iris data).",
     labels: IRIS_LABELS,
     input: { name: 'features', shape: [IRIS_FEATURES] },
     dataset: 'iris-holdout',

@@ -26,7 +26,9 @@ for (const name of ['digits', 'digits-mlp', 'iris']) {
     const got = evaluateClassifier(model, test, info.inputs[0]!.shape.slice(1));
     const ok = got.samples === metrics.samples && round4(got.accuracy) === metrics.accuracy && round4(got.loss) === metrics.loss;
     failed ||= !ok;
-    console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}/${version}: accuracy ${round4(got.accuracy)} (config ${metrics.accuracy}), loss ${round4(got.loss)} (config ${metrics.loss}), ${got.samples} samples`);
+    console.log(
+      `${ok ? 'ok  ' : 'FAIL'} ${name}/${version}: accuracy ${round4(got.accuracy)} (config ${metrics.accuracy}), loss ${round4(got.loss)} (config ${metrics.loss}), ${got.samples} samples`,
+    );
     model.dispose();
   }
 }

@@ -12,13 +12,21 @@ import { OPERATION_REQUESTS } from './helpers/operation-requests';
 const spec = parse(readFileSync(new URL('../openapi.yaml', import.meta.url), 'utf8'));
 const SCOPES = ['inference', 'models:read', 'models:write', 'training', 'admin'] as const;
 
-interface Op { id: string; scopes: string[]; declared: string[] }
-const operations: Op[] = Object.values<Record<string, any>>(spec.paths).flatMap((item) =>
-  ['get', 'post', 'put', 'patch', 'delete'].filter((m) => item[m]).map((m) => ({
-    id: item[m].operationId as string,
-    scopes: (item[m].security ?? spec.security ?? []).flatMap((r: Record<string, string[]>) => Object.values(r).flat()),
-    declared: Object.keys(item[m].responses),
-  })))
+interface Op {
+  id: string;
+  scopes: string[];
+  declared: string[];
+}
+const operations: Op[] = Object.values<Record<string, any>>(spec.paths)
+  .flatMap((item) =>
+    ['get', 'post', 'put', 'patch', 'delete']
+      .filter((m) => item[m])
+      .map((m) => ({
+        id: item[m].operationId as string,
+        scopes: (item[m].security ?? spec.security ?? []).flatMap((r: Record<string, string[]>) => Object.values(r).flat()),
+        declared: Object.keys(item[m].responses),
+      })),
+  )
   // Reset wipes the keys this sweep uses, so it goes last.
   .sort((a, b) => Number(a.id === 'resetMock') - Number(b.id === 'resetMock'));
 
@@ -48,7 +56,9 @@ describe('every operation declares its security', () => {
   it('has a request in the sweep and declares 401/403 when it needs a key', () => {
     for (const op of operations) {
       expect(OPERATION_REQUESTS[op.id], `no sweep request for ${op.id}`).toBeDefined();
-      const operation = Object.values<Record<string, any>>(spec.paths).flatMap((item) => Object.values(item)).find((o) => o?.operationId === op.id);
+      const operation = Object.values<Record<string, any>>(spec.paths)
+        .flatMap((item) => Object.values(item))
+        .find((o) => o?.operationId === op.id);
       expect(operation.security, `${op.id} declares no security`).toBeDefined();
       if (op.scopes.length) expect(op.declared, op.id).toEqual(expect.arrayContaining(['401', '403']));
     }

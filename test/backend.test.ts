@@ -10,7 +10,9 @@ const CLI = new URL('../mock-server/bin/modelport.js', import.meta.url).pathname
 function serve(env: Record<string, string | undefined>): Promise<{ url?: string; code?: number | null; output: string; stop(): void }> {
   return new Promise((resolve) => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'modelport-backend-'));
-    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--no-auth', '--data-dir', dataDir], { env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--no-auth', '--data-dir', dataDir], {
+      env: { ...process.env, ...env },
+    });
     child.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
     let output = '';
     const stop = () => child.kill('SIGTERM');
@@ -46,7 +48,12 @@ describe('backend choice', () => {
   });
 
   // A native cache that cannot be prepared: empty, and no python to download the wheel with.
-  const unpreparable = () => ({ MODELPORT_NATIVE_CACHE: mkdtempSync(path.join(os.tmpdir(), 'modelport-no-native-')), MODELPORT_PYTHON: '/nonexistent/python3', MODELPORT_TF_WHEEL: '', MODELPORT_SKIP_NATIVE: '' });
+  const unpreparable = () => ({
+    MODELPORT_NATIVE_CACHE: mkdtempSync(path.join(os.tmpdir(), 'modelport-no-native-')),
+    MODELPORT_PYTHON: '/nonexistent/python3',
+    MODELPORT_TF_WHEEL: '',
+    MODELPORT_SKIP_NATIVE: '',
+  });
 
   it('a forced backend that cannot load fails loudly and names the fix', async () => {
     const env = unpreparable();
@@ -54,7 +61,9 @@ describe('backend choice', () => {
       const result = await serve({ ...env, MODELPORT_BACKEND: 'tensorflow' });
       expect(result.url).toBeUndefined();
       expect(result.code).toBe(1);
-      expect(result.output).toContain("backend 'tensorflow' was forced but could not load: /nonexistent/python3 with pip is not available (MODELPORT_PYTHON).");
+      expect(result.output).toContain(
+        "backend 'tensorflow' was forced but could not load: /nonexistent/python3 with pip is not available (MODELPORT_PYTHON).",
+      );
       expect(result.output).toContain('then run: npx modelport doctor --no-server');
     } finally {
       rmSync(env.MODELPORT_NATIVE_CACHE, { recursive: true, force: true });
@@ -67,8 +76,14 @@ describe('backend choice', () => {
     try {
       expect(server.url).toBeDefined();
       const warnings = server.output.split('\n').filter((line) => line.includes('[modelport]') && /native|wasm/.test(line));
-      expect(warnings).toEqual([expect.stringContaining('[modelport] native TensorFlow is not available (/nonexistent/python3 with pip is not available (MODELPORT_PYTHON)); running on wasm')]);
-      expect(warnings[0]).toContain('To get native: install python3 and pip (Debian/Ubuntu: apt-get install python3-pip) or set MODELPORT_PYTHON, then run: npx modelport doctor --no-server');
+      expect(warnings).toEqual([
+        expect.stringContaining(
+          '[modelport] native TensorFlow is not available (/nonexistent/python3 with pip is not available (MODELPORT_PYTHON)); running on wasm',
+        ),
+      ]);
+      expect(warnings[0]).toContain(
+        'To get native: install python3 and pip (Debian/Ubuntu: apt-get install python3-pip) or set MODELPORT_PYTHON, then run: npx modelport doctor --no-server',
+      );
       expect((await (await fetch(`${server.url}/v2`)).json()).runtime.backend).toBe('wasm');
     } finally {
       server.stop();

@@ -26,7 +26,16 @@ const PAGE_DIR = path.join(ROOT, 'test/browser');
 const SCREENSHOT = path.join(ROOT, 'test-artifacts/browser-sdk.png');
 const CHROMIUM = '/usr/bin/chromium';
 // Flags for a closed network: no GPU, no QUIC, and none of the background calls home.
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 /** Budget for the SDK entry with ky, minified + gzipped: fail when it grows past this. */
 const SIZE_BUDGET_BYTES = 20 * 1024;
 
@@ -121,7 +130,9 @@ describe.skipIf(!hasChromium)('the SDK bundle in headless Chromium', () => {
     page.on('console', (message) => {
       if (message.type() === 'error') consoleErrors.push({ text: message.text(), url: message.location().url });
     });
-    page.on('requestfailed', (request) => pageProblems.push(`request failed: ${request.method()} ${request.url()}: ${request.failure()?.errorText}`));
+    page.on('requestfailed', (request) =>
+      pageProblems.push(`request failed: ${request.method()} ${request.url()}: ${request.failure()?.errorText}`),
+    );
     console.log(
       `browser test setup: bundle + page server ${Math.round(bundled - started)} ms, ` +
         `mock server + ${browser.browserType().name()} ${browser.version()} ${Math.round(performance.now() - bundled)} ms; ` +
@@ -142,7 +153,10 @@ describe.skipIf(!hasChromium)('the SDK bundle in headless Chromium', () => {
     const digit = { pixels: Array.from(mnist.x.subarray(0, 784)), label: String(mnist.y[0]) };
     const irisDir = path.join(ROOT, 'mock-server/models/iris/1');
     const irisFiles = await Promise.all(
-      [['model.json', 'application/json'], ['weights.bin', 'application/octet-stream']].map(async ([name, type]) => ({
+      [
+        ['model.json', 'application/json'],
+        ['weights.bin', 'application/octet-stream'],
+      ].map(async ([name, type]) => ({
         name,
         type,
         bytes: Array.from(await readFile(path.join(irisDir, name!))),
@@ -167,7 +181,10 @@ describe.skipIf(!hasChromium)('the SDK bundle in headless Chromium', () => {
     expect(results).toEqual({
       'health.ready': { ready: true },
       'server.metadata': { name: serverMetadata.name, version: serverMetadata.version, backend: serverMetadata.runtime.backend },
-      'predict iris': { labels: ['setosa'], output: { name: 'probabilities', datatype: 'FP32', shape: [1, 3], typedArray: 'Float32Array' } },
+      'predict iris': {
+        labels: ['setosa'],
+        output: { name: 'probabilities', datatype: 'FP32', shape: [1, 3], typedArray: 'Float32Array' },
+      },
       'predict digits': { labels: [digit.label], top3: expect.arrayContaining([digit.label]), shape: [1, 10] },
       'predict digits (binary)': { labels: [digit.label], shape: [1, 10], typedArray: 'Float32Array', sameAsJson: true },
       'unknown model': {
@@ -179,7 +196,14 @@ describe.skipIf(!hasChromium)('the SDK bundle in headless Chromium', () => {
         code: 'model_not_found',
         requestIdHeader: true,
       },
-      'versions.upload from File objects': { model: 'iris', version: 2, state: 'READY', predictedWithIt: ['virginica'], servedVersion: '2', progress: [1] },
+      'versions.upload from File objects': {
+        model: 'iris',
+        version: 2,
+        state: 'READY',
+        predictedWithIt: ['virginica'],
+        servedVersion: '2',
+        progress: [1],
+      },
     });
     expect((results['predict digits'] as { top3: string[] }).top3[0]).toBe(digit.label);
 
@@ -190,7 +214,9 @@ describe.skipIf(!hasChromium)('the SDK bundle in headless Chromium', () => {
     const unexpected = consoleErrors.filter(
       ({ text, url }) => !(text.includes('status of 404') && url === `${mock.url}/v2/models/no-such-model`),
     );
-    console.log(`page console errors (${consoleErrors.length}, ${consoleErrors.length - unexpected.length} expected): ${JSON.stringify(consoleErrors)}`);
+    console.log(
+      `page console errors (${consoleErrors.length}, ${consoleErrors.length - unexpected.length} expected): ${JSON.stringify(consoleErrors)}`,
+    );
     expect([...pageProblems, ...unexpected.map(({ text, url }) => `console error: ${text} (${url})`)]).toEqual([]);
   });
 });

@@ -15,11 +15,19 @@ const work = mkdtempSync(path.join(os.tmpdir(), 'modelport-cli-'));
 let server: RunningMockServer;
 
 /** Runs the CLI against the test server; resolves with its exit code and output. */
-function modelport(args: string[], options: { stdin?: string; url?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function modelport(
+  args: string[],
+  options: { stdin?: string; url?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [CLI, '--url', options.url ?? server.url, ...args], {
-      env: { ...process.env, MODELPORT_API_KEY: server.adminKey, TF_CPP_MIN_LOG_LEVEL: '3' },
-    }, (error, stdout, stderr) => resolve({ code: error ? (error.code as number) : 0, stdout, stderr }));
+    const child = execFile(
+      process.execPath,
+      [CLI, '--url', options.url ?? server.url, ...args],
+      {
+        env: { ...process.env, MODELPORT_API_KEY: server.adminKey, TF_CPP_MIN_LOG_LEVEL: '3' },
+      },
+      (error, stdout, stderr) => resolve({ code: error ? (error.code as number) : 0, stdout, stderr }),
+    );
     if (options.stdin !== undefined) child.stdin!.end(options.stdin);
     else child.stdin!.end();
   });
@@ -42,7 +50,9 @@ describe('the modelport CLI', () => {
 
   it('predicts a digit from a PNG file and iris from JSON on stdin', async () => {
     const mnist = loadMnistSplit().test;
-    const png = await tfNode.encodePng(tf.tidy(() => tf.tensor(mnist.x.subarray(0, 784), [28, 28, 1]).mul(255).round().toInt()) as tfTypes.Tensor3D);
+    const png = await tfNode.encodePng(
+      tf.tidy(() => tf.tensor(mnist.x.subarray(0, 784), [28, 28, 1]).mul(255).round().toInt()) as tfTypes.Tensor3D,
+    );
     const file = path.join(work, 'digit.png');
     writeFileSync(file, png);
     const digit = await modelport(['--json', 'predict', 'digits', file]);
@@ -56,11 +66,15 @@ describe('the modelport CLI', () => {
     const folder = path.join(work, 'mlp');
     await mkdir(folder);
     for (const file of ['model.json', 'weights.bin']) await cp(path.join(BUNDLED, 'digits-mlp', '1', file), path.join(folder, file));
-    expect((await modelport(['models', 'create', 'cli-digits', '--task', 'image-classification', '--labels', '0,1,2,3,4,5,6,7,8,9'])).stdout).toBe('created model cli-digits\n');
+    expect(
+      (await modelport(['models', 'create', 'cli-digits', '--task', 'image-classification', '--labels', '0,1,2,3,4,5,6,7,8,9'])).stdout,
+    ).toBe('created model cli-digits\n');
     const upload = await modelport(['versions', 'upload', 'cli-digits', folder, '--metrics', '{"accuracy":0.94}']);
     expect(upload.stdout).toBe('cli-digits version 1: tfjs_layers, READY, 205417 bytes\n');
     await modelport(['versions', 'upload', 'cli-digits', folder]);
-    expect((await modelport(['alias', 'set', 'cli-digits', 'production', '1:90,2:10'])).stdout).toBe('cli-digits: production → 1 (90), 2 (10)\n');
+    expect((await modelport(['alias', 'set', 'cli-digits', 'production', '1:90,2:10'])).stdout).toBe(
+      'cli-digits: production → 1 (90), 2 (10)\n',
+    );
     const show = await modelport(['models', 'show', 'cli-digits']);
     expect(show.stdout).toContain('aliases: production → 1 (90), 2 (10)');
     // One graph call per batch on native TensorFlow; op by op on the other backends.
@@ -70,7 +84,11 @@ describe('the modelport CLI', () => {
     expect(inUse.code).toBe(1);
     expect(inUse.stderr).toContain("version 2 of 'cli-digits' is what alias 'production' points at");
     const listed = await modelport(['versions', 'ls', 'cli-digits']);
-    expect(listed.stdout).toMatch(new RegExp(`^VERSION\\s+STATE\\s+PLATFORM\\s+RUNS\\s+SIZE\\s+ALIASES\\n1\\s+READY\\s+tfjs_layers\\s+${runs}\\s+205417\\s+production\\n2\\s+READY\\s+tfjs_layers\\s+${runs}\\s+205417\\s+production\\n$`));
+    expect(listed.stdout).toMatch(
+      new RegExp(
+        `^VERSION\\s+STATE\\s+PLATFORM\\s+RUNS\\s+SIZE\\s+ALIASES\\n1\\s+READY\\s+tfjs_layers\\s+${runs}\\s+205417\\s+production\\n2\\s+READY\\s+tfjs_layers\\s+${runs}\\s+205417\\s+production\\n$`,
+      ),
+    );
     expect((await modelport(['alias', 'rm', 'cli-digits', 'production'])).stdout).toBe('removed alias production of cli-digits\n');
     expect((await modelport(['versions', 'rm', 'cli-digits', '2'])).stdout).toBe('deleted cli-digits version 2\n');
     expect((await modelport(['models', 'rm', 'cli-digits'])).code).toBe(0);
@@ -87,8 +105,36 @@ describe('the modelport CLI', () => {
 
   it('trains with a progress bar and a final table', async () => {
     const architecture = path.join(work, 'iris-net.json');
-    writeFileSync(architecture, JSON.stringify({ input: { name: 'features', shape: [4] }, layers: [{ type: 'dense', units: 8, activation: 'relu' }, { type: 'dense', units: 3, activation: 'softmax' }] }));
-    const run = await modelport(['train', 'iris-cli', '--dataset', 'iris-train', '--epochs', '5', '--batch-size', '16', '--learning-rate', '0.05', '--architecture', architecture, '--task', 'tabular-classification', '--labels', 'setosa,versicolor,virginica', '--alias', 'production']);
+    writeFileSync(
+      architecture,
+      JSON.stringify({
+        input: { name: 'features', shape: [4] },
+        layers: [
+          { type: 'dense', units: 8, activation: 'relu' },
+          { type: 'dense', units: 3, activation: 'softmax' },
+        ],
+      }),
+    );
+    const run = await modelport([
+      'train',
+      'iris-cli',
+      '--dataset',
+      'iris-train',
+      '--epochs',
+      '5',
+      '--batch-size',
+      '16',
+      '--learning-rate',
+      '0.05',
+      '--architecture',
+      architecture,
+      '--task',
+      'tabular-classification',
+      '--labels',
+      'setosa,versicolor,virginica',
+      '--alias',
+      'production',
+    ]);
     expect(run.code).toBe(0);
     expect(run.stderr).toContain('epoch 5/5');
     expect(run.stdout).toMatch(/^EPOCH\s+LOSS\s+ACCURACY\s+VAL_LOSS\s+VAL_ACCURACY\s+SECONDS$/m);
@@ -105,22 +151,50 @@ describe('the modelport CLI', () => {
     expect(result).toMatchObject({ model: 'iris', version: 1, samples: 30 });
     expect(result.latency_ms.per_sample).toBeNull();
     // The human table shows the same figures as the JSON, rounded to 4 places.
-    expect(run.stdout).toMatch(new RegExp(`^iris\\s+1\\s+30\\s+${result.accuracy.toFixed(4)}\\s+${result.loss.toFixed(4)}\\s+${result.macro.f1.toFixed(4)}\\s+\\d+\\.\\d\\d\\s+\\d+\\.\\d\\d\\s+\\d+ KiB$`, 'm'));
-    const total = (run.stdout.match(/^(setosa|versicolor|virginica)((\s+\d+){3})$/gm) ?? []).flatMap((row) => row.split(/\s+/).slice(1).map(Number));
+    expect(run.stdout).toMatch(
+      new RegExp(
+        `^iris\\s+1\\s+30\\s+${result.accuracy.toFixed(4)}\\s+${result.loss.toFixed(4)}\\s+${result.macro.f1.toFixed(4)}\\s+\\d+\\.\\d\\d\\s+\\d+\\.\\d\\d\\s+\\d+ KiB$`,
+        'm',
+      ),
+    );
+    const total = (run.stdout.match(/^(setosa|versicolor|virginica)((\s+\d+){3})$/gm) ?? []).flatMap((row) =>
+      row.split(/\s+/).slice(1).map(Number),
+    );
     expect(total.reduce((a, b) => a + b, 0)).toBe(30);
     const wrong = await modelport(['evaluate', 'iris-holdout', 'digits']);
     expect(wrong.code).toBe(1);
-    expect(wrong.stderr).toContain("digits version 1 takes samples of shape [28,28,1] (784 elements); dataset 'iris-holdout' records have 4");
+    expect(wrong.stderr).toContain(
+      "digits version 1 takes samples of shape [28,28,1] (784 elements); dataset 'iris-holdout' records have 4",
+    );
     expect((await modelport(['evaluate', 'iris-holdout', 'iris@'])).code).toBe(2);
   });
 
   it('selects a version under constraints; exit 5 when none is eligible, 2 without a signature', async () => {
-    const chosen = await modelport(['select', 'image-classification', '--input', 'FP32:-1,28,28,1', '--min-accuracy', '0.95', '--latency-samples', '10']);
+    const chosen = await modelport([
+      'select',
+      'image-classification',
+      '--input',
+      'FP32:-1,28,28,1',
+      '--min-accuracy',
+      '0.95',
+      '--latency-samples',
+      '10',
+    ]);
     expect(chosen.code).toBe(0);
     expect(chosen.stdout.split('\n')[0]).toBe('chosen: digits version 1');
     expect(chosen.stdout).toMatch(/^1\s+digits\s+1\s+0\.9810\s/m);
     expect(chosen.stdout).toMatch(/^-\s+digits-mlp\s+1\s+0\.9405\s.*\smin_accuracy$/m);
-    const none = await modelport(['--json', 'select', 'image-classification', '--input', 'FP32:-1,28,28,1', '--min-accuracy', '0.999', '--latency-samples', '10']);
+    const none = await modelport([
+      '--json',
+      'select',
+      'image-classification',
+      '--input',
+      'FP32:-1,28,28,1',
+      '--min-accuracy',
+      '0.999',
+      '--latency-samples',
+      '10',
+    ]);
     expect(none.code).toBe(5);
     const selection = JSON.parse(none.stdout);
     expect(selection.chosen).toBeNull();
@@ -129,7 +203,9 @@ describe('the modelport CLI', () => {
     const mnist = loadMnistSplit().test;
     const example = path.join(work, 'example.json');
     writeFileSync(example, JSON.stringify({ datatype: 'FP32', shape: [1, 28, 28, 1], data: Array.from(mnist.x.subarray(0, 784)) }));
-    const byExample = JSON.parse((await modelport(['--json', 'select', 'image-classification', '--example', example, '--latency-samples', '10'])).stdout);
+    const byExample = JSON.parse(
+      (await modelport(['--json', 'select', 'image-classification', '--example', example, '--latency-samples', '10'])).stdout,
+    );
     expect(byExample.chosen).toEqual({ model: 'digits', version: 1 });
     expect(byExample.candidates[0].example_output.label).toBe(String(mnist.y[0]));
     const unsigned = await modelport(['select', 'image-classification']);
@@ -146,7 +222,10 @@ describe('the modelport CLI', () => {
     if (expected === 'tensorflow') {
       expect(doctor.code).toBe(0);
       // Native TensorFlow comes from modelport's cache, not from node_modules.
-      expect(checks.find((c: { name: string }) => c.name === 'native')).toMatchObject({ ok: true, detail: expect.stringMatching(/^prepared in \/.*\/tfjs-node-4\.22\.0_tf-2\.21\.0_linux-x64_napi-8$/) });
+      expect(checks.find((c: { name: string }) => c.name === 'native')).toMatchObject({
+        ok: true,
+        detail: expect.stringMatching(/^prepared in \/.*\/tfjs-node-4\.22\.0_tf-2\.21\.0_linux-x64_napi-8$/),
+      });
     }
   });
 
@@ -176,7 +255,9 @@ describe('the modelport CLI', () => {
 
   it('serve: ready on a free port, stops on SIGTERM; a busy port is refused with a clear message', async () => {
     const dataDir = path.join(work, 'serve');
-    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--data-dir', dataDir, '--no-auth'], { env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' } });
+    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--data-dir', dataDir, '--no-auth'], {
+      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' },
+    });
     let stdout = '';
     const url = await new Promise<string>((resolve, reject) => {
       child.stdout.on('data', (chunk: Buffer) => {
@@ -189,7 +270,9 @@ describe('the modelport CLI', () => {
     expect((await fetch(`${url}/v2/health/ready`)).status).toBe(200);
     const busy = await modelport(['serve', '--port', new URL(url).port, '--data-dir', path.join(work, 'serve-2')]);
     expect(busy.code).toBe(1);
-    expect(busy.stderr).toContain(`port ${new URL(url).port} on 127.0.0.1 is in use (another modelport serve?): pass --port, or --port 0 for a free one`);
+    expect(busy.stderr).toContain(
+      `port ${new URL(url).port} on 127.0.0.1 is in use (another modelport serve?): pass --port, or --port 0 for a free one`,
+    );
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);

@@ -48,7 +48,8 @@ describe('SIGKILL during uploads and alias changes', () => {
             if (w === 0) acknowledged.add((await client.models.versions.upload('crashy', { files: upload })).version);
             else {
               const versions = (await client.models.get('crashy')).versions;
-              if (versions.length) await client.models.aliases.set('crashy', 'production', versions[Math.floor(Math.random() * versions.length)]!);
+              if (versions.length)
+                await client.models.aliases.set('crashy', 'production', versions[Math.floor(Math.random() * versions.length)]!);
             }
           } catch {
             return; // the server died under us
@@ -71,7 +72,9 @@ describe('SIGKILL during uploads and alias changes', () => {
       await checkConsistent(client, repo, acknowledged);
       expect(acknowledged.size).toBeGreaterThan(0);
       expect(killsDuringWrites).toBe(ROUNDS);
-      console.log(`crash test: ${ROUNDS} kills, ${acknowledged.size} versions acknowledged and kept, ${interrupted} half-written uploads left by kills and swept`);
+      console.log(
+        `crash test: ${ROUNDS} kills, ${acknowledged.size} versions acknowledged and kept, ${interrupted} half-written uploads left by kills and swept`,
+      );
     } finally {
       await kill(server, 'SIGTERM');
     }
@@ -86,7 +89,7 @@ async function checkConsistent(client: Modelport, repo: string, acknowledged: Se
   const entries = await readdir(path.join(repo, 'models', 'crashy'));
   expect(entries.filter((n) => n !== 'config.json' && !/^\d+$/.test(n))).toEqual([]);
   const config = JSON.parse(await readFile(path.join(repo, 'models', 'crashy', 'config.json'), 'utf8'));
-  const versions = (await client.models.versions.list('crashy', { limit: 100 }).toArray());
+  const versions = await client.models.versions.list('crashy', { limit: 100 }).toArray();
   // Every version on disk is complete: listed, loaded and answering.
   expect(versions.map((v) => String(v.version)).sort()).toEqual(entries.filter((n) => /^\d+$/.test(n)).sort());
   for (const v of versions) {

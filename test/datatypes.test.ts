@@ -13,7 +13,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Modelport } from '../src/index';
 import {
-  HEADER_LENGTH_HEADER, encodeBinaryBody, float16BitsToFloat32, float32ToFloat16Bits, splitBinaryBody, type Datatype,
+  HEADER_LENGTH_HEADER,
+  encodeBinaryBody,
+  float16BitsToFloat32,
+  float32ToFloat16Bits,
+  splitBinaryBody,
+  type Datatype,
 } from '../src/core/binary';
 import type { InferenceRequest, InferenceResponse } from '../src/types';
 import { startMockServer, type RunningMockServer } from '../mock-server/index';
@@ -39,7 +44,11 @@ afterAll(async () => {
 type Input = InferenceRequest['inputs'][number];
 
 const postJson = (model: string, body: unknown) =>
-  fetch(`${server.url}/v2/models/${model}/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  fetch(`${server.url}/v2/models/${model}/infer`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
 
 /** A JSON infer that must succeed; the raw OIP response. */
 async function inferJson(model: string, inputs: Input[], outputs?: string[]): Promise<InferenceResponse> {
@@ -53,7 +62,9 @@ async function inferJson(model: string, inputs: Input[], outputs?: string[]): Pr
 const postBinary = (model: string, header: unknown, chunks: Uint8Array[]) => {
   const { body, headerLength } = encodeBinaryBody(header, chunks);
   return fetch(`${server.url}/v2/models/${model}/infer`, {
-    method: 'POST', body, headers: { 'content-type': 'application/octet-stream', [HEADER_LENGTH_HEADER]: String(headerLength) },
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/octet-stream', [HEADER_LENGTH_HEADER]: String(headerLength) },
   });
 };
 
@@ -64,7 +75,9 @@ const postBinary = (model: string, header: unknown, chunks: Uint8Array[]) => {
 async function inferRawBinary(model: string, input: Omit<Input, 'data' | 'parameters'>, bytes: Uint8Array, outputs?: string[]) {
   const header = {
     inputs: [{ ...input, parameters: { binary_data_size: bytes.byteLength } }],
-    ...(outputs ? { outputs: outputs.map((name) => ({ name, parameters: { binary_data: true } })) } : { parameters: { binary_data_output: true } }),
+    ...(outputs
+      ? { outputs: outputs.map((name) => ({ name, parameters: { binary_data: true } })) }
+      : { parameters: { binary_data_output: true } }),
   };
   const response = await postBinary(model, header, [bytes]);
   const body = new Uint8Array(await response.arrayBuffer());
@@ -122,7 +135,10 @@ describe('the datatype models', () => {
     expect(metadata).toMatchObject({
       platform: 'tfjs_graph',
       inputs: [{ name: 'x', datatype: 'UINT16', shape: [-1, 3] }],
-      outputs: [{ name: 'same', datatype: 'UINT16' }, { name: 'scaled', datatype: 'INT32' }],
+      outputs: [
+        { name: 'same', datatype: 'UINT16' },
+        { name: 'scaled', datatype: 'INT32' },
+      ],
     });
   });
 });
@@ -139,15 +155,34 @@ describe('FP32, FP16 and FP64', () => {
     const input = { name: 'x', shape: [2, 3], datatype: 'FP32' as const };
     const json = await inferJson('affine-fp32', [{ ...input, data: x }]);
     expect(json.outputs).toEqual([{ name: 'y', datatype: 'FP32', shape: [2, 2], data: y }]);
-    expect((await client.inference.infer('affine-fp32', { inputs: [{ ...input, data: [[1, 2, 4], [-2, 0.5, 8]] }] })).outputs).toEqual(json.outputs);
+    expect(
+      (
+        await client.inference.infer('affine-fp32', {
+          inputs: [
+            {
+              ...input,
+              data: [
+                [1, 2, 4],
+                [-2, 0.5, 8],
+              ],
+            },
+          ],
+        })
+      ).outputs,
+    ).toEqual(json.outputs);
 
     const { header, raw } = await inferRawBinary('affine-fp32', input, bytesOf(Float32Array.from(x)));
     expect(header.outputs).toEqual([{ name: 'y', datatype: 'FP32', shape: [2, 2], parameters: { binary_data_size: 16 } }]);
     expect(plain(new Float32Array(raw.y!.buffer))).toEqual(y);
 
-    const sdk = await client.inference.inferBinary('affine-fp32', {
-      inputs: [{ ...input, parameters: { binary_data_size: 24 } }], parameters: { binary_data_output: true },
-    }, { binaryInputs: [bytesOf(Float32Array.from(x))] });
+    const sdk = await client.inference.inferBinary(
+      'affine-fp32',
+      {
+        inputs: [{ ...input, parameters: { binary_data_size: 24 } }],
+        parameters: { binary_data_output: true },
+      },
+      { binaryInputs: [bytesOf(Float32Array.from(x))] },
+    );
     expect(sdk.outputs[0]!.data).toBeInstanceOf(Float32Array);
     expect(plain(sdk.outputs[0]!.data)).toEqual(y);
 
@@ -171,7 +206,14 @@ describe('FP32, FP16 and FP64', () => {
 
     // The SDK encodes FP16 from numbers and decodes it to Float32Array.
     for (const binary of [false, true]) {
-      const prediction = await client.predict('affine-fp16', [[1, 2, 4], [-2, 0.5, 8]], { binary });
+      const prediction = await client.predict(
+        'affine-fp16',
+        [
+          [1, 2, 4],
+          [-2, 0.5, 8],
+        ],
+        { binary },
+      );
       expect(prediction.output).toMatchObject({ datatype: 'FP16', shape: [2, 2] });
       expect(prediction.output.data).toBeInstanceOf(Float32Array);
       expect(plain(prediction.output.data)).toEqual(y);
@@ -226,29 +268,54 @@ describe('FP32, FP16 and FP64', () => {
 
   it('numbers beyond float32 range (FP32, FP64) and non-numbers are 400 invalid_tensor_data, in JSON and binary', async () => {
     for (const [model, datatype, bad] of [
-      ['affine-fp32', 'FP32', 1e39], ['affine-fp32', 'FP32', '1'], ['affine-fp32', 'FP32', true],
-      ['affine-fp64', 'FP64', -1e39], ['affine-fp64', 'FP64', 'NaN'], ['affine-fp16', 'FP16', 'half'], ['affine-fp16', 'FP16', false],
+      ['affine-fp32', 'FP32', 1e39],
+      ['affine-fp32', 'FP32', '1'],
+      ['affine-fp32', 'FP32', true],
+      ['affine-fp64', 'FP64', -1e39],
+      ['affine-fp64', 'FP64', 'NaN'],
+      ['affine-fp16', 'FP16', 'half'],
+      ['affine-fp16', 'FP16', false],
     ] as const) {
-      const error = await expectError(await postJson(model, { inputs: [{ name: 'x', shape: [1, 3], datatype, data: [0, bad, 0] }] }), 400, 'invalid_tensor_data');
+      const error = await expectError(
+        await postJson(model, { inputs: [{ name: 'x', shape: [1, 3], datatype, data: [0, bad, 0] }] }),
+        400,
+        'invalid_tensor_data',
+      );
       expect(error.details).toEqual([{ path: '/inputs/0/data', message: expect.stringContaining('element 1 must be') }]);
     }
-    const response = await postBinary('affine-fp64', { inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP64', parameters: { binary_data_size: 24 } }] }, [bytesOf(Float64Array.from([0, 3.5e38, 0]))]);
+    const response = await postBinary(
+      'affine-fp64',
+      { inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP64', parameters: { binary_data_size: 24 } }] },
+      [bytesOf(Float64Array.from([0, 3.5e38, 0]))],
+    );
     await expectError(response, 400, 'invalid_tensor_data');
   });
 
   it('FP32 infinities sent in binary are values, not errors, and NaN comes back in binary', async () => {
-    const { raw } = await inferRawBinary('affine-fp32', { name: 'x', shape: [1, 3], datatype: 'FP32' }, bytesOf(Float32Array.from([Infinity, 0, 0])));
+    const { raw } = await inferRawBinary(
+      'affine-fp32',
+      { name: 'x', shape: [1, 3], datatype: 'FP32' },
+      bytesOf(Float32Array.from([Infinity, 0, 0])),
+    );
     // y0 = ∞·1 + 0.125 = ∞; y1 = ∞·0 + … = NaN.
     expect(plain(new Float32Array(raw.y!.buffer))).toEqual([Infinity, NaN]);
   });
 
   it('non-finite outputs asked for in JSON are null (JSON has no NaN or ∞), and the SDK reads null as NaN, not 0', async () => {
-    const response = await postBinary('affine-fp32', { inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', parameters: { binary_data_size: 12 } }] }, [bytesOf(Float32Array.from([Infinity, 0, 0]))]);
+    const response = await postBinary(
+      'affine-fp32',
+      { inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', parameters: { binary_data_size: 12 } }] },
+      [bytesOf(Float32Array.from([Infinity, 0, 0]))],
+    );
     expect(response.headers.get('content-type')).toMatch(/^application\/json/);
     expect((await response.json()).outputs[0].data).toEqual([null, null]);
-    const sdk = await client.inference.inferBinary('affine-fp32', {
-      inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', parameters: { binary_data_size: 12 } }],
-    }, { binaryInputs: [bytesOf(Float32Array.from([Infinity, 0, 0]))] });
+    const sdk = await client.inference.inferBinary(
+      'affine-fp32',
+      {
+        inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', parameters: { binary_data_size: 12 } }],
+      },
+      { binaryInputs: [bytesOf(Float32Array.from([Infinity, 0, 0]))] },
+    );
     expect(plain(sdk.outputs[0]!.data)).toEqual([NaN, NaN]);
   });
 });
@@ -256,7 +323,10 @@ describe('FP32, FP16 and FP64', () => {
 // ---- integers ----
 
 const RANGES: Record<IntegerType, [number, number]> = {
-  INT8: [-128, 127], UINT8: [0, 255], INT16: [-32768, 32767], UINT16: [0, 65535],
+  INT8: [-128, 127],
+  UINT8: [0, 255],
+  INT16: [-32768, 32767],
+  UINT16: [0, 65535],
   INT32: [-2147483648, 2147483647],
   // TF.js has no int64: INT64 values must fit int32.
   INT64: [-2147483648, 2147483647],
@@ -264,32 +334,49 @@ const RANGES: Record<IntegerType, [number, number]> = {
 
 /** Values of each type whose products with FACTORS fit int32. */
 const SCALABLE: Record<IntegerType, number[]> = {
-  INT8: [-128, 7, 127], UINT8: [255, 1, 200], INT16: [-32768, 0, 32767], UINT16: [65535, 2, 40000],
-  INT32: [-1073741824, 7, 429496729], INT64: [-1073741824, -715827882, 429496729],
+  INT8: [-128, 7, 127],
+  UINT8: [255, 1, 200],
+  INT16: [-32768, 0, 32767],
+  UINT16: [65535, 2, 40000],
+  INT32: [-1073741824, 7, 429496729],
+  INT64: [-1073741824, -715827882, 429496729],
 };
 
 /** The little-endian bytes of integer values as the given type, written without the SDK. */
 function integerBytes(datatype: IntegerType, values: number[]): Uint8Array {
   switch (datatype) {
-    case 'INT8': return bytesOf(Int8Array.from(values));
-    case 'UINT8': return bytesOf(Uint8Array.from(values));
-    case 'INT16': return bytesOf(Int16Array.from(values));
-    case 'UINT16': return bytesOf(Uint16Array.from(values));
-    case 'INT32': return bytesOf(Int32Array.from(values));
-    case 'INT64': return bytesOf(BigInt64Array.from(values, (v) => BigInt(v)));
+    case 'INT8':
+      return bytesOf(Int8Array.from(values));
+    case 'UINT8':
+      return bytesOf(Uint8Array.from(values));
+    case 'INT16':
+      return bytesOf(Int16Array.from(values));
+    case 'UINT16':
+      return bytesOf(Uint16Array.from(values));
+    case 'INT32':
+      return bytesOf(Int32Array.from(values));
+    case 'INT64':
+      return bytesOf(BigInt64Array.from(values, (v) => BigInt(v)));
   }
 }
 
 function integersFrom(datatype: Datatype, bytes: Uint8Array): number[] {
   const buffer = bytes.slice().buffer;
   switch (datatype) {
-    case 'INT8': return plain(new Int8Array(buffer)) as number[];
-    case 'UINT8': return plain(new Uint8Array(buffer)) as number[];
-    case 'INT16': return plain(new Int16Array(buffer)) as number[];
-    case 'UINT16': return plain(new Uint16Array(buffer)) as number[];
-    case 'INT32': return plain(new Int32Array(buffer)) as number[];
-    case 'INT64': return Array.from(new BigInt64Array(buffer), Number);
-    default: throw new Error(datatype);
+    case 'INT8':
+      return plain(new Int8Array(buffer)) as number[];
+    case 'UINT8':
+      return plain(new Uint8Array(buffer)) as number[];
+    case 'INT16':
+      return plain(new Int16Array(buffer)) as number[];
+    case 'UINT16':
+      return plain(new Uint16Array(buffer)) as number[];
+    case 'INT32':
+      return plain(new Int32Array(buffer)) as number[];
+    case 'INT64':
+      return Array.from(new BigInt64Array(buffer), Number);
+    default:
+      throw new Error(datatype);
   }
 }
 
@@ -307,7 +394,9 @@ describe('INT8, UINT8, INT16, UINT16, INT32 and INT64', () => {
     const json = await inferJson(model, [{ ...input, data: extremes }], ['same']);
     expect(json.outputs).toEqual([{ name: 'same', datatype, shape: [1, 3], data: extremes }]);
     const binary = await inferRawBinary(model, input, integerBytes(datatype, extremes), ['same']);
-    expect(binary.header.outputs).toEqual([{ name: 'same', datatype, shape: [1, 3], parameters: { binary_data_size: 3 * SIZE[datatype] } }]);
+    expect(binary.header.outputs).toEqual([
+      { name: 'same', datatype, shape: [1, 3], parameters: { binary_data_size: 3 * SIZE[datatype] } },
+    ]);
     expect(integersFrom(datatype, binary.raw.same!)).toEqual(extremes);
 
     // Both outputs on values whose products fit.
@@ -320,7 +409,8 @@ describe('INT8, UINT8, INT16, UINT16, INT32 and INT64', () => {
     ]);
     const bothBinary = await inferRawBinary(model, input, integerBytes(datatype, values));
     expect(bothBinary.header.outputs.map((o) => [o.name, o.datatype, o.parameters?.binary_data_size])).toEqual([
-      ['same', datatype, 3 * SIZE[datatype]], ['scaled', scaledType, 3 * SIZE[scaledType]],
+      ['same', datatype, 3 * SIZE[datatype]],
+      ['scaled', scaledType, 3 * SIZE[scaledType]],
     ]);
     expect(integersFrom(datatype, bothBinary.raw.same!)).toEqual(values);
     expect(integersFrom(scaledType, bothBinary.raw.scaled!)).toEqual(scaled);
@@ -338,7 +428,11 @@ describe('INT8, UINT8, INT16, UINT16, INT32 and INT64', () => {
     const model = `int-${datatype.toLowerCase()}`;
     const [min, max] = RANGES[datatype];
     for (const bad of [max + 1, min - 1, 1.5, '1', true]) {
-      const error = await expectError(await postJson(model, { inputs: [{ name: 'x', shape: [1, 3], datatype, data: [0, 0, bad] }] }), 400, 'invalid_tensor_data');
+      const error = await expectError(
+        await postJson(model, { inputs: [{ name: 'x', shape: [1, 3], datatype, data: [0, 0, bad] }] }),
+        400,
+        'invalid_tensor_data',
+      );
       expect(error.error).toContain(`element 2 is ${JSON.stringify(bad)}, expected an integer in [${min}, ${max}] (${datatype})`);
     }
   });
@@ -350,19 +444,36 @@ describe('INT8, UINT8, INT16, UINT16, INT32 and INT64', () => {
       const error = await expectError(response, 400, 'invalid_tensor_data');
       expect(error.error).toContain('element 1');
     }
-    const { raw } = await inferRawBinary('int-int64', { name: 'x', shape: [1, 3], datatype: 'INT64' }, bytesOf(BigInt64Array.from([-(2n ** 31n), 0n, 2n ** 31n - 1n])), ['same']);
+    const { raw } = await inferRawBinary(
+      'int-int64',
+      { name: 'x', shape: [1, 3], datatype: 'INT64' },
+      bytesOf(BigInt64Array.from([-(2n ** 31n), 0n, 2n ** 31n - 1n])),
+      ['same'],
+    );
     expect(Array.from(new BigInt64Array(raw.same!.buffer))).toEqual([-(2n ** 31n), 0n, 2n ** 31n - 1n]);
   });
 
   it('a wrong binary size for the datatype is 400 data_length_mismatch', async () => {
     // 3 INT16 elements are 6 bytes, not 3.
-    const response = await postBinary('int-int16', { inputs: [{ name: 'x', shape: [1, 3], datatype: 'INT16', parameters: { binary_data_size: 3 } }] }, [new Uint8Array(3)]);
+    const response = await postBinary(
+      'int-int16',
+      { inputs: [{ name: 'x', shape: [1, 3], datatype: 'INT16', parameters: { binary_data_size: 3 } }] },
+      [new Uint8Array(3)],
+    );
     await expectError(response, 400, 'data_length_mismatch');
   });
 
   it('another integer datatype than the declared one is 400 datatype_mismatch', async () => {
-    await expectError(await postJson('int-uint8', { inputs: [{ name: 'x', shape: [1, 3], datatype: 'INT32', data: [1, 2, 3] }] }), 400, 'datatype_mismatch');
-    await expectError(await postJson('int-int64', { inputs: [{ name: 'x', shape: [1, 3], datatype: 'INT32', data: [1, 2, 3] }] }), 400, 'datatype_mismatch');
+    await expectError(
+      await postJson('int-uint8', { inputs: [{ name: 'x', shape: [1, 3], datatype: 'INT32', data: [1, 2, 3] }] }),
+      400,
+      'datatype_mismatch',
+    );
+    await expectError(
+      await postJson('int-int64', { inputs: [{ name: 'x', shape: [1, 3], datatype: 'INT32', data: [1, 2, 3] }] }),
+      400,
+      'datatype_mismatch',
+    );
   });
 
   it('UINT8 into a float layers model: JSON and binary give the exact FP32 outputs', async () => {
@@ -373,19 +484,29 @@ describe('INT8, UINT8, INT16, UINT16, INT32 and INT64', () => {
       expect(prediction.output).toMatchObject({ datatype: 'FP32', shape: [2, 2] });
       expect(plain(prediction.output.data)).toEqual(expected);
     }
-    await expectError(await postJson('affine-uint8', { inputs: [{ name: 'x', shape: [1, 3], datatype: 'UINT8', data: [0, 256, 0] }] }), 400, 'invalid_tensor_data');
+    await expectError(
+      await postJson('affine-uint8', { inputs: [{ name: 'x', shape: [1, 3], datatype: 'UINT8', data: [0, 256, 0] }] }),
+      400,
+      'invalid_tensor_data',
+    );
   });
 
   it('INT16 through an int32 layers model: Int16Array in, Int16Array out', async () => {
     const values = Int16Array.from([-32768, -1, 32767, 0, 1, 2]);
-    const response = await client.inference.inferBinary('identity-int16', {
-      inputs: [{ name: 'x', shape: [2, 3], datatype: 'INT16', parameters: { binary_data_size: 12 } }],
-      outputs: [{ name: 'x_out', parameters: { binary_data: true } }],
-    }, { binaryInputs: [bytesOf(values)] });
+    const response = await client.inference.inferBinary(
+      'identity-int16',
+      {
+        inputs: [{ name: 'x', shape: [2, 3], datatype: 'INT16', parameters: { binary_data_size: 12 } }],
+        outputs: [{ name: 'x_out', parameters: { binary_data: true } }],
+      },
+      { binaryInputs: [bytesOf(values)] },
+    );
     expect(response.outputs[0]).toMatchObject({ name: 'x_out', datatype: 'INT16', shape: [2, 3] });
     expect(response.outputs[0]!.data).toBeInstanceOf(Int16Array);
     expect(plain(response.outputs[0]!.data)).toEqual(plain(values));
-    const json = await client.inference.infer('identity-int16', { inputs: [{ name: 'x', shape: [2, 3], datatype: 'INT16', data: plain(values) as number[] }] });
+    const json = await client.inference.infer('identity-int16', {
+      inputs: [{ name: 'x', shape: [2, 3], datatype: 'INT16', data: plain(values) as number[] }],
+    });
     expect(json.outputs[0]!.data).toEqual(plain(values));
   });
 
@@ -396,7 +517,11 @@ describe('INT8, UINT8, INT16, UINT16, INT32 and INT64', () => {
     const overflow = { name: 'x', shape: [1, 3], datatype: 'INT32' as const, data: [100, 0, 0] };
     const json = await expectError(await postJson('int-narrow', { inputs: [overflow] }), 500, 'output_out_of_range');
     expect(json.error).toContain("output 'scaled'");
-    const binary = await postBinary('int-narrow', { inputs: [{ ...overflow, data: undefined, parameters: { binary_data_size: 12 } }], parameters: { binary_data_output: true } }, [bytesOf(Int32Array.from([100, 0, 0]))]);
+    const binary = await postBinary(
+      'int-narrow',
+      { inputs: [{ ...overflow, data: undefined, parameters: { binary_data_size: 12 } }], parameters: { binary_data_output: true } },
+      [bytesOf(Int32Array.from([100, 0, 0]))],
+    );
     await expectError(binary, 500, 'output_out_of_range');
   });
 });
@@ -419,7 +544,10 @@ describe('BOOL', () => {
 
   it('binary BOOL is one byte per element both ways, and matches JSON', async () => {
     const { header, raw } = await inferRawBinary('logic', { name: 'b', shape: [2, 3], datatype: 'BOOL' }, Uint8Array.from(b, Number));
-    expect(header.outputs.map((o) => [o.name, o.datatype, o.parameters?.binary_data_size])).toEqual([['not', 'BOOL', 6], ['not_int', 'INT8', 6]]);
+    expect(header.outputs.map((o) => [o.name, o.datatype, o.parameters?.binary_data_size])).toEqual([
+      ['not', 'BOOL', 6],
+      ['not_int', 'INT8', 6],
+    ]);
     expect(plain(raw.not!)).toEqual(not.map(Number));
     expect(plain(new Int8Array(raw.not_int!.buffer))).toEqual(not.map(Number));
     for (const binary of [false, true]) {
@@ -446,7 +574,11 @@ describe('BOOL', () => {
 
   it('other JSON elements are 400 invalid_tensor_data', async () => {
     for (const bad of [2, -1, 0.5, 'true', 'false']) {
-      await expectError(await postJson('logic', { inputs: [{ name: 'b', shape: [1, 3], datatype: 'BOOL', data: [true, bad, false] }] }), 400, 'invalid_tensor_data');
+      await expectError(
+        await postJson('logic', { inputs: [{ name: 'b', shape: [1, 3], datatype: 'BOOL', data: [true, bad, false] }] }),
+        400,
+        'invalid_tensor_data',
+      );
     }
   });
 });
@@ -458,7 +590,11 @@ describe('BYTES (string tensors, through a graph model)', () => {
   // `slice` refuses string tensors), and native TF.js registers no string kernels beyond
   // pass-through and comparisons (StringToHashBucketFast, StringSplit, … are cpu-backend only),
   // so the model echoes its strings and compares them with constants.
-  const strings = [['yes', 'héllo'], ['no', '😀 ünïcödé'], ['', 'YES']];
+  const strings = [
+    ['yes', 'héllo'],
+    ['no', '😀 ünïcödé'],
+    ['', 'YES'],
+  ];
   const match = [true, true, false, false, false, false];
 
   it('JSON strings in; BYTES and BOOL out', async () => {
@@ -481,7 +617,10 @@ describe('BYTES (string tensors, through a graph model)', () => {
       offset += 4 + item.byteLength;
     }
     const { header, raw } = await inferRawBinary('strings', { name: 's', shape: [3, 2], datatype: 'BYTES' }, bytes);
-    expect(header.outputs.map((o) => [o.name, o.datatype, o.parameters?.binary_data_size])).toEqual([['echo', 'BYTES', bytes.byteLength], ['match', 'BOOL', 6]]);
+    expect(header.outputs.map((o) => [o.name, o.datatype, o.parameters?.binary_data_size])).toEqual([
+      ['echo', 'BYTES', bytes.byteLength],
+      ['match', 'BOOL', 6],
+    ]);
     expect(plain(raw.echo!)).toEqual(plain(bytes));
     expect(plain(raw.match!)).toEqual(match.map(Number));
     for (const binary of [false, true]) {
@@ -500,11 +639,19 @@ describe('BYTES (string tensors, through a graph model)', () => {
 
   it('non-string JSON elements and malformed binary BYTES are 400', async () => {
     for (const bad of [5, true]) {
-      await expectError(await postJson('strings', { inputs: [{ name: 's', shape: [1, 2], datatype: 'BYTES', data: ['yes', bad] }] }), 400, 'invalid_tensor_data');
+      await expectError(
+        await postJson('strings', { inputs: [{ name: 's', shape: [1, 2], datatype: 'BYTES', data: ['yes', bad] }] }),
+        400,
+        'invalid_tensor_data',
+      );
     }
     // A length prefix of 100 bytes with 3 bytes behind it.
     const truncated = Uint8Array.from([100, 0, 0, 0, 0x61, 0x62, 0x63]);
-    const response = await postBinary('strings', { inputs: [{ name: 's', shape: [1, 2], datatype: 'BYTES', parameters: { binary_data_size: truncated.byteLength } }] }, [truncated]);
+    const response = await postBinary(
+      'strings',
+      { inputs: [{ name: 's', shape: [1, 2], datatype: 'BYTES', parameters: { binary_data_size: truncated.byteLength } }] },
+      [truncated],
+    );
     await expectError(response, 400, 'data_length_mismatch');
   });
 });
@@ -534,9 +681,14 @@ describe('float32 ↔ FP16 bits', () => {
       const low = float16BitsToFloat32(h);
       const high = float16BitsToFloat32(h + 1);
       const mid = (low + high) / 2; // exact in float32
-      const cases: [number, number][] = [[mid, h % 2 === 0 ? h : h + 1], [step(mid, true), h + 1], [step(mid, false), h]];
+      const cases: [number, number][] = [
+        [mid, h % 2 === 0 ? h : h + 1],
+        [step(mid, true), h + 1],
+        [step(mid, false), h],
+      ];
       for (const [value, expected] of cases) {
-        if (float32ToFloat16Bits(value) !== expected) failures.push(`${value} → ${float32ToFloat16Bits(value).toString(16)}, expected ${expected.toString(16)}`);
+        if (float32ToFloat16Bits(value) !== expected)
+          failures.push(`${value} → ${float32ToFloat16Bits(value).toString(16)}, expected ${expected.toString(16)}`);
         if (float32ToFloat16Bits(-value) !== (expected | 0x8000)) failures.push(`${-value} → ${float32ToFloat16Bits(-value).toString(16)}`);
       }
     }

@@ -48,11 +48,15 @@ function expectSuccess(run: Run): void {
 
 beforeAll(async () => {
   // `npm start` is `modelport serve`; MODELPORT_API_KEY chooses the admin key, as the README says.
-  server = spawn(process.execPath, [path.join(root, 'mock-server/bin/modelport.js'), 'serve', '--port', '0', '--data-dir', path.join(work, 'data')], {
-    cwd: root,
-    env: { ...process.env, MODELPORT_API_KEY: apiKey, TF_CPP_MIN_LOG_LEVEL: '3' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  server = spawn(
+    process.execPath,
+    [path.join(root, 'mock-server/bin/modelport.js'), 'serve', '--port', '0', '--data-dir', path.join(work, 'data')],
+    {
+      cwd: root,
+      env: { ...process.env, MODELPORT_API_KEY: apiKey, TF_CPP_MIN_LOG_LEVEL: '3' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   listeningLine = await new Promise<string>((resolve, reject) => {
     server.stdout!.on('data', (chunk) => {
@@ -77,14 +81,19 @@ afterAll(async () => {
 
 describe('examples/ against a running server', () => {
   it('the server says what the README says it says, on native TensorFlow', () => {
-    expect(listeningLine).toMatch(/^modelport \d+\.\d+\.\d+ listening on http:\/\/127\.0\.0\.1:\d+ \(backend tensorflow, TensorFlow 2\.21\.0; models in .+\)$/);
+    expect(listeningLine).toMatch(
+      /^modelport \d+\.\d+\.\d+ listening on http:\/\/127\.0\.0\.1:\d+ \(backend tensorflow, TensorFlow 2\.21\.0; models in .+\)$/,
+    );
   });
 
   it('quickstart: reads eight handwritten digits, each one right', async () => {
     const run = await runExample('quickstart.ts');
     expectSuccess(run);
     expect(run.stdout).toContain('server runs on tensorflow (TensorFlow 2.21.0)');
-    const rows = run.stdout.split('\n').filter((l) => /^\s+\d\s+\d/.test(l)).map((l) => l.trim().split(/\s+/).slice(0, 2));
+    const rows = run.stdout
+      .split('\n')
+      .filter((l) => /^\s+\d\s+\d/.test(l))
+      .map((l) => l.trim().split(/\s+/).slice(0, 2));
     expect(rows).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((d) => [String(d), String(d)]));
   });
 
@@ -133,7 +142,8 @@ describe('examples/ against a running server', () => {
     const out = path.join(work, 'explain.png');
     const run = await runExample('explain-a-digit.ts', ['7', out]);
     expectSuccess(run);
-    const [, label, sum, difference] = /^predicted (\d) \(score [\d.]+\); attributions sum to (-?[\d.]+), score difference (-?[\d.]+)$/m.exec(run.stdout)!;
+    const [, label, sum, difference] =
+      /^predicted (\d) \(score [\d.]+\); attributions sum to (-?[\d.]+), score difference (-?[\d.]+)$/m.exec(run.stdout)!;
     expect(label).toBe('7');
     // Integrated gradients' completeness: the attributions add up to the score's rise from the baseline.
     expect(Math.abs(Number(sum) - Number(difference))).toBeLessThan(0.05 * Math.abs(Number(difference)));

@@ -47,16 +47,26 @@ describe('integrated gradients on the bundled models', () => {
     const model = await tf.loadLayersModel(`file://${new URL('../mock-server/models/iris/1/model.json', import.meta.url).pathname}`);
     const h = 1e-2;
     const f = (x: number[]) => (model.predict(tf.tensor2d([x])) as tfTypes.Tensor).dataSync()[2]!;
-    const numeric = flower.map((_, k) => (f(flower.map((v, j) => v + (j === k ? h : 0))) - f(flower.map((v, j) => v - (j === k ? h : 0)))) / (2 * h));
+    const numeric = flower.map(
+      (_, k) => (f(flower.map((v, j) => v + (j === k ? h : 0))) - f(flower.map((v, j) => v - (j === k ? h : 0)))) / (2 * h),
+    );
     const analytic = Array.from(explanation.attributions.gradients!.data);
     analytic.forEach((g, k) => expect(g).toBeCloseTo(numeric[k]!, 3));
     model.dispose();
   });
 
   it('rejects what it cannot explain with 400', async () => {
-    await expect(client.models.explain('digits', { data: digit(0).concat(digit(1)), shape: [2, 28, 28, 1] })).rejects.toMatchObject({ status: 400, code: 'shape_mismatch' });
-    await expect(client.models.explain('iris', { data: [1, 2, 3, 4], shape: [1, 4] }, { target: 3 })).rejects.toMatchObject({ status: 400 });
-    await expect(client.models.explain('iris', { data: [1, 2, 3, 4], shape: [1, 4] }, { baseline: [0, 0] })).rejects.toMatchObject({ status: 400, code: 'data_length_mismatch' });
+    await expect(client.models.explain('digits', { data: digit(0).concat(digit(1)), shape: [2, 28, 28, 1] })).rejects.toMatchObject({
+      status: 400,
+      code: 'shape_mismatch',
+    });
+    await expect(client.models.explain('iris', { data: [1, 2, 3, 4], shape: [1, 4] }, { target: 3 })).rejects.toMatchObject({
+      status: 400,
+    });
+    await expect(client.models.explain('iris', { data: [1, 2, 3, 4], shape: [1, 4] }, { baseline: [0, 0] })).rejects.toMatchObject({
+      status: 400,
+      code: 'data_length_mismatch',
+    });
     await expect(client.models.explain('nope', { data: [1, 2, 3, 4], shape: [1, 4] })).rejects.toMatchObject({ status: 404 });
   });
 });

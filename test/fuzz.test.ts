@@ -13,7 +13,9 @@ const RAW_RUNS = Math.round(RUNS / 5);
 
 describe('contract fuzz', () => {
   it(`answers ${RUNS} generated requests (seed ${SEED}) as openapi.yaml says, with no 5xx and no crash`, async () => {
-    console.log(`contract fuzz: seed ${SEED}, ${RUNS} runs (replay: FUZZ_SEED=${SEED} FUZZ_RUNS=${RUNS} npx vitest run --config test/vitest.config.ts test/fuzz.test.ts)`);
+    console.log(
+      `contract fuzz: seed ${SEED}, ${RUNS} runs (replay: FUZZ_SEED=${SEED} FUZZ_RUNS=${RUNS} npx vitest run --config test/vitest.config.ts test/fuzz.test.ts)`,
+    );
     const report = await runFuzz({ seed: SEED, runs: RUNS });
     console.log(summarize(report).join('\n'));
     const shown = report.failures.slice(0, 10).map((f) => `${f.kind}: ${f.case}\n    ${f.problems.join('\n    ')}`);
@@ -32,7 +34,13 @@ describe('contract fuzz', () => {
 
   it(`answers ${RAW_RUNS} malformed raw HTTP requests (seed ${SEED}) without a 5xx, and keeps serving`, async () => {
     const report = await runRawHttpFuzz({ seed: SEED, runs: RAW_RUNS });
-    console.log(`raw HTTP fuzz: ${report.cases} requests, ${report.responses} answers (${Object.entries(report.statuses).map(([s, n]) => `${s}: ${n}`).join(', ')}), ${report.closedWithoutAnswer} connections closed without one, ${report.internalErrorsLogged} internal errors logged, ${report.failures.length} failures`);
+    console.log(
+      `raw HTTP fuzz: ${report.cases} requests, ${report.responses} answers (${Object.entries(report.statuses)
+        .map(([s, n]) => `${s}: ${n}`)
+        .join(
+          ', ',
+        )}), ${report.closedWithoutAnswer} connections closed without one, ${report.internalErrorsLogged} internal errors logged, ${report.failures.length} failures`,
+    );
     expect(report.failures.slice(0, 10)).toEqual([]);
     expect(report.internalErrorsLogged).toBe(0);
   });

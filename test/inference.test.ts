@@ -73,11 +73,15 @@ describe('predict and infer', () => {
   });
 
   it('raw OIP infer with a version, an id, output selection and classification', async () => {
-    const response = await client.inference.infer('iris', {
-      id: 'req-7',
-      inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }],
-      outputs: [{ name: 'probabilities', parameters: { classification: 2 } }],
-    }, { version: 1 });
+    const response = await client.inference.infer(
+      'iris',
+      {
+        id: 'req-7',
+        inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }],
+        outputs: [{ name: 'probabilities', parameters: { classification: 2 } }],
+      },
+      { version: 1 },
+    );
     expect(response).toMatchObject({ model_name: 'iris', model_version: '1', id: 'req-7' });
     expect(response.outputs[0]).toMatchObject({ name: 'probabilities', datatype: 'BYTES', shape: [1, 2] });
     const [best, second] = response.outputs[0]!.data as string[];
@@ -87,10 +91,14 @@ describe('predict and infer', () => {
 
   it('binary infer through the SDK decodes a binary response', async () => {
     const pixels = mnist.x.subarray(0, 784);
-    const response = await client.inference.inferBinary('digits', {
-      inputs: [{ name: 'image', shape: [1, 28, 28, 1], datatype: 'FP32', parameters: { binary_data_size: pixels.byteLength } }],
-      outputs: [{ name: 'probabilities', parameters: { binary_data: true } }],
-    }, { binaryInputs: [new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength)] });
+    const response = await client.inference.inferBinary(
+      'digits',
+      {
+        inputs: [{ name: 'image', shape: [1, 28, 28, 1], datatype: 'FP32', parameters: { binary_data_size: pixels.byteLength } }],
+        outputs: [{ name: 'probabilities', parameters: { binary_data: true } }],
+      },
+      { binaryInputs: [new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength)] },
+    );
     const probabilities = response.outputs[0]!.data as Float32Array;
     expect(probabilities.length).toBe(10);
     expect(probabilities.indexOf(Math.max(...probabilities))).toBe(mnist.y[0]);
@@ -99,7 +107,11 @@ describe('predict and infer', () => {
   it('model metadata and readiness, with and without a version', async () => {
     const metadata = await client.models.metadata('digits');
     expect(metadata).toMatchObject({
-      name: 'digits', versions: ['1'], version: '1', platform: 'tfjs_layers', task: 'image-classification',
+      name: 'digits',
+      versions: ['1'],
+      version: '1',
+      platform: 'tfjs_layers',
+      task: 'image-classification',
       inputs: [{ name: 'image', datatype: 'FP32', shape: [-1, 28, 28, 1] }],
       outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 10] }],
     });
@@ -119,12 +131,39 @@ describe('every bad input is a 4xx with the error body', () => {
     ['wrong shape', '/v2/models/digits/infer', image([1, 28, 28]), 400, 'shape_mismatch'],
     ['wrong datatype', '/v2/models/digits/infer', image([1, 28, 28, 1], 'INT32'), 400, 'datatype_mismatch'],
     ['data length not matching shape', '/v2/models/digits/infer', image([2, 28, 28, 1], 'FP32', [1, 2, 3]), 400, 'data_length_mismatch'],
-    ['a string where a number belongs', '/v2/models/iris/infer', JSON.stringify({ inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [1, 2, 'x', 4] }] }), 400, 'invalid_tensor_data'],
+    [
+      'a string where a number belongs',
+      '/v2/models/iris/infer',
+      JSON.stringify({ inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [1, 2, 'x', 4] }] }),
+      400,
+      'invalid_tensor_data',
+    ],
     ['malformed JSON', '/v2/models/digits/infer', '{"inputs": [', 400, 'malformed_json'],
-    ['schema violation', '/v2/models/digits/infer', JSON.stringify({ inputs: [{ name: 'image', shape: 'wide', datatype: 'FP32' }] }), 400, 'invalid_request'],
+    [
+      'schema violation',
+      '/v2/models/digits/infer',
+      JSON.stringify({ inputs: [{ name: 'image', shape: 'wide', datatype: 'FP32' }] }),
+      400,
+      'invalid_request',
+    ],
     ['unknown datatype', '/v2/models/digits/infer', image([1, 28, 28, 1], 'FLOAT'), 400, 'invalid_request'],
-    ['unknown input', '/v2/models/iris/infer', JSON.stringify({ inputs: [{ name: 'petals', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] }), 400, 'unknown_input'],
-    ['unknown output', '/v2/models/iris/infer', JSON.stringify({ inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }], outputs: [{ name: 'logits' }] }), 400, 'unknown_output'],
+    [
+      'unknown input',
+      '/v2/models/iris/infer',
+      JSON.stringify({ inputs: [{ name: 'petals', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] }),
+      400,
+      'unknown_input',
+    ],
+    [
+      'unknown output',
+      '/v2/models/iris/infer',
+      JSON.stringify({
+        inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }],
+        outputs: [{ name: 'logits' }],
+      }),
+      400,
+      'unknown_output',
+    ],
   ])('%s', async (_, path, body, status, code) => {
     const response = await post(path, body);
     expect(response.status).toBe(status);
@@ -146,17 +185,43 @@ describe('every bad input is a 4xx with the error body', () => {
 
   describe('binary header lies', () => {
     const pixels = new Uint8Array(new Float32Array(784).buffer);
-    const header = (size: number) => ({ inputs: [{ name: 'image', shape: [1, 28, 28, 1], datatype: 'FP32', parameters: { binary_data_size: size } }] });
+    const header = (size: number) => ({
+      inputs: [{ name: 'image', shape: [1, 28, 28, 1], datatype: 'FP32', parameters: { binary_data_size: size } }],
+    });
     const send = (body: Uint8Array<ArrayBuffer>, headerLength: string | undefined) =>
-      post('/v2/models/digits/infer', body, { 'content-type': 'application/octet-stream', ...(headerLength === undefined ? {} : { [HEADER_LENGTH_HEADER]: headerLength }) });
+      post('/v2/models/digits/infer', body, {
+        'content-type': 'application/octet-stream',
+        ...(headerLength === undefined ? {} : { [HEADER_LENGTH_HEADER]: headerLength }),
+      });
 
     it.each([
       ['no header length', () => send(encodeBinaryBody(header(3136), [pixels]).body, undefined), 'invalid_binary_header'],
       ['header length beyond the body', () => send(encodeBinaryBody(header(3136), [pixels]).body, '999999'), 'invalid_binary_header'],
       ['header length cutting the JSON', () => send(encodeBinaryBody(header(3136), [pixels]).body, '10'), 'invalid_binary_header'],
-      ['binary_data_size beyond the body', () => { const b = encodeBinaryBody(header(4000), [pixels]); return send(b.body, String(b.headerLength)); }, 'invalid_binary_header'],
-      ['extra bytes after the inputs', () => { const b = encodeBinaryBody(header(3136), [pixels, new Uint8Array(8)]); return send(b.body, String(b.headerLength)); }, 'invalid_binary_header'],
-      ['size not matching the shape', () => { const b = encodeBinaryBody(header(3132), [pixels.subarray(0, 3132)]); return send(b.body, String(b.headerLength)); }, 'data_length_mismatch'],
+      [
+        'binary_data_size beyond the body',
+        () => {
+          const b = encodeBinaryBody(header(4000), [pixels]);
+          return send(b.body, String(b.headerLength));
+        },
+        'invalid_binary_header',
+      ],
+      [
+        'extra bytes after the inputs',
+        () => {
+          const b = encodeBinaryBody(header(3136), [pixels, new Uint8Array(8)]);
+          return send(b.body, String(b.headerLength));
+        },
+        'invalid_binary_header',
+      ],
+      [
+        'size not matching the shape',
+        () => {
+          const b = encodeBinaryBody(header(3132), [pixels.subarray(0, 3132)]);
+          return send(b.body, String(b.headerLength));
+        },
+        'data_length_mismatch',
+      ],
     ])('%s', async (_, request, code) => {
       const response = await request();
       expect(response.status).toBe(400);
@@ -182,10 +247,15 @@ describe('repository and statistics', () => {
     const unloaded = await (await fetch(`${server.url}/v2/repository/models/iris/unload`, { method: 'POST' })).json();
     expect(unloaded).toEqual([{ name: 'iris', version: '1', state: 'UNAVAILABLE', reason: 'unloaded' }]);
     expect(await client.models.ready('iris')).toEqual({ name: 'iris', ready: false });
-    const refused = await fetch(`${server.url}/v2/models/iris/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] }) });
+    const refused = await fetch(`${server.url}/v2/models/iris/infer`, {
+      method: 'POST',
+      body: JSON.stringify({ inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] }),
+    });
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBe('1');
-    const index = await (await fetch(`${server.url}/v2/repository/index`, { method: 'POST', body: JSON.stringify({ ready: true }) })).json();
+    const index = await (
+      await fetch(`${server.url}/v2/repository/index`, { method: 'POST', body: JSON.stringify({ ready: true }) })
+    ).json();
     expect(index.map((e: { name: string }) => e.name)).toEqual(['digits', 'digits-mlp']);
     const loaded = await (await fetch(`${server.url}/v2/repository/models/iris/load`, { method: 'POST' })).json();
     expect(loaded).toEqual([{ name: 'iris', version: '1', state: 'READY' }]);

@@ -42,11 +42,22 @@ afterAll(async () => {
 function smallCnn(): tfTypes.Sequential {
   const model = tf.sequential({
     layers: [
-      tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 4, kernelSize: 3, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+      tf.layers.conv2d({
+        inputShape: [8, 8, 1],
+        filters: 4,
+        kernelSize: 3,
+        activation: 'relu',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+      }),
       tf.layers.maxPooling2d({ poolSize: 2 }),
       tf.layers.flatten(),
       tf.layers.dropout({ rate: 0.5 }),
-      tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }), biasInitializer: tf.initializers.constant({ value: 0.1 }) }),
+      tf.layers.dense({
+        units: 3,
+        activation: 'softmax',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }),
+        biasInitializer: tf.initializers.constant({ value: 0.1 }),
+      }),
     ],
   });
   return model;
@@ -76,11 +87,17 @@ describe('compileLayersGraph', () => {
 
   it('says why a model has no graph: an unsupported layer, several inputs', async () => {
     const batchNorm = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3 }), tf.layers.batchNormalization()] });
-    expect(await compileLayersGraph(runtime, batchNorm)).toEqual({ reason: expect.stringMatching(/\(BatchNormalization\) has no graph translation$/), mismatch: false });
+    expect(await compileLayersGraph(runtime, batchNorm)).toEqual({
+      reason: expect.stringMatching(/\(BatchNormalization\) has no graph translation$/),
+      mismatch: false,
+    });
     const a = tf.input({ shape: [2] });
     const b = tf.input({ shape: [2] });
     const twoInputs = tf.model({ inputs: [a, b], outputs: tf.layers.add().apply([a, b]) as tfTypes.SymbolicTensor });
-    expect(await compileLayersGraph(runtime, twoInputs)).toEqual({ reason: 'only single-input, single-output models run as one graph', mismatch: false });
+    expect(await compileLayersGraph(runtime, twoInputs)).toEqual({
+      reason: 'only single-input, single-output models run as one graph',
+      mismatch: false,
+    });
   });
 
   it('refuses a graph whose outputs disagree, and the loader then serves the layers model', async () => {
@@ -92,13 +109,18 @@ describe('compileLayersGraph', () => {
         ...node,
         loadSavedModel: async (...args: Parameters<typeof node.loadSavedModel>) => {
           const saved = await node.loadSavedModel(...args);
-          return Object.assign(Object.create(saved), { predict: (x: tfTypes.Tensor) => tf.tidy(() => tf.add(saved.predict(x) as tfTypes.Tensor, 1)) });
+          return Object.assign(Object.create(saved), {
+            predict: (x: tfTypes.Tensor) => tf.tidy(() => tf.add(saved.predict(x) as tfTypes.Tensor, 1)),
+          });
         },
       },
     };
     const model = smallCnn();
     const refused = await compileLayersGraph(offByOne, model);
-    expect(refused).toEqual({ reason: expect.stringMatching(/^its TensorFlow graph's outputs differ from the layers model's by 1(\.\d+)? \(> 0\.00001\)$/), mismatch: true });
+    expect(refused).toEqual({
+      reason: expect.stringMatching(/^its TensorFlow graph's outputs differ from the layers model's by 1(\.\d+)? \(> 0\.00001\)$/),
+      mismatch: true,
+    });
 
     const dir = path.join(work, 'off-by-one');
     await model.save(`file://${dir}`);
@@ -131,7 +153,9 @@ describe('stale graph folders', () => {
     const elsewhere = `modelport-graph-another-host-${exited}-2-ghi`;
     await mkdir(path.join(tmp, elsewhere), { recursive: true });
     expect(await sweepStaleGraphDirs(tmp)).toEqual([`${graphDirPrefix(exited)}1-abc`]);
-    expect((await readdir(tmp)).sort()).toEqual([`${graphDirPrefix(process.pid)}7-def`, `${graphDirPrefix(0).slice(0, -2)}notapid`, elsewhere].sort());
+    expect((await readdir(tmp)).sort()).toEqual(
+      [`${graphDirPrefix(process.pid)}7-def`, `${graphDirPrefix(0).slice(0, -2)}notapid`, elsewhere].sort(),
+    );
   });
 
   it('are swept by the first compile of a process, and not looked for again on later ones', async () => {

@@ -42,7 +42,9 @@ function preparer(dir: string, { log, started, buildMs }: { log: string; started
       return { by: process.pid };
     }, { pollMs: 50 });
     console.log(JSON.stringify(result));`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script, dir, log, started ?? '', String(buildMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, dir, log, started ?? '', String(buildMs)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));
@@ -86,7 +88,10 @@ describe('the cache entry lock', () => {
 
     const lines: string[] = [];
     const began = Date.now();
-    const result = await ensureEntry(dir, async (stage) => writeFileSync(path.join(stage, 'payload'), 'second') ?? {}, { log: (l) => lines.push(l), pollMs: 20 });
+    const result = await ensureEntry(dir, async (stage) => writeFileSync(path.join(stage, 'payload'), 'second') ?? {}, {
+      log: (l) => lines.push(l),
+      pollMs: 20,
+    });
     expect(result).toEqual({ built: true });
     // A dead pid on this host is stale at once, not after the 60 s a silent lock needs.
     expect(Date.now() - began).toBeLessThan(5000);
@@ -128,9 +133,11 @@ describe('the cache entry lock', () => {
 
   it('a build that fails leaves no entry, no lock and no staging folder', async () => {
     const dir = newEntry();
-    await expect(ensureEntry(dir, async () => {
-      throw new Error('compiler exploded');
-    })).rejects.toThrow('compiler exploded');
+    await expect(
+      ensureEntry(dir, async () => {
+        throw new Error('compiler exploded');
+      }),
+    ).rejects.toThrow('compiler exploded');
     expect(existsSync(dir)).toBe(false);
     expect(leftovers(dir)).toEqual([]);
   });
@@ -143,7 +150,9 @@ describe('preparing native TensorFlow', () => {
     writeFileSync(wheel, zipSync({ 'tensorflow/__init__.py': new TextEncoder().encode('') }));
     const env = { ...process.env, MODELPORT_NATIVE_CACHE: cache, MODELPORT_TF_WHEEL: wheel, MODELPORT_SKIP_NATIVE: '' };
     const lines: string[] = [];
-    const failure = await prepareNative({ packageRoot: PACKAGE_ROOT, env, log: (l) => lines.push(l) }).catch((error: Error & { fix?: string }) => error);
+    const failure = await prepareNative({ packageRoot: PACKAGE_ROOT, env, log: (l) => lines.push(l) }).catch(
+      (error: Error & { fix?: string }) => error,
+    );
     expect(failure).toMatchObject({
       name: 'NativeUnavailable',
       message: 'tensorflow/libtensorflow_cc.so.2 is missing from tensorflow_cpu-2.21.0-fake.whl',
@@ -161,13 +170,31 @@ describe('preparing native TensorFlow', () => {
     expect(runtime.nativeUnavailable).toBeUndefined();
     const entry = nativeEntry(PACKAGE_ROOT);
     expect(entry.ready).toBe(true);
-    expect(JSON.parse(readFileSync(path.join(entry.dir!, 'ready.json'), 'utf8'))).toMatchObject({ tfjsNode: '4.22.0', tensorflow: '2.21.0', napi: 8 });
+    expect(JSON.parse(readFileSync(path.join(entry.dir!, 'ready.json'), 'utf8'))).toMatchObject({
+      tfjsNode: '4.22.0',
+      tensorflow: '2.21.0',
+      napi: 8,
+    });
     const { tf } = runtime;
-    expect(Array.from(tf.matMul(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[1], [1]])).dataSync())).toEqual([3, 7]);
+    expect(
+      Array.from(
+        tf
+          .matMul(
+            tf.tensor2d([
+              [1, 2],
+              [3, 4],
+            ]),
+            tf.tensor2d([[1], [1]]),
+          )
+          .dataSync(),
+      ),
+    ).toEqual([3, 7]);
     const png = await runtime.node!.encodePng(tf.zeros([2, 3, 1], 'int32') as never);
     expect(runtime.node!.decodeImage(png, 1).shape).toEqual([2, 3, 1]);
     // Nothing of it comes from node_modules: the binding is loaded from the cache by absolute path.
-    expect(Object.keys(createRequire(import.meta.url).cache).filter((file) => file.includes('tfjs-node') && file.includes('node_modules'))).toEqual([]);
+    expect(
+      Object.keys(createRequire(import.meta.url).cache).filter((file) => file.includes('tfjs-node') && file.includes('node_modules')),
+    ).toEqual([]);
   });
 });
 
@@ -192,7 +219,7 @@ describe('one @tensorflow/tfjs-core', () => {
     fakePackage(path.join(layers, 'node_modules', '@tensorflow', 'tfjs-core'), '@tensorflow/tfjs-core');
     expect(() => assertOneTfjsCore(root)).toThrow(
       `two copies of @tensorflow/tfjs-core are installed: ${path.join(root, 'node_modules', '@tensorflow', 'tfjs-core')} (used by @modelport/server) ` +
-      `and ${path.join(layers, 'node_modules', '@tensorflow', 'tfjs-core')} (used by @tensorflow/tfjs-layers)`,
+        `and ${path.join(layers, 'node_modules', '@tensorflow', 'tfjs-core')} (used by @tensorflow/tfjs-layers)`,
     );
   });
 });

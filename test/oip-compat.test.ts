@@ -43,8 +43,24 @@ describe('our /v2 schemas accept the official OIP examples', () => {
     const datatypes = ['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES'];
     expect(ours.components.schemas.Datatype.enum).toEqual(datatypes);
     const validate = validator('InferenceRequest');
-    expect(validate({ inputs: [{ name: 'm', shape: [2, 2], datatype: 'FP32', data: [[1, 2], [4, 5]] }] })).toBe(true);
-    expect(validate({ inputs: [{ name: 's', shape: [1], datatype: 'BYTES', data: ['hello'] }], parameters: { any: 'x', n: 1, b: true } })).toBe(true);
+    expect(
+      validate({
+        inputs: [
+          {
+            name: 'm',
+            shape: [2, 2],
+            datatype: 'FP32',
+            data: [
+              [1, 2],
+              [4, 5],
+            ],
+          },
+        ],
+      }),
+    ).toBe(true);
+    expect(
+      validate({ inputs: [{ name: 's', shape: [1], datatype: 'BYTES', data: ['hello'] }], parameters: { any: 'x', n: 1, b: true } }),
+    ).toBe(true);
   });
 
   it('the official paths all exist in ours', () => {

@@ -37,12 +37,19 @@ beforeAll(async () => {
 afterAll(() => data?.remove());
 
 const infer = (url: string, key?: string) =>
-  fetch(`${url}/v2/models/digits/infer`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) } });
+  fetch(`${url}/v2/models/digits/infer`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+  });
 
 /** Checks a burst's answers: only 200 and 503, at least one of each, every 503 a proper shed. */
 async function expectShed(responses: Response[]): Promise<{ ok: number; shed: number }> {
   const statuses = responses.map((r) => r.status);
-  expect(statuses.filter((s) => s !== 200 && s !== 503), 'only 200 or 503').toEqual([]);
+  expect(
+    statuses.filter((s) => s !== 200 && s !== 503),
+    'only 200 or 503',
+  ).toEqual([]);
   const shed = responses.filter((r) => r.status === 503);
   const ok = responses.filter((r) => r.status === 200);
   expect(shed.length).toBeGreaterThan(0);
@@ -72,7 +79,9 @@ describe('overload', () => {
     try {
       for (let i = 0; i < 3; i++) expect((await infer(server.url)).status).toBe(200);
       const { ok, shed } = await expectShed(await Promise.all(Array.from({ length: BURST }, () => infer(server.url))));
-      console.log(`overload burst over HTTP: ${BURST} concurrent requests → ${ok} × 200, ${shed} × 503 + Retry-After (${CHILD_LIMIT} in flight per model, queue ${BATCHING.max_queue_size} samples)`);
+      console.log(
+        `overload burst over HTTP: ${BURST} concurrent requests → ${ok} × 200, ${shed} × 503 + Retry-After (${CHILD_LIMIT} in flight per model, queue ${BATCHING.max_queue_size} samples)`,
+      );
       for (let i = 0; i < 20; i++) expect((await infer(server.url)).status).toBe(200);
 
       // Memory: every request of a second burst announces a 512 KB body and holds it back. The
@@ -92,7 +101,14 @@ describe('overload', () => {
       const url = new URL(server.url);
       try {
         const held = Array.from({ length: BURST }, () => {
-          const req = request({ host: url.hostname, port: url.port, path: '/v2/models/digits/infer', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': String(padded.byteLength) } });
+          const req = request({
+            host: url.hostname,
+            port: url.port,
+            path: '/v2/models/digits/infer',
+            method: 'POST',
+            agent,
+            headers: { 'content-type': 'application/json', 'content-length': String(padded.byteLength) },
+          });
           const answer = new Promise<{ status: number; retryAfter: string | undefined; text: string }>((resolve, reject) => {
             req.on('response', (res) => {
               if (++answered === BURST - CHILD_LIMIT) allRefused();
@@ -103,7 +119,9 @@ describe('overload', () => {
               res.on('error', reject);
             });
             // A refused request's connection may be closed while its body is still on the way.
-            req.on('error', (error) => (answered >= BURST - CHILD_LIMIT ? resolve({ status: 0, retryAfter: undefined, text: String(error) }) : reject(error)));
+            req.on('error', (error) =>
+              answered >= BURST - CHILD_LIMIT ? resolve({ status: 0, retryAfter: undefined, text: String(error) }) : reject(error),
+            );
           });
           req.flushHeaders();
           return { req, answer };
@@ -114,7 +132,13 @@ describe('overload', () => {
         for (const { req } of held) req.end(padded);
         const answers = await Promise.all(held.map((h) => h.answer));
         const byStatus = count(answers.map((a) => a.status));
-        console.log(`held-body burst: ${BURST} requests of ${PADDED_BYTES / 1024} KB (${offeredMb.toFixed(0)} MB) → ${early} refused on their headers; then ${Object.entries(byStatus).map(([s, n]) => `${n} × ${s === '0' ? 'connection closed after the 503' : s}`).join(', ')}; server RSS ${before.toFixed(0)} → peak ${peak.toFixed(0)} MB`);
+        console.log(
+          `held-body burst: ${BURST} requests of ${PADDED_BYTES / 1024} KB (${offeredMb.toFixed(0)} MB) → ${early} refused on their headers; then ${Object.entries(
+            byStatus,
+          )
+            .map(([s, n]) => `${n} × ${s === '0' ? 'connection closed after the 503' : s}`)
+            .join(', ')}; server RSS ${before.toFixed(0)} → peak ${peak.toFixed(0)} MB`,
+        );
         expect(early, 'refused before their bodies were sent').toBe(BURST - CHILD_LIMIT);
         // The admitted ones then meet the model's batching queue (16 samples), which sheds in turn.
         const ok = answers.filter((a) => a.status === 200).length;
@@ -156,7 +180,14 @@ describe('overload', () => {
       for (let i = 0; i < 3; i++) expect((await infer(listening.url, server.adminKey)).status).toBe(200);
       const tensors = tf.memory().numTensors;
       // Straight into the handler: all 200 arrive before any is answered (admission is synchronous).
-      const direct = () => server.handler(new Request('http://local/v2/models/digits/infer', { method: 'POST', body, headers: { 'content-type': 'application/json', authorization: `Bearer ${server.adminKey}` } }));
+      const direct = () =>
+        server.handler(
+          new Request('http://local/v2/models/digits/infer', {
+            method: 'POST',
+            body,
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${server.adminKey}` },
+          }),
+        );
       const { shed } = await expectShed(await Promise.all(Array.from({ length: 200 }, direct)));
       expect(shed).toBe(196);
       for (let i = 0; i < 10; i++) expect((await infer(listening.url, server.adminKey)).status).toBe(200);
@@ -170,7 +201,14 @@ describe('overload', () => {
       const CLIENTS = 48;
       const ADMITTED = 120;
       const MAX_ATTEMPTS = 200_000; // a bound on the loop, never reached when the server admits
-      const direct = () => server.handler(new Request('http://local/v2/models/digits/infer', { method: 'POST', body, headers: { 'content-type': 'application/json', authorization: `Bearer ${server.adminKey}` } }));
+      const direct = () =>
+        server.handler(
+          new Request('http://local/v2/models/digits/infer', {
+            method: 'POST',
+            body,
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${server.adminKey}` },
+          }),
+        );
       expect((await direct()).status).toBe(200);
       const tensors = tf.memory().numTensors;
       let completed = 0;
@@ -202,7 +240,9 @@ describe('overload', () => {
         }
       };
       await Promise.all(Array.from({ length: CLIENTS }, flood));
-      console.log(`sustained flood in process: ${CLIENTS} clients, ${attempts} requests → ${completed} × 200, ${shed} × 503 + Retry-After; at most ${maxInFlight} in flight (limit ${LIMIT}); an admitted request waited for at most ${Math.max(...ahead)} others`);
+      console.log(
+        `sustained flood in process: ${CLIENTS} clients, ${attempts} requests → ${completed} × 200, ${shed} × 503 + Retry-After; at most ${maxInFlight} in flight (limit ${LIMIT}); an admitted request waited for at most ${Math.max(...ahead)} others`,
+      );
       expect(others).toEqual([]);
       expect(completed).toBeGreaterThanOrEqual(ADMITTED);
       expect(shed, 'the flood must be shed, not queued').toBeGreaterThan(completed);
@@ -216,7 +256,11 @@ describe('overload', () => {
     });
 
     it('answers a key past its rate limit with 429, Retry-After and RateLimit-*, then serves it again', async () => {
-      const { secret } = await server.state.keys.create({ name: 'limited', scopes: ['inference'], rate_limit: { requests_per_second: 5, burst: 5 } });
+      const { secret } = await server.state.keys.create({
+        name: 'limited',
+        scopes: ['inference'],
+        rate_limit: { requests_per_second: 5, burst: 5 },
+      });
       const responses: Response[] = [];
       for (let i = 0; i < 30; i++) responses.push(await infer(listening.url, secret));
       const limited = responses.filter((r) => r.status === 429);

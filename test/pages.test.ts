@@ -23,7 +23,16 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 const CHROMIUM = '/usr/bin/chromium';
 // Flags for a closed network: no GPU, no QUIC, and none of the background calls home.
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const VIEWPORT = { width: 1360, height: 760 };
 
 const hasChromium = existsSync(CHROMIUM);
@@ -86,14 +95,22 @@ describe('web pages over HTTP', () => {
     ];
     for (const [page, type] of expected) {
       const response = await fetch(`${mock.url}${page}`, { headers: { 'x-request-id': 'page-check' } });
-      expect({ page, status: response.status, type: response.headers.get('content-type')?.split(';')[0] }).toEqual({ page, status: 200, type });
+      expect({ page, status: response.status, type: response.headers.get('content-type')?.split(';')[0] }).toEqual({
+        page,
+        status: 200,
+        type,
+      });
       expect(response.headers.get('x-request-id')).toBe('page-check');
       await response.arrayBuffer();
     }
     const redirect = await fetch(`${mock.url}/playground`, { redirect: 'manual' });
     expect([redirect.status, redirect.headers.get('location')]).toEqual([301, '/playground/']);
     // Only the listed files: anything else under the pages is the API's 404; other methods are not pages.
-    for (const [method, page] of [['GET', '/playground/../package.json'], ['GET', '/playground/nope.js'], ['POST', '/playground/']]) {
+    for (const [method, page] of [
+      ['GET', '/playground/../package.json'],
+      ['GET', '/playground/nope.js'],
+      ['POST', '/playground/'],
+    ]) {
       const response = await fetch(`${mock.url}${page}`, { method });
       expect(response.status, `${method} ${page}`).toBe(404);
       expect(((await response.json()) as { code: string }).code).toBe('route_not_found');
@@ -134,7 +151,9 @@ describe.skipIf(!hasChromium)('web pages in headless Chromium', () => {
       if (message.type() === 'error') problems.push(`console error: ${message.text()} (${message.location().url})`);
     });
     page.on('pageerror', (error) => problems.push(`page error: ${error.stack ?? error.message}`));
-    page.on('requestfailed', (request) => problems.push(`request failed: ${request.method()} ${request.url()}: ${request.failure()?.errorText}`));
+    page.on('requestfailed', (request) =>
+      problems.push(`request failed: ${request.method()} ${request.url()}: ${request.failure()?.errorText}`),
+    );
     return { context, page, problems };
   }
 
@@ -161,14 +180,22 @@ describe.skipIf(!hasChromium)('web pages in headless Chromium', () => {
     const operations = await page.locator('.opblock').count();
     const text = await page.locator('#swagger-ui').innerText();
     expect(operations).toBeGreaterThan(40);
-    for (const expected of ['/v2/models/{model_name}/infer', '/v1/models/{model_name}/explain', '/v1/training-jobs/{job_id}/events', '/v1/evaluations']) {
+    for (const expected of [
+      '/v2/models/{model_name}/infer',
+      '/v1/models/{model_name}/explain',
+      '/v1/training-jobs/{job_id}/events',
+      '/v1/evaluations',
+    ]) {
       expect(text).toContain(expected);
     }
     expect(await page.locator('.servers select').inputValue()).toBe(mock.url);
     expect(await page.locator('.auth-wrapper .authorize').getAttribute('class')).toContain('locked');
     await screenshot(page, 'docs');
 
-    await page.locator('.opblock-summary-path', { hasText: /^\/v1\/models$/ }).first().click();
+    await page
+      .locator('.opblock-summary-path', { hasText: /^\/v1\/models$/ })
+      .first()
+      .click();
     await page.locator('.opblock.is-open button.try-out__btn').click();
     await page.locator('.opblock.is-open button.execute').click();
     const status = page.locator('.opblock.is-open .live-responses-table tbody .response-col_status').first();
@@ -246,7 +273,11 @@ describe.skipIf(!hasChromium)('web pages in headless Chromium', () => {
     await page.click('#run-evaluation');
     await page.waitForSelector('#eval-result[data-status="done"]', { timeout: 30_000 });
     expect(await page.getAttribute('#eval-result', 'data-accuracy')).toBe('0.981');
-    const cells = await page.locator('#confusion g.cell').evaluateAll((gs) => gs.map((g) => ({ t: g.getAttribute('data-true'), p: g.getAttribute('data-predicted'), n: Number(g.getAttribute('data-count')) })));
+    const cells = await page
+      .locator('#confusion g.cell')
+      .evaluateAll((gs) =>
+        gs.map((g) => ({ t: g.getAttribute('data-true'), p: g.getAttribute('data-predicted'), n: Number(g.getAttribute('data-count')) })),
+      );
     expect(cells).toHaveLength(100);
     expect(cells.reduce((sum, c) => sum + c.n, 0)).toBe(2000);
     expect(cells.filter((c) => c.t === c.p).reduce((sum, c) => sum + c.n, 0)).toBe(1962);
@@ -261,7 +292,9 @@ describe.skipIf(!hasChromium)('web pages in headless Chromium', () => {
     const seen = new Set<number>();
     let liveShot = false;
     for (const deadline = Date.now() + 45_000; Date.now() < deadline; ) {
-      const [status, epochs] = await page.locator('#train-status').evaluate((el) => [el.dataset.status, Number(el.dataset.epochs)] as const);
+      const [status, epochs] = await page
+        .locator('#train-status')
+        .evaluate((el) => [el.dataset.status, Number(el.dataset.epochs)] as const);
       seen.add(epochs);
       if (!liveShot && epochs >= 2 && status === 'running') {
         await screenshot(page, 'training-live');

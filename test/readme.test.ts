@@ -62,7 +62,13 @@ function readmeBlocks(markdown: string): Block[] {
     for (; before >= 0 && /^<!--.*-->$/.test(lines[before]!.trim()); before--) {
       marker ??= /^<!--\s*not-run:\s*(.*?)\s*-->$/.exec(lines[before]!.trim());
     }
-    blocks.push({ index: blocks.length, line: start + 1, lang: open[1]!, code: lines.slice(start + 1, end).join('\n'), ...(marker ? { notRun: marker[1] } : {}) });
+    blocks.push({
+      index: blocks.length,
+      line: start + 1,
+      lang: open[1]!,
+      code: lines.slice(start + 1, end).join('\n'),
+      ...(marker ? { notRun: marker[1] } : {}),
+    });
     i = end;
   }
   return blocks;
@@ -71,7 +77,14 @@ function readmeBlocks(markdown: string): Block[] {
 const blocks = readmeBlocks(readme);
 // The README's SDK code reads the key from the environment, as a user's code would.
 process.env.MODELPORT_API_KEY = API_KEY;
-const label = (b: Block) => `README.md:${b.line} (\`\`\`${b.lang || '(no language)'}) ${b.code.split('\n').find((l) => l.trim() && !l.trim().startsWith('//'))?.trim().slice(0, 70) ?? ''}`;
+const label = (b: Block) =>
+  `README.md:${b.line} (\`\`\`${b.lang || '(no language)'}) ${
+    b.code
+      .split('\n')
+      .find((l) => l.trim() && !l.trim().startsWith('//'))
+      ?.trim()
+      .slice(0, 70) ?? ''
+  }`;
 
 // ---------------------------------------------------------------------------------------------
 // Real values for the README's placeholders.
@@ -123,9 +136,12 @@ const CHECKS: Check[] = [
     check: ({ v }) => expect(v).toMatchObject({ model: 'digits', version: 2 }),
   },
   {
-    block: "const { results } = await job.wait(",
+    block: 'const { results } = await job.wait(',
     check: ({ results, choice }) => {
-      expect(results.map((r: { model: string; accuracy: number }) => [r.model, r.accuracy])).toEqual([['digits', 0.981], ['digits-mlp', 0.9405]]);
+      expect(results.map((r: { model: string; accuracy: number }) => [r.model, r.accuracy])).toEqual([
+        ['digits', 0.981],
+        ['digits-mlp', 0.9405],
+      ]);
       expect(choice.chosen).toEqual({ model: 'digits', version: 1 });
       expect(choice.candidates.find((c: { model: string }) => c.model === 'digits-mlp').excluded_by).toEqual(['min_accuracy']);
     },
@@ -157,7 +173,8 @@ const CHECKS: Check[] = [
   },
   {
     block: 'curl -s',
-    check: (_, output) => expect(JSON.parse(output)).toMatchObject({ model_name: 'iris', outputs: [{ name: 'probabilities', shape: [1, 3] }] }),
+    check: (_, output) =>
+      expect(JSON.parse(output)).toMatchObject({ model_name: 'iris', outputs: [{ name: 'probabilities', shape: [1, 3] }] }),
   },
 ];
 
@@ -174,7 +191,13 @@ function declaredNames(code: string): Set<string> {
     for (const part of m[1]!.split(',')) names.add(part.split(/[:=]/).pop()!.trim());
   }
   for (const m of code.matchAll(/^import\s+(?:type\s+)?\{([^}]*)\}/gm)) {
-    for (const part of m[1]!.split(',')) names.add(part.trim().split(/\s+as\s+/).pop()!);
+    for (const part of m[1]!.split(','))
+      names.add(
+        part
+          .trim()
+          .split(/\s+as\s+/)
+          .pop()!,
+      );
   }
   for (const m of code.matchAll(/^import\s+([A-Za-z_$][\w$]*)[\s,]/gm)) names.add(m[1]!);
   return names;
@@ -264,11 +287,19 @@ async function runShell(block: Block): Promise<{ result: Record<string, unknown>
   const server = await serveInChild();
   try {
     const host = new URL(server.url).host;
-    const script = ['set -euo pipefail', 'npx() { command npx --no-install "$@"; }', block.code.replaceAll('localhost:8700', host)].join('\n');
+    const script = ['set -euo pipefail', 'npx() { command npx --no-install "$@"; }', block.code.replaceAll('localhost:8700', host)].join(
+      '\n',
+    );
     const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
       const child = spawn('bash', ['-c', script], {
         cwd: root,
-        env: { ...process.env, MODELPORT_URL: server.url, MODELPORT_API_KEY: API_KEY, TF_CPP_MIN_LOG_LEVEL: '3', npm_config_update_notifier: 'false' },
+        env: {
+          ...process.env,
+          MODELPORT_URL: server.url,
+          MODELPORT_API_KEY: API_KEY,
+          TF_CPP_MIN_LOG_LEVEL: '3',
+          npm_config_update_notifier: 'false',
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stdout = '';
@@ -279,7 +310,10 @@ async function runShell(block: Block): Promise<{ result: Record<string, unknown>
       child.on('close', (code) => resolve({ code, stdout, stderr }));
     });
     const died = server.process.exitCode !== null || server.process.signalCode !== null;
-    if (died) throw new Error(`the server died (${server.process.exitCode ?? server.process.signalCode}) during the block\n--- server\n${server.output()}\n--- block stdout\n${run.stdout}\n--- block stderr\n${run.stderr}`);
+    if (died)
+      throw new Error(
+        `the server died (${server.process.exitCode ?? server.process.signalCode}) during the block\n--- server\n${server.output()}\n--- block stdout\n${run.stdout}\n--- block stderr\n${run.stderr}`,
+      );
     if (run.code !== 0) throw new Error(`exited ${run.code}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`);
     return { result: {}, output: run.stdout };
   } finally {

@@ -36,8 +36,22 @@ afterAll(async () => {
 
 describe('models', () => {
   it('create, get, update, list with filters and pages, delete', async () => {
-    const created = await client.models.create({ name: 'reviews', task: 'text-classification', description: 'sentiment', labels: ['neg', 'pos'], tags: ['nlp'] });
-    expect(created).toMatchObject({ name: 'reviews', task: 'text-classification', status: 'empty', versions: [], aliases: {}, labels: ['neg', 'pos'], tags: ['nlp'] });
+    const created = await client.models.create({
+      name: 'reviews',
+      task: 'text-classification',
+      description: 'sentiment',
+      labels: ['neg', 'pos'],
+      tags: ['nlp'],
+    });
+    expect(created).toMatchObject({
+      name: 'reviews',
+      task: 'text-classification',
+      status: 'empty',
+      versions: [],
+      aliases: {},
+      labels: ['neg', 'pos'],
+      tags: ['nlp'],
+    });
     expect(await client.models.get('reviews')).toEqual(created);
     const updated = await client.models.update('reviews', { tags: ['nlp', 'english'], description: 'sentiment of reviews' });
     expect(updated).toMatchObject({ tags: ['nlp', 'english'], description: 'sentiment of reviews', task: 'text-classification' });
@@ -59,12 +73,18 @@ describe('models', () => {
   it('duplicate names are 409; a retried create with the same idempotency key is answered once', async () => {
     await expect(client.models.create({ name: 'digits', task: 'x' })).rejects.toMatchObject({ status: 409, code: 'model_exists' });
     const first = await client.models.create({ name: 'once', task: 'x' }, { idempotencyKey: 'create-once' });
-    const again = await client.transport.send({ method: 'POST', path: 'v1/models', json: { name: 'once', task: 'x' }, idempotencyKey: 'create-once' });
+    const again = await client.transport.send({
+      method: 'POST',
+      path: 'v1/models',
+      json: { name: 'once', task: 'x' },
+      idempotencyKey: 'create-once',
+    });
     expect(again.status).toBe(201);
     expect(again.headers.get('idempotent-replayed')).toBe('true');
     expect(await again.json()).toEqual(first);
-    await expect(client.transport.json({ method: 'POST', path: 'v1/models', json: { name: 'other', task: 'x' }, idempotencyKey: 'create-once' }))
-      .rejects.toMatchObject({ status: 422, code: 'idempotency_key_reused' });
+    await expect(
+      client.transport.json({ method: 'POST', path: 'v1/models', json: { name: 'other', task: 'x' }, idempotencyKey: 'create-once' }),
+    ).rejects.toMatchObject({ status: 422, code: 'idempotency_key_reused' });
   });
 
   it('bad bodies are 400 with details', async () => {
@@ -79,10 +99,20 @@ describe('versions', () => {
 
   it('uploads a TF.js model from a directory, with progress, and serves it at once', async () => {
     const progress: number[] = [];
-    uploaded = await client.models.versions.upload('digits', { directory: mlpDir }, { metadata: { metrics: { accuracy: 0.9405 } }, onProgress: (p) => progress.push(p.percent) });
+    uploaded = await client.models.versions.upload(
+      'digits',
+      { directory: mlpDir },
+      { metadata: { metrics: { accuracy: 0.9405 } }, onProgress: (p) => progress.push(p.percent) },
+    );
     expect(uploaded).toMatchObject({
-      model: 'digits', version: 2, platform: 'tfjs_layers', state: 'READY', aliases: [], metrics: { accuracy: 0.9405 },
-      inputs: [{ name: 'image', datatype: 'FP32', shape: [-1, 28, 28, 1] }], outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 10] }],
+      model: 'digits',
+      version: 2,
+      platform: 'tfjs_layers',
+      state: 'READY',
+      aliases: [],
+      metrics: { accuracy: 0.9405 },
+      inputs: [{ name: 'image', datatype: 'FP32', shape: [-1, 28, 28, 1] }],
+      outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 10] }],
     });
     expect(uploaded.size_bytes).toBe(205_417);
     expect(progress.at(-1)).toBe(1);
@@ -96,9 +126,18 @@ describe('versions', () => {
   it('uploads a SavedModel as .tar.gz and as .zip, and records its signature', async () => {
     await client.models.create({ name: 'tiny', task: 'tabular-classification' });
     const files = await filesOf(SAVED_MODEL);
-    const fromTar = await client.models.versions.upload('tiny', { archive: tarGz(Object.entries(files).map(([p, d]) => ({ path: `export/${p}`, data: d }))), format: 'tar.gz' });
-    expect(fromTar).toMatchObject({ version: 1, platform: 'tensorflow_savedmodel', signature: 'serving_default', state: 'READY',
-      inputs: [{ name: 'features', datatype: 'FP32', shape: [-1, 8] }], outputs: [{ name: 'scores', datatype: 'FP32', shape: [-1, 4] }] });
+    const fromTar = await client.models.versions.upload('tiny', {
+      archive: tarGz(Object.entries(files).map(([p, d]) => ({ path: `export/${p}`, data: d }))),
+      format: 'tar.gz',
+    });
+    expect(fromTar).toMatchObject({
+      version: 1,
+      platform: 'tensorflow_savedmodel',
+      signature: 'serving_default',
+      state: 'READY',
+      inputs: [{ name: 'features', datatype: 'FP32', shape: [-1, 8] }],
+      outputs: [{ name: 'scores', datatype: 'FP32', shape: [-1, 4] }],
+    });
     const fromZip = await client.models.versions.upload('tiny', { archive: zip(files), format: 'zip' });
     expect(fromZip.version).toBe(2);
     const prediction = await client.predict('tiny', [[0, 0, 0, 0, 0, 0, 0, 0]], { version: 2 });
@@ -107,9 +146,24 @@ describe('versions', () => {
   });
 
   it.each([
-    ['a path escaping the folder (zip)', () => ({ archive: zip({ 'model.json': new Uint8Array(2), '../escaped.txt': new TextEncoder().encode('x') }), format: 'zip' as const }), 'unsafe_path'],
-    ['an absolute path (tar)', () => ({ archive: tar([{ path: '/tmp/abs.txt', data: new Uint8Array(1) }]), format: 'tar' as const }), 'unsafe_path'],
-    ['a symlink (tar)', () => ({ archive: tar([{ path: 'link', type: 'SymbolicLink', linkpath: '/etc/passwd' }]), format: 'tar' as const }), 'unsafe_path'],
+    [
+      'a path escaping the folder (zip)',
+      () => ({
+        archive: zip({ 'model.json': new Uint8Array(2), '../escaped.txt': new TextEncoder().encode('x') }),
+        format: 'zip' as const,
+      }),
+      'unsafe_path',
+    ],
+    [
+      'an absolute path (tar)',
+      () => ({ archive: tar([{ path: '/tmp/abs.txt', data: new Uint8Array(1) }]), format: 'tar' as const }),
+      'unsafe_path',
+    ],
+    [
+      'a symlink (tar)',
+      () => ({ archive: tar([{ path: 'link', type: 'SymbolicLink', linkpath: '/etc/passwd' }]), format: 'tar' as const }),
+      'unsafe_path',
+    ],
     ['not an archive at all', () => ({ archive: new TextEncoder().encode('hello'), format: 'zip' as const }), 'invalid_archive'],
     ['neither model.json nor saved_model.pb', () => ({ files: [{ name: 'readme.txt', data: new Uint8Array(3) }] }), 'invalid_archive'],
   ])('rejects %s with 400 and writes nothing', async (_, source, code) => {
@@ -124,18 +178,31 @@ describe('versions', () => {
 
   it('rejects a manifest that does not match its shards, naming what is missing', async () => {
     const files = await tfjsFiles('digits-mlp');
-    const missing = await client.models.versions.upload('digits', { files: [{ name: 'model.json', data: files['model.json']! }] }).catch((e) => e);
-    expect(missing).toMatchObject({ status: 400, code: 'manifest_mismatch', details: [{ path: '/files/weights.bin', message: 'named by the manifest, not uploaded' }] });
-    const truncated = await client.models.versions.upload('digits', { files: [
-      { name: 'model.json', data: files['model.json']! }, { name: 'weights.bin', data: files['weights.bin']!.subarray(0, 1000) },
-    ] }).catch((e) => e);
+    const missing = await client.models.versions
+      .upload('digits', { files: [{ name: 'model.json', data: files['model.json']! }] })
+      .catch((e) => e);
+    expect(missing).toMatchObject({
+      status: 400,
+      code: 'manifest_mismatch',
+      details: [{ path: '/files/weights.bin', message: 'named by the manifest, not uploaded' }],
+    });
+    const truncated = await client.models.versions
+      .upload('digits', {
+        files: [
+          { name: 'model.json', data: files['model.json']! },
+          { name: 'weights.bin', data: files['weights.bin']!.subarray(0, 1000) },
+        ],
+      })
+      .catch((e) => e);
     expect(truncated).toMatchObject({ status: 400, code: 'manifest_mismatch' });
     expect(truncated.message).toContain('the weight shards hold 1000 bytes but the manifest declares 203560');
   });
 
   it("rejects a model whose signature does not match the model's", async () => {
     const files = await tfjsFiles('iris');
-    const error = await client.models.versions.upload('digits', { files: Object.entries(files).map(([name, d]) => ({ name, data: d })) }).catch((e) => e);
+    const error = await client.models.versions
+      .upload('digits', { files: Object.entries(files).map(([name, d]) => ({ name, data: d })) })
+      .catch((e) => e);
     expect(error).toMatchObject({ status: 400, code: 'signature_mismatch' });
     expect(error.message).toContain("inputs 0 ('image'): model has shape [-1,4], the model config declares [-1,28,28,1]");
   });
@@ -143,7 +210,14 @@ describe('versions', () => {
   it('rejects an upload over the size limit with 413', async () => {
     const files = await tfjsFiles('digits');
     const big = new Uint8Array(450_000);
-    const error = await client.models.versions.upload('digits', { files: [{ name: 'model.json', data: files['model.json']! }, { name: 'weights.bin', data: big }] }).catch((e) => e);
+    const error = await client.models.versions
+      .upload('digits', {
+        files: [
+          { name: 'model.json', data: files['model.json']! },
+          { name: 'weights.bin', data: big },
+        ],
+      })
+      .catch((e) => e);
     expect(error).toMatchObject({ status: 413, code: 'payload_too_large' });
   });
 
@@ -160,7 +234,10 @@ describe('versions', () => {
     const index = await (await fetch(`${server.url}/v2/repository/index`, { method: 'POST' })).json();
     expect(index).toContainEqual({ name: 'digits', version: '2', state: 'UNAVAILABLE', reason: 'unloaded' });
     await expect(client.predict('digits', mnist.x.subarray(0, 784), { version: 2 })).rejects.toMatchObject({ status: 503 });
-    await fetch(`${server.url}/v2/repository/models/digits/load`, { method: 'POST', body: JSON.stringify({ parameters: { version: '2' } }) });
+    await fetch(`${server.url}/v2/repository/models/digits/load`, {
+      method: 'POST',
+      body: JSON.stringify({ parameters: { version: '2' } }),
+    });
     expect((await client.models.versions.get('digits', 2)).state).toBe('READY');
   });
 });
@@ -179,7 +256,10 @@ describe('aliases and traffic', () => {
   });
 
   it('a 90/10 canary splits 1,000 requests within statistical tolerance', async () => {
-    await client.models.aliases.set('digits', 'production', [{ version: 1, weight: 90 }, { version: 2, weight: 10 }]);
+    await client.models.aliases.set('digits', 'production', [
+      { version: 1, weight: 90 },
+      { version: 2, weight: 10 },
+    ]);
     const pixels = mnist.x.subarray(0, 784);
     let toCanary = 0;
     for (let start = 0; start < 1000; start += 50) {
@@ -189,7 +269,14 @@ describe('aliases and traffic', () => {
     // Binomial(1000, 0.1): mean 100, sd 9.5; ±5 sd is far beyond chance.
     expect(toCanary).toBeGreaterThan(52);
     expect(toCanary).toBeLessThan(148);
-    expect((await client.models.aliases.list('digits')).data).toContainEqual({ model: 'digits', name: 'production', targets: [{ version: 1, weight: 90 }, { version: 2, weight: 10 }] });
+    expect((await client.models.aliases.list('digits')).data).toContainEqual({
+      model: 'digits',
+      name: 'production',
+      targets: [
+        { version: 1, weight: 90 },
+        { version: 2, weight: 10 },
+      ],
+    });
     await client.models.aliases.set('digits', 'production', 1);
   });
 
@@ -207,10 +294,18 @@ describe('durability', () => {
     const dir = path.join(data.dir, 'restart');
     const first = await startMockServer({ auth: false, dataDir: dir });
     const a = new Modelport({ baseUrl: first.url });
-    await a.models.create({ name: 'kept', task: 'image-classification', labels: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], tags: ['t'] });
+    await a.models.create({
+      name: 'kept',
+      task: 'image-classification',
+      labels: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+      tags: ['t'],
+    });
     await a.models.versions.upload('kept', { directory: mlpDir }, { metadata: { metrics: { accuracy: 0.94 } } });
     await a.models.versions.upload('kept', { directory: mlpDir });
-    await a.models.aliases.set('kept', 'production', [{ version: 1, weight: 3 }, { version: 2, weight: 1 }]);
+    await a.models.aliases.set('kept', 'production', [
+      { version: 1, weight: 3 },
+      { version: 2, weight: 1 },
+    ]);
     const before = { model: await a.models.get('kept'), versions: (await a.models.versions.list('kept')).data };
     await first.close();
 

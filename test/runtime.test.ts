@@ -27,8 +27,14 @@ describe('a SavedModel exported by Python TensorFlow 2.21 / Keras 3', () => {
       inputs: [{ name: 'features', datatype: 'FP32', shape: [-1, 8] }],
       outputs: [{ name: 'scores', datatype: 'FP32', shape: [-1, 4] }],
     };
-    await writeFile(path.join(target, 'config.json'), JSON.stringify({ name: 'tiny-classifier', task: 'tabular-classification', ...signature }));
-    await writeFile(path.join(target, '1', 'version.json'), JSON.stringify({ version: 1, ...signature, signature: 'serving_default', tags: ['serve'] }));
+    await writeFile(
+      path.join(target, 'config.json'),
+      JSON.stringify({ name: 'tiny-classifier', task: 'tabular-classification', ...signature }),
+    );
+    await writeFile(
+      path.join(target, '1', 'version.json'),
+      JSON.stringify({ version: 1, ...signature, signature: 'serving_default', tags: ['serve'] }),
+    );
     server = await startMockServer({ auth: false, dataDir: data.dir });
   });
   afterAll(async () => {
@@ -60,7 +66,8 @@ describe('tensors, batching and load shedding in one process', () => {
     await addModel(data.dir, 'digits', path.join(BUNDLED, 'digits'));
     await addModel(data.dir, 'iris', path.join(BUNDLED, 'iris'));
     await addModel(data.dir, 'digits-tiny-queue', path.join(BUNDLED, 'digits'), (c) => ({
-      ...c, batching: { max_batch_size: 1, max_queue_delay_ms: 0, max_queue_size: 2 },
+      ...c,
+      batching: { max_batch_size: 1, max_queue_delay_ms: 0, max_queue_size: 2 },
     }));
     server = await startMockServer({ auth: false, dataDir: data.dir });
     client = new Modelport({ baseUrl: server.url, maxRetries: 0 });
@@ -73,11 +80,19 @@ describe('tensors, batching and load shedding in one process', () => {
   it('tf.memory().numTensors is the same before and after 1,000 requests', async () => {
     const mix = async (i: number) => {
       switch (i % 5) {
-        case 0: return client.predict('digits', digit(i % 100));
-        case 1: return client.predict('digits', digit(i % 100), { binary: true });
-        case 2: return client.predict('iris', [[5.1, 3.5, 1.4, 0.2]]);
-        case 3: return client.predict('digits', { image: { data: digit(0), shape: [1, 784] } }).catch((e) => e); // 400
-        default: return client.inference.infer('iris', { inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }], outputs: [{ name: 'probabilities', parameters: { classification: 2 } }] });
+        case 0:
+          return client.predict('digits', digit(i % 100));
+        case 1:
+          return client.predict('digits', digit(i % 100), { binary: true });
+        case 2:
+          return client.predict('iris', [[5.1, 3.5, 1.4, 0.2]]);
+        case 3:
+          return client.predict('digits', { image: { data: digit(0), shape: [1, 784] } }).catch((e) => e); // 400
+        default:
+          return client.inference.infer('iris', {
+            inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }],
+            outputs: [{ name: 'probabilities', parameters: { classification: 2 } }],
+          });
       }
     };
     for (let i = 0; i < 20; i++) await mix(i); // warm every path first
@@ -99,7 +114,9 @@ describe('tensors, batching and load shedding in one process', () => {
     for (let i = 0; i < 64; i++) {
       const alone = await client.predict('digits', digit(i));
       expect(predictions[i]!.labels).toEqual(alone.labels);
-      const delta = Math.max(...Array.from(alone.output.data as Float32Array, (v, k) => Math.abs(v - (predictions[i]!.output.data as Float32Array)[k]!)));
+      const delta = Math.max(
+        ...Array.from(alone.output.data as Float32Array, (v, k) => Math.abs(v - (predictions[i]!.output.data as Float32Array)[k]!)),
+      );
       expect(delta).toBeLessThan(1e-5);
     }
   });
@@ -108,8 +125,17 @@ describe('tensors, batching and load shedding in one process', () => {
     const modelServer = await createModelServer({ auth: false, dataDir: data.dir });
     try {
       const body = JSON.stringify({ inputs: [{ name: 'image', shape: [1, 28, 28, 1], datatype: 'FP32', data: Array.from(digit(0)) }] });
-      const responses = await Promise.all(Array.from({ length: 30 }, () =>
-        modelServer.handler(new Request('http://local/v2/models/digits-tiny-queue/infer', { method: 'POST', body, headers: { 'content-type': 'application/json' } }))));
+      const responses = await Promise.all(
+        Array.from({ length: 30 }, () =>
+          modelServer.handler(
+            new Request('http://local/v2/models/digits-tiny-queue/infer', {
+              method: 'POST',
+              body,
+              headers: { 'content-type': 'application/json' },
+            }),
+          ),
+        ),
+      );
       const statuses = responses.map((r) => r.status);
       expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(1);
       const shed = responses.filter((r) => r.status === 503);
@@ -124,13 +150,27 @@ describe('tensors, batching and load shedding in one process', () => {
 
   it('image models accept PNG bytes, in JSON (base64) and in binary', async () => {
     const samples = [0, 1, 2, 3];
-    const pngs = await Promise.all(samples.map((i) =>
-      tfNode.encodePng(tf.tidy(() => tf.tensor(digit(i), [28, 28, 1]).mul(255).round().toInt()) as tfTypes.Tensor3D)));
+    const pngs = await Promise.all(
+      samples.map((i) => tfNode.encodePng(tf.tidy(() => tf.tensor(digit(i), [28, 28, 1]).mul(255).round().toInt()) as tfTypes.Tensor3D)),
+    );
     const fromPixels = await client.predict('digits', mnist.x.subarray(0, 784 * samples.length));
-    const json = await client.predict('digits', { image: { data: pngs.map((b) => Buffer.from(b).toString('base64')), shape: [samples.length], datatype: 'BYTES' } });
-    const binary = await client.inference.inferBinary('digits', {
-      inputs: [{ name: 'image', shape: [samples.length], datatype: 'BYTES', parameters: { binary_data_size: pngs.reduce((n, b) => n + 4 + b.byteLength, 0) } }],
-    }, { binaryInputs: [toBytes('BYTES', pngs)] });
+    const json = await client.predict('digits', {
+      image: { data: pngs.map((b) => Buffer.from(b).toString('base64')), shape: [samples.length], datatype: 'BYTES' },
+    });
+    const binary = await client.inference.inferBinary(
+      'digits',
+      {
+        inputs: [
+          {
+            name: 'image',
+            shape: [samples.length],
+            datatype: 'BYTES',
+            parameters: { binary_data_size: pngs.reduce((n, b) => n + 4 + b.byteLength, 0) },
+          },
+        ],
+      },
+      { binaryInputs: [toBytes('BYTES', pngs)] },
+    );
     expect(json.output.shape).toEqual([4, 10]);
     expect(json.labels).toEqual(fromPixels.labels);
     expect(json.labels).toEqual(samples.map((i) => String(mnist.y[i])));
@@ -142,7 +182,9 @@ describe('tensors, batching and load shedding in one process', () => {
   });
 
   it('a non-image in an image input is a 400', async () => {
-    const response = await client.inference.infer('digits', { inputs: [{ name: 'image', shape: [1], datatype: 'BYTES', data: [Buffer.from('not a png').toString('base64')] }] }).catch((e) => e);
+    const response = await client.inference
+      .infer('digits', { inputs: [{ name: 'image', shape: [1], datatype: 'BYTES', data: [Buffer.from('not a png').toString('base64')] }] })
+      .catch((e) => e);
     expect(response.status).toBe(400);
     expect(response.code).toBe('invalid_image');
   });

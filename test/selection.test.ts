@@ -46,10 +46,23 @@ describe('POST /v1/models:select', () => {
     expect(contract.match('POST', '/v1/models').operation?.operationId).toBe('createModel');
     expect(contract.match('GET', '/v1/models:select')).toEqual({ operation: undefined, pathExists: true });
     expect((await raw(env.server, 'GET', '/v1/models:select')).body).toMatchObject({ status: 405, code: 'method_not_allowed' });
-    const response = await raw(env.server, 'POST', '/v1/models:select', JSON.stringify({ task: 'nothing-here', inputs: [{ datatype: 'FP32', shape: [-1, 4] }] }));
+    const response = await raw(
+      env.server,
+      'POST',
+      '/v1/models:select',
+      JSON.stringify({ task: 'nothing-here', inputs: [{ datatype: 'FP32', shape: [-1, 4] }] }),
+    );
     expect(response.status).toBe(200);
     expect(response.headers.get('x-request-id')).toEqual(expect.any(String));
-    expect(response.body).toEqual({ task: 'nothing-here', objective: 'accuracy', constraints: {}, dataset: null, chosen: null, explanation: "no model has task 'nothing-here'", candidates: [] });
+    expect(response.body).toEqual({
+      task: 'nothing-here',
+      objective: 'accuracy',
+      constraints: {},
+      dataset: null,
+      chosen: null,
+      explanation: "no model has task 'nothing-here'",
+      candidates: [],
+    });
   });
 
   it('picks the accurate digits CNN under a loose latency budget and the fast MLP under a tight one', async () => {
@@ -58,8 +71,15 @@ describe('POST /v1/models:select', () => {
     expect(measured.chosen).toEqual({ model: 'digits', version: 1 });
     expect(measured.dataset).toBe('mnist-holdout');
     expect(candidate(measured, 'digits')).toMatchObject({
-      eligible: true, rank: 1, accuracy: 0.981, size_bytes: 161157,
-      sources: { accuracy: { kind: 'dataset', dataset: 'mnist-holdout', samples: 2000 }, latency: { kind: 'measured', samples: STEADY }, size: { kind: 'disk' } },
+      eligible: true,
+      rank: 1,
+      accuracy: 0.981,
+      size_bytes: 161157,
+      sources: {
+        accuracy: { kind: 'dataset', dataset: 'mnist-holdout', samples: 2000 },
+        latency: { kind: 'measured', samples: STEADY },
+        size: { kind: 'disk' },
+      },
     });
     expect(candidate(measured, 'digits-mlp')).toMatchObject({ eligible: true, rank: 2, accuracy: 0.9405, size_bytes: 205417 });
     expect(p95(measured, 'digits')).toBeGreaterThan(p95(measured, 'digits-mlp'));
@@ -77,29 +97,49 @@ describe('POST /v1/models:select', () => {
     let budget = between(p95(measured, 'digits'), p95(measured, 'digits-mlp'));
     let tight: Selection | undefined;
     for (let attempt = 0; attempt < 6; attempt++) {
-      const selection = await client.select({ ...DIGITS, constraints: { min_accuracy: 0.9, max_p95_latency_ms: budget }, latency_samples: STEADY });
+      const selection = await client.select({
+        ...DIGITS,
+        constraints: { min_accuracy: 0.9, max_p95_latency_ms: budget },
+        latency_samples: STEADY,
+      });
       expectConsistent(selection, budget);
       if (p95(selection, 'digits-mlp') <= budget && p95(selection, 'digits') > budget) {
         tight = selection;
         break;
       }
-      console.log(`selection: budget ${budget} ms did not fall between this call's p95s (digits ${p95(selection, 'digits')}, digits-mlp ${p95(selection, 'digits-mlp')}); re-deriving`);
+      console.log(
+        `selection: budget ${budget} ms did not fall between this call's p95s (digits ${p95(selection, 'digits')}, digits-mlp ${p95(selection, 'digits-mlp')}); re-deriving`,
+      );
       if (p95(selection, 'digits') > p95(selection, 'digits-mlp')) budget = between(p95(selection, 'digits'), p95(selection, 'digits-mlp'));
     }
-    expect(tight, 'the two models\' measured p95 latencies never separated').toBeDefined();
+    expect(tight, "the two models' measured p95 latencies never separated").toBeDefined();
     expect(tight!.chosen).toEqual({ model: 'digits-mlp', version: 1 });
     expect(tight!.candidates.map((c) => [c.model, c.eligible, c.rank, c.excluded_by])).toEqual([
       ['digits-mlp', true, 1, []],
       ['digits', false, null, ['max_p95_latency_ms']],
     ]);
     const slowCheck = candidate(tight!, 'digits').checks.find((c) => c.constraint === 'max_p95_latency_ms')!;
-    expect(slowCheck).toEqual({ constraint: 'max_p95_latency_ms', passed: false, value: p95(tight!, 'digits'), limit: budget, message: `p95 latency ${p95(tight!, 'digits')} ms > ${budget} ms` });
-    expect(tight!.explanation).toBe(`digits-mlp version 1 has the highest accuracy (0.9405) of the 1 eligible candidate; excluded: digits version 1 (max_p95_latency_ms)`);
-    console.log(`selection: loose budget ${generous.toFixed(1)} ms -> digits; tight budget ${budget.toFixed(3)} ms -> digits-mlp (p95 digits ${p95(tight!, 'digits')} ms, digits-mlp ${p95(tight!, 'digits-mlp')} ms)`);
+    expect(slowCheck).toEqual({
+      constraint: 'max_p95_latency_ms',
+      passed: false,
+      value: p95(tight!, 'digits'),
+      limit: budget,
+      message: `p95 latency ${p95(tight!, 'digits')} ms > ${budget} ms`,
+    });
+    expect(tight!.explanation).toBe(
+      `digits-mlp version 1 has the highest accuracy (0.9405) of the 1 eligible candidate; excluded: digits version 1 (max_p95_latency_ms)`,
+    );
+    console.log(
+      `selection: loose budget ${generous.toFixed(1)} ms -> digits; tight budget ${budget.toFixed(3)} ms -> digits-mlp (p95 digits ${p95(tight!, 'digits')} ms, digits-mlp ${p95(tight!, 'digits-mlp')} ms)`,
+    );
   });
 
   it('impossible constraints give an explained empty choice, naming what excluded each candidate', async () => {
-    const selection = await client.select({ ...DIGITS, constraints: { min_accuracy: 0.99, max_p95_latency_ms: 0.001, max_size_bytes: 100_000 }, latency_samples: 10 });
+    const selection = await client.select({
+      ...DIGITS,
+      constraints: { min_accuracy: 0.99, max_p95_latency_ms: 0.001, max_size_bytes: 100_000 },
+      latency_samples: 10,
+    });
     expect(selection.chosen).toBeNull();
     expect(selection.candidates.map((c) => [c.model, c.eligible, c.rank, c.excluded_by])).toEqual([
       ['digits', false, null, ['min_accuracy', 'max_p95_latency_ms', 'max_size_bytes']],
@@ -110,10 +150,18 @@ describe('POST /v1/models:select', () => {
       { constraint: 'ready', passed: true, message: 'loaded' },
       { constraint: 'dataset', passed: true, message: "runs on dataset 'mnist-holdout'" },
       { constraint: 'min_accuracy', passed: false, value: 0.981, limit: 0.99, message: 'accuracy 0.981 < 0.99' },
-      { constraint: 'max_p95_latency_ms', passed: false, value: p95(selection, 'digits'), limit: 0.001, message: `p95 latency ${p95(selection, 'digits')} ms > 0.001 ms` },
+      {
+        constraint: 'max_p95_latency_ms',
+        passed: false,
+        value: p95(selection, 'digits'),
+        limit: 0.001,
+        message: `p95 latency ${p95(selection, 'digits')} ms > 0.001 ms`,
+      },
       { constraint: 'max_size_bytes', passed: false, value: 161157, limit: 100000, message: 'size 161157 bytes > 100000 bytes' },
     ]);
-    expect(selection.explanation).toBe('no candidate meets the constraints: digits version 1 (min_accuracy, max_p95_latency_ms, max_size_bytes); digits-mlp version 1 (min_accuracy, max_p95_latency_ms, max_size_bytes)');
+    expect(selection.explanation).toBe(
+      'no candidate meets the constraints: digits version 1 (min_accuracy, max_p95_latency_ms, max_size_bytes); digits-mlp version 1 (min_accuracy, max_p95_latency_ms, max_size_bytes)',
+    );
 
     const oneShort = await client.select({ ...DIGITS, constraints: { min_accuracy: 0.95, max_size_bytes: 200_000 }, latency_samples: 10 });
     expect(oneShort.chosen).toEqual({ model: 'digits', version: 1 });
@@ -133,7 +181,11 @@ describe('POST /v1/models:select', () => {
   it('takes an example input instead of a signature, and runs it through every candidate', async () => {
     const mnist = loadMnistSplit().test;
     const pixels = Array.from(mnist.x.subarray(0, 784));
-    const selection = await client.select({ task: 'image-classification', example: { shape: [1, 28, 28, 1], data: pixels }, latency_samples: 10 });
+    const selection = await client.select({
+      task: 'image-classification',
+      example: { shape: [1, 28, 28, 1], data: pixels },
+      latency_samples: 10,
+    });
     expect(selection.dataset).toBe('mnist-holdout');
     for (const model of ['digits', 'digits-mlp']) {
       const prediction = await client.predict(model, Float32Array.from(pixels));
@@ -143,30 +195,61 @@ describe('POST /v1/models:select', () => {
     }
     const mismatched = await client.select({ task: 'image-classification', inputs: [{ datatype: 'FP32', shape: [-1, 4] }] });
     expect(mismatched).toMatchObject({ chosen: null, dataset: null });
-    expect(mismatched.candidates.map((c) => [c.model, c.excluded_by, c.latency_ms, c.accuracy])).toEqual([['digits', ['signature'], null, null], ['digits-mlp', ['signature'], null, null]]);
-    expect(candidate(mismatched, 'digits').checks[0]).toEqual({ constraint: 'signature', passed: false, message: "input 'image' has shape [-1,28,28,1], not [-1,4]" });
+    expect(mismatched.candidates.map((c) => [c.model, c.excluded_by, c.latency_ms, c.accuracy])).toEqual([
+      ['digits', ['signature'], null, null],
+      ['digits-mlp', ['signature'], null, null],
+    ]);
+    expect(candidate(mismatched, 'digits').checks[0]).toEqual({
+      constraint: 'signature',
+      passed: false,
+      message: "input 'image' has shape [-1,28,28,1], not [-1,4]",
+    });
   });
 
-  it('says where accuracy came from: the version\'s recorded metrics, its newest evaluation, or a dataset now', async () => {
+  it("says where accuracy came from: the version's recorded metrics, its newest evaluation, or a dataset now", async () => {
     await client.models.create({ name: 'flowers', task: 'flower-classification', labels: IRIS_LABELS });
-    const files = await Promise.all(['model.json', 'weights.bin'].map(async (name) => ({ name, data: new Uint8Array(await readFile(path.join(BUNDLED, 'iris', '1', name))) })));
-    await client.models.versions.upload('flowers', { files }, { metadata: { metrics: { accuracy: 0.9667, dataset: 'iris-holdout', samples: 30 } } });
-    const request: SelectionParams = { task: 'flower-classification', inputs: [{ name: 'features', datatype: 'FP32', shape: [-1, 4] }], latency_samples: 10 };
+    const files = await Promise.all(
+      ['model.json', 'weights.bin'].map(async (name) => ({
+        name,
+        data: new Uint8Array(await readFile(path.join(BUNDLED, 'iris', '1', name))),
+      })),
+    );
+    await client.models.versions.upload(
+      'flowers',
+      { files },
+      { metadata: { metrics: { accuracy: 0.9667, dataset: 'iris-holdout', samples: 30 } } },
+    );
+    const request: SelectionParams = {
+      task: 'flower-classification',
+      inputs: [{ name: 'features', datatype: 'FP32', shape: [-1, 4] }],
+      latency_samples: 10,
+    };
 
     // No built-in dataset is for this task: the figure recorded with the version.
     const recorded = await client.select(request);
     expect(recorded.dataset).toBeNull();
-    expect(candidate(recorded, 'flowers')).toMatchObject({ accuracy: 0.9667, sources: { accuracy: { kind: 'version_metrics', dataset: 'iris-holdout', samples: 30 }, latency: { kind: 'measured', samples: 10 } } });
+    expect(candidate(recorded, 'flowers')).toMatchObject({
+      accuracy: 0.9667,
+      sources: { accuracy: { kind: 'version_metrics', dataset: 'iris-holdout', samples: 30 }, latency: { kind: 'measured', samples: 10 } },
+    });
 
     // After an evaluation, its result.
-    const evaluation = await (await client.evaluations.create({ dataset: 'iris-holdout', models: [{ model: 'flowers' }], latency_samples: 0 })).wait();
+    const evaluation = await (
+      await client.evaluations.create({ dataset: 'iris-holdout', models: [{ model: 'flowers' }], latency_samples: 0 })
+    ).wait();
     const evaluated = await client.select(request);
-    expect(candidate(evaluated, 'flowers')).toMatchObject({ accuracy: 29 / 30, sources: { accuracy: { kind: 'evaluation', evaluation_id: evaluation.id, dataset: 'iris-holdout', samples: 30 } } });
+    expect(candidate(evaluated, 'flowers')).toMatchObject({
+      accuracy: 29 / 30,
+      sources: { accuracy: { kind: 'evaluation', evaluation_id: evaluation.id, dataset: 'iris-holdout', samples: 30 } },
+    });
 
     // With a dataset named, measured now.
     const judged = await client.select({ ...request, dataset: 'iris-holdout' });
     expect(judged.dataset).toBe('iris-holdout');
-    expect(candidate(judged, 'flowers')).toMatchObject({ accuracy: 29 / 30, sources: { accuracy: { kind: 'dataset', dataset: 'iris-holdout', samples: 30 } } });
+    expect(candidate(judged, 'flowers')).toMatchObject({
+      accuracy: 29 / 30,
+      sources: { accuracy: { kind: 'dataset', dataset: 'iris-holdout', samples: 30 } },
+    });
   });
 
   it('refuses what it cannot judge: unknown datasets, no signature, a malformed example', async () => {
@@ -174,9 +257,17 @@ describe('POST /v1/models:select', () => {
     const neither = await client.select({ task: 'image-classification' } as SelectionParams).catch((e) => e);
     expect(neither).toBeInstanceOf(BadRequestError);
     expect(neither.details).toEqual([{ path: '/inputs', message: 'is required unless example is given' }]);
-    await expect(client.select({ task: 'image-classification', example: { shape: [1, 28, 28, 1], data: [1, 2, 3] } }))
-      .rejects.toMatchObject({ status: 400, code: 'data_length_mismatch', details: [{ path: '/example/data', message: 'expected 784 elements for shape [1,28,28,1], received 3' }] });
-    await expect(client.select({ ...DIGITS, constraints: { min_accuracy: 2 } })).rejects.toMatchObject({ status: 400, details: [{ path: '/constraints/min_accuracy', message: 'must be <= 1' }] });
+    await expect(
+      client.select({ task: 'image-classification', example: { shape: [1, 28, 28, 1], data: [1, 2, 3] } }),
+    ).rejects.toMatchObject({
+      status: 400,
+      code: 'data_length_mismatch',
+      details: [{ path: '/example/data', message: 'expected 784 elements for shape [1,28,28,1], received 3' }],
+    });
+    await expect(client.select({ ...DIGITS, constraints: { min_accuracy: 2 } })).rejects.toMatchObject({
+      status: 400,
+      details: [{ path: '/constraints/min_accuracy', message: 'must be <= 1' }],
+    });
   });
 
   it('a retried selection with the same idempotency key gets the first answer', async () => {

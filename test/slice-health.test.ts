@@ -40,6 +40,10 @@ describe('health and server metadata over real HTTP', () => {
     expect(error.requestId).toMatch(/^[0-9a-f-]{36}$/);
     const wrongMethod = await fetch(`${server.url}/v2/health/live`, { method: 'DELETE' });
     expect(wrongMethod.status).toBe(405);
-    expect(await wrongMethod.json()).toMatchObject({ code: 'method_not_allowed', status: 405, error: 'DELETE is not allowed on /v2/health/live' });
+    expect(await wrongMethod.json()).toMatchObject({
+      code: 'method_not_allowed',
+      status: 405,
+      error: 'DELETE is not allowed on /v2/health/live',
+    });
   });
 });

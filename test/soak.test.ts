@@ -41,7 +41,12 @@ beforeAll(async () => {
   server = await createModelServer({ auth: false });
   listening = await listen(server.handler);
   client = new Modelport({ baseUrl: listening.url, maxRetries: 0 });
-  irisFiles = await Promise.all(['model.json', 'weights.bin'].map(async (name) => ({ name, data: new Uint8Array(await readFile(path.join(BUNDLED, 'iris', '1', name))) })));
+  irisFiles = await Promise.all(
+    ['model.json', 'weights.bin'].map(async (name) => ({
+      name,
+      data: new Uint8Array(await readFile(path.join(BUNDLED, 'iris', '1', name))),
+    })),
+  );
 });
 afterAll(async () => {
   await listening?.close();
@@ -57,89 +62,111 @@ interface Sample {
 }
 
 describe('soak', () => {
-  it(`keeps tensors, descriptors and memory flat over ${PHASES * OPERATIONS_PER_PHASE} mixed operations`, async () => {
-    const { tf } = server.state.runtime;
-    const counts: Record<string, number> = {};
-    let requests = 0;
-    const started = performance.now();
+  it(
+    `keeps tensors, descriptors and memory flat over ${PHASES * OPERATIONS_PER_PHASE} mixed operations`,
+    async () => {
+      const { tf } = server.state.runtime;
+      const counts: Record<string, number> = {};
+      let requests = 0;
+      const started = performance.now();
 
-    async function operation(i: number): Promise<void> {
-      const kind = pick(i);
-      counts[kind] = (counts[kind] ?? 0) + 1;
-      switch (kind) {
-        case 'infer-json': {
-          const batch = 1 + (i % 4);
-          const out = await client.predict('iris', { data: Float32Array.from({ length: batch * 4 }, (_, j) => ((i + j) % 7) + 0.5), shape: [batch, 4] });
-          expect(out.output.shape).toEqual([batch, 3]);
-          requests += 1;
-          break;
-        }
-        case 'infer-binary': {
-          const out = await client.predict('digits-mlp', mnist.x.subarray((i % 100) * 784, (i % 100 + 1) * 784), { binary: true });
-          expect(out.output.shape).toEqual([1, 10]);
-          requests += 1;
-          break;
-        }
-        case 'infer-classify': {
-          const response = await client.inference.infer('digits', {
-            inputs: [{ name: 'image', shape: [1, 28, 28, 1], datatype: 'FP32', data: Array.from(mnist.x.subarray((i % 50) * 784, (i % 50 + 1) * 784)) }],
-            outputs: [{ name: 'probabilities', parameters: { classification: 3 } }],
-          });
-          expect(response.outputs[0]!.shape).toEqual([1, 3]);
-          requests += 1;
-          break;
-        }
-        case 'registry-read': {
-          await client.models.list();
-          await client.models.get('iris');
-          await client.models.versions.list('iris');
-          await client.models.metadata('digits');
-          requests += 4;
-          break;
-        }
-        case 'upload': {
-          const version = await client.models.versions.upload('iris', { files: irisFiles });
-          await client.models.versions.delete('iris', version.version);
-          requests += 2;
-          break;
-        }
-        case 'evaluation': {
-          const done = await (await client.evaluations.create({ dataset: 'iris-holdout', models: [{ model: 'iris', version: 1 }], latency_samples: 5 })).wait({ pollInterval: 20 });
-          expect(done.status).toBe('succeeded');
-          requests += 3;
-          break;
+      async function operation(i: number): Promise<void> {
+        const kind = pick(i);
+        counts[kind] = (counts[kind] ?? 0) + 1;
+        switch (kind) {
+          case 'infer-json': {
+            const batch = 1 + (i % 4);
+            const out = await client.predict('iris', {
+              data: Float32Array.from({ length: batch * 4 }, (_, j) => ((i + j) % 7) + 0.5),
+              shape: [batch, 4],
+            });
+            expect(out.output.shape).toEqual([batch, 3]);
+            requests += 1;
+            break;
+          }
+          case 'infer-binary': {
+            const out = await client.predict('digits-mlp', mnist.x.subarray((i % 100) * 784, ((i % 100) + 1) * 784), { binary: true });
+            expect(out.output.shape).toEqual([1, 10]);
+            requests += 1;
+            break;
+          }
+          case 'infer-classify': {
+            const response = await client.inference.infer('digits', {
+              inputs: [
+                {
+                  name: 'image',
+                  shape: [1, 28, 28, 1],
+                  datatype: 'FP32',
+                  data: Array.from(mnist.x.subarray((i % 50) * 784, ((i % 50) + 1) * 784)),
+                },
+              ],
+              outputs: [{ name: 'probabilities', parameters: { classification: 3 } }],
+            });
+            expect(response.outputs[0]!.shape).toEqual([1, 3]);
+            requests += 1;
+            break;
+          }
+          case 'registry-read': {
+            await client.models.list();
+            await client.models.get('iris');
+            await client.models.versions.list('iris');
+            await client.models.metadata('digits');
+            requests += 4;
+            break;
+          }
+          case 'upload': {
+            const version = await client.models.versions.upload('iris', { files: irisFiles });
+            await client.models.versions.delete('iris', version.version);
+            requests += 2;
+            break;
+          }
+          case 'evaluation': {
+            const done = await (
+              await client.evaluations.create({ dataset: 'iris-holdout', models: [{ model: 'iris', version: 1 }], latency_samples: 5 })
+            ).wait({ pollInterval: 20 });
+            expect(done.status).toBe('succeeded');
+            requests += 3;
+            break;
+          }
         }
       }
-    }
 
-    const samples: Sample[] = [];
-    for (let phase = 0; phase < PHASES; phase++) {
-      let next = phase * OPERATIONS_PER_PHASE;
-      const end = next + OPERATIONS_PER_PHASE;
-      await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-        while (next < end) await operation(next++);
-      }));
-      samples.push(await sample(phase, tf));
-    }
-    const seconds = (performance.now() - started) / 1000;
+      const samples: Sample[] = [];
+      for (let phase = 0; phase < PHASES; phase++) {
+        let next = phase * OPERATIONS_PER_PHASE;
+        const end = next + OPERATIONS_PER_PHASE;
+        await Promise.all(
+          Array.from({ length: CONCURRENCY }, async () => {
+            while (next < end) await operation(next++);
+          }),
+        );
+        samples.push(await sample(phase, tf));
+      }
+      const seconds = (performance.now() - started) / 1000;
 
-    const settled = samples[WARM_UP_PHASES - 1]!;
-    const last = samples.at(-1)!;
-    const after = samples.slice(WARM_UP_PHASES - 1);
-    const rssDrift = last.rssMb - settled.rssMb;
-    const maxRss = Math.max(...after.map((s) => s.rssMb));
-    console.log([
-      `soak: ${PHASES * OPERATIONS_PER_PHASE} operations (${requests} requests: ${Object.entries(counts).map(([k, n]) => `${k} ${n}`).join(', ')}) in ${seconds.toFixed(1)} s, concurrency ${CONCURRENCY}`,
-      `  after warm-up (phase ${WARM_UP_PHASES - 1}) → end: tensors ${settled.tensors} → ${last.tensors} (drift ${last.tensors - settled.tensors}), fds ${settled.fds} → ${last.fds} (drift ${last.fds - settled.fds}), RSS ${settled.rssMb} → ${last.rssMb} MB (drift ${rssDrift.toFixed(1)} MB, max ${maxRss} MB, tolerance ${RSS_TOLERANCE_MB} MB), heap ${settled.heapMb} → ${last.heapMb} MB`,
-      `  per phase: ${samples.map((s) => `${s.phase}:${s.rssMb}MB/${s.tensors}t/${s.fds}fd`).join(' ')}`,
-    ].join('\n'));
+      const settled = samples[WARM_UP_PHASES - 1]!;
+      const last = samples.at(-1)!;
+      const after = samples.slice(WARM_UP_PHASES - 1);
+      const rssDrift = last.rssMb - settled.rssMb;
+      const maxRss = Math.max(...after.map((s) => s.rssMb));
+      console.log(
+        [
+          `soak: ${PHASES * OPERATIONS_PER_PHASE} operations (${requests} requests: ${Object.entries(counts)
+            .map(([k, n]) => `${k} ${n}`)
+            .join(', ')}) in ${seconds.toFixed(1)} s, concurrency ${CONCURRENCY}`,
+          `  after warm-up (phase ${WARM_UP_PHASES - 1}) → end: tensors ${settled.tensors} → ${last.tensors} (drift ${last.tensors - settled.tensors}), fds ${settled.fds} → ${last.fds} (drift ${last.fds - settled.fds}), RSS ${settled.rssMb} → ${last.rssMb} MB (drift ${rssDrift.toFixed(1)} MB, max ${maxRss} MB, tolerance ${RSS_TOLERANCE_MB} MB), heap ${settled.heapMb} → ${last.heapMb} MB`,
+          `  per phase: ${samples.map((s) => `${s.phase}:${s.rssMb}MB/${s.tensors}t/${s.fds}fd`).join(' ')}`,
+        ].join('\n'),
+      );
 
-    for (const s of after) expect(s.tensors, `tensors after phase ${s.phase}`).toBe(settled.tensors);
-    for (const s of after) expect(Math.abs(s.fds - settled.fds), `fds after phase ${s.phase}`).toBeLessThanOrEqual(FD_TOLERANCE);
-    expect(rssDrift).toBeLessThanOrEqual(RSS_TOLERANCE_MB);
-    // A leak climbs phase after phase; settling does not: the last three phases together grow less than the tolerance too.
-    expect(last.rssMb - samples.at(-4)!.rssMb).toBeLessThanOrEqual(RSS_TOLERANCE_MB / 2);
-  }, 60_000 + PHASES * 10_000);
+      for (const s of after) expect(s.tensors, `tensors after phase ${s.phase}`).toBe(settled.tensors);
+      for (const s of after) expect(Math.abs(s.fds - settled.fds), `fds after phase ${s.phase}`).toBeLessThanOrEqual(FD_TOLERANCE);
+      expect(rssDrift).toBeLessThanOrEqual(RSS_TOLERANCE_MB);
+      // A leak climbs phase after phase; settling does not: the last three phases together grow less than the tolerance too.
+      expect(last.rssMb - samples.at(-4)!.rssMb).toBeLessThanOrEqual(RSS_TOLERANCE_MB / 2);
+    },
+    60_000 + PHASES * 10_000,
+  );
 });
 
 /** The mix: mostly inference, then registry reads, uploads and evaluations. */

@@ -23,7 +23,11 @@ afterAll(() => server?.close());
 describe('the SDK against injected faults', () => {
   it('recovers from "the next 2 infer calls to digits return 503 with Retry-After: 1" within its retry budget', async () => {
     server.controls.clearRequests();
-    const fault = await admin.transport.json<{ id: string }>({ method: 'POST', path: '_mock/faults', json: { operation: 'modelInfer', model: 'digits', status: 503, headers: { 'Retry-After': '1' }, count: 2 } });
+    const fault = await admin.transport.json<{ id: string }>({
+      method: 'POST',
+      path: '_mock/faults',
+      json: { operation: 'modelInfer', model: 'digits', status: 503, headers: { 'Retry-After': '1' }, count: 2 },
+    });
     const started = Date.now();
     const prediction = await admin.predict('digits', pixels, { maxRetries: 2 });
     expect(prediction.labels).toEqual([String(loadMnistSplit().test.y[0])]);
@@ -58,11 +62,22 @@ describe('the SDK against injected faults', () => {
 
   it('the journal records what the app sent, filterable, without secrets', async () => {
     server.controls.clearRequests();
-    await admin.inference.infer('iris', { id: 'journal-1', inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }] });
+    await admin.inference.infer('iris', {
+      id: 'journal-1',
+      inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }],
+    });
     await admin.models.get('digits');
     const journal = await admin.transport.json<{ data: any[] }>({ method: 'GET', path: '_mock/requests', query: { model: 'iris' } });
     expect(journal.data).toHaveLength(1);
-    expect(journal.data[0]).toMatchObject({ method: 'POST', path: '/v2/models/iris/infer', operation: 'modelInfer', model: 'iris', status: 200, key: 'admin', body: { id: 'journal-1' } });
+    expect(journal.data[0]).toMatchObject({
+      method: 'POST',
+      path: '/v2/models/iris/infer',
+      operation: 'modelInfer',
+      model: 'iris',
+      status: 200,
+      key: 'admin',
+      body: { id: 'journal-1' },
+    });
     expect(journal.data[0].headers.authorization).toBeUndefined();
     expect(JSON.stringify(server.controls.requests())).not.toContain(server.adminKey);
   });
@@ -79,7 +94,14 @@ describe('keys', () => {
     await expect(ci.predict('digits', pixels)).rejects.toMatchObject({ status: 403, code: 'model_forbidden' });
     await expect(ci.models.list()).rejects.toBeInstanceOf(PermissionDeniedError);
     const listed = (await admin.apiKeys.list()).data.find((k) => k.id === created.id)!;
-    expect(listed).toEqual({ id: created.id, name: 'ci', prefix: created.prefix, scopes: ['inference'], models: ['iris'], created_at: created.created_at });
+    expect(listed).toEqual({
+      id: created.id,
+      name: 'ci',
+      prefix: created.prefix,
+      scopes: ['inference'],
+      models: ['iris'],
+      created_at: created.created_at,
+    });
     await admin.apiKeys.revoke(created.id);
     const error = await ci.predict('iris', [[5.1, 3.5, 1.4, 0.2]]).catch((e) => e);
     expect(error).toBeInstanceOf(AuthenticationError);
@@ -87,7 +109,11 @@ describe('keys', () => {
   });
 
   it('rate limits per key with 429, Retry-After and RateLimit-* headers', async () => {
-    const limited = await admin.apiKeys.create({ name: 'slow', scopes: ['models:read'], rate_limit: { requests_per_second: 0.5, burst: 2 } });
+    const limited = await admin.apiKeys.create({
+      name: 'slow',
+      scopes: ['models:read'],
+      rate_limit: { requests_per_second: 0.5, burst: 2 },
+    });
     const headers = { authorization: `Bearer ${limited.secret}` };
     const statuses: number[] = [];
     let last: Response | undefined;
@@ -107,8 +133,11 @@ describe('keys', () => {
   it('usage counts requests, errors and compute per key and model', async () => {
     const key = await admin.apiKeys.create({ name: 'metered', scopes: ['inference'] });
     const metered = new Modelport({ baseUrl: server.url, apiKey: key.secret, maxRetries: 0 });
-    for (let i = 0; i < 3; i++) await metered.inference.infer('iris', { inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] });
-    await metered.inference.infer('iris', { inputs: [{ name: 'features', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] }).catch(() => undefined);
+    for (let i = 0; i < 3; i++)
+      await metered.inference.infer('iris', { inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] });
+    await metered.inference
+      .infer('iris', { inputs: [{ name: 'features', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] })
+      .catch(() => undefined);
     const usage = await admin.apiKeys.usage();
     const row = usage.by_key.find((r) => r.key === key.id)!;
     expect(row).toMatchObject({ requests: 4, errors: 1 });
@@ -122,7 +151,9 @@ describe('limits, CORS, reset, HTTPS', () => {
     const model = await createModelServer({ auth: false, maxInFlightPerModel: 1 });
     try {
       const body = JSON.stringify({ inputs: [{ name: 'image', shape: [1, 28, 28, 1], datatype: 'FP32', data: Array.from(pixels) }] });
-      const responses = await Promise.all(Array.from({ length: 10 }, () => model.handler(new Request('http://x/v2/models/digits/infer', { method: 'POST', body }))));
+      const responses = await Promise.all(
+        Array.from({ length: 10 }, () => model.handler(new Request('http://x/v2/models/digits/infer', { method: 'POST', body }))),
+      );
       const statuses = responses.map((r) => r.status);
       expect(statuses).toContain(200);
       expect(statuses).toContain(503);
@@ -137,7 +168,14 @@ describe('limits, CORS, reset, HTTPS', () => {
     expect(closed.headers.get('access-control-allow-origin')).toBeNull();
     const open = await startMockServer({ auth: false, cors: ['http://app.test'] });
     try {
-      const preflight = await fetch(`${open.url}/v2/models/iris/infer`, { method: 'OPTIONS', headers: { origin: 'http://app.test', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' } });
+      const preflight = await fetch(`${open.url}/v2/models/iris/infer`, {
+        method: 'OPTIONS',
+        headers: {
+          origin: 'http://app.test',
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'authorization, content-type',
+        },
+      });
       expect(preflight.status).toBe(204);
       expect(preflight.headers.get('access-control-allow-origin')).toBe('http://app.test');
       expect(preflight.headers.get('access-control-allow-headers')).toBe('authorization, content-type');
@@ -172,7 +210,27 @@ describe('limits, CORS, reset, HTTPS', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'modelport-tls-'));
     const key = path.join(dir, 'key.pem');
     const cert = path.join(dir, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     const secure = await startMockServer({ auth: false, tls: { cert: readFileSync(cert), key: readFileSync(key) } });
     try {
       expect(secure.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
@@ -181,7 +239,9 @@ describe('limits, CORS, reset, HTTPS', () => {
           let text = '';
           res.on('data', (c) => (text += c));
           res.on('end', () => resolve(text));
-        }).on('error', reject).end();
+        })
+          .on('error', reject)
+          .end();
       });
       expect(JSON.parse(body)).toEqual({ ready: true });
       await expect(fetch(`${secure.url}/v2/health/ready`)).rejects.toThrow(); // self-signed: refused without the CA

@@ -10,7 +10,14 @@ const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }
 const BODY = JSON.stringify({
   model_name: 'digits',
   model_version: '1',
-  outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [1, 10], data: [0.0001, 0.0002, 0.0003, 0.0004, 0.0005, 0.0006, 0.0007, 0.9962, 0.0008, 0.0002] }],
+  outputs: [
+    {
+      name: 'probabilities',
+      datatype: 'FP32',
+      shape: [1, 10],
+      data: [0.0001, 0.0002, 0.0003, 0.0004, 0.0005, 0.0006, 0.0007, 0.9962, 0.0008, 0.0002],
+    },
+  ],
 });
 const HEADERS = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(BODY) };
 

@@ -69,10 +69,15 @@ export async function sequential(target: Target, durations: { warmup: number; du
   const once = () =>
     new Promise<number>((resolve) => {
       const started = process.hrtime.bigint();
-      const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname + url.search, method: target.method ?? 'POST', headers, agent }, (res) => {
-        res.on('data', () => undefined);
-        res.on('end', () => resolve(res.statusCode! >= 200 && res.statusCode! < 300 ? Number(process.hrtime.bigint() - started) / 1e6 : -1));
-      });
+      const req = httpRequest(
+        { host: url.hostname, port: url.port, path: url.pathname + url.search, method: target.method ?? 'POST', headers, agent },
+        (res) => {
+          res.on('data', () => undefined);
+          res.on('end', () =>
+            resolve(res.statusCode! >= 200 && res.statusCode! < 300 ? Number(process.hrtime.bigint() - started) / 1e6 : -1),
+          );
+        },
+      );
       req.on('error', () => resolve(-1));
       req.end(body);
     });
@@ -88,7 +93,15 @@ export async function sequential(target: Target, durations: { warmup: number; du
       else latencies.push(ms);
     }
     const seconds = (performance.now() - started) / 1000;
-    return { connections: 1, rps: latencies.length / seconds, ...summarise(latencies), errors, requests: latencies.length + errors, seconds, tool: 'sequential' };
+    return {
+      connections: 1,
+      rps: latencies.length / seconds,
+      ...summarise(latencies),
+      errors,
+      requests: latencies.length + errors,
+      seconds,
+      tool: 'sequential',
+    };
   } finally {
     agent.destroy();
   }

@@ -25,7 +25,10 @@ export function payloads(): Payloads {
   const json = JSON.stringify({ inputs: [{ name: 'image', shape: [1, 28, 28, 1], datatype: 'FP32', data: Array.from(pixels) }] });
   const bytes = new Uint8Array(pixels.buffer.slice(0));
   const { body, headerLength } = encodeBinaryBody(
-    { inputs: [{ name: 'image', shape: [1, 28, 28, 1], datatype: 'FP32', parameters: { binary_data_size: bytes.byteLength } }], parameters: { binary_data_output: true } },
+    {
+      inputs: [{ name: 'image', shape: [1, 28, 28, 1], datatype: 'FP32', parameters: { binary_data_size: bytes.byteLength } }],
+      parameters: { binary_data_output: true },
+    },
     [bytes],
   );
   return {

@@ -40,7 +40,13 @@ const raw = readFileSync(values.data!);
 const xData = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + n * 784 * 4));
 const yData = new Int32Array(raw.buffer.slice(raw.byteOffset + n * 784 * 4, raw.byteOffset + n * 784 * 4 + n * 4));
 
-const result: Record<string, unknown> = { backend: runtime.backend, tensorflow: runtime.tensorflowVersion ?? null, tfjs: runtime.tfjsVersion, samples: n, batch_size: batchSize };
+const result: Record<string, unknown> = {
+  backend: runtime.backend,
+  tensorflow: runtime.tensorflowVersion ?? null,
+  tfjs: runtime.tfjsVersion,
+  samples: n,
+  batch_size: batchSize,
+};
 
 if (predictBatch > 0) {
   const model = await tf.loadLayersModel(tf.io.fromMemory(await readTfjsArtifacts(MODEL_DIR)));

@@ -23,7 +23,12 @@ export function doctorCommand(context: Context): Command {
     .action(async (options) => {
       const { client, out } = context();
       const checks: Check[] = [];
-      checks.push({ name: 'node', ok: Number(process.versions.node.split('.')[0]) >= 20, detail: `${process.version} on ${process.platform}/${process.arch}`, fix: 'install Node.js 20 or newer' });
+      checks.push({
+        name: 'node',
+        ok: Number(process.versions.node.split('.')[0]) >= 20,
+        detail: `${process.version} on ${process.platform}/${process.arch}`,
+        fix: 'install Node.js 20 or newer',
+      });
       let runtime: Runtime | undefined;
       let failure: Error | undefined;
       try {
@@ -32,23 +37,41 @@ export function doctorCommand(context: Context): Command {
         failure = error as Error;
       }
       checks.push(nativeCheck(runtime));
-      checks.push(runtime
-        ? {
-          name: 'backend',
-          ok: runtime.backend === 'tensorflow',
-          detail: runtime.backend === 'tensorflow' ? `tensorflow (TensorFlow ${runtime.tensorflowVersion}, tfjs ${runtime.tfjsVersion})` : `${runtime.backend} (tfjs ${runtime.tfjsVersion}): slower, no SavedModels, no image decoding`,
-          fix: runtime.nativeUnavailable?.fix ?? 'unset MODELPORT_BACKEND, which forces this backend',
-        }
-        : { name: 'backend', ok: false, detail: failure!.message });
+      checks.push(
+        runtime
+          ? {
+              name: 'backend',
+              ok: runtime.backend === 'tensorflow',
+              detail:
+                runtime.backend === 'tensorflow'
+                  ? `tensorflow (TensorFlow ${runtime.tensorflowVersion}, tfjs ${runtime.tfjsVersion})`
+                  : `${runtime.backend} (tfjs ${runtime.tfjsVersion}): slower, no SavedModels, no image decoding`,
+              fix: runtime.nativeUnavailable?.fix ?? 'unset MODELPORT_BACKEND, which forces this backend',
+            }
+          : { name: 'backend', ok: false, detail: failure!.message },
+      );
       if (options.server) {
         try {
           const metadata = await client.server.metadata({ maxRetries: 0, timeout: 3000 });
-          checks.push({ name: 'server', ok: true, detail: `${client.baseUrl}: modelport ${metadata.version}, backend ${metadata.runtime.backend}` });
+          checks.push({
+            name: 'server',
+            ok: true,
+            detail: `${client.baseUrl}: modelport ${metadata.version}, backend ${metadata.runtime.backend}`,
+          });
         } catch (error) {
-          checks.push({ name: 'server', ok: false, detail: `${client.baseUrl}: ${(error as Error).message}`, fix: 'start it with `modelport serve`, or pass --url' });
+          checks.push({
+            name: 'server',
+            ok: false,
+            detail: `${client.baseUrl}: ${(error as Error).message}`,
+            fix: 'start it with `modelport serve`, or pass --url',
+          });
         }
       }
-      out.result({ version: PACKAGE_VERSION, checks }, () => checks.map((c) => `${c.ok ? '✓' : '✗'} ${c.name.padEnd(8)} ${c.detail}${c.ok || !c.fix ? '' : `\n           fix: ${c.fix}`}`).join('\n'));
+      out.result({ version: PACKAGE_VERSION, checks }, () =>
+        checks
+          .map((c) => `${c.ok ? '✓' : '✗'} ${c.name.padEnd(8)} ${c.detail}${c.ok || !c.fix ? '' : `\n           fix: ${c.fix}`}`)
+          .join('\n'),
+      );
       process.exitCode = checks.every((c) => c.ok) ? 0 : 1;
     });
 }

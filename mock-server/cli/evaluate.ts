@@ -35,15 +35,27 @@ export function evaluateCommand(context: Context): Command {
       } finally {
         bar?.stop();
       }
-      out.result(done, () => [
-        table(['MODEL', 'VERSION', 'SAMPLES', 'ACCURACY', 'LOSS', 'MACRO_F1', 'P50_MS', 'P95_MS', 'SIZE'], done.results.map((r) => [
-          r.model, r.version, r.samples, r.accuracy.toFixed(4), r.loss.toFixed(4), r.macro.f1.toFixed(4),
-          r.latency_ms.per_sample?.p50.toFixed(2), r.latency_ms.per_sample?.p95.toFixed(2), kib(r.size_bytes),
-        ])),
-        ...(options.confusion ? done.results.map(confusion) : []),
-        '',
-        `evaluation ${done.id} on ${done.dataset}: ${done.status}`,
-      ].join('\n'));
+      out.result(done, () =>
+        [
+          table(
+            ['MODEL', 'VERSION', 'SAMPLES', 'ACCURACY', 'LOSS', 'MACRO_F1', 'P50_MS', 'P95_MS', 'SIZE'],
+            done.results.map((r) => [
+              r.model,
+              r.version,
+              r.samples,
+              r.accuracy.toFixed(4),
+              r.loss.toFixed(4),
+              r.macro.f1.toFixed(4),
+              r.latency_ms.per_sample?.p50.toFixed(2),
+              r.latency_ms.per_sample?.p95.toFixed(2),
+              kib(r.size_bytes),
+            ]),
+          ),
+          ...(options.confusion ? done.results.map(confusion) : []),
+          '',
+          `evaluation ${done.id} on ${done.dataset}: ${done.status}`,
+        ].join('\n'),
+      );
     });
 }
 
@@ -58,5 +70,8 @@ function target(spec: string): EvaluationCreateParams['models'][number] {
 /** Rows are true classes, columns predicted, as the server returns it. */
 function confusion(result: EvaluationResult): string {
   const { labels, matrix } = result.confusion_matrix;
-  return `\n${result.model} version ${result.version}: rows true, columns predicted\n${table(['', ...labels], matrix.map((row, i) => [labels[i], ...row]))}`;
+  return `\n${result.model} version ${result.version}: rows true, columns predicted\n${table(
+    ['', ...labels],
+    matrix.map((row, i) => [labels[i], ...row]),
+  )}`;
 }

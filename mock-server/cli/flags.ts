@@ -3,7 +3,12 @@ import { readFile } from 'node:fs/promises';
 import { UsageError } from './output';
 
 export function split(list: string | undefined): string[] | undefined {
-  return list === undefined ? undefined : list.split(',').map((s) => s.trim()).filter(Boolean);
+  return list === undefined
+    ? undefined
+    : list
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
 }
 
 export function positive(text: string, what: string): number {

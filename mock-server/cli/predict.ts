@@ -23,7 +23,9 @@ export function predictCommand(context: Context): Command {
       const source = await readInput(input);
       if (source.kind === 'oip') {
         const response = await client.inference.infer(model, source.request, { version });
-        out.result(response, () => response.outputs.map((o) => `${o.name} ${o.datatype} [${o.shape}]: ${JSON.stringify(o.data).slice(0, 200)}`).join('\n'));
+        out.result(response, () =>
+          response.outputs.map((o) => `${o.name} ${o.datatype} [${o.shape}]: ${JSON.stringify(o.data).slice(0, 200)}`).join('\n'),
+        );
         return;
       }
       let inputs: TensorLike | Record<string, TensorLike>;
@@ -37,16 +39,35 @@ export function predictCommand(context: Context): Command {
       const prediction = await client.predict(model, inputs, { version, binary: options.binary, topK: Number(options.topK) });
       out.result(prediction, () => {
         if (prediction.classes) {
-          return table(['ROW', 'LABEL', 'SCORE', 'RUNNERS-UP'], prediction.classes.map((top, i) => [
-            i, top[0]!.label, top[0]!.score.toFixed(4), top.slice(1).map((c) => `${c.label} ${c.score.toFixed(3)}`).join(', '),
-          ]));
+          return table(
+            ['ROW', 'LABEL', 'SCORE', 'RUNNERS-UP'],
+            prediction.classes.map((top, i) => [
+              i,
+              top[0]!.label,
+              top[0]!.score.toFixed(4),
+              top
+                .slice(1)
+                .map((c) => `${c.label} ${c.score.toFixed(3)}`)
+                .join(', '),
+            ]),
+          );
         }
-        return Object.values(prediction.outputs).map((t) => `${t.name} ${t.datatype} [${t.shape}]: ${Array.from(t.data as ArrayLike<unknown>).slice(0, 20).join(', ')}`).join('\n');
+        return Object.values(prediction.outputs)
+          .map(
+            (t) =>
+              `${t.name} ${t.datatype} [${t.shape}]: ${Array.from(t.data as ArrayLike<unknown>)
+                .slice(0, 20)
+                .join(', ')}`,
+          )
+          .join('\n');
       });
     });
 }
 
-type Input = { kind: 'tensors'; inputs: TensorLike | Record<string, TensorLike> } | { kind: 'oip'; request: InferenceRequest } | { kind: 'image'; base64: string };
+type Input =
+  | { kind: 'tensors'; inputs: TensorLike | Record<string, TensorLike> }
+  | { kind: 'oip'; request: InferenceRequest }
+  | { kind: 'image'; base64: string };
 
 async function readInput(file: string | undefined): Promise<Input> {
   if (file && IMAGE_EXTENSIONS.has(path.extname(file).toLowerCase())) {
@@ -57,7 +78,8 @@ async function readInput(file: string | undefined): Promise<Input> {
   else if (!process.stdin.isTTY) text = await readStdin();
   else throw new UsageError('give an input file, or pipe JSON on stdin');
   const value = parseJson(text, 'the input');
-  if (value && typeof value === 'object' && Array.isArray((value as { inputs?: unknown }).inputs)) return { kind: 'oip', request: value as InferenceRequest };
+  if (value && typeof value === 'object' && Array.isArray((value as { inputs?: unknown }).inputs))
+    return { kind: 'oip', request: value as InferenceRequest };
   return { kind: 'tensors', inputs: value as TensorLike };
 }
 

@@ -17,7 +17,11 @@ export function serveCommand(): Command {
     .option('--mock-controls', 'enable /_mock test controls (admin only)', false)
     .addOption(new Option('--cors <origins>', 'comma-separated origins allowed by CORS, or *').env('MODELPORT_CORS'))
     .addOption(new Option('--rate-limit <rps>', 'default per-key rate limit, requests per second').env('MODELPORT_RATE_LIMIT'))
-    .addOption(new Option('--max-in-flight <n>', 'inference requests one model may have in flight; beyond, 503 + Retry-After').env('MODELPORT_MAX_IN_FLIGHT'))
+    .addOption(
+      new Option('--max-in-flight <n>', 'inference requests one model may have in flight; beyond, 503 + Retry-After').env(
+        'MODELPORT_MAX_IN_FLIGHT',
+      ),
+    )
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate')
     .option('--tls-key <file>', 'and this PEM key')
     .addHelpText('after', '\nThe admin API key comes from MODELPORT_API_KEY, or is generated and printed at start.')
@@ -25,9 +29,11 @@ export function serveCommand(): Command {
       const port = Number(options.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got '${options.port}'`);
       const rate = options.rateLimit === undefined ? undefined : Number(options.rateLimit);
-      if (rate !== undefined && !(rate > 0)) throw new UsageError(`--rate-limit must be a positive number of requests per second, got '${options.rateLimit}'`);
+      if (rate !== undefined && !(rate > 0))
+        throw new UsageError(`--rate-limit must be a positive number of requests per second, got '${options.rateLimit}'`);
       const maxInFlight = options.maxInFlight === undefined ? undefined : Number(options.maxInFlight);
-      if (maxInFlight !== undefined && !(Number.isInteger(maxInFlight) && maxInFlight > 0)) throw new UsageError(`--max-in-flight must be a positive integer, got '${options.maxInFlight}'`);
+      if (maxInFlight !== undefined && !(Number.isInteger(maxInFlight) && maxInFlight > 0))
+        throw new UsageError(`--max-in-flight must be a positive integer, got '${options.maxInFlight}'`);
       if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) throw new UsageError('--tls-cert and --tls-key go together');
       const tls = options.tlsCert ? { cert: await readFile(options.tlsCert), key: await readFile(options.tlsKey) } : undefined;
       const server = await createModelServer({
@@ -35,13 +41,23 @@ export function serveCommand(): Command {
         auth: options.auth,
         dataDir: options.dataDir,
         mockControls: options.mockControls,
-        ...(options.cors ? { cors: options.cors === '*' ? '*' : String(options.cors).split(',').map((o) => o.trim()) } : {}),
+        ...(options.cors
+          ? {
+              cors:
+                options.cors === '*'
+                  ? '*'
+                  : String(options.cors)
+                      .split(',')
+                      .map((o) => o.trim()),
+            }
+          : {}),
         ...(rate ? { defaultRateLimit: { requests_per_second: rate } } : {}),
         ...(maxInFlight ? { maxInFlightPerModel: maxInFlight } : {}),
       });
       const listening = await listen(server.handler, { port, host: options.host, tls }).catch(async (error: NodeJS.ErrnoException) => {
         await server.close();
-        if (error.code === 'EADDRINUSE') throw new Error(`port ${port} on ${options.host} is in use (another modelport serve?): pass --port, or --port 0 for a free one`);
+        if (error.code === 'EADDRINUSE')
+          throw new Error(`port ${port} on ${options.host} is in use (another modelport serve?): pass --port, or --port 0 for a free one`);
         throw error;
       });
       const { runtime } = server.state;
@@ -49,7 +65,9 @@ export function serveCommand(): Command {
         console.log(`admin API key (shown once; set MODELPORT_API_KEY to choose your own): ${server.adminKey}`);
       }
       const tf = runtime.tensorflowVersion ? `TensorFlow ${runtime.tensorflowVersion}` : `tfjs ${runtime.tfjsVersion}`;
-      console.log(`modelport ${server.state.version} listening on ${listening.url} (backend ${runtime.backend}, ${tf}; models in ${server.state.models.repository.modelsDir})`);
+      console.log(
+        `modelport ${server.state.version} listening on ${listening.url} (backend ${runtime.backend}, ${tf}; models in ${server.state.models.repository.modelsDir})`,
+      );
       const stop = async () => {
         await listening.close();
         await server.close();

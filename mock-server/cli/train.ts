@@ -19,13 +19,15 @@ export function trainCommand(context: Context): Command {
     .option('--optimizer <name>', 'sgd, momentum, adagrad, rmsprop or adam', 'adam')
     .option('--learning-rate <rate>')
     .option('--patience <epochs>', 'early stopping on val_loss')
-    .option('--task <task>').option('--labels <labels>', 'comma-separated')
+    .option('--task <task>')
+    .option('--labels <labels>', 'comma-separated')
     .option('--alias <alias>', 'point this alias at the new version')
     .option('--seed <n>')
     .option('--no-wait', 'print the job and return at once')
     .action(async (model: string, options) => {
       const { client, out } = context();
-      if (Boolean(options.architecture) === Boolean(options.baseVersion)) throw new UsageError('give --architecture (a new model) or --base-version (fine-tuning)');
+      if (Boolean(options.architecture) === Boolean(options.baseVersion))
+        throw new UsageError('give --architecture (a new model) or --base-version (fine-tuning)');
       const request: TrainingJobCreateParams = {
         model,
         dataset: options.dataset,
@@ -33,7 +35,14 @@ export function trainCommand(context: Context): Command {
         batch_size: positive(options.batchSize, '--batch-size'),
         validation_split: Number(options.validationSplit),
         optimizer: { name: options.optimizer, ...(options.learningRate ? { learning_rate: Number(options.learningRate) } : {}) },
-        ...(options.architecture ? { architecture: parseJson((await readUserFile(options.architecture, '--architecture')).toString('utf8'), `--architecture ${options.architecture}`) as TrainingJobCreateParams['architecture'] } : {}),
+        ...(options.architecture
+          ? {
+              architecture: parseJson(
+                (await readUserFile(options.architecture, '--architecture')).toString('utf8'),
+                `--architecture ${options.architecture}`,
+              ) as TrainingJobCreateParams['architecture'],
+            }
+          : {}),
         ...(options.baseVersion ? { base_version: positive(options.baseVersion, '--base-version') } : {}),
         ...(options.freezeLayers ? { freeze_layers: Number(options.freezeLayers) } : {}),
         ...(options.patience ? { early_stopping: { monitor: 'val_loss', patience: Number(options.patience) } } : {}),
@@ -57,11 +66,16 @@ export function trainCommand(context: Context): Command {
       }
       bar?.stop();
       const done = await job.wait();
-      out.result({ job: done, epochs }, () => [
-        table(['EPOCH', 'LOSS', 'ACCURACY', 'VAL_LOSS', 'VAL_ACCURACY', 'SECONDS'], epochs.map((e) => [e.epoch, fixed(e.loss), fixed(e.accuracy), fixed(e.val_loss), fixed(e.val_accuracy), e.seconds])),
-        '',
-        `job ${done.id} ${done.status}: ${model} version ${done.result_version}${request.alias ? `, ${request.alias} → ${done.result_version}` : ''}`,
-      ].join('\n'));
+      out.result({ job: done, epochs }, () =>
+        [
+          table(
+            ['EPOCH', 'LOSS', 'ACCURACY', 'VAL_LOSS', 'VAL_ACCURACY', 'SECONDS'],
+            epochs.map((e) => [e.epoch, fixed(e.loss), fixed(e.accuracy), fixed(e.val_loss), fixed(e.val_accuracy), e.seconds]),
+          ),
+          '',
+          `job ${done.id} ${done.status}: ${model} version ${done.result_version}${request.alias ? `, ${request.alias} → ${done.result_version}` : ''}`,
+        ].join('\n'),
+      );
     });
 }
 

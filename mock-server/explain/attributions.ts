@@ -50,10 +50,14 @@ export function attribute(request: AttributionRequest): Attributions {
       let total = tf.zerosLike(x);
       for (let start = 0; start <= steps; start += CHUNK) {
         const count = Math.min(CHUNK, steps + 1 - start);
-        const alphas = tf.range(start, start + count).div(steps).reshape([count, ...shape.slice(1).map(() => 1)]);
+        const alphas = tf
+          .range(start, start + count)
+          .div(steps)
+          .reshape([count, ...shape.slice(1).map(() => 1)]);
         const path = x0.add(alphas.mul(delta));
         // Trapezoidal weights: the two end points count half.
-        const weights = tf.tensor1d(Array.from({ length: count }, (_, i) => (start + i === 0 || start + i === steps ? 0.5 : 1)))
+        const weights = tf
+          .tensor1d(Array.from({ length: count }, (_, i) => (start + i === 0 || start + i === steps ? 0.5 : 1)))
           .reshape([count, ...shape.slice(1).map(() => 1)]);
         total = total.add(gradOf(path).mul(weights).sum(0, true));
       }

@@ -18,6 +18,7 @@ for (const file of ['swagger-ui-bundle.js', 'swagger-ui.css']) {
   const text = readFileSync(path.join(source, file), 'utf8').replace(/\n?\/[/*]# sourceMappingURL=\S+(\s*\*\/)?\s*$/, '\n');
   writeFileSync(path.join(target, file), text);
 }
-for (const file of ['LICENSE', 'NOTICE', 'swagger-ui-bundle.js.LICENSE.txt']) copyFileSync(path.join(source, file), path.join(target, file));
+for (const file of ['LICENSE', 'NOTICE', 'swagger-ui-bundle.js.LICENSE.txt'])
+  copyFileSync(path.join(source, file), path.join(target, file));
 const { version } = JSON.parse(readFileSync(path.join(source, 'package.json'), 'utf8'));
 console.log(`[modelport] vendored swagger-ui-dist ${version} into vendor/swagger-ui/`);

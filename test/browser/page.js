@@ -60,11 +60,19 @@ window.runSdkChecks = async ({ baseUrl, apiKey, digit, irisFiles }) => {
     const prediction = await client.predict('digits', new Float32Array(digit), { binary: true });
     const data = prediction.output.data;
     const maxDifference = Math.max(...Array.from(data, (p, i) => Math.abs(p - jsonProbabilities[i])));
-    return { labels: prediction.labels, shape: prediction.output.shape, typedArray: data.constructor.name, sameAsJson: maxDifference < 1e-6 };
+    return {
+      labels: prediction.labels,
+      shape: prediction.output.shape,
+      typedArray: data.constructor.name,
+      sameAsJson: maxDifference < 1e-6,
+    };
   });
 
   await check(results, 'unknown model', async () => {
-    const error = await client.predict('no-such-model', [[1, 2, 3, 4]]).then(() => undefined, (e) => e);
+    const error = await client.predict('no-such-model', [[1, 2, 3, 4]]).then(
+      () => undefined,
+      (e) => e,
+    );
     return {
       notFoundError: error instanceof NotFoundError,
       apiError: error instanceof APIError,
@@ -82,7 +90,14 @@ window.runSdkChecks = async ({ baseUrl, apiKey, digit, irisFiles }) => {
     const progress = [];
     const version = await client.models.versions.upload('iris', { files }, { onProgress: (p) => progress.push(p.percent) });
     const prediction = await client.predict('iris', [[6.7, 3.0, 5.2, 2.3]], { version: version.version });
-    return { model: version.model, version: version.version, state: version.state, predictedWithIt: prediction.labels, servedVersion: prediction.version, progress };
+    return {
+      model: version.model,
+      version: version.version,
+      state: version.state,
+      predictedWithIt: prediction.labels,
+      servedVersion: prediction.version,
+      progress,
+    };
   });
 
   const failed = Object.entries(results).filter(([, value]) => value && 'thrown' in value).length;

@@ -72,7 +72,9 @@ function run(command: string, args: string[], options: { cwd: string; env?: Node
 async function ok(command: string, args: string[], options: Parameters<typeof run>[2]): Promise<Run> {
   const result = await run(command, args, options);
   if (result.code !== 0) {
-    throw new Error(`${command} ${args.join(' ')} (in ${options.cwd}) exited ${result.code}:\n${result.stdout.slice(-4000)}\n${result.stderr.slice(-4000)}`);
+    throw new Error(
+      `${command} ${args.join(' ')} (in ${options.cwd}) exited ${result.code}:\n${result.stdout.slice(-4000)}\n${result.stderr.slice(-4000)}`,
+    );
   }
   return result;
 }
@@ -98,7 +100,8 @@ function serve(command: string, args: string[], options: { cwd: string; env: Nod
   return {
     url,
     output: () => ({ stdout, stderr }),
-    stop: () => new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : (child.once('exit', () => resolve()), child.kill('SIGTERM')))),
+    stop: () =>
+      new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : (child.once('exit', () => resolve()), child.kill('SIGTERM')))),
   };
 }
 
@@ -218,7 +221,10 @@ describe('the tarballs', () => {
     it(`${name}: ships what a user runs, and nothing that points into the clone`, () => {
       const dir = path.join(WORK, `unpacked-${name}`, 'package');
       const files: string[] = [];
-      const walk = (d: string) => readdirSync(d, { withFileTypes: true }).forEach((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : files.push(path.relative(dir, path.join(d, e.name)))));
+      const walk = (d: string) =>
+        readdirSync(d, { withFileTypes: true }).forEach((e) =>
+          e.isDirectory() ? walk(path.join(d, e.name)) : files.push(path.relative(dir, path.join(d, e.name))),
+        );
       walk(dir);
       expect(files).toContain('LICENSE');
       expect(files).toContain('README.md');
@@ -236,7 +242,8 @@ describe('the tarballs', () => {
       }
       for (const file of manifestFiles(manifest)) expect(existsSync(path.join(dir, file)), `${name} package.json names ${file}`).toBe(true);
       const readme = readFileSync(path.join(dir, 'README.md'), 'utf8');
-      for (const link of relativeLinks(readme)) expect(existsSync(path.join(dir, link.split('#')[0]!)), `${name} README links to ${link}`).toBe(true);
+      for (const link of relativeLinks(readme))
+        expect(existsSync(path.join(dir, link.split('#')[0]!)), `${name} README links to ${link}`).toBe(true);
       for (const file of files.filter((f) => f.endsWith('.js') || f.endsWith('.cjs'))) {
         expect(readFileSync(path.join(dir, file), 'utf8'), file).not.toMatch(/sourceMappingURL=/);
       }
@@ -251,7 +258,11 @@ describe('an app that installs only the SDK', () => {
     app = newApp('sdk-app', ['sdk-app/esm.mjs', 'sdk-app/cjs.cjs', 'sdk-app/types.mts', 'sdk-app/types.cts', 'sdk-app/browser.ts']);
     const install = await ok('npm', ['install', '--no-audit', '--no-fund', tarballs.sdk], { cwd: app });
     figures.push(`SDK app: npm install ${(install.ms / 1000).toFixed(1)} s`);
-    cloneServer = serve(process.execPath, [path.join(ROOT, 'mock-server/bin/modelport.js'), 'serve', '--port', '0', '--no-auth', '--data-dir', path.join(WORK, 'clone-data')], { cwd: ROOT, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
+    cloneServer = serve(
+      process.execPath,
+      [path.join(ROOT, 'mock-server/bin/modelport.js'), 'serve', '--port', '0', '--no-auth', '--data-dir', path.join(WORK, 'clone-data')],
+      { cwd: ROOT, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } },
+    );
     await cloneServer.url;
   }, 600_000);
 
@@ -275,12 +286,24 @@ describe('an app that installs only the SDK', () => {
 
   it('type-checks .mts and .cts files under node16 and bundler: strict, exactOptionalPropertyTypes, no DOM lib', async () => {
     const base = {
-      target: 'ES2022', strict: true, exactOptionalPropertyTypes: true, noEmit: true, skipLibCheck: false,
-      lib: ['ES2022'], types: ['node'], typeRoots: [path.join(ROOT, 'node_modules', '@types')],
+      target: 'ES2022',
+      strict: true,
+      exactOptionalPropertyTypes: true,
+      noEmit: true,
+      skipLibCheck: false,
+      lib: ['ES2022'],
+      types: ['node'],
+      typeRoots: [path.join(ROOT, 'node_modules', '@types')],
     };
     const configs = {
-      'tsconfig.node16.json': { compilerOptions: { ...base, module: 'node16', moduleResolution: 'node16' }, files: ['types.mts', 'types.cts'] },
-      'tsconfig.bundler.json': { compilerOptions: { ...base, module: 'esnext', moduleResolution: 'bundler' }, files: ['types.mts', 'types.cts'] },
+      'tsconfig.node16.json': {
+        compilerOptions: { ...base, module: 'node16', moduleResolution: 'node16' },
+        files: ['types.mts', 'types.cts'],
+      },
+      'tsconfig.bundler.json': {
+        compilerOptions: { ...base, module: 'esnext', moduleResolution: 'bundler' },
+        files: ['types.mts', 'types.cts'],
+      },
     };
     for (const [file, config] of Object.entries(configs)) {
       writeFileSync(path.join(app, file), JSON.stringify(config, null, 2));
@@ -292,12 +315,21 @@ describe('an app that installs only the SDK', () => {
 
   it('bundles a predict call for browsers in <= 15 KB gzipped', async () => {
     const result = await build({
-      entryPoints: [path.join(app, 'browser.ts')], absWorkingDir: app, bundle: true, format: 'esm', platform: 'browser',
-      target: 'es2022', minify: true, write: false, logLevel: 'silent',
+      entryPoints: [path.join(app, 'browser.ts')],
+      absWorkingDir: app,
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      target: 'es2022',
+      minify: true,
+      write: false,
+      logLevel: 'silent',
     });
     const code = result.outputFiles[0]!.contents;
     const gzipped = gzipSync(code).byteLength;
-    figures.push(`browser bundle of a predict call: ${(code.byteLength / 1024).toFixed(1)} KiB minified, ${(gzipped / 1024).toFixed(1)} KiB gzipped`);
+    figures.push(
+      `browser bundle of a predict call: ${(code.byteLength / 1024).toFixed(1)} KiB minified, ${(gzipped / 1024).toFixed(1)} KiB gzipped`,
+    );
     expect(gzipped).toBeLessThanOrEqual(BUDGET.browserGzipBytes);
   });
 
@@ -307,13 +339,27 @@ describe('an app that installs only the SDK', () => {
     const env = userEnv({ MODELPORT_URL: await cloneServer!.url, MODELPORT_API_KEY: 'unused-without-auth' });
     for (const [i, snippet] of snippets.entries()) {
       const file = `readme-${i}.mjs`;
-      const js = await transform(snippet.replaceAll('http://127.0.0.1:8700', await cloneServer!.url), { loader: 'ts', format: 'esm', target: 'node20' });
+      const js = await transform(snippet.replaceAll('http://127.0.0.1:8700', await cloneServer!.url), {
+        loader: 'ts',
+        format: 'esm',
+        target: 'node20',
+      });
       writeFileSync(path.join(app, file), js.code);
       writeFileSync(path.join(app, `readme-${i}.mts`), snippet);
       await ok(process.execPath, [file], { cwd: app, env });
     }
     const config = {
-      compilerOptions: { target: 'ES2022', module: 'node16', moduleResolution: 'node16', strict: true, exactOptionalPropertyTypes: true, noEmit: true, lib: ['ES2022'], types: ['node'], typeRoots: [path.join(ROOT, 'node_modules', '@types')] },
+      compilerOptions: {
+        target: 'ES2022',
+        module: 'node16',
+        moduleResolution: 'node16',
+        strict: true,
+        exactOptionalPropertyTypes: true,
+        noEmit: true,
+        lib: ['ES2022'],
+        types: ['node'],
+        typeRoots: [path.join(ROOT, 'node_modules', '@types')],
+      },
       files: snippets.map((_, i) => `readme-${i}.mts`),
     };
     writeFileSync(path.join(app, 'tsconfig.readme.json'), JSON.stringify(config, null, 2));
@@ -332,14 +378,31 @@ for (const mode of ['install scripts', '--ignore-scripts'] as const) {
 
     beforeAll(async () => {
       app = newApp(`server-app-${ignoreScripts ? 'ignore-scripts' : 'scripts'}`, [
-        'server-app/msw.test.mjs', 'server-app/vitest.msw.config.mjs', 'server-app/global.test.ts', 'server-app/vitest.global.config.mjs',
-        'server-app/tsconfig.json', 'server-app/jest.config.cjs', 'server-app/predict.jest.cjs',
+        'server-app/msw.test.mjs',
+        'server-app/vitest.msw.config.mjs',
+        'server-app/global.test.ts',
+        'server-app/vitest.global.config.mjs',
+        'server-app/tsconfig.json',
+        'server-app/jest.config.cjs',
+        'server-app/predict.jest.cjs',
       ]);
       nativeCache = path.join(WORK, `native-cache-${ignoreScripts ? 'ignore-scripts' : 'scripts'}`);
-      const packages = [tarballs.sdk, tarballs.server, `vitest@${VERSIONS.vitest}`, `msw@${VERSIONS.msw}`, ...(withJest ? [`jest@${VERSIONS.jest}`] : [])];
-      install = await ok('npm', ['install', '--no-audit', '--no-fund', '--foreground-scripts', ...(ignoreScripts ? ['--ignore-scripts'] : []), ...packages], {
-        cwd: app, env: userEnv({ MODELPORT_NATIVE_CACHE: nativeCache }), timeoutMs: 900_000,
-      });
+      const packages = [
+        tarballs.sdk,
+        tarballs.server,
+        `vitest@${VERSIONS.vitest}`,
+        `msw@${VERSIONS.msw}`,
+        ...(withJest ? [`jest@${VERSIONS.jest}`] : []),
+      ];
+      install = await ok(
+        'npm',
+        ['install', '--no-audit', '--no-fund', '--foreground-scripts', ...(ignoreScripts ? ['--ignore-scripts'] : []), ...packages],
+        {
+          cwd: app,
+          env: userEnv({ MODELPORT_NATIVE_CACHE: nativeCache }),
+          timeoutMs: 900_000,
+        },
+      );
       figures.push(`server app (${mode}): npm install ${(install.ms / 1000).toFixed(1)} s (with vitest, msw${withJest ? ', jest' : ''})`);
     }, 900_000);
 
@@ -352,15 +415,22 @@ for (const mode of ['install scripts', '--ignore-scripts'] as const) {
       const tfCore = Object.keys(packages).filter((p) => p.endsWith('node_modules/@tensorflow/tfjs-core'));
       expect(tfCore).toEqual(['node_modules/@tensorflow/tfjs-core']);
       const kib = apparentKiB(path.join(app, 'node_modules'));
-      figures.push(`server app (${mode}): ${server.size} packages in the server's tree, ${Object.keys(packages).length} in node_modules (${(kib / 1024).toFixed(0)} MiB with vitest, msw${withJest ? ', jest' : ''})`);
+      figures.push(
+        `server app (${mode}): ${server.size} packages in the server's tree, ${Object.keys(packages).length} in node_modules (${(kib / 1024).toFixed(0)} MiB with vitest, msw${withJest ? ', jest' : ''})`,
+      );
       if (ignoreScripts) expect(existsSync(nativeCache) ? readdirSync(nativeCache).filter((f) => !f.startsWith('.')) : []).toEqual([]);
       else expect(`${install.stdout}${install.stderr}`).toMatch(/native TensorFlow/);
     });
 
     it('npx modelport serve runs on native TensorFlow', async () => {
-      const server = serve('npx', ['--no-install', 'modelport', 'serve', '--port', '0', '--no-auth', '--data-dir', path.join(app, 'data')], {
-        cwd: app, env: userEnv({ MODELPORT_NATIVE_CACHE: nativeCache }),
-      });
+      const server = serve(
+        'npx',
+        ['--no-install', 'modelport', 'serve', '--port', '0', '--no-auth', '--data-dir', path.join(app, 'data')],
+        {
+          cwd: app,
+          env: userEnv({ MODELPORT_NATIVE_CACHE: nativeCache }),
+        },
+      );
       const started = Date.now();
       try {
         const url = await server.url;
@@ -368,8 +438,12 @@ for (const mode of ['install scripts', '--ignore-scripts'] as const) {
         const metadata = (await (await fetch(`${url}/v2`)).json()) as { runtime: { backend: string; tensorflow_version?: string } };
         expect(metadata.runtime.backend).toBe('tensorflow');
         const infer = await fetch(`${url}/v2/models/iris/infer`, {
-          method: 'POST', headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [6.3, 3.3, 6.0, 2.5] }], outputs: [{ name: 'probabilities', parameters: { classification: 1 } }] }),
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [6.3, 3.3, 6.0, 2.5] }],
+            outputs: [{ name: 'probabilities', parameters: { classification: 1 } }],
+          }),
         });
         expect(infer.status).toBe(200);
         // The first start after --ignore-scripts prepares native TensorFlow and says so as it goes.
@@ -380,15 +454,23 @@ for (const mode of ['install scripts', '--ignore-scripts'] as const) {
     });
 
     it('a vitest test with the msw handlers passes with real predictions', async () => {
-      const result = await run('npx', ['--no-install', 'vitest', 'run', '--config', 'vitest.msw.config.mjs'], { cwd: app, env: userEnv({ MODELPORT_NATIVE_CACHE: nativeCache }) });
+      const result = await run('npx', ['--no-install', 'vitest', 'run', '--config', 'vitest.msw.config.mjs'], {
+        cwd: app,
+        env: userEnv({ MODELPORT_NATIVE_CACHE: nativeCache }),
+      });
       expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
       expect(result.stdout).toMatch(/1 passed/);
     });
 
     it('a vitest test with the global-setup server passes, and inject() is typed', async () => {
-      const checked = await run(process.execPath, [TSC, '-p', 'tsconfig.json', '--typeRoots', path.join(ROOT, 'node_modules', '@types')], { cwd: app });
+      const checked = await run(process.execPath, [TSC, '-p', 'tsconfig.json', '--typeRoots', path.join(ROOT, 'node_modules', '@types')], {
+        cwd: app,
+      });
       expect(`${checked.stdout}${checked.stderr}`).toBe('');
-      const result = await run('npx', ['--no-install', 'vitest', 'run', '--config', 'vitest.global.config.mjs'], { cwd: app, env: userEnv({ MODELPORT_NATIVE_CACHE: nativeCache }) });
+      const result = await run('npx', ['--no-install', 'vitest', 'run', '--config', 'vitest.global.config.mjs'], {
+        cwd: app,
+        env: userEnv({ MODELPORT_NATIVE_CACHE: nativeCache }),
+      });
       expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
       expect(result.stdout).toMatch(/1 passed/);
     });
@@ -405,23 +487,40 @@ for (const mode of ['install scripts', '--ignore-scripts'] as const) {
         writeFileSync(path.join(project, 'vitest.config.ts'), config!);
         writeFileSync(path.join(project, 'flower.test.ts'), test!);
         const tsconfig = {
-          compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, exactOptionalPropertyTypes: true, noEmit: true, skipLibCheck: false, types: ['node'], typeRoots: [path.join(ROOT, 'node_modules', '@types')] },
+          compilerOptions: {
+            target: 'ES2022',
+            module: 'NodeNext',
+            moduleResolution: 'NodeNext',
+            strict: true,
+            exactOptionalPropertyTypes: true,
+            noEmit: true,
+            skipLibCheck: false,
+            types: ['node'],
+            typeRoots: [path.join(ROOT, 'node_modules', '@types')],
+          },
           files: ['flower.test.ts'],
         };
         writeFileSync(path.join(project, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2));
         const checked = await run(process.execPath, [TSC, '-p', 'tsconfig.json'], { cwd: project });
         expect(`${checked.stdout}${checked.stderr}`).toBe('');
-        const result = await run('npx', ['--no-install', 'vitest', 'run', '--root', project], { cwd: app, env: userEnv({ MODELPORT_NATIVE_CACHE: nativeCache }) });
+        const result = await run('npx', ['--no-install', 'vitest', 'run', '--root', project], {
+          cwd: app,
+          env: userEnv({ MODELPORT_NATIVE_CACHE: nativeCache }),
+        });
         expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
         expect(result.stdout).toMatch(/1 passed/);
       });
     }
 
     // Jest once (the app with install scripts): its own install is the slowest part of this test.
-    if (withJest) it('a Jest project with the global setup passes', async () => {
-      const result = await run('npx', ['--no-install', 'jest', '--config', 'jest.config.cjs'], { cwd: app, env: userEnv({ MODELPORT_NATIVE_CACHE: nativeCache }) });
-      expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
-      expect(result.stderr).toMatch(/Tests:\s+1 passed/);
-    });
+    if (withJest)
+      it('a Jest project with the global setup passes', async () => {
+        const result = await run('npx', ['--no-install', 'jest', '--config', 'jest.config.cjs'], {
+          cwd: app,
+          env: userEnv({ MODELPORT_NATIVE_CACHE: nativeCache }),
+        });
+        expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
+        expect(result.stderr).toMatch(/Tests:\s+1 passed/);
+      });
   });
 }

@@ -78,9 +78,25 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   let live: LiveIds = {};
 
   const report: FuzzReport = {
-    seed: options.seed, runs: 0, operations: 0, requests: 0, refusedByFetch: 0, durationMs: 0, statuses: {}, byVariant: {}, byOperation: {},
-    serverErrors: 0, shed503: 0, crashes: 0, schemaViolations: 0, hangs: 0, undeclaredCrossCutting: {}, failures: [], processErrors: [],
-    finalHealth: { ready: 0, infer: 0 }, slowest: [],
+    seed: options.seed,
+    runs: 0,
+    operations: 0,
+    requests: 0,
+    refusedByFetch: 0,
+    durationMs: 0,
+    statuses: {},
+    byVariant: {},
+    byOperation: {},
+    serverErrors: 0,
+    shed503: 0,
+    crashes: 0,
+    schemaViolations: 0,
+    hangs: 0,
+    undeclaredCrossCutting: {},
+    failures: [],
+    processErrors: [],
+    finalHealth: { ready: 0, infer: 0 },
+    slowest: [],
   };
   const fail = (kind: FuzzFailure['kind'], c: string, problems: string[]) => {
     if (kind === 'crash') report.crashes += 1;
@@ -154,8 +170,16 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       else fail('server-error', described, [`status ${status}: ${text(body).slice(0, 300)}`]);
     }
     // (An undeclared 5xx is already a server error; it is not counted again as a status violation.)
-    const problems = validator.check(operation, { status, headers: response.headers, body }, { alsoAllowed: status >= 500 ? [...CROSS_CUTTING, status] : CROSS_CUTTING });
-    if (problems.length) fail(problems.some((p) => p.startsWith('status ')) ? 'status' : 'schema', described, [...problems, `body: ${text(body).slice(0, 300)}`]);
+    const problems = validator.check(
+      operation,
+      { status, headers: response.headers, body },
+      { alsoAllowed: status >= 500 ? [...CROSS_CUTTING, status] : CROSS_CUTTING },
+    );
+    if (problems.length)
+      fail(problems.some((p) => p.startsWith('status ')) ? 'status' : 'schema', described, [
+        ...problems,
+        `body: ${text(body).slice(0, 300)}`,
+      ]);
     if (operation && !contract.responseSpec(operation.operationId, status) && (CROSS_CUTTING as readonly number[]).includes(status)) {
       const key = `${operation.operationId} ${status}`;
       report.undeclaredCrossCutting[key] = (report.undeclaredCrossCutting[key] ?? 0) + 1;
@@ -164,12 +188,21 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     await housekeeping(c, operation?.operationId, status, body);
   }
 
-  function checkAuth(c: FuzzCase, operation: ReturnType<typeof contract.match>['operation'], status: number, described: string, body: Uint8Array | undefined): void {
+  function checkAuth(
+    c: FuzzCase,
+    operation: ReturnType<typeof contract.match>['operation'],
+    status: number,
+    described: string,
+    body: Uint8Array | undefined,
+  ): void {
     if (!operation || !operation.scopes?.length) return;
     if (c.mutation?.m === 'header' && c.mutation.name === 'authorization') return;
-    if ((c.auth === 'none' || c.auth === 'bad') && status !== 401) fail('auth', described, [`expected 401 without a valid key, got ${status}: ${text(body).slice(0, 200)}`]);
-    if (c.auth === 'inference' && !operation.scopes.includes('inference') && status !== 403) fail('auth', described, [`expected 403 for a key without ${operation.scopes.join(' or ')}, got ${status}`]);
-    if (c.auth === 'admin' && (status === 401 || status === 403)) fail('auth', described, [`the admin key got ${status}: ${text(body).slice(0, 200)}`]);
+    if ((c.auth === 'none' || c.auth === 'bad') && status !== 401)
+      fail('auth', described, [`expected 401 without a valid key, got ${status}: ${text(body).slice(0, 200)}`]);
+    if (c.auth === 'inference' && !operation.scopes.includes('inference') && status !== 403)
+      fail('auth', described, [`expected 403 for a key without ${operation.scopes.join(' or ')}, got ${status}`]);
+    if (c.auth === 'admin' && (status === 401 || status === 403))
+      fail('auth', described, [`the admin key got ${status}: ${text(body).slice(0, 200)}`]);
   }
 
   const internalReported = new Set<string>();
@@ -224,21 +257,32 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         report.slowest.push({ case: describeCase(c), ms: Math.round(ms) });
         report.slowest.sort((a, b) => b.ms - a.ms).splice(10);
       }
-      if (report.runs % 250 === 0) log(`  ${report.runs} cases, ${report.requests} requests, ${report.failures.length} failures, ${Math.round(performance.now() - started)} ms`);
+      if (report.runs % 250 === 0)
+        log(
+          `  ${report.runs} cases, ${report.requests} requests, ${report.failures.length} failures, ${Math.round(performance.now() - started)} ms`,
+        );
       return true;
     }),
-    { seed: options.seed, numRuns: options.runs, ...(options.timeLimitMs ? { interruptAfterTimeLimit: options.timeLimitMs, markInterruptAsFailure: false } : {}) },
+    {
+      seed: options.seed,
+      numRuns: options.runs,
+      ...(options.timeLimitMs ? { interruptAfterTimeLimit: options.timeLimitMs, markInterruptAsFailure: false } : {}),
+    },
   );
 
   // Afterwards the server still works: reset, ready, and a real prediction.
   state.faults.clear();
   await server.handler(new Request('http://fuzz.test/_mock/reset', { method: 'POST', headers: { authorization: `Bearer ${keys.admin}` } }));
   report.finalHealth.ready = (await handler(new Request('http://fuzz.test/v2/health/ready'))).status;
-  report.finalHealth.infer = (await handler(new Request('http://fuzz.test/v2/models/iris/infer', {
-    method: 'POST',
-    headers: { authorization: `Bearer ${keys.admin}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }] }),
-  }))).status;
+  report.finalHealth.infer = (
+    await handler(
+      new Request('http://fuzz.test/v2/models/iris/infer', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${keys.admin}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }] }),
+      }),
+    )
+  ).status;
 
   process.off('unhandledRejection', onProcessError);
   process.off('uncaughtException', onProcessError);
@@ -277,10 +321,16 @@ function text(body: Uint8Array | undefined): string {
 
 /** The report as lines for a console or RELIABILITY.md. */
 export function summarize(report: FuzzReport): string[] {
-  const byStatus = Object.entries(report.statuses).sort(([a], [b]) => Number(a) - Number(b)).map(([s, n]) => `${s}: ${n}`).join(', ');
+  const byStatus = Object.entries(report.statuses)
+    .sort(([a], [b]) => Number(a) - Number(b))
+    .map(([s, n]) => `${s}: ${n}`)
+    .join(', ');
   const operations = Object.entries(report.byOperation).filter(([id]) => id !== '(no route)');
   const withSuccess = operations.filter(([, s]) => s.success > 0).length;
-  const undeclared = Object.entries(report.undeclaredCrossCutting).map(([k, n]) => `${k} (${n})`).join(', ') || 'none';
+  const undeclared =
+    Object.entries(report.undeclaredCrossCutting)
+      .map(([k, n]) => `${k} (${n})`)
+      .join(', ') || 'none';
   return [
     `seed ${report.seed}: ${report.runs} cases, ${report.requests} requests answered, ${report.refusedByFetch} refused by fetch before sending, ${(report.durationMs / 1000).toFixed(1)} s`,
     `statuses: ${byStatus}`,

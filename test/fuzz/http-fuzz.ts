@@ -33,19 +33,72 @@ export interface RawReport {
 const INFER = '{"inputs":[{"name":"features","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}]}';
 
 export const rawCase: fc.Arbitrary<RawCase> = fc.record({
-  method: fc.constantFrom('GET', 'POST', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'HEAD', 'TRACE', 'TRACK', 'PURGE', 'get', 'CONNECT', 'M-SEARCH'),
+  method: fc.constantFrom(
+    'GET',
+    'POST',
+    'POST',
+    'PUT',
+    'DELETE',
+    'OPTIONS',
+    'HEAD',
+    'TRACE',
+    'TRACK',
+    'PURGE',
+    'get',
+    'CONNECT',
+    'M-SEARCH',
+  ),
   target: fc.constantFrom(
-    '/v2', '/v2/models/iris/infer', '/v2/models/iris/infer', '/v1/models', '/v2/health/ready', '*', 'http://evil.example/v2', '//v2//models',
-    '/v2/models/ir\u0000is', '/v2/../../etc/passwd', '/%', '/v2/models/iris/infer?x=%zz&limit=%00', `/${'a'.repeat(9000)}`, '/v2 /x', '/v2/models/iris\r\nX: y',
+    '/v2',
+    '/v2/models/iris/infer',
+    '/v2/models/iris/infer',
+    '/v1/models',
+    '/v2/health/ready',
+    '*',
+    'http://evil.example/v2',
+    '//v2//models',
+    '/v2/models/ir\u0000is',
+    '/v2/../../etc/passwd',
+    '/%',
+    '/v2/models/iris/infer?x=%zz&limit=%00',
+    `/${'a'.repeat(9000)}`,
+    '/v2 /x',
+    '/v2/models/iris\r\nX: y',
   ),
   version: fc.constantFrom('HTTP/1.1', 'HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0', 'HTTP/9.9', 'http/1.1'),
-  headers: fc.oneof(fc.constant(['Host: 127.0.0.1', 'Content-Type: application/json']).map((h) => [...h]), fc.subarray([
-    'Host: 127.0.0.1', 'Host: a b', 'Host: [::1', 'Host: x\u0000y', 'Host: evil.example:99999', 'Host: 127.0.0.1',
-    'Content-Type: application/json', 'Content-Type: text/xml', 'Content-Type: application/octet-stream',
-    'X-Request-Id: a\rb', 'X-Request-Id: a\nInjected: yes', 'X-Request-Id: ok-1', ' folded: continuation', 'X-Obs-Fold: a\r\n b',
-    'Authorization: Bearer \u00ff\u00fe', 'Inference-Header-Content-Length: -5', `X-Long: ${'l'.repeat(8_000)}`, `X-Huge: ${'h'.repeat(20_000)}`,
-    'No-Colon-Header', 'Bad Name: x', 'X-Latin1: \u00e9\u00ff', 'Expect: 100-continue', 'Connection: close', 'Connection: keep-alive, Upgrade', 'Upgrade: websocket',
-  ], { minLength: 0, maxLength: 6 })),
+  headers: fc.oneof(
+    fc.constant(['Host: 127.0.0.1', 'Content-Type: application/json']).map((h) => [...h]),
+    fc.subarray(
+      [
+        'Host: 127.0.0.1',
+        'Host: a b',
+        'Host: [::1',
+        'Host: x\u0000y',
+        'Host: evil.example:99999',
+        'Host: 127.0.0.1',
+        'Content-Type: application/json',
+        'Content-Type: text/xml',
+        'Content-Type: application/octet-stream',
+        'X-Request-Id: a\rb',
+        'X-Request-Id: a\nInjected: yes',
+        'X-Request-Id: ok-1',
+        ' folded: continuation',
+        'X-Obs-Fold: a\r\n b',
+        'Authorization: Bearer \u00ff\u00fe',
+        'Inference-Header-Content-Length: -5',
+        `X-Long: ${'l'.repeat(8_000)}`,
+        `X-Huge: ${'h'.repeat(20_000)}`,
+        'No-Colon-Header',
+        'Bad Name: x',
+        'X-Latin1: \u00e9\u00ff',
+        'Expect: 100-continue',
+        'Connection: close',
+        'Connection: keep-alive, Upgrade',
+        'Upgrade: websocket',
+      ],
+      { minLength: 0, maxLength: 6 },
+    ),
+  ),
   body: fc.constantFrom(INFER, INFER, '', 'garbage', '{"inputs":', '\u00ff\u00fe\u0000'),
   framing: fc.constantFrom('exact', 'exact', 'short', 'long', 'none', 'chunked', 'bad-chunk', 'te+cl', 'dup-cl'),
 });
@@ -55,16 +108,36 @@ export function encodeRaw(c: RawCase): Buffer {
   const body = Buffer.from(c.body, 'latin1');
   let payload = body;
   switch (c.framing) {
-    case 'exact': headers.push(`Content-Length: ${body.length}`); break;
-    case 'short': headers.push(`Content-Length: ${body.length + 100}`); break; // then the client goes away
-    case 'long': headers.push(`Content-Length: ${Math.max(0, body.length - 5)}`); break;
-    case 'chunked': headers.push('Transfer-Encoding: chunked'); payload = Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]); break;
-    case 'bad-chunk': headers.push('Transfer-Encoding: chunked'); payload = Buffer.concat([Buffer.from('zz\r\n'), body, Buffer.from('\r\n0\r\n\r\n')]); break;
-    case 'te+cl': headers.push('Transfer-Encoding: chunked', `Content-Length: ${body.length}`); break;
-    case 'dup-cl': headers.push(`Content-Length: ${body.length}`, `Content-Length: ${body.length + 1}`); break;
-    case 'none': break;
+    case 'exact':
+      headers.push(`Content-Length: ${body.length}`);
+      break;
+    case 'short':
+      headers.push(`Content-Length: ${body.length + 100}`);
+      break; // then the client goes away
+    case 'long':
+      headers.push(`Content-Length: ${Math.max(0, body.length - 5)}`);
+      break;
+    case 'chunked':
+      headers.push('Transfer-Encoding: chunked');
+      payload = Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]);
+      break;
+    case 'bad-chunk':
+      headers.push('Transfer-Encoding: chunked');
+      payload = Buffer.concat([Buffer.from('zz\r\n'), body, Buffer.from('\r\n0\r\n\r\n')]);
+      break;
+    case 'te+cl':
+      headers.push('Transfer-Encoding: chunked', `Content-Length: ${body.length}`);
+      break;
+    case 'dup-cl':
+      headers.push(`Content-Length: ${body.length}`, `Content-Length: ${body.length + 1}`);
+      break;
+    case 'none':
+      break;
   }
-  return Buffer.concat([Buffer.from(`${c.method} ${c.target} ${c.version}\r\n${headers.map((h) => `${h}\r\n`).join('')}\r\n`, 'latin1'), payload]);
+  return Buffer.concat([
+    Buffer.from(`${c.method} ${c.target} ${c.version}\r\n${headers.map((h) => `${h}\r\n`).join('')}\r\n`, 'latin1'),
+    payload,
+  ]);
 }
 
 /** Sends one raw request, half-closes, and collects what comes back until the server closes (or 2 s). */
@@ -143,13 +216,21 @@ export async function runRawHttpFuzz(options: { seed: number; runs: number }): P
           const id = answer.headers['x-request-id'];
           if (!id) problems.push('a JSON answer without x-request-id');
           // (Answers to HEAD carry no body.)
-          if (answer.status >= 400 && c.method !== 'HEAD' && answer.json?.request_id !== id) problems.push(`request_id ${answer.json?.request_id} ≠ x-request-id ${id}`);
+          if (answer.status >= 400 && c.method !== 'HEAD' && answer.json?.request_id !== id)
+            problems.push(`request_id ${answer.json?.request_id} ≠ x-request-id ${id}`);
         }
-        if (problems.length) report.failures.push(`${JSON.stringify({ ...c, headers: c.headers.map((h) => h.slice(0, 60)), target: c.target.slice(0, 60) })}: ${problems.join('; ')}`);
+        if (problems.length)
+          report.failures.push(
+            `${JSON.stringify({ ...c, headers: c.headers.map((h) => h.slice(0, 60)), target: c.target.slice(0, 60) })}: ${problems.join('; ')}`,
+          );
       }
     }
     // Afterwards the server answers a plain request as usual.
-    const after = await fetch(`${listening.url}/v2/models/iris/infer`, { method: 'POST', body: INFER, headers: { 'content-type': 'application/json' } });
+    const after = await fetch(`${listening.url}/v2/models/iris/infer`, {
+      method: 'POST',
+      body: INFER,
+      headers: { 'content-type': 'application/json' },
+    });
     if (after.status !== 200) report.failures.push(`after the run, an inference answered ${after.status}`);
   } finally {
     console.error = consoleError;

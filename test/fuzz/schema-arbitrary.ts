@@ -29,7 +29,15 @@ export function schemaArbitrary(spec: any, schema: Schema, options: SchemaArbitr
     // `oneOf: [{required: [a]}, {required: [b]}]` next to `properties` picks which fields are required.
     if (variants.every((v: Schema) => !v.type && !v.properties && !v.$ref && v.required)) {
       const { oneOf: _o, anyOf: _a, ...base } = schema;
-      return fc.oneof(...variants.map((v: Schema) => recurse({ ...base, required: [...(base.required ?? []), ...v.required], properties: onlyOneVariant(base.properties, variants, v) })));
+      return fc.oneof(
+        ...variants.map((v: Schema) =>
+          recurse({
+            ...base,
+            required: [...(base.required ?? []), ...v.required],
+            properties: onlyOneVariant(base.properties, variants, v),
+          }),
+        ),
+      );
     }
     return fc.oneof(...variants.map((v: Schema) => recurse(v)));
   }
@@ -49,7 +57,14 @@ export function schemaArbitrary(spec: any, schema: Schema, options: SchemaArbitr
     case 'number': {
       const min = schema.minimum ?? schema.exclusiveMinimum ?? -1e6;
       const max = schema.maximum ?? schema.exclusiveMaximum ?? 1e6;
-      return fc.double({ min, max, noNaN: true, noDefaultInfinity: true, minExcluded: schema.exclusiveMinimum !== undefined, maxExcluded: schema.exclusiveMaximum !== undefined });
+      return fc.double({
+        min,
+        max,
+        noNaN: true,
+        noDefaultInfinity: true,
+        minExcluded: schema.exclusiveMinimum !== undefined,
+        maxExcluded: schema.exclusiveMaximum !== undefined,
+      });
     }
     case 'string':
       return stringArbitrary(schema, maxLength);
@@ -68,12 +83,14 @@ export function schemaArbitrary(spec: any, schema: Schema, options: SchemaArbitr
       const shape: Record<string, fc.Arbitrary<unknown>> = {};
       for (const [name, property] of Object.entries<Schema>(schema.properties ?? {})) shape[name] = recurse(property);
       const fixed = fc.record(shape, { requiredKeys: required.filter((r) => r in shape) });
-      const extra = schema.additionalProperties && typeof schema.additionalProperties === 'object'
-        ? fc.dictionary(fc.stringMatching(/^[a-z_]{1,10}$/), recurse(schema.additionalProperties), { maxKeys: 2 })
-        : fc.constant({});
+      const extra =
+        schema.additionalProperties && typeof schema.additionalProperties === 'object'
+          ? fc.dictionary(fc.stringMatching(/^[a-z_]{1,10}$/), recurse(schema.additionalProperties), { maxKeys: 2 })
+          : fc.constant({});
       // Required names without a property schema (and minProperties) get any small value.
       const loose = required.filter((r) => !(r in shape));
-      return fc.tuple(fixed, extra, fc.tuple(...loose.map(() => fc.jsonValue({ maxDepth: 1 }))))
+      return fc
+        .tuple(fixed, extra, fc.tuple(...loose.map(() => fc.jsonValue({ maxDepth: 1 }))))
         .map(([a, b, c]) => {
           const value: Record<string, unknown> = { ...b, ...a };
           loose.forEach((name, i) => (value[name] = c[i]));
@@ -87,8 +104,12 @@ export function schemaArbitrary(spec: any, schema: Schema, options: SchemaArbitr
 }
 
 function stringArbitrary(schema: Schema, maxLength: number): fc.Arbitrary<string> {
-  if (schema.format === 'date-time') return fc.date({ min: new Date('2000-01-01'), max: new Date('2100-01-01'), noInvalidDate: true }).map((d) => d.toISOString());
-  if (schema.pattern) return fc.stringMatching(new RegExp(schema.pattern)).filter((s) => s.length <= (schema.maxLength ?? Infinity) && s.length >= (schema.minLength ?? 0));
+  if (schema.format === 'date-time')
+    return fc.date({ min: new Date('2000-01-01'), max: new Date('2100-01-01'), noInvalidDate: true }).map((d) => d.toISOString());
+  if (schema.pattern)
+    return fc
+      .stringMatching(new RegExp(schema.pattern))
+      .filter((s) => s.length <= (schema.maxLength ?? Infinity) && s.length >= (schema.minLength ?? 0));
   const min = schema.minLength ?? 0;
   return fc.string({ minLength: min, maxLength: Math.max(min, Math.min(schema.maxLength ?? maxLength, maxLength)) });
 }
@@ -96,7 +117,10 @@ function stringArbitrary(schema: Schema, maxLength: number): fc.Arbitrary<string
 export function resolve(spec: any, schema: Schema): Schema {
   let current = schema;
   for (let guard = 0; current?.$ref && guard < 16; guard++) {
-    const segments = String(current.$ref).replace(/^#\//, '').split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const segments = String(current.$ref)
+      .replace(/^#\//, '')
+      .split('/')
+      .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
     const target = segments.reduce((node: any, key) => node?.[key], spec);
     const { $ref: _ref, ...siblings } = current;
     current = { ...target, ...siblings };
@@ -121,7 +145,11 @@ function mergeAll(spec: any, schema: Schema): Schema {
 }
 
 /** With `oneOf` over required sets, leave out the fields only the other variants require. */
-function onlyOneVariant(properties: Record<string, Schema> | undefined, variants: Schema[], chosen: Schema): Record<string, Schema> | undefined {
+function onlyOneVariant(
+  properties: Record<string, Schema> | undefined,
+  variants: Schema[],
+  chosen: Schema,
+): Record<string, Schema> | undefined {
   if (!properties) return properties;
   const others = new Set(variants.filter((v) => v !== chosen).flatMap((v) => v.required as string[]));
   for (const name of chosen.required as string[]) others.delete(name);

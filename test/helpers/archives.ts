@@ -23,7 +23,14 @@ export function tar(entries: { path: string; data?: Uint8Array; type?: 'File' | 
   const blocks: Uint8Array[] = [];
   for (const entry of entries) {
     const data = entry.data ?? new Uint8Array(0);
-    const header = new Header({ path: entry.path, mode: 0o644, size: entry.type === 'SymbolicLink' ? 0 : data.byteLength, type: entry.type ?? 'File', linkpath: entry.linkpath, mtime: new Date(0) });
+    const header = new Header({
+      path: entry.path,
+      mode: 0o644,
+      size: entry.type === 'SymbolicLink' ? 0 : data.byteLength,
+      type: entry.type ?? 'File',
+      linkpath: entry.linkpath,
+      mtime: new Date(0),
+    });
     const block = Buffer.alloc(512);
     header.encode(block, 0);
     blocks.push(block);

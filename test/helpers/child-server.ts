@@ -14,7 +14,10 @@ export function startChildServer(dataDir: string, extraArgs: string[] = [], opti
   return new Promise((resolve, reject) => {
     const auth = options.adminKey ? [] : ['--no-auth'];
     const env = options.adminKey ? { ...process.env, MODELPORT_API_KEY: options.adminKey } : process.env;
-    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...auth, '--data-dir', dataDir, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...auth, '--data-dir', dataDir, ...extraArgs], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+    });
     let output = '';
     const onData = (chunk: Buffer) => {
       output += chunk;

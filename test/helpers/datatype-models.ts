@@ -24,7 +24,11 @@ export interface Spec {
 }
 
 /** The affine map of the float models: y = x · KERNEL + BIAS (3 inputs → 2 outputs). */
-export const KERNEL = [[1, 0], [0, 2], [0.5, -1]];
+export const KERNEL = [
+  [1, 0],
+  [0, 2],
+  [0.5, -1],
+];
 export const BIAS = [0.125, -0.5];
 
 /** The per-column factors of the integer graph models: scaled = x * FACTORS. */
@@ -79,11 +83,22 @@ interface GraphNode {
   attr?: Record<string, unknown>;
 }
 
-const placeholder = (name: string, dtype: TfType, ...shape: number[]): GraphNode => ({ name, op: 'Placeholder', attr: { dtype: type(dtype), shape: { shape: dims(...shape) } } });
-const constant = (name: string, dtype: TfType, ...shape: number[]): GraphNode => ({
-  name, op: 'Const', attr: { dtype: type(dtype), value: { tensor: { dtype, tensorShape: dims(...shape) } } },
+const placeholder = (name: string, dtype: TfType, ...shape: number[]): GraphNode => ({
+  name,
+  op: 'Placeholder',
+  attr: { dtype: type(dtype), shape: { shape: dims(...shape) } },
 });
-const op = (name: string, kind: string, inputs: string[], attr: Record<string, unknown> = {}): GraphNode => ({ name, op: kind, input: inputs, attr });
+const constant = (name: string, dtype: TfType, ...shape: number[]): GraphNode => ({
+  name,
+  op: 'Const',
+  attr: { dtype: type(dtype), value: { tensor: { dtype, tensorShape: dims(...shape) } } },
+});
+const op = (name: string, kind: string, inputs: string[], attr: Record<string, unknown> = {}): GraphNode => ({
+  name,
+  op: kind,
+  input: inputs,
+  attr,
+});
 
 /**
  * Writes a graph model: nodes in order (TF.js takes Placeholders as inputs and nodes nothing
@@ -112,28 +127,39 @@ export async function buildDatatypeModels(dataDir: string): Promise<void> {
 
   // Float32 layers model, served as FP32, FP16 and FP64 (same artifacts, different declared datatypes).
   for (const datatype of ['FP32', 'FP16', 'FP64'] as const) {
-    const dir = await writeConfig(dataDir, `affine-${datatype.toLowerCase()}`, 'tfjs_layers', row(datatype, 3), [{ name: 'y', datatype, shape: [-1, 2] }]);
+    const dir = await writeConfig(dataDir, `affine-${datatype.toLowerCase()}`, 'tfjs_layers', row(datatype, 3), [
+      { name: 'y', datatype, shape: [-1, 2] },
+    ]);
     await saveLayers(affine('float32'), dir);
   }
   // FP16 in with FP32 out (shows what the model received), FP32 in with FP16 out (shows the
   // output conversion alone).
-  for (const [name, inType, outType] of [['affine-fp16-to-fp32', 'FP16', 'FP32'], ['affine-fp32-to-fp16', 'FP32', 'FP16']] as const) {
+  for (const [name, inType, outType] of [
+    ['affine-fp16-to-fp32', 'FP16', 'FP32'],
+    ['affine-fp32-to-fp16', 'FP32', 'FP16'],
+  ] as const) {
     const dir = await writeConfig(dataDir, name, 'tfjs_layers', row(inType, 3), [{ name: 'y', datatype: outType, shape: [-1, 2] }]);
     await saveLayers(affine('float32'), dir);
   }
   // Same map on an int32 input declared UINT8 (an image-like input): integers in, FP32 out.
   {
-    const dir = await writeConfig(dataDir, 'affine-uint8', 'tfjs_layers', row('UINT8', 3), [{ name: 'y', datatype: 'FP32', shape: [-1, 2] }]);
+    const dir = await writeConfig(dataDir, 'affine-uint8', 'tfjs_layers', row('UINT8', 3), [
+      { name: 'y', datatype: 'FP32', shape: [-1, 2] },
+    ]);
     await saveLayers(affine('int32'), dir);
   }
   // int32 identity layers model declared INT16 in and out.
   {
-    const dir = await writeConfig(dataDir, 'identity-int16', 'tfjs_layers', row('INT16', 3), [{ name: 'x_out', datatype: 'INT16', shape: [-1, 3] }]);
+    const dir = await writeConfig(dataDir, 'identity-int16', 'tfjs_layers', row('INT16', 3), [
+      { name: 'x_out', datatype: 'INT16', shape: [-1, 3] },
+    ]);
     await saveLayers(identity('int32'), dir);
   }
   // bool identity layers model: BOOL in, BOOL out.
   {
-    const dir = await writeConfig(dataDir, 'identity-bool', 'tfjs_layers', row('BOOL', 3), [{ name: 'x_out', datatype: 'BOOL', shape: [-1, 3] }]);
+    const dir = await writeConfig(dataDir, 'identity-bool', 'tfjs_layers', row('BOOL', 3), [
+      { name: 'x_out', datatype: 'BOOL', shape: [-1, 3] },
+    ]);
     await saveLayers(identity('bool'), dir);
   }
 
@@ -144,59 +170,95 @@ export async function buildDatatypeModels(dataDir: string): Promise<void> {
       { name: 'same', datatype, shape: [-1, 3] },
       { name: 'scaled', datatype: datatype === 'INT64' ? 'INT64' : 'INT32', shape: [-1, 3] },
     ]);
-    await saveGraph(dir, [
-      placeholder('x', 'DT_INT32', -1, 3),
-      op('same', 'Identity', ['x'], { T: type('DT_INT32') }),
-      constant('factors', 'DT_INT32', 3),
-      op('scaled', 'Mul', ['x', 'factors'], { T: type('DT_INT32') }),
-    ], [{ name: 'factors', tensor: tf.tensor1d(FACTORS, 'int32') }]);
+    await saveGraph(
+      dir,
+      [
+        placeholder('x', 'DT_INT32', -1, 3),
+        op('same', 'Identity', ['x'], { T: type('DT_INT32') }),
+        constant('factors', 'DT_INT32', 3),
+        op('scaled', 'Mul', ['x', 'factors'], { T: type('DT_INT32') }),
+      ],
+      [{ name: 'factors', tensor: tf.tensor1d(FACTORS, 'int32') }],
+    );
   }
 
   // A misdeclared model: INT32 in, x * FACTORS declared INT8, which holds only small products.
   {
-    const dir = await writeConfig(dataDir, 'int-narrow', 'tfjs_graph', row('INT32', 3), [{ name: 'scaled', datatype: 'INT8', shape: [-1, 3] }]);
-    await saveGraph(dir, [
-      placeholder('x', 'DT_INT32', -1, 3),
-      constant('factors', 'DT_INT32', 3),
-      op('scaled', 'Mul', ['x', 'factors'], { T: type('DT_INT32') }),
-    ], [{ name: 'factors', tensor: tf.tensor1d(FACTORS, 'int32') }]);
+    const dir = await writeConfig(dataDir, 'int-narrow', 'tfjs_graph', row('INT32', 3), [
+      { name: 'scaled', datatype: 'INT8', shape: [-1, 3] },
+    ]);
+    await saveGraph(
+      dir,
+      [
+        placeholder('x', 'DT_INT32', -1, 3),
+        constant('factors', 'DT_INT32', 3),
+        op('scaled', 'Mul', ['x', 'factors'], { T: type('DT_INT32') }),
+      ],
+      [{ name: 'factors', tensor: tf.tensor1d(FACTORS, 'int32') }],
+    );
   }
 
   // BOOL graph model: not = !b (BOOL), not_int = int32(!b) declared INT8.
   {
-    const dir = await writeConfig(dataDir, 'logic', 'tfjs_graph', [{ name: 'b', datatype: 'BOOL', shape: [-1, 3] }], [
-      { name: 'not', datatype: 'BOOL', shape: [-1, 3] },
-      { name: 'not_int', datatype: 'INT8', shape: [-1, 3] },
-    ]);
-    await saveGraph(dir, [
-      placeholder('b', 'DT_BOOL', -1, 3),
-      op('not_bool', 'LogicalNot', ['b']),
-      op('not', 'Identity', ['not_bool'], { T: type('DT_BOOL') }),
-      op('not_int', 'Cast', ['not_bool'], { SrcT: type('DT_BOOL'), DstT: type('DT_INT32') }),
-    ], []);
+    const dir = await writeConfig(
+      dataDir,
+      'logic',
+      'tfjs_graph',
+      [{ name: 'b', datatype: 'BOOL', shape: [-1, 3] }],
+      [
+        { name: 'not', datatype: 'BOOL', shape: [-1, 3] },
+        { name: 'not_int', datatype: 'INT8', shape: [-1, 3] },
+      ],
+    );
+    await saveGraph(
+      dir,
+      [
+        placeholder('b', 'DT_BOOL', -1, 3),
+        op('not_bool', 'LogicalNot', ['b']),
+        op('not', 'Identity', ['not_bool'], { T: type('DT_BOOL') }),
+        op('not_int', 'Cast', ['not_bool'], { SrcT: type('DT_BOOL'), DstT: type('DT_INT32') }),
+      ],
+      [],
+    );
   }
 
   // FP32 in, BOOL out: positive = x > 0.
   {
-    const dir = await writeConfig(dataDir, 'positive', 'tfjs_graph', row('FP32', 3), [{ name: 'positive', datatype: 'BOOL', shape: [-1, 3] }]);
-    await saveGraph(dir, [
-      placeholder('x', 'DT_FLOAT', -1, 3),
-      constant('zero', 'DT_FLOAT'),
-      op('positive', 'Greater', ['x', 'zero'], { T: type('DT_FLOAT') }),
-    ], [{ name: 'zero', tensor: tf.scalar(0, 'float32') }]);
+    const dir = await writeConfig(dataDir, 'positive', 'tfjs_graph', row('FP32', 3), [
+      { name: 'positive', datatype: 'BOOL', shape: [-1, 3] },
+    ]);
+    await saveGraph(
+      dir,
+      [
+        placeholder('x', 'DT_FLOAT', -1, 3),
+        constant('zero', 'DT_FLOAT'),
+        op('positive', 'Greater', ['x', 'zero'], { T: type('DT_FLOAT') }),
+      ],
+      [{ name: 'zero', tensor: tf.scalar(0, 'float32') }],
+    );
   }
 
   // BYTES graph model: echo = s (BYTES), match = s == KEYWORDS column by column (BOOL).
   {
-    const dir = await writeConfig(dataDir, 'strings', 'tfjs_graph', [{ name: 's', datatype: 'BYTES', shape: [-1, 2] }], [
-      { name: 'echo', datatype: 'BYTES', shape: [-1, 2] },
-      { name: 'match', datatype: 'BOOL', shape: [-1, 2] },
-    ]);
-    await saveGraph(dir, [
-      placeholder('s', 'DT_STRING', -1, 2),
-      op('echo', 'Identity', ['s'], { T: type('DT_STRING') }),
-      constant('keywords', 'DT_STRING', 2),
-      op('match', 'Equal', ['s', 'keywords'], { T: type('DT_STRING') }),
-    ], [{ name: 'keywords', tensor: tf.tensor1d(KEYWORDS, 'string') }]);
+    const dir = await writeConfig(
+      dataDir,
+      'strings',
+      'tfjs_graph',
+      [{ name: 's', datatype: 'BYTES', shape: [-1, 2] }],
+      [
+        { name: 'echo', datatype: 'BYTES', shape: [-1, 2] },
+        { name: 'match', datatype: 'BOOL', shape: [-1, 2] },
+      ],
+    );
+    await saveGraph(
+      dir,
+      [
+        placeholder('s', 'DT_STRING', -1, 2),
+        op('echo', 'Identity', ['s'], { T: type('DT_STRING') }),
+        constant('keywords', 'DT_STRING', 2),
+        op('match', 'Equal', ['s', 'keywords'], { T: type('DT_STRING') }),
+      ],
+      [{ name: 'keywords', tensor: tf.tensor1d(KEYWORDS, 'string') }],
+    );
   }
 }

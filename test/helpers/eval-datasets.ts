@@ -34,21 +34,29 @@ export async function irisByPrediction(client: Modelport): Promise<PredictedSamp
  * Records realising a confusion matrix: `matrix[t][p]` samples the model predicts as p,
  * labelled t. Returns the records and each one's probabilities (for the expected loss).
  */
-export function realise(groups: PredictedSample[][], matrix: number[][]): { records: { tensor: number[]; label: string }[]; samples: { sample: PredictedSample; truth: number }[] } {
+export function realise(
+  groups: PredictedSample[][],
+  matrix: number[][],
+): { records: { tensor: number[]; label: string }[]; samples: { sample: PredictedSample; truth: number }[] } {
   const used = groups.map(() => 0);
   const samples: { sample: PredictedSample; truth: number }[] = [];
-  matrix.forEach((row, truth) => row.forEach((count, predicted) => {
-    for (let k = 0; k < count; k++) {
-      const sample = groups[predicted]![used[predicted]!++];
-      if (!sample) throw new Error(`not enough held-out flowers predicted as ${IRIS_LABELS[predicted]}`);
-      samples.push({ sample, truth });
-    }
-  }));
+  matrix.forEach((row, truth) =>
+    row.forEach((count, predicted) => {
+      for (let k = 0; k < count; k++) {
+        const sample = groups[predicted]![used[predicted]!++];
+        if (!sample) throw new Error(`not enough held-out flowers predicted as ${IRIS_LABELS[predicted]}`);
+        samples.push({ sample, truth });
+      }
+    }),
+  );
   return { records: samples.map(({ sample, truth }) => ({ tensor: sample.features, label: IRIS_LABELS[truth]! })), samples };
 }
 
 /** Mean categorical cross-entropy (natural log, clipped at 1e-7), computed independently of the server. */
 export function expectedLoss(samples: { sample: PredictedSample; truth: number }[]): number {
-  const total = samples.reduce((sum, { sample, truth }) => sum - Math.log(Math.min(Math.max(sample.probabilities[truth]!, 1e-7), 1 - 1e-7)), 0);
+  const total = samples.reduce(
+    (sum, { sample, truth }) => sum - Math.log(Math.min(Math.max(sample.probabilities[truth]!, 1e-7), 1 - 1e-7)),
+    0,
+  );
   return total / samples.length;
 }

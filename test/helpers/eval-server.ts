@@ -32,8 +32,17 @@ export async function startEvalServer(dataDir?: string): Promise<EvalServer> {
 }
 
 /** A raw request (for bodies and content types the SDK would not send). */
-export async function raw(server: RunningMockServer, method: string, pathAndQuery: string, body?: string, contentType = 'application/json') {
-  const response = await fetch(`${server.url}${pathAndQuery}`, { method, ...(body !== undefined ? { body, headers: { 'content-type': contentType } } : {}) });
+export async function raw(
+  server: RunningMockServer,
+  method: string,
+  pathAndQuery: string,
+  body?: string,
+  contentType = 'application/json',
+) {
+  const response = await fetch(`${server.url}${pathAndQuery}`, {
+    method,
+    ...(body !== undefined ? { body, headers: { 'content-type': contentType } } : {}),
+  });
   const text = await response.text();
   return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
 }

@@ -18,6 +18,11 @@ afterAll(() => {
     }
   }
   if (!violations.length) return;
-  const lines = violations.slice(0, 20).map((v) => `  ${v.pid ? `[child ${v.pid}] ` : ''}${v.method} ${v.path} → ${v.status} (${v.operation ?? 'no operation'}): ${v.problems.join('; ')}`);
+  const lines = violations
+    .slice(0, 20)
+    .map(
+      (v) =>
+        `  ${v.pid ? `[child ${v.pid}] ` : ''}${v.method} ${v.path} → ${v.status} (${v.operation ?? 'no operation'}): ${v.problems.join('; ')}`,
+    );
   throw new Error(`${violations.length} response(s) do not match openapi.yaml:\n${lines.join('\n')}`);
 });

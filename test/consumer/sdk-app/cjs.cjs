@@ -6,7 +6,14 @@ const { Modelport, NotFoundError } = require('modelport');
   const client = new Modelport({ baseUrl: process.env.MODELPORT_URL, apiKey: process.env.MODELPORT_API_KEY });
   const prediction = await client.predict('iris', [[6.3, 3.3, 6.0, 2.5]]);
   const missing = await client.predict('no-such-model', [[1, 2, 3, 4]]).catch((error) => error);
-  console.log(JSON.stringify({ labels: prediction.labels, shape: prediction.output.shape, notFound: missing instanceof NotFoundError, status: missing.status }));
+  console.log(
+    JSON.stringify({
+      labels: prediction.labels,
+      shape: prediction.output.shape,
+      notFound: missing instanceof NotFoundError,
+      status: missing.status,
+    }),
+  );
 })().catch((error) => {
   console.error(error);
   process.exit(1);

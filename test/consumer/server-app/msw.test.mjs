@@ -21,7 +21,10 @@ afterAll(async () => {
 
 it('predicts with the real iris model through msw', async () => {
   const client = new Modelport({ baseUrl });
-  const prediction = await client.predict('iris', [[6.3, 3.3, 6.0, 2.5], [5.1, 3.5, 1.4, 0.2]]);
+  const prediction = await client.predict('iris', [
+    [6.3, 3.3, 6.0, 2.5],
+    [5.1, 3.5, 1.4, 0.2],
+  ]);
   expect(prediction.labels).toEqual(['virginica', 'setosa']);
   expect((await client.server.metadata()).runtime.backend).toBe('tensorflow');
   await expect(client.predict('nope', [[1, 2, 3, 4]])).rejects.toBeInstanceOf(NotFoundError);

@@ -53,7 +53,8 @@ function askForKey(message) {
         else sessionStorage.removeItem(KEY_STORAGE);
         makeClient();
         error.hidden = false;
-        error.textContent = problem instanceof AuthenticationError ? 'The server refused this key.' : `Could not check the key: ${problem.message}`;
+        error.textContent =
+          problem instanceof AuthenticationError ? 'The server refused this key.' : `Could not check the key: ${problem.message}`;
         return;
       } finally {
         $('key-submit').disabled = false;
@@ -102,7 +103,9 @@ function notice(message) {
 }
 
 function describe(error) {
-  return error?.code ? `${error.message} (${error.code}${error.requestId ? `, request ${error.requestId}` : ''})` : String(error?.message ?? error);
+  return error?.code
+    ? `${error.message} (${error.code}${error.requestId ? `, request ${error.requestId}` : ''})`
+    : String(error?.message ?? error);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -136,12 +139,28 @@ const isDigitModel = (model) => (model.inputs?.[0]?.shape ?? []).join() === '-1,
 function renderModelList() {
   $('model-list').replaceChildren(
     ...models.map((model) =>
-      h('li', {},
-        h('button', { type: 'button', class: model.name === shownModel ? 'selected' : '', dataset: { model: model.name }, onclick: () => selectModel(model.name) },
+      h(
+        'li',
+        {},
+        h(
+          'button',
+          {
+            type: 'button',
+            class: model.name === shownModel ? 'selected' : '',
+            dataset: { model: model.name },
+            onclick: () => selectModel(model.name),
+          },
           h('div', { class: 'name' }, model.name),
           h('div', { class: 'meta' }, `${model.task} · ${model.versions.length} version${model.versions.length === 1 ? '' : 's'}`),
-          h('div', {}, h('span', { class: `chip ${model.status}` }, model.status), ...Object.keys(model.aliases).map((alias) => h('span', { class: 'chip alias' }, alias))),
-        ))),
+          h(
+            'div',
+            {},
+            h('span', { class: `chip ${model.status}` }, model.status),
+            ...Object.keys(model.aliases).map((alias) => h('span', { class: 'chip alias' }, alias)),
+          ),
+        ),
+      ),
+    ),
   );
 }
 
@@ -153,47 +172,96 @@ async function selectModel(name) {
   shownModel = name;
   renderModelList();
   const [model, versions, aliases] = await api(() =>
-    Promise.all([client.models.get(name), client.models.versions.list(name, { limit: 100 }).toArray(), client.models.aliases.list(name)]));
+    Promise.all([client.models.get(name), client.models.versions.list(name, { limit: 100 }).toArray(), client.models.aliases.list(name)]),
+  );
   if (shownModel !== name) return;
   const accuracyOf = (v) => v.metrics?.val_accuracy ?? v.metrics?.accuracy;
   const detail = $('model-detail');
   detail.dataset.model = name;
   detail.replaceChildren(
-    h('div', { class: 'detail-head' },
+    h(
+      'div',
+      { class: 'detail-head' },
       h('h2', {}, model.name),
       h('span', { class: 'chip' }, model.task),
       h('span', { class: `chip ${model.status}` }, model.status),
       isDigitModel(model) ? h('button', { type: 'button', onclick: () => useDigitModel(name, 'draw') }, 'Draw with it') : null,
-      isDigitModel(model) ? h('button', { type: 'button', onclick: () => useDigitModel(name, 'evaluation') }, 'Evaluate it') : null),
+      isDigitModel(model) ? h('button', { type: 'button', onclick: () => useDigitModel(name, 'evaluation') }, 'Evaluate it') : null,
+    ),
     model.description ? h('p', { class: 'muted' }, model.description) : null,
-    h('p', { class: 'small muted' },
+    h(
+      'p',
+      { class: 'small muted' },
       `labels: ${model.labels.length > 12 ? `${model.labels.slice(0, 12).join(', ')}, …` : model.labels.join(', ') || '—'}`,
-      model.inputs?.length ? ` · input ${model.inputs.map((i) => `${i.name} ${i.datatype} [${i.shape.join(', ')}]`).join(', ')}` : ''),
+      model.inputs?.length ? ` · input ${model.inputs.map((i) => `${i.name} ${i.datatype} [${i.shape.join(', ')}]`).join(', ')}` : '',
+    ),
     h('h3', {}, 'Versions'),
-    h('table', { class: 'table', id: 'versions-table' },
-      h('thead', {}, h('tr', {}, ...['version', 'state', 'accuracy', 'loss', 'measured on', 'parameters', 'size', 'created', 'aliases'].map((c, i) => h('th', { class: [2, 3, 5, 6].includes(i) ? 'num' : '' }, c)))),
-      h('tbody', {},
+    h(
+      'table',
+      { class: 'table', id: 'versions-table' },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ...['version', 'state', 'accuracy', 'loss', 'measured on', 'parameters', 'size', 'created', 'aliases'].map((c, i) =>
+            h('th', { class: [2, 3, 5, 6].includes(i) ? 'num' : '' }, c),
+          ),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
         ...versions.map((v) => {
           const accuracy = accuracyOf(v);
           const loss = v.metrics?.val_loss ?? v.metrics?.loss;
-          return h('tr', { dataset: { version: v.version } },
+          return h(
+            'tr',
+            { dataset: { version: v.version } },
             h('td', {}, `v${v.version}`),
             h('td', {}, h('span', { class: `chip ${v.state}` }, v.state)),
-            h('td', { class: 'num' }, accuracy === undefined ? '—' : percent(accuracy, 2), accuracy === undefined ? null : h('span', { class: 'metric-bar', style: `width:${Math.round(accuracy * 60)}px` })),
+            h(
+              'td',
+              { class: 'num' },
+              accuracy === undefined ? '—' : percent(accuracy, 2),
+              accuracy === undefined ? null : h('span', { class: 'metric-bar', style: `width:${Math.round(accuracy * 60)}px` }),
+            ),
             h('td', { class: 'num' }, loss === undefined ? '—' : Number(loss).toFixed(4)),
-            h('td', {}, v.metrics?.dataset ? `${v.metrics.dataset}${v.metrics.val_accuracy !== undefined ? ' (validation split)' : v.metrics.samples ? ` (${v.metrics.samples})` : ''}` : '—'),
+            h(
+              'td',
+              {},
+              v.metrics?.dataset
+                ? `${v.metrics.dataset}${v.metrics.val_accuracy !== undefined ? ' (validation split)' : v.metrics.samples ? ` (${v.metrics.samples})` : ''}`
+                : '—',
+            ),
             h('td', { class: 'num' }, v.params?.toLocaleString('en') ?? '—'),
             h('td', { class: 'num' }, formatBytes(v.size_bytes)),
             h('td', {}, new Date(v.created_at).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short' })),
-            h('td', {}, ...v.aliases.map((alias) => h('span', { class: 'chip alias' }, alias))));
-        }))),
+            h('td', {}, ...v.aliases.map((alias) => h('span', { class: 'chip alias' }, alias))),
+          );
+        }),
+      ),
+    ),
     h('h3', {}, 'Aliases'),
     aliases.data.length
-      ? h('table', { class: 'table', id: 'aliases-table' },
+      ? h(
+          'table',
+          { class: 'table', id: 'aliases-table' },
           h('thead', {}, h('tr', {}, h('th', {}, 'alias'), h('th', {}, 'serves'))),
-          h('tbody', {}, ...aliases.data.map((alias) =>
-            h('tr', {}, h('td', {}, h('span', { class: 'chip alias' }, alias.name)),
-              h('td', {}, alias.targets.map((t) => `v${t.version} · ${t.weight ?? 100} %`).join('   '))))))
+          h(
+            'tbody',
+            {},
+            ...aliases.data.map((alias) =>
+              h(
+                'tr',
+                {},
+                h('td', {}, h('span', { class: 'chip alias' }, alias.name)),
+                h('td', {}, alias.targets.map((t) => `v${t.version} · ${t.weight ?? 100} %`).join('   ')),
+              ),
+            ),
+          ),
+        )
       : h('p', { class: 'muted small' }, 'No aliases: requests without a version go to the newest ready version.'),
   );
 }
@@ -219,7 +287,10 @@ function fillVersionSelects() {
   const model = models.find((m) => m.name === choice.model);
   for (const id of ['draw-version', 'eval-version']) {
     const select = $(id);
-    select.replaceChildren(h('option', { value: '' }, 'default'), ...(model?.versions ?? []).map((v) => h('option', { value: String(v) }, `v${v}`)));
+    select.replaceChildren(
+      h('option', { value: '' }, 'default'),
+      ...(model?.versions ?? []).map((v) => h('option', { value: String(v) }, `v${v}`)),
+    );
     select.value = model?.versions.includes(Number(choice.version)) ? choice.version : '';
   }
   if (!model?.versions.includes(Number(choice.version))) choice.version = '';
@@ -368,7 +439,9 @@ async function analyse(explain) {
   drawGray($('seen'), pixels);
   const { model } = choice;
   try {
-    const prediction = await api(() => client.predict(model, { data: pixels, shape: MNIST_SHAPE }, { topK: 3, binary: true, ...versionOption() }));
+    const prediction = await api(() =>
+      client.predict(model, { data: pixels, shape: MNIST_SHAPE }, { topK: 3, binary: true, ...versionOption() }),
+    );
     if (result.dataset.status === 'empty') return; // cleared meanwhile
     const [best] = prediction.classes[0];
     $('prediction').textContent = best.label;
@@ -377,7 +450,12 @@ async function analyse(explain) {
     if (!explain) return;
 
     const explanation = await api(() =>
-      client.models.explain(model, { data: pixels, shape: MNIST_SHAPE }, { methods: ['integrated_gradients'], steps: IG_STEPS, target: best.index, ...versionOption() }));
+      client.models.explain(
+        model,
+        { data: pixels, shape: MNIST_SHAPE },
+        { methods: ['integrated_gradients'], steps: IG_STEPS, target: best.index, ...versionOption() },
+      ),
+    );
     if (result.dataset.status === 'empty') return;
     const attributions = explanation.attributions.integrated_gradients.data;
     drawAttributions($('heatmap'), pixels, attributions);
@@ -406,14 +484,18 @@ let evaluating = false;
 function setUpEvaluation() {
   $('eval-model').addEventListener('change', (e) => onChoiceChange({ model: e.target.value }));
   $('eval-version').addEventListener('change', (e) => onChoiceChange({ version: e.target.value }));
-  $('run-evaluation').addEventListener('click', () => runEvaluation().catch((error) => {
-    $('eval-status').textContent = '';
-    notice(`Evaluation failed: ${describe(error)}`);
-  }).finally(() => {
-    evaluating = false;
-    $('run-evaluation').disabled = false;
-    $('eval-progress').hidden = true;
-  }));
+  $('run-evaluation').addEventListener('click', () =>
+    runEvaluation()
+      .catch((error) => {
+        $('eval-status').textContent = '';
+        notice(`Evaluation failed: ${describe(error)}`);
+      })
+      .finally(() => {
+        evaluating = false;
+        $('run-evaluation').disabled = false;
+        $('eval-progress').hidden = true;
+      }),
+  );
 }
 
 /** Shows the newest evaluation of the chosen model on mnist-holdout, if there is one. */
@@ -443,7 +525,9 @@ async function runEvaluation() {
   progress.value = 0;
   $('eval-result').dataset.status = 'running';
   $('eval-status').textContent = `evaluating ${choice.model} on 2,000 held-out digits…`;
-  const job = await api(() => client.evaluations.create({ dataset: 'mnist-holdout', models: [{ model: choice.model, ...versionOption() }], latency_samples: 50 }));
+  const job = await api(() =>
+    client.evaluations.create({ dataset: 'mnist-holdout', models: [{ model: choice.model, ...versionOption() }], latency_samples: 50 }),
+  );
   const evaluation = await job.wait({ pollInterval: 150, maxPollInterval: 500, onProgress: (e) => (progress.value = e.progress) });
   shownEvaluation = `${choice.model}@${choice.version}`;
   renderEvaluation(evaluation, 'just now');
@@ -457,16 +541,30 @@ function renderEvaluation(evaluation, when) {
     card('correct', `${r.correct.toLocaleString('en')} / ${r.samples.toLocaleString('en')}`),
     card('loss (cross-entropy)', r.loss.toFixed(4)),
     card('macro F1', r.macro.f1.toFixed(4)),
-    card('latency p50 / p95', r.latency_ms.per_sample ? `${r.latency_ms.per_sample.p50.toFixed(2)} / ${r.latency_ms.per_sample.p95.toFixed(2)} ms` : '—'),
+    card(
+      'latency p50 / p95',
+      r.latency_ms.per_sample ? `${r.latency_ms.per_sample.p50.toFixed(2)} / ${r.latency_ms.per_sample.p95.toFixed(2)} ms` : '—',
+    ),
     card('size', formatBytes(r.size_bytes)),
   );
   const bar = (v) => h('span', { class: 'metric-bar', style: `width:${Math.round(v * 50)}px` });
   $('per-class').replaceChildren(
     h('thead', {}, h('tr', {}, ...['class', 'support', 'precision', 'recall', 'F1'].map((c, i) => h('th', { class: i ? 'num' : '' }, c)))),
-    h('tbody', {}, ...r.per_class.map((c) =>
-      h('tr', {}, h('td', {}, c.label), h('td', { class: 'num' }, c.support),
-        h('td', { class: 'num' }, c.precision.toFixed(3)), h('td', { class: 'num' }, c.recall.toFixed(3)),
-        h('td', { class: 'num' }, c.f1.toFixed(3), bar(c.f1))))),
+    h(
+      'tbody',
+      {},
+      ...r.per_class.map((c) =>
+        h(
+          'tr',
+          {},
+          h('td', {}, c.label),
+          h('td', { class: 'num' }, c.support),
+          h('td', { class: 'num' }, c.precision.toFixed(3)),
+          h('td', { class: 'num' }, c.recall.toFixed(3)),
+          h('td', { class: 'num' }, c.f1.toFixed(3), bar(c.f1)),
+        ),
+      ),
+    ),
   );
   renderConfusionMatrix($('confusion'), r.confusion_matrix);
   $('eval-status').textContent = `${when}: ${r.model} v${r.version} on ${r.dataset}, ${evaluation.id}`;
@@ -478,8 +576,24 @@ function renderEvaluation(evaluation, when) {
 // Training: a small MLP, with curves drawn from the job's event stream
 
 const DATASETS = {
-  'mnist-train': { task: 'image-classification', labels: [...'0123456789'], input: { name: 'image', shape: [28, 28, 1] }, flatten: true, batch_size: 64, validation_split: 0.1, model: 'playground-mlp' },
-  'iris-train': { task: 'tabular-classification', labels: ['setosa', 'versicolor', 'virginica'], input: { name: 'features', shape: [4] }, flatten: false, batch_size: 16, validation_split: 0.2, model: 'playground-iris' },
+  'mnist-train': {
+    task: 'image-classification',
+    labels: [...'0123456789'],
+    input: { name: 'image', shape: [28, 28, 1] },
+    flatten: true,
+    batch_size: 64,
+    validation_split: 0.1,
+    model: 'playground-mlp',
+  },
+  'iris-train': {
+    task: 'tabular-classification',
+    labels: ['setosa', 'versicolor', 'virginica'],
+    input: { name: 'features', shape: [4] },
+    flatten: false,
+    batch_size: 16,
+    validation_split: 0.2,
+    model: 'playground-iris',
+  },
 };
 let runningJob;
 
@@ -490,13 +604,15 @@ function setUpTraining() {
   });
   $('train-form').addEventListener('submit', (event) => {
     event.preventDefault();
-    train().catch((error) => {
-      setTrainStatus('failed', `Training failed: ${describe(error)}`);
-    }).finally(() => {
-      runningJob = undefined;
-      $('start-training').disabled = false;
-      $('cancel-training').hidden = true;
-    });
+    train()
+      .catch((error) => {
+        setTrainStatus('failed', `Training failed: ${describe(error)}`);
+      })
+      .finally(() => {
+        runningJob = undefined;
+        $('start-training').disabled = false;
+        $('cancel-training').hidden = true;
+      });
   });
   $('cancel-training').addEventListener('click', () => {
     if (runningJob) api(() => client.trainingJobs.cancel(runningJob.id)).catch((error) => notice(describe(error)));
@@ -555,14 +671,27 @@ async function train() {
       points.push(event);
       drawCurves(points, event.epochs ?? epochs);
       const fixed = (v) => (v === undefined ? '—' : v.toFixed(3));
-      log(time, `epoch ${event.epoch}/${event.epochs}`, [fixed(event.loss), fixed(event.val_loss), event.val_accuracy === undefined ? '—' : percent(event.val_accuracy)]);
-      setTrainStatus('running', `job ${job.id}: epoch ${event.epoch} of ${event.epochs}` + (event.eta_seconds ? `, about ${Math.ceil(event.eta_seconds)} s to go` : ''));
+      log(time, `epoch ${event.epoch}/${event.epochs}`, [
+        fixed(event.loss),
+        fixed(event.val_loss),
+        event.val_accuracy === undefined ? '—' : percent(event.val_accuracy),
+      ]);
+      setTrainStatus(
+        'running',
+        `job ${job.id}: epoch ${event.epoch} of ${event.epochs}` +
+          (event.eta_seconds ? `, about ${Math.ceil(event.eta_seconds)} s to go` : ''),
+      );
     } else {
       log(time, `${event.type}${event.version ? `: ${params.model} v${event.version}` : ''}${event.error ? `: ${event.error}` : ''}`);
-      if (event.type === 'queued' || event.type === 'started') setTrainStatus(event.type === 'started' ? 'running' : 'queued', `job ${job.id}: ${event.type}`);
+      if (event.type === 'queued' || event.type === 'started')
+        setTrainStatus(event.type === 'started' ? 'running' : 'queued', `job ${job.id}: ${event.type}`);
       else if (event.type === 'succeeded') {
         const final = points.at(-1);
-        setTrainStatus('succeeded', `job ${job.id} succeeded: registered ${params.model} v${event.version}` + (final?.val_accuracy !== undefined ? ` (validation accuracy ${percent(final.val_accuracy)})` : ''));
+        setTrainStatus(
+          'succeeded',
+          `job ${job.id} succeeded: registered ${params.model} v${event.version}` +
+            (final?.val_accuracy !== undefined ? ` (validation accuracy ${percent(final.val_accuracy)})` : ''),
+        );
       } else setTrainStatus(event.type, `job ${job.id} ${event.type}${event.error ? `: ${event.error}` : ''}`);
     }
   }
@@ -609,7 +738,8 @@ async function boot() {
   setUpTraining();
   try {
     const metadata = await client.server.metadata();
-    $('server-info').textContent = `${metadata.name} ${metadata.version} · ${metadata.runtime?.backend ?? 'unknown'} backend · auth ${config.auth ? 'on' : 'off'}`;
+    $('server-info').textContent =
+      `${metadata.name} ${metadata.version} · ${metadata.runtime?.backend ?? 'unknown'} backend · auth ${config.auth ? 'on' : 'off'}`;
     await api(loadModels);
   } catch (error) {
     notice(`Cannot reach the server's API: ${describe(error)}`);

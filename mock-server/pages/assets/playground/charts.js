@@ -34,11 +34,14 @@ export const percent = (value, digits = 1) => {
 export function renderBars(container, rows) {
   container.replaceChildren(
     ...rows.map(({ label, score }, i) =>
-      h('div', { class: `bar-row${i === 0 ? ' best' : ''}`, dataset: { label } },
+      h(
+        'div',
+        { class: `bar-row${i === 0 ? ' best' : ''}`, dataset: { label } },
         h('span', { class: 'bar-label' }, label),
         h('span', { class: 'bar-track' }, h('span', { class: 'bar-fill', style: `width:${Math.max(0.5, score * 100).toFixed(2)}%` })),
         h('span', { class: 'bar-value' }, percent(score)),
-      )),
+      ),
+    ),
   );
 }
 
@@ -47,7 +50,8 @@ export function renderBars(container, rows) {
  * `yMax` fixes the scale (accuracy: 1); otherwise it follows the data.
  */
 export function renderLineChart(container, { title, xMax, yMin = 0, yMax, series, format = (v) => v.toFixed(2) }) {
-  const width = 460, height = 250;
+  const width = 460,
+    height = 250;
   const margin = { top: 30, right: 16, bottom: 34, left: 48 };
   const innerW = width - margin.left - margin.right;
   const innerH = height - margin.top - margin.bottom;
@@ -64,7 +68,8 @@ export function renderLineChart(container, { title, xMax, yMin = 0, yMax, series
     root.append(svg('text', { x: margin.left - 6, y: y(v) + 4, class: 'tick', 'text-anchor': 'end' }, format(v)));
   }
   const step = Math.max(1, Math.ceil(xMax / 10));
-  for (let e = 1; e <= xMax; e += step) root.append(svg('text', { x: x(e), y: height - margin.bottom + 16, class: 'tick', 'text-anchor': 'middle' }, e));
+  for (let e = 1; e <= xMax; e += step)
+    root.append(svg('text', { x: x(e), y: height - margin.bottom + 16, class: 'tick', 'text-anchor': 'middle' }, e));
   root.append(svg('text', { x: margin.left + innerW / 2, y: height - 4, class: 'axis-label', 'text-anchor': 'middle' }, 'epoch'));
 
   let legendX = width - margin.right;
@@ -72,18 +77,35 @@ export function renderLineChart(container, { title, xMax, yMin = 0, yMax, series
     const label = svg('text', { x: legendX, y: 18, class: 'legend', 'text-anchor': 'end' }, s.name);
     root.append(label);
     legendX -= s.name.length * 6.6 + 8;
-    root.append(svg('line', { x1: legendX - 14, x2: legendX, y1: 14, y2: 14, stroke: s.color, 'stroke-width': 3, ...(s.dashed ? { 'stroke-dasharray': '5 3' } : {}) }));
+    root.append(
+      svg('line', {
+        x1: legendX - 14,
+        x2: legendX,
+        y1: 14,
+        y2: 14,
+        stroke: s.color,
+        'stroke-width': 3,
+        ...(s.dashed ? { 'stroke-dasharray': '5 3' } : {}),
+      }),
+    );
     legendX -= 26;
   }
   for (const s of series) {
     const points = s.points.filter((p) => Number.isFinite(p[1]));
     if (!points.length) continue;
-    root.append(svg('polyline', {
-      points: points.map(([px, py]) => `${x(px).toFixed(1)},${y(py).toFixed(1)}`).join(' '),
-      fill: 'none', stroke: s.color, 'stroke-width': 2.5, 'stroke-linejoin': 'round',
-      ...(s.dashed ? { 'stroke-dasharray': '6 4' } : {}),
-      class: 'series', 'data-series': s.name, 'data-points': points.length,
-    }));
+    root.append(
+      svg('polyline', {
+        points: points.map(([px, py]) => `${x(px).toFixed(1)},${y(py).toFixed(1)}`).join(' '),
+        fill: 'none',
+        stroke: s.color,
+        'stroke-width': 2.5,
+        'stroke-linejoin': 'round',
+        ...(s.dashed ? { 'stroke-dasharray': '6 4' } : {}),
+        class: 'series',
+        'data-series': s.name,
+        'data-points': points.length,
+      }),
+    );
     for (const [px, py] of points) root.append(svg('circle', { cx: x(px), cy: y(py), r: 3.5, fill: s.color }));
   }
   container.replaceChildren(root);
@@ -103,11 +125,26 @@ function niceCeil(value) {
 export function renderConfusionMatrix(container, { labels, matrix }) {
   const n = labels.length;
   const cell = Math.max(22, Math.min(40, Math.floor(420 / n)));
-  const left = 56, top = 52;
-  const width = left + n * cell + 8, height = top + n * cell + 8;
-  const root = svg('svg', { viewBox: `0 0 ${width} ${height}`, width, height, class: 'confusion', role: 'img', 'aria-label': 'confusion matrix' });
+  const left = 56,
+    top = 52;
+  const width = left + n * cell + 8,
+    height = top + n * cell + 8;
+  const root = svg('svg', {
+    viewBox: `0 0 ${width} ${height}`,
+    width,
+    height,
+    class: 'confusion',
+    role: 'img',
+    'aria-label': 'confusion matrix',
+  });
   root.append(svg('text', { x: left + (n * cell) / 2, y: 14, class: 'axis-label', 'text-anchor': 'middle' }, 'predicted class'));
-  root.append(svg('text', { x: 14, y: top + (n * cell) / 2, class: 'axis-label', 'text-anchor': 'middle', transform: `rotate(-90 14 ${top + (n * cell) / 2})` }, 'true class'));
+  root.append(
+    svg(
+      'text',
+      { x: 14, y: top + (n * cell) / 2, class: 'axis-label', 'text-anchor': 'middle', transform: `rotate(-90 14 ${top + (n * cell) / 2})` },
+      'true class',
+    ),
+  );
   labels.forEach((label, i) => {
     root.append(svg('text', { x: left + i * cell + cell / 2, y: top - 8, class: 'tick', 'text-anchor': 'middle' }, short(label)));
     root.append(svg('text', { x: left - 8, y: top + i * cell + cell / 2 + 4, class: 'tick', 'text-anchor': 'end' }, short(label)));
@@ -117,13 +154,29 @@ export function renderConfusionMatrix(container, { labels, matrix }) {
     row.forEach((count, p) => {
       const share = Math.sqrt(count / total);
       const diagonal = t === p;
-      const fill = count === 0 ? '#f8fafc' : diagonal ? mix([224, 242, 254], [3, 105, 161], share) : mix([254, 242, 242], [185, 28, 28], Math.min(1, share * 1.6));
+      const fill =
+        count === 0
+          ? '#f8fafc'
+          : diagonal
+            ? mix([224, 242, 254], [3, 105, 161], share)
+            : mix([254, 242, 242], [185, 28, 28], Math.min(1, share * 1.6));
       const g = svg('g', { class: 'cell', 'data-true': labels[t], 'data-predicted': labels[p], 'data-count': count });
       g.append(svg('rect', { x: left + p * cell, y: top + t * cell, width: cell - 1, height: cell - 1, rx: 3, fill }));
       g.append(svg('title', {}, `true ${labels[t]}, predicted ${labels[p]}: ${count} (${percent(count / total)})`));
       if (count > 0) {
         const dark = diagonal ? share > 0.55 : share * 1.6 > 0.6;
-        g.append(svg('text', { x: left + p * cell + cell / 2, y: top + t * cell + cell / 2 + 4, 'text-anchor': 'middle', class: `count${dark ? ' light' : ''}` }, count));
+        g.append(
+          svg(
+            'text',
+            {
+              x: left + p * cell + cell / 2,
+              y: top + t * cell + cell / 2 + 4,
+              'text-anchor': 'middle',
+              class: `count${dark ? ' light' : ''}`,
+            },
+            count,
+          ),
+        );
       }
       root.append(g);
     });

@@ -9,7 +9,10 @@
 export function toMnistInput(image, { size = 28, box = 20, threshold = 0.1 } = {}) {
   const { width, height, data } = image;
   const gray = new Float32Array(width * height);
-  let minX = width, minY = height, maxX = -1, maxY = -1;
+  let minX = width,
+    minY = height,
+    maxX = -1,
+    maxY = -1;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const value = data[(y * width + x) * 4] / 255;
@@ -33,7 +36,9 @@ export function toMnistInput(image, { size = 28, box = 20, threshold = 0.1 } = {
   const small = areaResample(gray, width, minX, minY, w, h, sw, sh);
 
   // Centre of mass of the scaled digit, then the shift that puts it at the field's centre.
-  let mass = 0, mx = 0, my = 0;
+  let mass = 0,
+    mx = 0,
+    my = 0;
   for (let y = 0; y < sh; y++) {
     for (let x = 0; x < sw; x++) {
       const v = small[y * sw + x];
@@ -59,9 +64,11 @@ function areaResample(src, stride, x0, y0, w, h, tw, th) {
   const fx = w / tw;
   const fy = h / th;
   for (let ty = 0; ty < th; ty++) {
-    const sy0 = ty * fy, sy1 = sy0 + fy;
+    const sy0 = ty * fy,
+      sy1 = sy0 + fy;
     for (let tx = 0; tx < tw; tx++) {
-      const sx0 = tx * fx, sx1 = sx0 + fx;
+      const sx0 = tx * fx,
+        sx1 = sx0 + fx;
       let sum = 0;
       for (let sy = Math.floor(sy0); sy < Math.min(h, Math.ceil(sy1)); sy++) {
         const wy = Math.min(sy + 1, sy1) - Math.max(sy, sy0);
