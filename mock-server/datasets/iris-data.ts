@@ -14,8 +14,6 @@ export interface IrisSample {
 
 export const IRIS_LABELS = ['setosa', 'versicolor', 'virginica'] as const;
 
-export const IRIS_FEATURE_NAMES = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'] as const;
-
 // Rows 1-50.
 const SETOSA: IrisFeatures[] = [
   [5.1, 3.5, 1.4, 0.2], [4.9, 3.0, 1.4, 0.2], [4.7, 3.2, 1.3, 0.2], [4.6, 3.1, 1.5, 0.2], [5.0, 3.6, 1.4, 0.2],

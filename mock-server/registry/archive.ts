@@ -13,7 +13,6 @@ export interface UploadedFile {
   bytes: Uint8Array;
 }
 
-export const ARCHIVE_TYPES = ['application/zip', 'application/gzip', 'application/x-gzip', 'application/x-tar'];
 const MAX_FILES = 10_000;
 
 /** The files of an upload, by relative path. */

@@ -6,7 +6,6 @@
 import type { components } from 'modelport';
 
 export type Platform = 'tfjs_layers' | 'tfjs_graph' | 'tensorflow_savedmodel';
-export const PLATFORMS: Platform[] = ['tfjs_layers', 'tfjs_graph', 'tensorflow_savedmodel'];
 
 /** An input or output as the API describes it; in `shape` the first dimension is the batch when batching. */
 export type TensorSpec = components['schemas']['TensorMetadata'];

@@ -36,7 +36,6 @@ const VENDOR_DIR = path.join(PACKAGE_ROOT, 'vendor');
 
 const require = createRequire(import.meta.url);
 let loading: Promise<Runtime> | undefined;
-let loadedWith: BackendName | undefined;
 
 /** The process-wide runtime. The first caller's choice wins; a conflicting forced choice is an error. */
 export function loadRuntime(options: { backend?: BackendName; warn?: (message: string) => void } = {}): Promise<Runtime> {
@@ -50,12 +49,8 @@ export function loadRuntime(options: { backend?: BackendName; warn?: (message: s
     });
   }
   loading = chooseBackend(forced, options.warn ?? ((m) => console.warn(m)));
-  loading.then((r) => (loadedWith = r.backend), () => (loading = undefined));
+  loading.catch(() => (loading = undefined));
   return loading;
-}
-
-export function currentBackend(): BackendName | undefined {
-  return loadedWith;
 }
 
 function parseBackend(value: string | undefined): BackendName | undefined {

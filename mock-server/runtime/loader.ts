@@ -16,7 +16,7 @@ import type { Runtime } from './backend';
 import { compileLayersGraph, type LayersGraph, type NotCompiled } from './layers-graph';
 
 /** How a batch runs, as a version's `execution.mode` reports it. */
-export type ExecutionMode = NonNullable<components['schemas']['ModelVersion']['execution']>['mode'];
+type ExecutionMode = NonNullable<components['schemas']['ModelVersion']['execution']>['mode'];
 
 export interface LoadedModel {
   readonly platform: Platform;

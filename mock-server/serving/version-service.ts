@@ -11,7 +11,7 @@ import type { Runtime } from '../runtime/backend';
 import type { LoadedModel } from '../runtime/loader';
 import { ServedVersion } from '../runtime/served-version';
 
-export { ServedVersion, type OutputTensor, type VersionState } from '../runtime/served-version';
+export { ServedVersion } from '../runtime/served-version';
 
 interface ModelEntry {
   config: ModelConfig;
