@@ -180,10 +180,10 @@ async function codesTheServerRaises(): Promise<{ codes: Set<string>; sites: numb
     if (ts.isParenthesizedExpression(node) || ts.isAsExpression(node) || ts.isNonNullExpression(node)) return literals(node.expression);
     return [];
   };
-  // The error factories of mock-server/errors.ts (`badRequest(message, details, code = 'invalid_request')`, ...):
+  // The error factories of mock-server/http/errors.ts (`badRequest(message, details, code = 'invalid_request')`, ...):
   // where each takes its code, and the code it uses when given none.
   const factories = new Map<string, { index: number; fallback: string | undefined }>([['HttpError', { index: 1, fallback: undefined }]]);
-  const errorsFile = parsed.find((f) => f.fileName === path.join(ROOT, 'mock-server', 'errors.ts'))!;
+  const errorsFile = parsed.find((f) => f.fileName === path.join(ROOT, 'mock-server', 'http', 'errors.ts'))!;
   errorsFile.forEachChild(function visit(node) {
     if (ts.isVariableDeclaration(node) && ts.isIdentifier(node.name) && node.initializer && ts.isArrowFunction(node.initializer)) {
       const index = node.initializer.parameters.findIndex((p) => p.name.getText() === 'code');
@@ -194,7 +194,7 @@ async function codesTheServerRaises(): Promise<{ codes: Set<string>; sites: numb
     }
     node.forEachChild(visit);
   });
-  expect([...factories.keys()].length, 'the error factories of mock-server/errors.ts').toBeGreaterThan(3);
+  expect([...factories.keys()].length, 'the error factories of mock-server/http/errors.ts').toBeGreaterThan(3);
   const codes = new Set<string>();
   let sites = 0;
   for (const file of parsed) {
