@@ -1,3 +1,4 @@
+import { path } from '../core/path';
 import { APIResource } from '../core/resource';
 import type { RequestOptions } from '../core/transport';
 import type { Alias, AliasTarget } from '../types';
@@ -5,7 +6,7 @@ import type { Alias, AliasTarget } from '../types';
 /** Aliases: names (`production`, `staging`, …) that point at a version or at weighted versions. */
 export class Aliases extends APIResource {
   list(model: string, options?: RequestOptions): Promise<{ data: Alias[] }> {
-    return this.transport.json({ method: 'GET', path: `v1/models/${encodeURIComponent(model)}/aliases`, ...options });
+    return this.transport.json({ method: 'GET', path: path`v1/models/${model}/aliases`, ...options });
   }
 
   /**
@@ -14,14 +15,10 @@ export class Aliases extends APIResource {
    */
   set(model: string, alias: string, target: number | AliasTarget[], options?: RequestOptions): Promise<Alias> {
     const json = typeof target === 'number' ? { version: target } : { targets: target };
-    return this.transport.json({ method: 'PUT', path: aliasPath(model, alias), json, ...options });
+    return this.transport.json({ method: 'PUT', path: path`v1/models/${model}/aliases/${alias}`, json, ...options });
   }
 
   async delete(model: string, alias: string, options?: RequestOptions): Promise<void> {
-    await this.transport.send({ method: 'DELETE', path: aliasPath(model, alias), ...options });
+    await this.transport.send({ method: 'DELETE', path: path`v1/models/${model}/aliases/${alias}`, ...options });
   }
-}
-
-function aliasPath(model: string, alias: string): string {
-  return `v1/models/${encodeURIComponent(model)}/aliases/${encodeURIComponent(alias)}`;
 }

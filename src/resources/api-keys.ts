@@ -1,5 +1,6 @@
 import { randomId } from '../core/ids';
 import { PagePromise } from '../core/pagination';
+import { path } from '../core/path';
 import { APIResource } from '../core/resource';
 import type { RequestOptions } from '../core/transport';
 import type { ApiKey, ApiKeyCreateParams, ApiKeyCreated, Usage } from '../types';
@@ -16,7 +17,7 @@ export class ApiKeys extends APIResource {
 
   /** Revokes a key by id; it is refused from the next request on. */
   async revoke(id: string, options?: RequestOptions): Promise<void> {
-    await this.transport.send({ method: 'DELETE', path: `v1/api-keys/${encodeURIComponent(id)}`, ...options });
+    await this.transport.send({ method: 'DELETE', path: path`v1/api-keys/${id}`, ...options });
   }
 
   /** Requests, errors and compute milliseconds per key and per model in a window (default the last hour). */

@@ -1,5 +1,6 @@
 import { randomId } from '../core/ids';
 import { PagePromise } from '../core/pagination';
+import { path } from '../core/path';
 import { APIResource } from '../core/resource';
 import type { RequestOptions } from '../core/transport';
 import type { Dataset } from '../types';
@@ -50,7 +51,7 @@ export class Datasets extends APIResource {
   }
 
   get(name: string, options?: RequestOptions): Promise<Dataset> {
-    return this.transport.json({ method: 'GET', path: datasetPath(name), ...options });
+    return this.transport.json({ method: 'GET', path: path`v1/datasets/${name}`, ...options });
   }
 
   /** One page (`await`), or every dataset (`for await`), by name. */
@@ -60,7 +61,7 @@ export class Datasets extends APIResource {
 
   /** Deletes an uploaded dataset; built-in ones are read-only (ConflictError). */
   async delete(name: string, options?: RequestOptions): Promise<void> {
-    await this.transport.send({ method: 'DELETE', path: datasetPath(name), ...options });
+    await this.transport.send({ method: 'DELETE', path: path`v1/datasets/${name}`, ...options });
   }
 }
 
@@ -68,8 +69,4 @@ function toJsonLines(records: Iterable<DatasetRecord>): string {
   let text = '';
   for (const record of records) text += `${JSON.stringify({ tensor: Array.from(record.tensor), label: record.label })}\n`;
   return text;
-}
-
-function datasetPath(name: string): string {
-  return `v1/datasets/${encodeURIComponent(name)}`;
 }

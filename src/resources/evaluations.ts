@@ -1,5 +1,6 @@
 import { randomId } from '../core/ids';
 import { PagePromise } from '../core/pagination';
+import { path } from '../core/path';
 import { APIResource } from '../core/resource';
 import type { RequestOptions } from '../core/transport';
 import { ModelportError, TimeoutError } from '../errors';
@@ -51,7 +52,7 @@ export class Evaluations extends APIResource {
   }
 
   async get(id: string, options?: RequestOptions): Promise<EvaluationRun> {
-    return this.withHelpers(await this.transport.json<Evaluation>({ method: 'GET', path: evaluationPath(id), ...options }));
+    return this.withHelpers(await this.transport.json<Evaluation>({ method: 'GET', path: path`v1/evaluations/${id}`, ...options }));
   }
 
   /** One page (`await`), or every evaluation (`for await`), newest first. */
@@ -61,8 +62,8 @@ export class Evaluations extends APIResource {
 
   /** The succeeded evaluations of one version, newest first, as summaries. */
   listForVersion(model: string, version: number, params: { limit?: number | undefined } = {}, options?: RequestOptions): PagePromise<EvaluationSummary> {
-    const path = `v1/models/${encodeURIComponent(model)}/versions/${version}/evaluations`;
-    return new PagePromise((after) => this.transport.json({ method: 'GET', path, query: { ...params, after }, ...options }));
+    return new PagePromise((after) =>
+      this.transport.json({ method: 'GET', path: path`v1/models/${model}/versions/${version}/evaluations`, query: { ...params, after }, ...options }));
   }
 
   /**
@@ -73,7 +74,7 @@ export class Evaluations extends APIResource {
     const { pollInterval = 200, maxPollInterval = 2_000, maxWait, onProgress, ...requestOptions } = options;
     const deadline = maxWait === undefined ? Infinity : Date.now() + maxWait;
     for (let pause = pollInterval; ; pause = Math.min(maxPollInterval, pause * 1.5)) {
-      const evaluation = await this.transport.json<Evaluation>({ method: 'GET', path: evaluationPath(id), ...requestOptions });
+      const evaluation = await this.transport.json<Evaluation>({ method: 'GET', path: path`v1/evaluations/${id}`, ...requestOptions });
       onProgress?.(evaluation);
       if (evaluation.status === 'succeeded') return evaluation;
       if (evaluation.status === 'failed') throw new EvaluationFailedError(evaluation);
@@ -103,8 +104,4 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-function evaluationPath(id: string): string {
-  return `v1/evaluations/${encodeURIComponent(id)}`;
 }

@@ -1,5 +1,6 @@
 import { HEADER_LENGTH_HEADER, encodeBinaryBody, splitBinaryBody } from '../core/binary';
 import { randomId } from '../core/ids';
+import { path } from '../core/path';
 import { APIResource } from '../core/resource';
 import type { RequestOptions } from '../core/transport';
 import { fromResponseOutput, type Tensor } from '../core/tensors';
@@ -70,6 +71,5 @@ export async function decodeInferResponse(response: Response): Promise<DecodedIn
 }
 
 export function inferPath(model: string, version: string | number | undefined): string {
-  const base = `v2/models/${encodeURIComponent(model)}`;
-  return version === undefined ? `${base}/infer` : `${base}/versions/${encodeURIComponent(String(version))}/infer`;
+  return version === undefined ? path`v2/models/${model}/infer` : path`v2/models/${model}/versions/${version}/infer`;
 }

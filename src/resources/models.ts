@@ -1,4 +1,5 @@
 import { PagePromise } from '../core/pagination';
+import { path } from '../core/path';
 import { APIResource } from '../core/resource';
 import { randomId } from '../core/ids';
 import type { RequestOptions, Transport } from '../core/transport';
@@ -56,7 +57,7 @@ export class Models extends APIResource {
   }
 
   get(model: string, options?: RequestOptions): Promise<Model> {
-    return this.transport.json({ method: 'GET', path: `v1/models/${encodeURIComponent(model)}`, ...options });
+    return this.transport.json({ method: 'GET', path: path`v1/models/${model}`, ...options });
   }
 
   /** One page (`await`), or every model (`for await`). */
@@ -66,12 +67,12 @@ export class Models extends APIResource {
   }
 
   update(model: string, params: ModelUpdateParams, options?: RequestOptions): Promise<Model> {
-    return this.transport.json({ method: 'PATCH', path: `v1/models/${encodeURIComponent(model)}`, json: params, ...options });
+    return this.transport.json({ method: 'PATCH', path: path`v1/models/${model}`, json: params, ...options });
   }
 
   /** Deletes the model, its versions and aliases. */
   async delete(model: string, options?: RequestOptions): Promise<void> {
-    await this.transport.send({ method: 'DELETE', path: `v1/models/${encodeURIComponent(model)}`, ...options });
+    await this.transport.send({ method: 'DELETE', path: path`v1/models/${model}`, ...options });
   }
 
   /**
@@ -90,7 +91,7 @@ export class Models extends APIResource {
       ...(steps !== undefined ? { steps } : {}),
       ...(output !== undefined ? { output } : {}),
     };
-    const explanation = await this.transport.json<Explanation>({ method: 'POST', path: `v1/models/${encodeURIComponent(model)}/explain`, json: request, ...rest, idempotencyKey: rest.idempotencyKey ?? randomId() });
+    const explanation = await this.transport.json<Explanation>({ method: 'POST', path: path`v1/models/${model}/explain`, json: request, ...rest, idempotencyKey: rest.idempotencyKey ?? randomId() });
     const decode = (t: { shape: number[]; data: number[] }): AttributionTensor => ({ shape: t.shape, data: Float32Array.from(t.data) });
     return {
       ...explanation,
@@ -114,7 +115,7 @@ export class Models extends APIResource {
   }
 }
 
-function modelPath(model: string, version: string | number | undefined): string {
-  const base = `v2/models/${encodeURIComponent(model)}`;
-  return version === undefined ? base : `${base}/versions/${encodeURIComponent(String(version))}`;
+/** `v2/models/{model}`, or `v2/models/{model}/versions/{version}` when a version is given. */
+export function modelPath(model: string, version: string | number | undefined): string {
+  return version === undefined ? path`v2/models/${model}` : path`v2/models/${model}/versions/${version}`;
 }

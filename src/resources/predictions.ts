@@ -6,6 +6,7 @@ import { encodeInferRequest, toRequestInput, type Tensor, type TensorLike } from
 import { ModelportError } from '../errors';
 import type { InferenceRequest, ModelMetadata } from '../types';
 import { decodeInferResponse, inferPath } from './inference';
+import { modelPath } from './models';
 
 export interface PredictOptions extends RequestOptions {
   /** A version number or alias; default: what the server resolves (`production`, else newest). */
@@ -94,8 +95,7 @@ export class Predictions extends APIResource {
     const key = `${model}\u0000${version ?? ''}`;
     let cached = this.metadataCache.get(key);
     if (!cached) {
-      const path = `v2/models/${encodeURIComponent(model)}${version === undefined ? '' : `/versions/${encodeURIComponent(String(version))}`}`;
-      cached = this.transport.json<ModelMetadata>({ method: 'GET', path, ...options });
+      cached = this.transport.json<ModelMetadata>({ method: 'GET', path: modelPath(model, version), ...options });
       cached.catch(() => this.metadataCache.delete(key));
       this.metadataCache.set(key, cached);
     }

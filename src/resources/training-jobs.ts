@@ -1,5 +1,6 @@
 import { randomId } from '../core/ids';
 import { PagePromise } from '../core/pagination';
+import { path } from '../core/path';
 import { APIResource } from '../core/resource';
 import { readEvents } from '../core/sse';
 import type { RequestOptions } from '../core/transport';
@@ -24,7 +25,7 @@ export class TrainingJobs extends APIResource {
   }
 
   async get(id: string, options?: RequestOptions): Promise<TrainingJobRun> {
-    return this.withHelpers(await this.transport.json<TrainingJob>({ method: 'GET', path: jobPath(id), ...options }));
+    return this.withHelpers(await this.transport.json<TrainingJob>({ method: 'GET', path: path`v1/training-jobs/${id}`, ...options }));
   }
 
   list(params: { status?: TrainingJobStatus | undefined; limit?: number | undefined } = {}, options?: RequestOptions): PagePromise<TrainingJob> {
@@ -33,7 +34,7 @@ export class TrainingJobs extends APIResource {
 
   /** Queued jobs are dropped; a running one stops after its current batch. */
   cancel(id: string, options?: RequestOptions): Promise<TrainingJob> {
-    return this.transport.json({ method: 'POST', path: `${jobPath(id)}/cancel`, ...options, idempotencyKey: options?.idempotencyKey ?? randomId() });
+    return this.transport.json({ method: 'POST', path: path`v1/training-jobs/${id}/cancel`, ...options, idempotencyKey: options?.idempotencyKey ?? randomId() });
   }
 
   /** The job's events from the start (replayed), then live; reconnects after a dropped connection. */
@@ -42,7 +43,7 @@ export class TrainingJobs extends APIResource {
     for (let reconnects = 0; ; ) {
       const response = await this.transport.send({
         method: 'GET',
-        path: `${jobPath(id)}/events`,
+        path: path`v1/training-jobs/${id}/events`,
         ...options,
         // A stream may run for a long time: the per-attempt timeout must not cut it.
         timeout: options.timeout ?? 24 * 60 * 60 * 1000,
@@ -66,7 +67,7 @@ export class TrainingJobs extends APIResource {
     for await (const _event of this.events(id, options)) {
       // drain until the terminal event
     }
-    const job = await this.transport.json<TrainingJob>({ method: 'GET', path: jobPath(id), ...options });
+    const job = await this.transport.json<TrainingJob>({ method: 'GET', path: path`v1/training-jobs/${id}`, ...options });
     if (job.status !== 'succeeded') throw new TrainingJobError(`training job ${id} ${job.status}${job.error ? `: ${job.error}` : ''}`, job);
     return job;
   }
@@ -77,8 +78,4 @@ export class TrainingJobs extends APIResource {
       events: { value: (options?: RequestOptions) => this.events(job.id, options), enumerable: false },
     }) as TrainingJobRun;
   }
-}
-
-function jobPath(id: string): string {
-  return `v1/training-jobs/${encodeURIComponent(id)}`;
 }

@@ -1,4 +1,5 @@
 import { PagePromise } from '../core/pagination';
+import { path } from '../core/path';
 import { APIResource } from '../core/resource';
 import { randomId } from '../core/ids';
 import type { RequestBody, RequestOptions } from '../core/transport';
@@ -53,7 +54,7 @@ export class Versions extends APIResource {
     }
     return this.transport.json({
       method: 'POST',
-      path: `${versionsPath(model)}`,
+      path: path`v1/models/${model}/versions`,
       body,
       ...rest,
       idempotencyKey: rest.idempotencyKey ?? randomId(),
@@ -67,25 +68,25 @@ export class Versions extends APIResource {
   }
 
   get(model: string, version: number, options?: RequestOptions): Promise<ModelVersion> {
-    return this.transport.json({ method: 'GET', path: `${versionsPath(model)}/${version}`, ...options });
+    return this.transport.json({ method: 'GET', path: path`v1/models/${model}/versions/${version}`, ...options });
   }
 
   /** One page (`await`), or every version (`for await`), oldest first. */
   list(model: string, params: { limit?: number | undefined } = {}, options?: RequestOptions): PagePromise<ModelVersion> {
-    return new PagePromise((after) => this.transport.json({ method: 'GET', path: versionsPath(model), query: { ...params, after }, ...options }));
+    return new PagePromise((after) => this.transport.json({ method: 'GET', path: path`v1/models/${model}/versions`, query: { ...params, after }, ...options }));
   }
 
   /** Deletes a version; a version an alias points at is a ConflictError (move the alias first). */
   async delete(model: string, version: number, options?: RequestOptions): Promise<void> {
-    await this.transport.send({ method: 'DELETE', path: `${versionsPath(model)}/${version}`, ...options });
+    await this.transport.send({ method: 'DELETE', path: path`v1/models/${model}/versions/${version}`, ...options });
   }
 
   load(model: string, version: number, options?: RequestOptions): Promise<ModelVersion> {
-    return this.transport.json({ method: 'POST', path: `${versionsPath(model)}/${version}/load`, ...options, idempotencyKey: options?.idempotencyKey ?? randomId() });
+    return this.transport.json({ method: 'POST', path: path`v1/models/${model}/versions/${version}/load`, ...options, idempotencyKey: options?.idempotencyKey ?? randomId() });
   }
 
   unload(model: string, version: number, options?: RequestOptions): Promise<ModelVersion> {
-    return this.transport.json({ method: 'POST', path: `${versionsPath(model)}/${version}/unload`, ...options, idempotencyKey: options?.idempotencyKey ?? randomId() });
+    return this.transport.json({ method: 'POST', path: path`v1/models/${model}/versions/${version}/unload`, ...options, idempotencyKey: options?.idempotencyKey ?? randomId() });
   }
 }
 
@@ -95,10 +96,6 @@ export class Versions extends APIResource {
  */
 function streamingUploads(): boolean {
   return typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
-}
-
-function versionsPath(model: string): string {
-  return `v1/models/${encodeURIComponent(model)}/versions`;
 }
 
 /** Node only: every file under a folder, named by its path relative to the folder. */
