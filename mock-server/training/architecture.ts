@@ -14,7 +14,11 @@ type Architecture = NonNullable<components['schemas']['TrainingJobCreate']['arch
 export function buildModel(tf: typeof tfTypes, architecture: Architecture, seed: number): tfTypes.LayersModel {
   let layerSeed = seed;
   const init = () => tf.initializers.glorotUniform({ seed: layerSeed++ });
-  const input = tf.input({ shape: architecture.input.shape, name: architecture.input.name, dtype: architecture.input.datatype === 'INT32' ? 'int32' : 'float32' });
+  const input = tf.input({
+    shape: architecture.input.shape,
+    name: architecture.input.name,
+    dtype: architecture.input.datatype === 'INT32' ? 'int32' : 'float32',
+  });
   let x: tfTypes.SymbolicTensor = input;
   architecture.layers.forEach((layer, i) => {
     const last = i === architecture.layers.length - 1;
@@ -24,15 +28,38 @@ export function buildModel(tf: typeof tfTypes, architecture: Architecture, seed:
   return tf.model({ inputs: input, outputs: x });
 }
 
-function makeLayer(tf: typeof tfTypes, layer: Layer, base: Record<string, unknown>, init: () => ReturnType<typeof tfTypes.initializers.glorotUniform>): tfTypes.layers.Layer {
+function makeLayer(
+  tf: typeof tfTypes,
+  layer: Layer,
+  base: Record<string, unknown>,
+  init: () => ReturnType<typeof tfTypes.initializers.glorotUniform>,
+): tfTypes.layers.Layer {
   const activation = layer.activation as never;
   switch (layer.type) {
     case 'dense':
-      return tf.layers.dense({ ...base, units: need(layer, 'units'), activation, useBias: layer.use_bias ?? true, kernelInitializer: init() });
+      return tf.layers.dense({
+        ...base,
+        units: need(layer, 'units'),
+        activation,
+        useBias: layer.use_bias ?? true,
+        kernelInitializer: init(),
+      });
     case 'conv2d':
-      return tf.layers.conv2d({ ...base, filters: need(layer, 'filters'), kernelSize: need(layer, 'kernel_size') as number, strides: (layer.strides ?? 1) as number, padding: layer.padding ?? 'valid', activation, kernelInitializer: init() });
+      return tf.layers.conv2d({
+        ...base,
+        filters: need(layer, 'filters'),
+        kernelSize: need(layer, 'kernel_size') as number,
+        strides: (layer.strides ?? 1) as number,
+        padding: layer.padding ?? 'valid',
+        activation,
+        kernelInitializer: init(),
+      });
     case 'maxPooling2d':
-      return tf.layers.maxPooling2d({ ...base, poolSize: (layer.pool_size ?? 2) as number, ...(layer.strides ? { strides: layer.strides as number } : {}) });
+      return tf.layers.maxPooling2d({
+        ...base,
+        poolSize: (layer.pool_size ?? 2) as number,
+        ...(layer.strides ? { strides: layer.strides as number } : {}),
+      });
     case 'flatten':
       return tf.layers.flatten(base);
     case 'dropout':
@@ -40,9 +67,19 @@ function makeLayer(tf: typeof tfTypes, layer: Layer, base: Record<string, unknow
     case 'batchNormalization':
       return tf.layers.batchNormalization(base);
     case 'embedding':
-      return tf.layers.embedding({ ...base, inputDim: need(layer, 'input_dim'), outputDim: need(layer, 'output_dim'), embeddingsInitializer: init() });
+      return tf.layers.embedding({
+        ...base,
+        inputDim: need(layer, 'input_dim'),
+        outputDim: need(layer, 'output_dim'),
+        embeddingsInitializer: init(),
+      });
     case 'lstm':
-      return tf.layers.lstm({ ...base, units: need(layer, 'units'), returnSequences: layer.return_sequences ?? false, kernelInitializer: init() });
+      return tf.layers.lstm({
+        ...base,
+        units: need(layer, 'units'),
+        returnSequences: layer.return_sequences ?? false,
+        kernelInitializer: init(),
+      });
   }
 }
 

@@ -25,7 +25,9 @@ export async function datasetShape(ref: DatasetRef): Promise<DatasetShape> {
 }
 
 /** In the worker: the samples and labels. */
-export async function loadDataset(ref: DatasetRef): Promise<{ x: Float32Array; y: Int32Array; n: number; features: number; classes: number }> {
+export async function loadDataset(
+  ref: DatasetRef,
+): Promise<{ x: Float32Array; y: Int32Array; n: number; features: number; classes: number }> {
   let data: DatasetData;
   if (isBuiltinDataset(ref.name)) data = builtin(ref.name);
   else {

@@ -18,13 +18,14 @@ const send = (message: FromWorker) => process.send!(message);
 process.on('disconnect', () => process.exit(1)); // the server died: do not train for nobody
 process.on('message', (message: ToWorker) => {
   if (message.type === 'cancel') cancelled = true;
-  else train(message).then(
-    () => process.disconnect(),
-    (error) => {
-      send({ type: 'error', message: (error as Error).message });
-      process.disconnect();
-    },
-  );
+  else
+    train(message).then(
+      () => process.disconnect(),
+      (error) => {
+        send({ type: 'error', message: (error as Error).message });
+        process.disconnect();
+      },
+    );
 });
 
 async function train(job: Extract<ToWorker, { type: 'start' }>): Promise<void> {
@@ -35,7 +36,10 @@ async function train(job: Extract<ToWorker, { type: 'start' }>): Promise<void> {
   send({ type: 'started' });
 
   // Shuffle once with the job's seed so the validation split is a fair sample.
-  const order = shuffleInPlace(Array.from({ length: data.n }, (_, i) => i), mulberry32(seed));
+  const order = shuffleInPlace(
+    Array.from({ length: data.n }, (_, i) => i),
+    mulberry32(seed),
+  );
   const x = new Float32Array(data.n * data.features);
   const labels = new Int32Array(data.n);
   order.forEach((from, to) => {
@@ -51,7 +55,10 @@ async function train(job: Extract<ToWorker, { type: 'start' }>): Promise<void> {
   model.compile({ optimizer: buildOptimizer(tf, request.optimizer), loss: LOSSES[loss]!, metrics: request.metrics ?? ['accuracy'] });
 
   const xs = tf.tensor(x, [data.n, ...job.inputShape]);
-  const ys = loss === 'sparse_categorical_crossentropy' ? tf.tensor2d(labels, [data.n, 1], 'float32') : tf.oneHot(tf.tensor1d(labels, 'int32'), data.classes).toFloat();
+  const ys =
+    loss === 'sparse_categorical_crossentropy'
+      ? tf.tensor2d(labels, [data.n, 1], 'float32')
+      : tf.oneHot(tf.tensor1d(labels, 'int32'), data.classes).toFloat();
   const epochs = request.epochs;
   const started = performance.now();
   let epochStarted = started;
@@ -70,11 +77,24 @@ async function train(job: Extract<ToWorker, { type: 'start' }>): Promise<void> {
       const seconds = (now - epochStarted) / 1000;
       epochStarted = now;
       const perEpoch = (now - started) / 1000 / (epoch + 1);
-      send({ type: 'epoch', epoch: epoch + 1, epochs, metrics: metricsOf(last), seconds: round(seconds), etaSeconds: round(perEpoch * (epochs - epoch - 1)) });
+      send({
+        type: 'epoch',
+        epoch: epoch + 1,
+        epochs,
+        metrics: metricsOf(last),
+        seconds: round(seconds),
+        etaSeconds: round(perEpoch * (epochs - epoch - 1)),
+      });
     },
   };
   const early = request.early_stopping
-    ? [tf.callbacks.earlyStopping({ monitor: monitorName(request.early_stopping.monitor ?? 'val_loss'), patience: request.early_stopping.patience ?? 0, minDelta: request.early_stopping.min_delta ?? 0 })]
+    ? [
+        tf.callbacks.earlyStopping({
+          monitor: monitorName(request.early_stopping.monitor ?? 'val_loss'),
+          patience: request.early_stopping.patience ?? 0,
+          minDelta: request.early_stopping.min_delta ?? 0,
+        }),
+      ]
     : [];
   try {
     await model.fit(xs, ys, {
@@ -96,14 +116,26 @@ async function train(job: Extract<ToWorker, { type: 'start' }>): Promise<void> {
     return;
   }
   await model.save(`file://${job.outDir}`);
-  send({ type: 'done', metrics: metricsOf(last), epochsRun, seconds: round((performance.now() - started) / 1000), params: model.countParams(), backend });
+  send({
+    type: 'done',
+    metrics: metricsOf(last),
+    epochsRun,
+    seconds: round((performance.now() - started) / 1000),
+    params: model.countParams(),
+    backend,
+  });
 }
 
 /** TF.js names accuracy `acc`; the API says `accuracy`. */
 function metricsOf(logs: Record<string, number>) {
   const pick = (...keys: string[]) => keys.map((k) => logs[k]).find((v) => v !== undefined);
   const metrics: Record<string, number> = {};
-  for (const [name, keys] of Object.entries({ loss: ['loss'], accuracy: ['acc', 'accuracy'], val_loss: ['val_loss'], val_accuracy: ['val_acc', 'val_accuracy'] })) {
+  for (const [name, keys] of Object.entries({
+    loss: ['loss'],
+    accuracy: ['acc', 'accuracy'],
+    val_loss: ['val_loss'],
+    val_accuracy: ['val_acc', 'val_accuracy'],
+  })) {
     const value = pick(...keys);
     if (value !== undefined && Number.isFinite(value)) metrics[name] = round(value, 5);
   }
