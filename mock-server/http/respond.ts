@@ -1,11 +1,11 @@
 /**
  * Responses shared by every route. `json()` builds a `Reply`: status, lower-case headers and the
- * body already serialised. The node:http adapter (http.ts) writes it with one `res.end`, without a
+ * body already serialised. The node:http adapter (node-adapter.ts) writes it with one `res.end`, without a
  * WHATWG Response and its body stream; the fetch-style handler (msw, tests) turns it into a
  * `Response` (`toResponse`). Routes that stream (event streams) or serve pages still return a
  * `Response`, which both paths also take.
  */
-import { HttpError, type ErrorBody } from './errors';
+import type { ErrorBody, HttpError } from './errors';
 
 export class Reply {
   constructor(
@@ -29,9 +29,7 @@ export function bytes(body: Uint8Array, status: number, headers: Record<string, 
 }
 
 export function errorResponse(error: HttpError, requestId: string): Reply {
-  // Codes are strings where errors are raised; openapi.yaml's ErrorCode lists every one, and the
-  // response validation of the test suite fails on any code it does not list.
-  const body: ErrorBody = { error: error.message, code: error.code as ErrorBody['code'], status: error.status, request_id: requestId };
+  const body: ErrorBody = { error: error.message, code: error.code, status: error.status, request_id: requestId };
   if (error.details?.length) body.details = error.details;
   return json(body, error.status, error.headers);
 }
