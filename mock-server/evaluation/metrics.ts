@@ -12,27 +12,12 @@
  *   [1e-7, 1 - 1e-7] as Keras does (and as the training script that recorded the bundled
  *   models' figures did).
  */
+import type { components } from 'modelport';
 
 export const LOSS_EPSILON = 1e-7;
 
-export interface ClassMetrics {
-  label: string;
-  index: number;
-  /** Samples whose true class this is. */
-  support: number;
-  /** Samples predicted as this class. */
-  predicted: number;
-  precision: number;
-  recall: number;
-  f1: number;
-}
-
-export interface AveragedMetrics {
-  precision: number;
-  recall: number;
-  f1: number;
-  classes?: number;
-}
+export type ClassMetrics = components['schemas']['ClassMetrics'];
+export type AveragedMetrics = components['schemas']['AveragedMetrics'];
 
 export interface ClassificationReport {
   samples: number;
