@@ -1,10 +1,10 @@
 /** @modelport/server: the local model server, for tests and for `modelport serve`. */
-import { testControls, type TestControls } from './test-controls/controls';
+import type { TestControls } from './test-controls/controls';
 import { listen } from './http/node-adapter';
 import { createModelServer, type CreateServerOptions } from './server/create-server';
 
 export { createModelServer, type CreateServerOptions, type ModelServer } from './server/create-server';
-export type { Handler } from './http/app';
+export type { Handler } from './http/handler';
 export type { TestControls, FaultCreate } from './test-controls/controls';
 
 export interface StartMockServerOptions extends CreateServerOptions {
@@ -36,7 +36,7 @@ export async function startMockServer(options: StartMockServerOptions = {}): Pro
   return {
     url: listening.url,
     adminKey: server.adminKey,
-    controls: testControls(server.state),
+    controls: server.state.testControls,
     close: async () => {
       await listening.close();
       await server.close();

@@ -1,5 +1,4 @@
 /** @modelport/server/msw: msw request handlers that answer with the real server function. */
-import { testControls } from './test-controls/controls';
 import { createModelServer, type CreateServerOptions } from './server/create-server';
 
 export interface MswHandlersOptions extends CreateServerOptions {
@@ -17,5 +16,5 @@ export async function mswHandlers(options: MswHandlersOptions) {
   const server = await createModelServer({ mockControls: true, ...options });
   const base = options.baseUrl.replace(/\/+$/, '');
   const handlers = [http.all(`${base}/*`, ({ request }) => server.handler(request))];
-  return Object.assign(handlers, { close: () => server.close(), adminKey: server.adminKey, controls: testControls(server.state) });
+  return Object.assign(handlers, { close: () => server.close(), adminKey: server.adminKey, controls: server.state.testControls });
 }

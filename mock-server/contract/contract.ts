@@ -41,6 +41,8 @@ export interface Operation {
   validateParams: (params: { path: Record<string, string>; query: Record<string, string>; header: Record<string, string> }) => ErrorDetail[];
   /** Declares header parameters (so `validateParams` needs the request's headers). */
   hasHeaderParams: boolean;
+  /** Takes an `Idempotency-Key` header: a retry with the same key gets the first answer. */
+  idempotent: boolean;
   /** Validates a parsed JSON body (or the JSON header of a binary body). */
   validateBody: ((body: unknown) => ErrorDetail[]) | undefined;
 }
@@ -100,6 +102,7 @@ export class Contract {
           isUpload: 'multipart/form-data' in content,
           validateParams: compileParams(coercing, parameters),
           hasHeaderParams: parameters.some((p) => p.in === 'header'),
+          idempotent: parameters.some((p) => p.in === 'header' && p.name.toLowerCase() === 'idempotency-key'),
           validateBody: bodyValidator
             ? (body) => {
               const validate = bodyValidator();

@@ -146,10 +146,11 @@ export class ResponseValidator {
 }
 
 /**
- * The hook app.ts runs on every response when validation is on: reads a copy of the body (JSON
- * and binary inference bodies only; streams are left alone), checks it, logs and records problems.
+ * What middleware/response-validation.ts runs on every answer when validation is on: reads a copy
+ * of the body (JSON and binary inference bodies only; streams are left alone), checks it, logs and
+ * records problems.
  */
-export function responseHook(contract: Contract, logFile?: string) {
+export function responseChecker(contract: Contract, logFile?: string) {
   const validator = new ResponseValidator(contract);
   return async (request: { method: string; url: string }, operation: Operation | undefined, response: RouteResult): Promise<void> => {
     let problems: string[];

@@ -200,10 +200,10 @@ export class EvaluationError extends Error {
 }
 
 /**
- * Serialises measurement work (evaluation jobs and selections): two of them at once on a 2-core
- * machine would inflate each other's latency figures.
+ * Runs measurement work (evaluation jobs and selections) one at a time: two of them at once on a
+ * 2-core machine would inflate each other's latency figures.
  */
-export class Bench {
+export class MeasurementQueue {
   private tail: Promise<unknown> = Promise.resolve();
 
   run<T>(work: () => Promise<T>): Promise<T> {

@@ -66,7 +66,7 @@ export async function selectModel(lab: Lab, models: ModelManager, request: Selec
   }
 
   // One measurement at a time on this server: evaluation jobs and other selections wait.
-  await lab.bench.run(async () => {
+  await lab.measurements.run(async () => {
     for (const item of work) {
       item.candidate.size_bytes = await artifactBytes(models.repository.versionDir(item.served.name, item.served.version)).catch(() => null);
       if (item.candidate.size_bytes !== null) item.candidate.sources.size = { kind: 'disk' };

@@ -1,13 +1,8 @@
 /** Reads a request body within a size limit and parses it by content type. */
-import type { HeaderBag } from './context';
 import { HttpError, badRequest } from './errors';
+import type { HeaderBag } from './request';
 
-export interface ParsedBody {
-  json: unknown;
-  raw: Uint8Array | undefined;
-}
-
-/** A fetch `Request`'s body within `maxBytes` (the node:http adapter reads its own, in http.ts). */
+/** A fetch `Request`'s body within `maxBytes` (the node:http adapter reads its own, in node-adapter.ts). */
 export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {
   const declared = Number(request.headers.get('content-length') ?? NaN);
   if (declared > maxBytes) throw tooLarge(maxBytes);

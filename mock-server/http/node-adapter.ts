@@ -1,9 +1,9 @@
 /**
  * node:http adapter: serves the app on a port.
  *
- * For a handler made by `createApp` (the usual case) requests take a direct path: the body is read
- * from the socket into one Buffer, the app sees a light request (`IncomingRequest`), and a `Reply`
- * is written with one `res.end`. No WHATWG Request, Headers, AbortSignal, Response or web stream is
+ * For a handler made by `fetchHandler` (createApp's, the usual case) requests take a direct path:
+ * the body is read from the socket into one Buffer, the app sees a light request
+ * (`IncomingRequest`), and a `Reply` is written with one `res.end`. No WHATWG Request, Headers, AbortSignal, Response or web stream is
  * built per request (they were about a sixth of the server's time under load). Requests that a
  * fetch `Request` could not represent (forbidden methods, a Host that is no host, control
  * characters in headers) and any other fetch-style handler take the fetch path, as before.
@@ -13,10 +13,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer } from 'node:https';
 import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
-import { APP, type AppHandler, type Handler } from './app';
 import { tooLarge } from './body';
-import type { HeaderBag, IncomingRequest } from './context';
 import { badRequest } from './errors';
+import { APP, type AppHandler, type Handler } from './handler';
+import type { HeaderBag, IncomingRequest } from './request';
 import { Reply } from './respond';
 
 export interface Listening {

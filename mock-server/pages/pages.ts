@@ -4,15 +4,15 @@
  * /openapi.yaml` (the spec as it is) and `GET /playground/` (a small app that uses the SDK in the
  * browser against this server). Static and public: the API calls the pages make carry the key.
  *
- * app.ts asks `pages.handles(pathname)` for every GET before routing and lets `pages.serve`
- * answer; only the paths listed here are handled, anything else goes on to the API's 404.
+ * middleware/pages.ts asks `pages.handles(pathname)` for every GET before routing and lets
+ * `pages.serve` answer; only the paths listed here are handled, anything else goes on to the API's 404.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { IncomingRequest, ServerState } from '../http/context';
+import type { IncomingRequest } from '../http/request';
 import { PACKAGE_ROOT, PACKAGE_VERSION, RUNNING_BUILT, SPEC_PATH } from '../server/package-paths';
 import { parseSpec } from '../contract/spec';
 import { browserSdk } from './sdk-bundle';
@@ -49,7 +49,8 @@ type Source =
   | { kind: 'config' };
 
 export interface ServeContext {
-  state: ServerState;
+  /** Whether the server asks for API keys (the playground says so). */
+  auth: boolean;
   requestId: string;
 }
 
@@ -63,7 +64,7 @@ export class Pages {
     return this.routes().has(pathname);
   }
 
-  async serve(request: IncomingRequest, { state, requestId }: ServeContext): Promise<Response> {
+  async serve(request: IncomingRequest, { auth, requestId }: ServeContext): Promise<Response> {
     const url = new URL(request.url);
     const source = this.routes().get(url.pathname);
     const headers = new Headers({ 'x-request-id': requestId, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' });
@@ -84,7 +85,7 @@ export class Pages {
           return this.content(request, headers, (await browserSdk()).code, CONTENT_TYPES['.js']!);
         case 'config':
           headers.set('cache-control', 'no-store');
-          return this.content(request, headers, new TextEncoder().encode(JSON.stringify({ auth: state.options.auth, version: PACKAGE_VERSION })), CONTENT_TYPES['.json']!);
+          return this.content(request, headers, new TextEncoder().encode(JSON.stringify({ auth, version: PACKAGE_VERSION })), CONTENT_TYPES['.json']!);
         default:
           return problem(404, 'route_not_found', `no page at ${url.pathname}`, requestId, headers);
       }
@@ -180,5 +181,5 @@ function problem(status: number, code: string, message: string, requestId: strin
   return new Response(JSON.stringify({ error: message, code, status, request_id: requestId }), { status, headers });
 }
 
-/** The one instance app.ts uses: files, the parsed spec and the SDK bundle are cached per process. */
+/** The one instance middleware/pages.ts uses: files, the parsed spec and the SDK bundle are cached per process. */
 export const pages = new Pages();

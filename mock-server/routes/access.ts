@@ -1,17 +1,16 @@
 /** API keys and usage metering (admin). */
 import type { components } from 'modelport';
-import type { RouteTable } from '../http/context';
+import type { RouteTable } from '../server/context';
 import { badRequest, notFound } from '../http/errors';
 import { paginate } from '../http/pagination';
 import { json } from '../http/respond';
-import { idempotent } from '../middleware/idempotency';
 
 const HOUR = 3_600_000;
 
 export const accessRoutes: RouteTable = {
   listApiKeys: ({ state, query }) => json(paginate(state.keys.list(), (k) => `${k.created_at} ${k.id}`, query)),
 
-  createApiKey: idempotent(async ({ state, body }) => json(await state.keys.create(body as components['schemas']['ApiKeyCreate']), 201)),
+  createApiKey: async ({ state, body }) => json(await state.keys.create(body as components['schemas']['ApiKeyCreate']), 201),
 
   revokeApiKey: async ({ state, params }) => {
     if (!(await state.keys.revoke(params.key_id!))) throw notFound(`no API key '${params.key_id}'`, 'key_not_found');

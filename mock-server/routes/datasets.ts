@@ -1,30 +1,28 @@
 /** /v1/datasets: labelled data to evaluate models on (built-in held-out splits and uploads). */
 import { mediaType } from '../http/body';
-import type { RequestContext, RouteTable } from '../http/context';
+import type { RequestContext, RouteTable } from '../server/context';
 import { badRequest, type ErrorDetail } from '../http/errors';
 import { parseDataset, type DatasetFormat } from '../datasets/formats';
-import { labOf } from '../evaluation/lab';
-import { idempotent } from '../middleware/idempotency';
 import { paginate } from '../http/pagination';
 import { json, type RouteResult } from '../http/respond';
 
 const FORMATS: Record<string, DatasetFormat> = { 'text/csv': 'csv', 'application/x-ndjson': 'jsonl', 'application/jsonl': 'jsonl' };
 
 export const datasetRoutes: RouteTable = {
-  listDatasets: async ({ state, query }) => json(paginate((await labOf(state)).datasets.list(), (d) => d.name, query)),
+  listDatasets: async ({ state, query }) => json(paginate((await state.lab.open()).datasets.list(), (d) => d.name, query)),
 
-  createDataset: idempotent(createDataset),
+  createDataset,
 
-  getDataset: async ({ state, params }) => json((await labOf(state)).datasets.info(params.dataset_name!)),
+  getDataset: async ({ state, params }) => json((await state.lab.open()).datasets.info(params.dataset_name!)),
 
   deleteDataset: async ({ state, params }) => {
-    await (await labOf(state)).datasets.delete(params.dataset_name!);
+    await (await state.lab.open()).datasets.delete(params.dataset_name!);
     return new Response(null, { status: 204 });
   },
 };
 
 async function createDataset({ state, request, query, rawBody }: RequestContext): Promise<RouteResult> {
-  const { datasets } = await labOf(state);
+  const { datasets } = await state.lab.open();
   const format = FORMATS[mediaType(request) ?? '']!; // the contract admits only these media types
   const labels = query.labels === undefined ? undefined : declaredLabels(query.labels);
   const parsed = parseDataset(format, rawBody!, labels ? { labels } : {});

@@ -1,6 +1,6 @@
 /** Explanations of single predictions: integrated gradients and gradients. */
 import type { components } from 'modelport';
-import type { RouteTable } from '../http/context';
+import type { RouteTable } from '../server/context';
 import { badRequest, HttpError } from '../http/errors';
 import { json } from '../http/respond';
 import { attribute } from '../explain/attributions';

@@ -1,5 +1,5 @@
 /** OIP health probes and server metadata. */
-import type { RouteTable } from '../http/context';
+import type { RouteTable } from '../server/context';
 import { unavailable } from '../http/errors';
 import { json } from '../http/respond';
 

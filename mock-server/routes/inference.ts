@@ -1,7 +1,7 @@
 /** OIP inference, JSON and binary, with image inputs and classification outputs. */
 import { HEADER_LENGTH_HEADER, encodeBinaryBody, splitBinaryBody, type Datatype } from 'modelport';
 import type { components } from 'modelport';
-import type { RequestContext, RouteTable } from '../http/context';
+import type { RequestContext, RouteTable } from '../server/context';
 import { checkJsonDepth } from '../http/body';
 import { badRequest, HttpError } from '../http/errors';
 import { bytes as bytesReply, json, type Reply } from '../http/respond';
@@ -21,7 +21,7 @@ async function infer(context: RequestContext, version: string | undefined): Prom
   const started = process.hrtime.bigint();
   const { request, binary } = readInferenceRequest(context);
   const served = context.state.models.resolve(context.params.model_name!, version);
-  // (Requests beyond the model's in-flight limit were shed by app.ts before their body was read.)
+  // (Requests beyond the model's in-flight limit were shed by middleware/admission.ts before their body was read.)
   try {
     const plan = planOutputs(request, served);
     const inputs = decodeInputs(context, request, binary, served);

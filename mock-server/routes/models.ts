@@ -1,6 +1,6 @@
 /** OIP model metadata and readiness. */
 import type { components } from 'modelport';
-import type { RequestContext, RouteTable } from '../http/context';
+import type { RequestContext, RouteTable } from '../server/context';
 import { json, type Reply } from '../http/respond';
 
 type ModelMetadata = components['schemas']['ModelMetadata'];

@@ -1,9 +1,8 @@
 /** The /v1 control plane for models, versions and aliases. */
 import { rm } from 'node:fs/promises';
 import type { components } from 'modelport';
-import type { RequestContext, RouteTable } from '../http/context';
+import type { RequestContext, RouteTable } from '../server/context';
 import { badRequest, conflict } from '../http/errors';
-import { idempotent } from '../middleware/idempotency';
 import { paginate } from '../http/pagination';
 import { json, type Reply } from '../http/respond';
 import { filesOfUpload, writeFiles } from '../registry/archive';
@@ -24,7 +23,7 @@ export const registryRoutes: RouteTable = {
       return json(paginate(models, (m) => m.name, query));
     },
 
-    createModel: idempotent(async ({ state, body }) => {
+    createModel: async ({ state, body }) => {
       const request = body as Schemas['ModelCreate'];
       if (state.models.has(request.name)) throw conflict(`a model named '${request.name}' already exists`, 'model_exists');
       const now = new Date().toISOString();
@@ -46,7 +45,7 @@ export const registryRoutes: RouteTable = {
         throw error;
       }
       return json(modelView(state.models, request.name), 201);
-    }),
+    },
 
     getModel: ({ state, params }) => json(modelView(state.models, params.model_name!)),
 
@@ -64,7 +63,7 @@ export const registryRoutes: RouteTable = {
     listVersions: ({ state, params, query }) =>
       json(paginate(state.models.versions(params.model_name!).map((v) => versionView(state.models, v)), (v) => v.version, query)),
 
-    uploadVersion: idempotent(uploadVersion),
+    uploadVersion,
 
     getVersion: ({ state, params }) => json(versionView(state.models, state.models.exactVersion(params.model_name!, params.version!))),
 

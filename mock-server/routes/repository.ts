@@ -1,6 +1,6 @@
 /** The model repository extension: index, load, unload. */
 import type { components } from 'modelport';
-import type { RequestContext, RouteTable } from '../http/context';
+import type { RequestContext, RouteTable } from '../server/context';
 import { json } from '../http/respond';
 import type { ServedVersion } from '../serving/version-service';
 

@@ -1,11 +1,9 @@
 /** POST /v1/models:select: the model version that best serves a task, from figures measured now. */
-import type { RouteTable } from '../http/context';
-import { labOf } from '../evaluation/lab';
-import { selectModel, type SelectionRequest } from '../evaluation/selection';
-import { idempotent } from '../middleware/idempotency';
 import { json } from '../http/respond';
+import { selectModel, type SelectionRequest } from '../evaluation/selection';
+import type { RouteTable } from '../server/context';
 
 export const selectionRoutes: RouteTable = {
-  // Idempotent so that a retried request gets the first answer instead of measuring again.
-  selectModel: idempotent(async ({ state, body }) => json(await selectModel(await labOf(state), state.models, body as SelectionRequest))),
+  // Idempotent (openapi.yaml) so that a retried request gets the first answer instead of measuring again.
+  selectModel: async ({ state, body }) => json(await selectModel(await state.lab.open(), state.models, body as SelectionRequest)),
 };

@@ -1,5 +1,5 @@
 /** Per-model statistics (Triton's statistics extension) and the same as Prometheus text. */
-import type { RequestContext, RouteTable } from '../http/context';
+import type { RequestContext, RouteTable } from '../server/context';
 import { json, type Reply } from '../http/respond';
 import type { ServedVersion } from '../serving/version-service';
 

@@ -1,29 +1,17 @@
-/** Assembles the server: contract, runtime, repository, models, access control and routes into one handler. */
+/** Assembles one server: runtime, repository, contract and state (server/state.ts), then the request path (server/app.ts). */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { PACKAGE_VERSION } from './package-paths';
 import os from 'node:os';
 import path from 'node:path';
-import { createApp, type Handler } from '../http/app';
-import { KeyStore, generateAdminKey } from '../auth/keys';
-import { RateLimiter } from '../auth/rate-limit';
-import { UsageMeter } from '../auth/usage';
+import { generateAdminKey } from '../auth/keys';
 import { Contract } from '../contract/contract';
-import type { RouteTable, ServerOptions, ServerState } from '../http/context';
-import { FaultInjector } from '../test-controls/faults';
-import { Journal } from '../test-controls/journal';
-import { IdempotencyStore } from '../middleware/idempotency';
+import { responseValidationFromEnv } from '../contract/response-validation';
+import type { Handler } from '../http/handler';
 import { Repository } from '../registry/repository';
-import { responseHook, responseValidationFromEnv } from '../contract/response-validation';
 import { loadRuntime, type BackendName } from '../runtime/backend';
-import { ModelManager } from '../serving/version-service';
-import { accessRoutes } from '../routes/access';
-import { healthRoutes } from '../routes/health';
-import { inferenceRoutes } from '../routes/inference';
-import { mockRoutes } from '../routes/test-controls';
-import { modelRoutes } from '../routes/models';
-import { repositoryRoutes } from '../routes/repository';
-import { statisticsRoutes } from '../routes/statistics';
-import { TrainingJobs } from '../training/jobs';
+import { createApp } from './app';
+import { PACKAGE_VERSION } from './package-paths';
+import { routeTable } from './route-table';
+import { openServerState, type ServerOptions, type ServerState } from './state';
 
 export interface CreateServerOptions extends ServerOptions {
   /**
@@ -50,8 +38,6 @@ export interface ModelServer {
   close(): Promise<void>;
 }
 
-export { PACKAGE_VERSION };
-
 /**
  * Runs `load` with Node's source-map support off. tsx turns it on, and then Node reads and
  * parses the source map of every module it loads: for the multi-megabyte bundles of tfjs that
@@ -68,79 +54,20 @@ async function withoutSourceMaps<T>(load: () => Promise<T>): Promise<T> {
   }
 }
 
-/**
- * The route modules of the registry (uploads: tar, fflate), training, evaluations, datasets,
- * model selection and explanations: imported on the first request to any of their operations,
- * not at start-up (through tsx, every module loaded at start costs start-up time).
- */
-async function loadOtherRoutes(): Promise<RouteTable> {
-  const [registry, training, evaluations, explanations] = await Promise.all([
-    import('../routes/registry'), import('../routes/training'), import('../routes/evaluations'), import('../routes/explanations'),
-  ]);
-  return { ...registry.registryRoutes, ...training.trainingRoutes, ...evaluations.evaluationRoutes, ...explanations.explanationRoutes };
-}
-
-/** A route for every operation of the contract that `eager` lacks, each loading `load()`'s table on first use. */
-function lazyRoutes(contract: Contract, eager: RouteTable, load: () => Promise<RouteTable>): RouteTable {
-  const ids = [...contract.operations.keys()].filter((id) => !eager[id]);
-  let loaded: Promise<RouteTable> | undefined;
-  const table = () => (loaded ??= load().then((routes) => {
-    const missing = ids.filter((id) => !routes[id]);
-    const unknown = Object.keys(routes).filter((id) => !ids.includes(id));
-    if (missing.length || unknown.length) throw new Error(`routes and openapi.yaml disagree: no handler for [${missing.join(', ')}], no operation for [${unknown.join(', ')}]`);
-    return routes;
-  }));
-  return Object.fromEntries(ids.map((id) => [id, async (context) => (await table())[id]!(context)]));
-}
-
 let sharedContract: Contract | undefined;
 
 export async function createModelServer(options: CreateServerOptions = {}): Promise<ModelServer> {
   const runtime = await withoutSourceMaps(() => loadRuntime({ backend: options.backend }));
   const temporary = options.dataDir === undefined ? await mkdtemp(path.join(os.tmpdir(), 'modelport-')) : undefined;
-  const dataDir = options.dataDir ?? temporary!;
-  const repository = await Repository.open(dataDir);
+  const repository = await Repository.open(options.dataDir ?? temporary!);
   const given = options.apiKey ?? process.env.MODELPORT_API_KEY;
   const adminKey = given || generateAdminKey();
   // Compiling the contract's validators is pure; one copy serves every server in the process.
   sharedContract ??= new Contract();
-  const models = new ModelManager(runtime, repository);
-  const state: ServerState = {
-    contract: sharedContract,
-    runtime,
-    models,
-    training: await TrainingJobs.open(repository.dataDir, models, runtime),
-    keys: await KeyStore.open(repository.dataDir, adminKey),
-    rateLimiter: new RateLimiter(),
-    usage: new UsageMeter(),
-    faults: new FaultInjector(),
-    journal: new Journal(),
-    idempotency: new IdempotencyStore(),
-    inFlight: new Map(),
-    version: PACKAGE_VERSION,
-    options: {
-      auth: options.auth ?? true,
-      mockControls: options.mockControls ?? false,
-      cors: options.cors ?? [],
-      maxBodyBytes: options.maxBodyBytes ?? 64 * 1024 * 1024,
-      maxUploadBytes: options.maxUploadBytes ?? 512 * 1024 * 1024,
-      maxInFlightPerModel: options.maxInFlightPerModel ?? 1024,
-      ...(options.defaultRateLimit ? { defaultRateLimit: options.defaultRateLimit } : {}),
-    },
-    ready: false,
-  };
+  const state = await openServerState({ contract: sharedContract, runtime, repository, adminKey, version: PACKAGE_VERSION, options });
   const validation = responseValidationFromEnv();
   const validate = options.validateResponses ?? validation.enabled;
-  const eager: RouteTable = {
-    ...healthRoutes,
-    ...modelRoutes,
-    ...inferenceRoutes,
-    ...repositoryRoutes,
-    ...statisticsRoutes,
-    ...accessRoutes,
-    ...mockRoutes,
-  };
-  const handler = createApp(state, { ...eager, ...lazyRoutes(sharedContract, eager, loadOtherRoutes) }, validate ? { onResponse: responseHook(sharedContract, validation.logFile) } : {});
+  const handler = createApp(state, routeTable(sharedContract), validate ? { responseValidation: { logFile: validation.logFile } } : {});
   await state.models.loadAll();
   state.ready = true;
   return {

@@ -2,12 +2,10 @@
  * The test controls as plain functions, shared by the /_mock routes and the SDK-free helpers
  * that startMockServer() and mswHandlers() return.
  */
-import type { components } from 'modelport';
-import type { ServerState } from '../http/context';
+import type { components, operations } from 'modelport';
 import { badRequest } from '../http/errors';
-import { resetLab } from '../evaluation/lab';
-import type { Fault } from './faults';
-import type { JournalEntry } from './journal';
+import type { Fault, FaultInjector } from './faults';
+import type { Journal, JournalEntry } from './journal';
 
 export type FaultCreate = components['schemas']['FaultCreate'];
 
@@ -18,33 +16,24 @@ export interface TestControls {
   inject(fault: FaultCreate): Fault;
   faults(): Fault[];
   clearFaults(): void;
-  /** The journal, filtered by operation, method, path (substring), model or status. */
-  requests(filter?: { operation?: string; method?: string; path?: string; model?: string; status?: number; limit?: number }): JournalEntry[];
+  /** The journal, filtered by operation, method, path (substring), model or status (GET /_mock/requests's query). */
+  requests(filter?: operations['listJournal']['parameters']['query']): JournalEntry[];
   clearRequests(): void;
 }
 
-export function testControls(state: ServerState): TestControls {
+/** `reset` puts the whole server back (server/state.ts knows its services); the rest is faults and journal. */
+export function testControls(faults: FaultInjector, journal: Journal, reset: () => Promise<void>): TestControls {
   return {
-    async reset() {
-      await state.training.reset(); // first: a running job would otherwise register its result after the models reset
-      await state.models.reset();
-      await state.keys.reset();
-      await resetLab(state); // uploaded datasets and evaluations
-      state.faults.clear();
-      state.journal.clear();
-      state.rateLimiter.reset();
-      state.usage.reset();
-      state.idempotency.clear();
-    },
+    reset,
     inject(fault) {
       if (fault.latency_ms === undefined && fault.status === undefined) {
         throw badRequest('a fault needs latency_ms, status or both', [{ path: '/status', message: 'give latency_ms or status' }]);
       }
-      return state.faults.add(fault);
+      return faults.add(fault);
     },
-    faults: () => state.faults.list(),
-    clearFaults: () => state.faults.clear(),
-    requests: (filter = {}) => state.journal.list(Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]))),
-    clearRequests: () => state.journal.clear(),
+    faults: () => faults.list(),
+    clearFaults: () => faults.clear(),
+    requests: (filter = {}) => journal.list(filter),
+    clearRequests: () => journal.clear(),
   };
 }

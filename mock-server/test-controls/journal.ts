@@ -1,8 +1,11 @@
 /** The request journal (test controls): what the server received, for assertions. Never secrets. */
-import type { components } from 'modelport';
-import type { HeaderBag } from '../http/context';
+import type { components, operations } from 'modelport';
+import type { HeaderBag } from '../http/request';
 
 export type JournalEntry = components['schemas']['JournalEntry'];
+/** GET /_mock/requests's query: `status` and `limit` arrive as numbers once validated, as strings from a raw query. */
+export type JournalFilter = { [K in keyof JournalQuery]?: JournalQuery[K] | string };
+type JournalQuery = NonNullable<operations['listJournal']['parameters']['query']>;
 const MAX_ENTRIES = 10_000;
 const MAX_BODY_CHARS = 64 * 1024;
 const SECRET_HEADERS = new Set(['authorization', 'x-api-key', 'proxy-authorization', 'cookie']);
@@ -23,7 +26,7 @@ export class Journal {
     if (this.entries.length > MAX_ENTRIES) this.entries.splice(0, this.entries.length - MAX_ENTRIES);
   }
 
-  list(filter: Record<string, string>): JournalEntry[] {
+  list(filter: JournalFilter): JournalEntry[] {
     const limit = filter.limit === undefined ? undefined : Number(filter.limit);
     const found = this.entries.filter((e) =>
       (filter.operation === undefined || e.operation === filter.operation)

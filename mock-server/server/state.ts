@@ -1,0 +1,118 @@
+/**
+ * The server's state: every service of one server hangs from this one object, which every
+ * middleware and route handler reaches as `c.state`. Opened here, reset here (the test controls'
+ * reset), and nowhere else.
+ */
+import { KeyStore } from '../auth/keys';
+import { RateLimiter } from '../auth/rate-limit';
+import { UsageMeter } from '../auth/usage';
+import type { Contract } from '../contract/contract';
+import { EvaluationLab } from '../evaluation/lab';
+import { IdempotencyStore } from '../http/idempotency-store';
+import type { Repository } from '../registry/repository';
+import type { Runtime } from '../runtime/backend';
+import { ModelManager } from '../serving/version-service';
+import { testControls, type TestControls } from '../test-controls/controls';
+import { FaultInjector } from '../test-controls/faults';
+import { Journal } from '../test-controls/journal';
+import { TrainingJobs } from '../training/jobs';
+
+export interface ServerOptions {
+  /** Require API keys (default true). */
+  auth?: boolean;
+  /** The bootstrap admin key; default MODELPORT_API_KEY, else one is generated. */
+  apiKey?: string;
+  /** Test controls under /_mock (default false here; startMockServer and msw mode turn them on). */
+  mockControls?: boolean;
+  /** Origins allowed by CORS ('*' for any); default none. */
+  cors?: string[] | '*';
+  /** Largest accepted request body in bytes (default 64 MiB). */
+  maxBodyBytes?: number;
+  /** Largest accepted model upload in bytes (default 512 MiB); archives may expand to 4×. */
+  maxUploadBytes?: number;
+  /** Inference requests one model may have in flight before 503 + Retry-After (default 1024). */
+  maxInFlightPerModel?: number;
+  /** Rate limit for keys that have none of their own (default none). */
+  defaultRateLimit?: { requests_per_second: number; burst?: number };
+}
+
+/** The options with their defaults filled in; fixed for the server's life. */
+export type ResolvedOptions = Required<Omit<ServerOptions, 'apiKey' | 'defaultRateLimit'>> & Pick<ServerOptions, 'defaultRateLimit'>;
+
+export interface ServerState {
+  readonly contract: Contract;
+  readonly runtime: Runtime;
+  readonly options: ResolvedOptions;
+  readonly version: string;
+  readonly models: ModelManager;
+  readonly training: TrainingJobs;
+  /** Datasets, evaluation jobs and their measurements, opened on first use. */
+  readonly lab: EvaluationLab;
+  readonly keys: KeyStore;
+  readonly rateLimiter: RateLimiter;
+  readonly usage: UsageMeter;
+  readonly faults: FaultInjector;
+  readonly journal: Journal;
+  /** Reset, faults and the journal as functions (the /_mock routes, startMockServer, mswHandlers). */
+  readonly testControls: TestControls;
+  readonly idempotency: IdempotencyStore;
+  /** Inference requests in flight per model. */
+  readonly inFlight: Map<string, number>;
+  /** False while start-up work (model loading) is still running. */
+  ready: boolean;
+}
+
+interface StateParts {
+  contract: Contract;
+  runtime: Runtime;
+  repository: Repository;
+  adminKey: string;
+  version: string;
+  options: ServerOptions;
+}
+
+export async function openServerState({ contract, runtime, repository, adminKey, version, options }: StateParts): Promise<ServerState> {
+  const models = new ModelManager(runtime, repository);
+  const faults = new FaultInjector();
+  const journal = new Journal();
+  const state: ServerState = {
+    contract,
+    runtime,
+    models,
+    training: await TrainingJobs.open(repository.dataDir, models, runtime),
+    lab: new EvaluationLab(repository.dataDir, models),
+    keys: await KeyStore.open(repository.dataDir, adminKey),
+    rateLimiter: new RateLimiter(),
+    usage: new UsageMeter(),
+    faults,
+    journal,
+    testControls: testControls(faults, journal, () => resetServerState(state)),
+    idempotency: new IdempotencyStore(),
+    inFlight: new Map(),
+    version,
+    options: {
+      auth: options.auth ?? true,
+      mockControls: options.mockControls ?? false,
+      cors: options.cors ?? [],
+      maxBodyBytes: options.maxBodyBytes ?? 64 * 1024 * 1024,
+      maxUploadBytes: options.maxUploadBytes ?? 512 * 1024 * 1024,
+      maxInFlightPerModel: options.maxInFlightPerModel ?? 1024,
+      ...(options.defaultRateLimit ? { defaultRateLimit: options.defaultRateLimit } : {}),
+    },
+    ready: false,
+  };
+  return state;
+}
+
+/** Back to a fresh server: the bundled models; keys, datasets, evaluations, jobs, faults, journal, limits and usage cleared. */
+async function resetServerState(state: ServerState): Promise<void> {
+  await state.training.reset(); // first: a running job would otherwise register its result after the models reset
+  await state.models.reset();
+  await state.keys.reset();
+  await state.lab.reset(); // uploaded datasets and evaluations
+  state.faults.clear();
+  state.journal.clear();
+  state.rateLimiter.reset();
+  state.usage.reset();
+  state.idempotency.clear();
+}
