@@ -26,7 +26,7 @@ describe('path``', () => {
 });
 
 describe('every resource sends a name as one segment', () => {
-  const calls: [string, (client: Modelport) => Promise<unknown>, string[]][] = [
+  const calls: [string, (client: Modelport) => PromiseLike<unknown>, string[]][] = [
     ['models.get', (c) => c.models.get(NAME), ['v1', 'models', NAME]],
     ['models.delete', (c) => c.models.delete(NAME), ['v1', 'models', NAME]],
     ['models.metadata with a version alias', (c) => c.models.metadata(NAME, { version: 'canary/2' }), ['v2', 'models', NAME, 'versions', 'canary/2']],
