@@ -172,7 +172,7 @@ export class TimeoutError extends APIError {
   }
 }
 
-/** A training job that did not succeed (failed, cancelled or interrupted); `job` says why. */
+/** A training job that did not succeed (failed or cancelled); `job` says why. */
 export class TrainingJobError extends ModelportError {
   override name = 'TrainingJobError';
   constructor(message: string, readonly job: { id: string; status: string; error?: string | undefined }) {

@@ -277,7 +277,7 @@ describe('against a real server', () => {
       } else if (event.type === 'succeeded') {
         expectTypeOf(event.version).toEqualTypeOf<number>();
         summary.push(`succeeded v${event.version}`);
-      } else if (event.type === 'failed' || event.type === 'interrupted') {
+      } else if (event.type === 'failed') {
         expectTypeOf(event.error).toEqualTypeOf<string>();
       } else {
         summary.push(event.type);

@@ -841,7 +841,7 @@ export interface paths {
          * Stream a job's events
          * @description Server-Sent Events, replayed from the start (or after `Last-Event-ID`), then live until the job
          *     ends: `queued`, `started`, `epoch` (loss, metrics, validation figures, ETA), and one of
-         *     `succeeded`, `failed`, `cancelled`, `interrupted`. Each event's data is a `TrainingEvent`.
+         *     `succeeded`, `failed`, `cancelled`. Each event's data is a `TrainingEvent`.
          */
         get: operations["trainingJobEvents"];
         put?: never;
@@ -962,7 +962,8 @@ export interface paths {
          *
          *     Results are stored under `<data dir>/evaluations/<id>.json` and listed on each version
          *     (`GET /v1/models/{model}/versions/{version}/evaluations`); they survive restarts. A job that was
-         *     queued or running when the server stopped is reported `failed` with `failure.reason: interrupted`.
+         *     running when the server stopped is reported `failed` with `failure.reason: interrupted`; a queued
+         *     one runs when the server is back.
          *     Safe to retry with an `Idempotency-Key`.
          */
         post: operations["createEvaluation"];
@@ -1494,8 +1495,11 @@ export interface components {
                 relative_error: number;
             };
         };
-        /** @enum {string} */
-        TrainingJobStatus: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+        /**
+         * @description `succeeded`, `failed` and `cancelled` are final; `failure` says why a job failed.
+         * @enum {string}
+         */
+        TrainingJobStatus: "queued" | "running" | "succeeded" | "failed" | "cancelled";
         /**
          * @description A Keras-style layer. `dense`: units, activation, use_bias. `conv2d`: filters, kernel_size,
          *     strides, padding (`valid`|`same`), activation. `maxPooling2d`: pool_size, strides. `flatten`.
@@ -1603,6 +1607,8 @@ export interface components {
             metrics?: components["schemas"]["TrainingMetrics"];
             /** @description The version the job registered. */
             result_version?: number;
+            failure?: components["schemas"]["TrainingFailure"];
+            /** @description Why the job failed (its `failure.message`). */
             error?: string;
             request?: components["schemas"]["TrainingJobCreate"];
             /** Format: date-time */
@@ -1625,7 +1631,7 @@ export interface components {
             /** @description The event's number in the job's stream (1, 2, ...); its SSE `id`. */
             seq: number;
             /** @enum {string} */
-            type: "queued" | "started" | "epoch" | "succeeded" | "failed" | "cancelled" | "interrupted";
+            type: "queued" | "started" | "epoch" | "succeeded" | "failed" | "cancelled";
             /** Format: date-time */
             at: string;
             /** @description `epoch` events: the epoch that ended (1-based). */
@@ -1639,11 +1645,12 @@ export interface components {
             eta_seconds?: number;
             /** @description `succeeded` events: the version the job registered. */
             version?: number;
-            /** @description `failed` and `interrupted` events (and `cancelled` ones by a reset): why. */
+            /** @description `failed` events (and `cancelled` ones by a reset): why. */
             error?: string;
+            reason?: components["schemas"]["TrainingFailureReason"];
             /** @description `cancelled` events: batches that finished after the cancel arrived (at most 1). */
             batches_after_cancel?: number;
-        } & (components["schemas"]["TrainingQueuedEvent"] | components["schemas"]["TrainingStartedEvent"] | components["schemas"]["TrainingEpochEvent"] | components["schemas"]["TrainingSucceededEvent"] | components["schemas"]["TrainingFailedEvent"] | components["schemas"]["TrainingCancelledEvent"] | components["schemas"]["TrainingInterruptedEvent"]);
+        } & (components["schemas"]["TrainingQueuedEvent"] | components["schemas"]["TrainingStartedEvent"] | components["schemas"]["TrainingEpochEvent"] | components["schemas"]["TrainingSucceededEvent"] | components["schemas"]["TrainingFailedEvent"] | components["schemas"]["TrainingCancelledEvent"]);
         /** @description The job was accepted and waits for the trainer (the first event of every job). */
         TrainingQueuedEvent: {
             seq: number;
@@ -1702,7 +1709,7 @@ export interface components {
             /** @description The version the job registered. */
             version: number;
         };
-        /** @description The job failed (the last event). */
+        /** @description The job failed, or the server stopped while it ran (the last event; then written when the server starts again). */
         TrainingFailedEvent: {
             seq: number;
             /**
@@ -1712,7 +1719,9 @@ export interface components {
             type: "failed";
             /** Format: date-time */
             at: string;
+            /** @description The job's `failure.message`. */
             error: string;
+            reason: components["schemas"]["TrainingFailureReason"];
         };
         /** @description The job was cancelled, or dropped by a reset (the last event). */
         TrainingCancelledEvent: {
@@ -1729,18 +1738,16 @@ export interface components {
             /** @description For a running job, the batches that finished after the cancel arrived (at most 1). */
             batches_after_cancel?: number;
         };
-        /** @description The server stopped while the job ran (the last event; written when it starts again). */
-        TrainingInterruptedEvent: {
-            seq: number;
-            /**
-             * @description discriminator enum property added by openapi-typescript
-             * @enum {string}
-             */
-            type: "interrupted";
-            /** Format: date-time */
-            at: string;
-            error: string;
+        /** @description Why a job failed (set when `status` is `failed`). */
+        TrainingFailure: {
+            reason: components["schemas"]["TrainingFailureReason"];
+            message: string;
         };
+        /**
+         * @description `interrupted`: the server stopped while the job was running (submit it again); `model_unavailable`: the base version was deleted, or the model changed, while the job was queued; `training_error`: training stopped with an error, or its process exited unexpectedly; `internal`: the trained model could not be registered, or another unexpected error.
+         * @enum {string}
+         */
+        TrainingFailureReason: "interrupted" | "model_unavailable" | "training_error" | "internal";
         /** @description A labelled dataset. Records are stored, not returned; `shape` and `labels` say how to read them. */
         Dataset: {
             name: string;
@@ -1788,7 +1795,10 @@ export interface components {
             /** @description Single-sample requests timed per version (the first samples of the dataset; default 50); 0 skips the per-sample latency. */
             latency_samples?: number;
         };
-        /** @enum {string} */
+        /**
+         * @description `succeeded` and `failed` are final; `failure` says why a job failed.
+         * @enum {string}
+         */
         EvaluationStatus: "queued" | "running" | "succeeded" | "failed";
         EvaluatedVersion: {
             model: string;
@@ -1818,7 +1828,7 @@ export interface components {
         };
         EvaluationFailure: {
             /**
-             * @description `interrupted`: the server stopped while the job was queued or running; `model_unavailable`: a version was unloaded or deleted meanwhile; `dataset_unavailable`: the dataset was deleted before the job started; `invalid_output`: the model output is not one score per class.
+             * @description `interrupted`: the server stopped while the job was running (submit it again); `model_unavailable`: a version was unloaded or deleted meanwhile; `dataset_unavailable`: the dataset was deleted before the job started; `invalid_output`: the model output is not one score per class.
              * @enum {string}
              */
             reason: "interrupted" | "model_unavailable" | "dataset_unavailable" | "invalid_output" | "internal";

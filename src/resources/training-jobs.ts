@@ -7,7 +7,7 @@ import type { RequestOptions } from '../core/transport';
 import { TrainingJobError } from '../errors';
 import type { TrainingEvent, TrainingJob, TrainingJobCreateParams, TrainingJobStatus } from '../types';
 
-const TERMINAL: TrainingJobStatus[] = ['succeeded', 'failed', 'cancelled', 'interrupted'];
+const TERMINAL: TrainingJobStatus[] = ['succeeded', 'failed', 'cancelled'];
 
 /** A job with its live helpers (not part of its JSON). */
 export type TrainingJobRun = TrainingJob & {
@@ -62,7 +62,7 @@ export class TrainingJobs extends APIResource {
     }
   }
 
-  /** Waits for the job to end: the finished job, or TrainingJobError when it failed, was cancelled or interrupted. */
+  /** Waits for the job to end: the finished job, or TrainingJobError when it failed (`job.failure` says why) or was cancelled. */
   async wait(id: string, options: RequestOptions = {}): Promise<TrainingJob> {
     for await (const _event of this.events(id, options)) {
       // drain until the terminal event
