@@ -3,14 +3,14 @@ export type { ClientOptions, RequestOptions, RequestBody, TransferProgress } fro
 export type { Tensor, TensorLike, TypedArray } from './core/tensors';
 export type { InferOptions, DecodedInferenceResponse } from './resources/inference';
 export type { PredictOptions, Prediction, Classification, ClassScore } from './resources/predictions';
-export type { ModelVersionOptions, ModelListParams, ExplainOptions, DecodedExplanation, AttributionTensor } from './resources/models';
+export type { ModelVersionOptions, ExplainOptions, DecodedExplanation, AttributionTensor } from './resources/models';
 export type { UploadOptions, UploadProgress, VersionSource } from './resources/versions';
 export { PagePromise, type Page } from './core/pagination';
 export * from './errors';
 export type { ApiKeys } from './resources/api-keys';
 export type { TrainingJobRun } from './resources/training-jobs';
 export type { DatasetCreateParams, DatasetRecord, DatasetSource } from './resources/datasets';
-export { EvaluationFailedError, type EvaluationRun, type EvaluationWaitOptions, type EvaluationListParams } from './resources/evaluations';
+export { EvaluationFailedError, type EvaluationRun, type EvaluationWaitOptions } from './resources/evaluations';
 export type * from './types';
 // The wire codecs and generated contract types, public so that servers and tools (the
 // @modelport/server package among them) encode tensors exactly as the SDK does.

@@ -1,5 +1,6 @@
 /** Readable names for the contract's schemas (generated from openapi.yaml). */
 import type { components } from './generated/openapi';
+import type { ListParams } from './core/pagination';
 
 type Schemas = components['schemas'];
 
@@ -21,6 +22,8 @@ export type StatisticsResponse = Schemas['StatisticsResponse'];
 export type ModelStatistics = Schemas['ModelStatistics'];
 export type Model = Schemas['Model'];
 export type ModelCreateParams = Schemas['ModelCreate'];
+/** Filters (task, tag, status) and page size for `client.models.list`. */
+export type ModelListParams = ListParams<'listModels'>;
 export type ModelUpdateParams = Schemas['ModelUpdate'];
 export type ModelStatus = Schemas['ModelStatus'];
 export type ModelVersion = Schemas['ModelVersion'];
@@ -58,6 +61,8 @@ export type OptimizerConfig = Schemas['Optimizer'];
 export type Dataset = Schemas['Dataset'];
 export type Evaluation = Schemas['Evaluation'];
 export type EvaluationCreateParams = Schemas['EvaluationCreate'];
+/** Filters (model, dataset, status) and page size for `client.evaluations.list`. */
+export type EvaluationListParams = ListParams<'listEvaluations'>;
 export type EvaluationTarget = Schemas['EvaluationTarget'];
 export type EvaluationStatus = Schemas['EvaluationStatus'];
 export type EvaluatedVersion = Schemas['EvaluatedVersion'];

@@ -3,11 +3,10 @@
  * a body is the JSON header (its byte length in `Inference-Header-Content-Length`) followed by
  * the raw little-endian bytes of each binary tensor, in order. Used by the SDK and the server.
  */
+import type { Datatype } from '../types';
 
-export type Datatype =
-  | 'BOOL' | 'UINT8' | 'UINT16' | 'UINT32' | 'UINT64'
-  | 'INT8' | 'INT16' | 'INT32' | 'INT64'
-  | 'FP16' | 'FP32' | 'FP64' | 'BYTES';
+/** A tensor's element type: openapi.yaml's `Datatype`, exported with the codecs that take it. */
+export type { Datatype };
 
 export const HEADER_LENGTH_HEADER = 'inference-header-content-length';
 

@@ -2,10 +2,21 @@
  * Cursor-paginated lists: `await client.models.list()` gives one page; `for await (const m of
  * client.models.list())` walks every item across pages.
  */
+import type { operations } from '../generated/openapi';
+
 export interface Page<T> {
   data: T[];
   next_cursor: string | null;
 }
+
+/**
+ * What a list call takes: its operation's query in openapi.yaml without `after` (the pages follow
+ * the cursor themselves); any option may be given as `undefined`, the same as left out.
+ */
+export type ListParams<Operation extends keyof operations> = {
+  [Name in keyof ListQuery<Operation>]: ListQuery<Operation>[Name] | undefined;
+};
+type ListQuery<Operation extends keyof operations> = Omit<NonNullable<operations[Operation]['parameters']['query']>, 'after'>;
 
 export class PagePromise<T> implements PromiseLike<Page<T>>, AsyncIterable<T> {
   private first: Promise<Page<T>> | undefined;

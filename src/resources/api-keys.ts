@@ -1,5 +1,5 @@
 import { randomId } from '../core/ids';
-import { PagePromise } from '../core/pagination';
+import { PagePromise, type ListParams } from '../core/pagination';
 import { path } from '../core/path';
 import { APIResource } from '../core/resource';
 import type { RequestOptions } from '../core/transport';
@@ -11,7 +11,7 @@ export class ApiKeys extends APIResource {
     return this.transport.json({ method: 'POST', path: 'v1/api-keys', json: params, ...options, idempotencyKey: options?.idempotencyKey ?? randomId() });
   }
 
-  list(params: { limit?: number | undefined } = {}, options?: RequestOptions): PagePromise<ApiKey> {
+  list(params: ListParams<'listApiKeys'> = {}, options?: RequestOptions): PagePromise<ApiKey> {
     return new PagePromise((after) => this.transport.json({ method: 'GET', path: 'v1/api-keys', query: { ...params, after }, ...options }));
   }
 

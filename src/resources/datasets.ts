@@ -1,5 +1,5 @@
 import { randomId } from '../core/ids';
-import { PagePromise } from '../core/pagination';
+import { PagePromise, type ListParams } from '../core/pagination';
 import { path } from '../core/path';
 import { APIResource } from '../core/resource';
 import type { RequestOptions } from '../core/transport';
@@ -55,7 +55,7 @@ export class Datasets extends APIResource {
   }
 
   /** One page (`await`), or every dataset (`for await`), by name. */
-  list(params: { limit?: number | undefined } = {}, options?: RequestOptions): PagePromise<Dataset> {
+  list(params: ListParams<'listDatasets'> = {}, options?: RequestOptions): PagePromise<Dataset> {
     return new PagePromise((after) => this.transport.json({ method: 'GET', path: 'v1/datasets', query: { ...params, after }, ...options }));
   }
 

@@ -1,10 +1,10 @@
 import { randomId } from '../core/ids';
-import { PagePromise } from '../core/pagination';
+import { PagePromise, type ListParams } from '../core/pagination';
 import { path } from '../core/path';
 import { APIResource } from '../core/resource';
 import type { RequestOptions } from '../core/transport';
 import { ModelportError, TimeoutError } from '../errors';
-import type { Evaluation, EvaluationCreateParams, EvaluationStatus, EvaluationSummary } from '../types';
+import type { Evaluation, EvaluationCreateParams, EvaluationListParams, EvaluationSummary } from '../types';
 
 /** An evaluation that ended `failed`; `evaluation.failure` says why (e.g. `interrupted`). */
 export class EvaluationFailedError extends ModelportError {
@@ -35,14 +35,6 @@ export type EvaluationRun = Evaluation & {
   wait(options?: EvaluationWaitOptions): Promise<Evaluation>;
 };
 
-export interface EvaluationListParams {
-  model?: string | undefined;
-  dataset?: string | undefined;
-  status?: EvaluationStatus | undefined;
-  /** Page size (1-100, default 20). */
-  limit?: number | undefined;
-}
-
 /** Evaluation jobs: model versions measured on a dataset (metrics, latency, size). */
 export class Evaluations extends APIResource {
   /** Starts an evaluation (202, queued); `await (await create(...)).wait()` for the results. */
@@ -61,7 +53,7 @@ export class Evaluations extends APIResource {
   }
 
   /** The succeeded evaluations of one version, newest first, as summaries. */
-  listForVersion(model: string, version: number, params: { limit?: number | undefined } = {}, options?: RequestOptions): PagePromise<EvaluationSummary> {
+  listForVersion(model: string, version: number, params: ListParams<'listVersionEvaluations'> = {}, options?: RequestOptions): PagePromise<EvaluationSummary> {
     return new PagePromise((after) =>
       this.transport.json({ method: 'GET', path: path`v1/models/${model}/versions/${version}/evaluations`, query: { ...params, after }, ...options }));
   }

@@ -3,7 +3,7 @@ import { path } from '../core/path';
 import { APIResource } from '../core/resource';
 import { randomId } from '../core/ids';
 import type { RequestOptions, Transport } from '../core/transport';
-import type { ExplainRequest, Explanation, Model, ModelCreateParams, ModelMetadata, ModelReadyResponse, ModelStatus, ModelUpdateParams } from '../types';
+import type { ExplainRequest, Explanation, Model, ModelCreateParams, ModelListParams, ModelMetadata, ModelReadyResponse, ModelUpdateParams } from '../types';
 import { Aliases } from './aliases';
 import { Versions } from './versions';
 
@@ -15,7 +15,7 @@ export interface ExplainOptions extends RequestOptions {
   version?: string | number | undefined;
   /** The class to explain; default the predicted one. */
   target?: number | undefined;
-  methods?: ('integrated_gradients' | 'gradients')[] | undefined;
+  methods?: ExplainRequest['methods'] | undefined;
   /** `zeros` (default), one number for every element, or a full tensor. */
   baseline?: 'zeros' | number | ArrayLike<number> | undefined;
   /** Integrated-gradients steps (default 64). */
@@ -30,14 +30,6 @@ export interface AttributionTensor {
 
 export interface DecodedExplanation extends Omit<Explanation, 'attributions'> {
   attributions: { integrated_gradients?: AttributionTensor; gradients?: AttributionTensor };
-}
-
-export interface ModelListParams {
-  task?: string | undefined;
-  tag?: string | undefined;
-  status?: ModelStatus | undefined;
-  /** Page size (1-100, default 20). */
-  limit?: number | undefined;
 }
 
 /** Models: the registry (`/v1`) and OIP metadata and readiness (`/v2`). */

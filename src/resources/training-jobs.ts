@@ -1,5 +1,5 @@
 import { randomId } from '../core/ids';
-import { PagePromise } from '../core/pagination';
+import { PagePromise, type ListParams } from '../core/pagination';
 import { path } from '../core/path';
 import { APIResource } from '../core/resource';
 import { readEvents } from '../core/sse';
@@ -28,7 +28,7 @@ export class TrainingJobs extends APIResource {
     return this.withHelpers(await this.transport.json<TrainingJob>({ method: 'GET', path: path`v1/training-jobs/${id}`, ...options }));
   }
 
-  list(params: { status?: TrainingJobStatus | undefined; limit?: number | undefined } = {}, options?: RequestOptions): PagePromise<TrainingJob> {
+  list(params: ListParams<'listTrainingJobs'> = {}, options?: RequestOptions): PagePromise<TrainingJob> {
     return new PagePromise((after) => this.transport.json({ method: 'GET', path: 'v1/training-jobs', query: { ...params, after }, ...options }));
   }
 

@@ -1,4 +1,4 @@
-import { PagePromise } from '../core/pagination';
+import { PagePromise, type ListParams } from '../core/pagination';
 import { path } from '../core/path';
 import { APIResource } from '../core/resource';
 import { randomId } from '../core/ids';
@@ -72,7 +72,7 @@ export class Versions extends APIResource {
   }
 
   /** One page (`await`), or every version (`for await`), oldest first. */
-  list(model: string, params: { limit?: number | undefined } = {}, options?: RequestOptions): PagePromise<ModelVersion> {
+  list(model: string, params: ListParams<'listVersions'> = {}, options?: RequestOptions): PagePromise<ModelVersion> {
     return new PagePromise((after) => this.transport.json({ method: 'GET', path: path`v1/models/${model}/versions`, query: { ...params, after }, ...options }));
   }
 
