@@ -2,8 +2,7 @@
  * /v1/evaluations (jobs that measure model versions on a dataset), each version's evaluations,
  * and, with them, the rest of the evaluation room: datasets and model selection.
  */
-import type { RouteTable } from '../http/context';
-import { labOf } from '../evaluation/lab';
+import type { RouteTable } from '../server/context';
 import type { EvaluationCreate } from '../evaluation/jobs';
 import { idempotent } from '../middleware/idempotency';
 import { paginate } from '../http/pagination';
@@ -13,22 +12,27 @@ import { selectionRoutes } from './selection';
 
 const evaluationJobRoutes: RouteTable = {
   createEvaluation: idempotent(async ({ state, body }) => {
-    const evaluation = await (await labOf(state)).jobs.create(body as EvaluationCreate);
+    const evaluation = await (await state.lab.open()).jobs.create(body as EvaluationCreate);
     return json(evaluation, 202, { location: `/v1/evaluations/${evaluation.id}` });
   }),
 
   listEvaluations: async ({ state, query }) => {
-    const evaluations = (await labOf(state)).jobs.list().filter((e) => (query.status === undefined || e.status === query.status)
-      && (query.dataset === undefined || e.dataset === query.dataset)
-      && (query.model === undefined || e.models.some((m) => m.model === query.model)));
+    const evaluations = (await state.lab.open()).jobs
+      .list()
+      .filter(
+        (e) =>
+          (query.status === undefined || e.status === query.status) &&
+          (query.dataset === undefined || e.dataset === query.dataset) &&
+          (query.model === undefined || e.models.some((m) => m.model === query.model)),
+      );
     return json(paginate(evaluations, (e) => `${e.created_at} ${e.id}`, query, 'descending'));
   },
 
-  getEvaluation: async ({ state, params }) => json((await labOf(state)).jobs.get(params.evaluation_id!)),
+  getEvaluation: async ({ state, params }) => json((await state.lab.open()).jobs.get(params.evaluation_id!)),
 
   listVersionEvaluations: async ({ state, params, query }) => {
     const served = state.models.exactVersion(params.model_name!, params.version!); // 404s first
-    const summaries = (await labOf(state)).jobs.summaries(served);
+    const summaries = (await state.lab.open()).jobs.summaries(served);
     return json(paginate(summaries, (s) => `${s.finished_at} ${s.evaluation_id}`, query, 'descending'));
   },
 };

@@ -1,5 +1,6 @@
 /** Training jobs and their Server-Sent Events. */
-import type { RouteTable } from '../http/context';
+import type { RouteTable } from '../server/context';
+import { isFinal } from '../jobs/lifecycle';
 import { idempotent } from '../middleware/idempotency';
 import { paginate } from '../http/pagination';
 import { json } from '../http/respond';
@@ -35,7 +36,7 @@ export const trainingRoutes: RouteTable = {
         unsubscribe = state.training.subscribe(id, after, (event) => {
           if (done) return;
           controller.enqueue(encoder.encode(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`));
-          if (['succeeded', 'failed', 'cancelled', 'interrupted'].includes(event.type)) queueMicrotask(close);
+          if (isFinal(event.type)) queueMicrotask(close);
         });
       },
       cancel() {
