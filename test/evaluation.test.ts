@@ -2,7 +2,7 @@
  * Datasets and evaluations, end to end through the real server and the real bundled models:
  * metrics proven on datasets whose answers are worked out by hand, the bundled models'
  * recorded held-out accuracy reproduced exactly, upload errors, 404s, and results that survive
- * restarts (including a job killed mid-run, reported as interrupted).
+ * restarts (including a job killed mid-run, reported as interrupted, and a queued one, run after the restart).
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -351,7 +351,7 @@ describe('errors', () => {
 });
 
 describe('restarts', () => {
-  it('datasets and results survive a restart; a job killed mid-run is reported failed: interrupted', async () => {
+  it('datasets and results survive a restart; a job killed mid-run is reported failed: interrupted, a queued one runs', async () => {
     const first = await startEvalServer();
     const dataDir = first.dataDir;
     let finished: Evaluation;
@@ -371,17 +371,19 @@ describe('restarts', () => {
         if (polls > 200) throw new Error('the evaluation never started');
         await new Promise((r) => setTimeout(r, 20));
       }
+      const waiting = await other.evaluations.create({ dataset: 'flowers', models: [{ model: 'iris' }], latency_samples: 0 });
       await kill(child);
 
       const after = await startEvalServer(dataDir);
       try {
         const interrupted = await after.client.evaluations.get(slow.id);
-        expect(interrupted).toMatchObject({ status: 'failed', results: [], failure: { reason: 'interrupted', message: 'the server stopped while this evaluation was running' } });
+        expect(interrupted).toMatchObject({ status: 'failed', results: [], failure: { reason: 'interrupted', message: 'the server stopped while this job was running' } });
         await expect(after.client.evaluations.wait(slow.id)).rejects.toBeInstanceOf(EvaluationFailedError);
         await expect(after.client.evaluations.wait(slow.id)).rejects.toMatchObject({ reason: 'interrupted' });
+        expect(await after.client.evaluations.wait(waiting.id)).toMatchObject({ status: 'succeeded', results: [{ model: 'iris', samples: 2 }] });
         expect(await after.client.evaluations.get(finished.id)).toEqual(finished);
-        expect((await after.client.evaluations.listForVersion('iris', 1)).data.map((s) => s.evaluation_id)).toEqual([finished.id]);
-        expect((await after.client.evaluations.list()).data.map((e) => [e.id, e.status])).toEqual([[slow.id, 'failed'], [finished.id, 'succeeded']]);
+        expect((await after.client.evaluations.listForVersion('iris', 1)).data.map((s) => s.evaluation_id)).toEqual([waiting.id, finished.id]);
+        expect((await after.client.evaluations.list()).data.map((e) => [e.id, e.status])).toEqual([[waiting.id, 'succeeded'], [slow.id, 'failed'], [finished.id, 'succeeded']]);
         const stored = JSON.parse(await readFile(path.join(dataDir, 'evaluations', `${slow.id}.json`), 'utf8'));
         expect(stored).toMatchObject({ status: 'failed', failure: { reason: 'interrupted' } });
       } finally {

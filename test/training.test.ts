@@ -192,7 +192,7 @@ describe('/_mock/reset and training jobs', () => {
 });
 
 describe('a server killed during training', () => {
-  it('reports the job as interrupted after restart', async () => {
+  it('reports the job as failed: interrupted after restart', async () => {
     const data = await tempDataDir();
     try {
       const first = await startChildServer(data.dir);
@@ -204,12 +204,11 @@ describe('a server killed during training', () => {
       try {
         const b = new Modelport({ baseUrl: second.url, maxRetries: 0 });
         const after = await b.trainingJobs.get(job.id);
-        expect(after.status).toBe('interrupted');
-        expect(after.error).toBe('the server stopped while this job was running');
-        const events: string[] = [];
-        for await (const event of b.trainingJobs.events(job.id)) events.push(event.type);
-        expect(events[0]).toBe('queued');
-        expect(events.at(-1)).toBe('interrupted');
+        expect(after).toMatchObject({ status: 'failed', failure: { reason: 'interrupted', message: 'the server stopped while this job was running' }, error: 'the server stopped while this job was running' });
+        const events: TrainingEvent[] = [];
+        for await (const event of b.trainingJobs.events(job.id)) events.push(event);
+        expect(events[0]!.type).toBe('queued');
+        expect(events.at(-1)).toMatchObject({ type: 'failed', reason: 'interrupted', error: 'the server stopped while this job was running' });
       } finally {
         await kill(second, 'SIGTERM');
       }
