@@ -32,10 +32,10 @@ export function retryPolicy(method: string, limit: number, idempotencyKey: strin
 }
 
 /** Milliseconds before retry number `retryCount` (1, 2, …): 500, 1,000, 2,000, … */
-export const backoff = (retryCount: number): number => BACKOFF_BASE_MS * 2 ** (retryCount - 1);
+const backoff = (retryCount: number): number => BACKOFF_BASE_MS * 2 ** (retryCount - 1);
 
 /** Equal jitter: half the delay fixed, half random, so a herd spreads out yet never retries at once. */
-export const jitter = (delay: number): number => delay / 2 + Math.random() * (delay / 2);
+const jitter = (delay: number): number => delay / 2 + Math.random() * (delay / 2);
 
 /** A 409 without `Retry-After` is a real conflict (a name taken): no retry. Else ky's rules decide. */
 function conflictNeedsRetryAfter({ error }: ShouldRetryState): false | undefined {
