@@ -56,6 +56,12 @@ describe('SIGKILL during uploads and alias changes', () => {
           }
         }
       });
+      // Kill only once this round has something acknowledged (an upload takes seconds on a loaded
+      // machine), then at a random moment among the writes that follow.
+      const before = acknowledged.size;
+      for (const deadline = Date.now() + 60_000; acknowledged.size === before && Date.now() < deadline; ) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
       await new Promise((r) => setTimeout(r, 150 + Math.random() * 400));
       killsDuringWrites += 1;
       await kill(server);
