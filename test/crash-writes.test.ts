@@ -7,7 +7,7 @@
  * lost, a write that was in flight is either fully there or fully absent, and nothing half-written
  * is visible: every version loads and predicts, every alias points at a version, keys work exactly
  * as acknowledged, datasets are whole, a job that succeeded has its version, and a job that was
- * running when its server died is `interrupted` (never shown running by a server that did not start
+ * running when its server died is `failed` with reason `interrupted` (never shown running by a server that did not start
  * it). Last, a training event log torn mid-append is cut back to its last whole event at start.
  *
  * Bounded: ROUNDS kills (default 3, each costing a server start of a few seconds); a longer run:
@@ -16,7 +16,7 @@
 import { appendFile, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { APIError, Modelport } from '../src/index';
+import { APIError, Modelport, type TrainingJob } from '../src/index';
 import { BUNDLED, tempDataDir } from './helpers/data-dir';
 import { kill, startChildServer, type ChildServer } from './helpers/child-server';
 import { mulberry32 } from '../mock-server/runtime/seeded-random';
@@ -26,7 +26,7 @@ const SEED = Number(process.env.CRASH_SEED ?? 7);
 const ADMIN_KEY = 'mp_admin_crash-writes-test-key-0123456789';
 const IRIS_ROW = [5.1, 3.5, 1.4, 0.2];
 const EPOCHS = 5;
-const TERMINAL = ['succeeded', 'failed', 'cancelled', 'interrupted'];
+const TERMINAL = ['succeeded', 'failed', 'cancelled'];
 /** Temporaries of atomic writes and training output folders: what a kill leaves half-done. */
 const TEMPORARY = /^\.(tmp|trash)-|\.out$/;
 
@@ -41,7 +41,7 @@ interface Ledger {
   keyInFlight: number;
   datasets: Map<string, number>;
   /** Every job a server acknowledged, with the status a client last saw, and its version once it succeeded. */
-  jobs: Map<string, { lastSeen: string; resultVersion?: number }>;
+  jobs: Map<string, { lastSeen: string; reason?: string; resultVersion?: number }>;
 }
 
 let data: Awaited<ReturnType<typeof tempDataDir>>;
@@ -117,7 +117,7 @@ describe('SIGKILL during every kind of write', () => {
           }
         };
         const writers = [
-          loop('upload+delete', async (i) => {
+          loop('upload+delete', async () => {
             // Uploads, and beyond 4 versions deletes the oldest no alias needs (keeps the model, and the start, small).
             const acked = [...ledger.versions].sort((a, b) => a - b);
             const oldest = acked.find((v) => v !== ledger.alias.acked && v !== ledger.alias.inFlight);
@@ -189,10 +189,7 @@ describe('SIGKILL during every kind of write', () => {
               ledger.jobs.set(job.id, { lastSeen: job.status });
               while (!stop) {
                 const now = await client.trainingJobs.get(job.id);
-                ledger.jobs.set(job.id, {
-                  lastSeen: now.status,
-                  ...(now.status === 'succeeded' ? { resultVersion: now.result_version! } : {}),
-                });
+                ledger.jobs.set(job.id, seenJob(now));
                 // From the last epochs on, the worker finishes and the server registers the result.
                 if ((now.progress?.epoch ?? 0) >= EPOCHS - 1 || TERMINAL.includes(now.status)) trainingEnding();
                 if (TERMINAL.includes(now.status)) {
@@ -232,7 +229,7 @@ describe('SIGKILL during every kind of write', () => {
       // A kill in the middle of an append to a job's event log (of a job that has ended, so that
       // nothing is appended to it at start): the torn tail must be cut back to the last whole event.
       const ended =
-        [...ledger.jobs].find(([, j]) => TERMINAL.includes(j.lastSeen) && j.lastSeen !== 'interrupted') ??
+        [...ledger.jobs].find(([, j]) => TERMINAL.includes(j.lastSeen) && j.reason !== 'interrupted') ??
         [...ledger.jobs].find(([, j]) => TERMINAL.includes(j.lastSeen));
       expect(ended, 'a job that ended before the last round').toBeDefined();
       const log = path.join(dataDir, 'training', `${ended![0]}.events.jsonl`);
@@ -256,7 +253,7 @@ describe('SIGKILL during every kind of write', () => {
         expect(ledger.datasets.size).toBeGreaterThan(0);
         expect(ledger.jobs.size).toBeGreaterThan(0);
         const results = [...ledger.jobs.values()].filter((j) => j.resultVersion !== undefined).length;
-        const interrupted = [...ledger.jobs.values()].filter((j) => j.lastSeen === 'interrupted').length;
+        const interrupted = [...ledger.jobs.values()].filter((j) => j.reason === 'interrupted').length;
         console.log(
           [
             `crash-writes (seed ${SEED}): ${ROUNDS} SIGKILLs:`,
@@ -279,7 +276,7 @@ describe('SIGKILL during every kind of write', () => {
 /** Everything acknowledged is there, in-flight writes are whole or absent, nothing torn is visible. */
 async function checkConsistent(server: ChildServer, startedAt: number, client: Modelport, dataDir: string, ledger: Ledger): Promise<void> {
   // Training first, before this server's queue moves on. A job can only be running in the server
-  // that started it: one that was running when its server died is now `interrupted`.
+  // that started it: one that was running when its server died is now failed, reason `interrupted`.
   const first = await client.trainingJobs.list({ limit: 100 }).toArray();
   for (const job of first) {
     if (job.status === 'running')
@@ -308,8 +305,7 @@ async function checkConsistent(server: ChildServer, startedAt: number, client: M
     await new Promise((r) => setTimeout(r, 100));
     jobs = await client.trainingJobs.list({ limit: 100 }).toArray();
   }
-  for (const job of jobs)
-    ledger.jobs.set(job.id, { lastSeen: job.status, ...(job.status === 'succeeded' ? { resultVersion: job.result_version! } : {}) });
+  for (const job of jobs) ledger.jobs.set(job.id, seenJob(job));
 
   // Each store swept what the kill left half-done when it opened: the registry, keys and training
   // at start, datasets and evaluations (opened on first use) with this first request.
@@ -381,4 +377,13 @@ async function temporaries(dataDir: string): Promise<string[]> {
     if (TEMPORARY.test(entry.name)) found.push(path.relative(dataDir, path.join(entry.parentPath, entry.name)));
   }
   return found;
+}
+
+/** What the ledger keeps of a job as last seen: status, why it failed, and its result version. */
+function seenJob(job: TrainingJob): { lastSeen: string; reason?: string; resultVersion?: number } {
+  return {
+    lastSeen: job.status,
+    ...(job.failure ? { reason: job.failure.reason } : {}),
+    ...(job.status === 'succeeded' ? { resultVersion: job.result_version! } : {}),
+  };
 }
