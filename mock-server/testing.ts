@@ -30,7 +30,10 @@ const KEY = Symbol.for('modelport.testing');
 type Holder = { [KEY]?: Running };
 
 /** Starts the server; returns the teardown (vitest calls it; jest calls the `teardown` export). */
-export default async function setup(context?: { provide?: (key: string, value: unknown) => void }, options: StartMockServerOptions = {}): Promise<() => Promise<void>> {
+export default async function setup(
+  context?: { provide?: (key: string, value: unknown) => void },
+  options: StartMockServerOptions = {},
+): Promise<() => Promise<void>> {
   const holder = globalThis as Holder;
   // jest calls this module for both globalSetup and globalTeardown.
   if (holder[KEY]) {

@@ -40,7 +40,10 @@ export class KeyStore {
    */
   private readonly verified = new Map<string, Principal>();
 
-  private constructor(dataDir: string, private readonly adminHash: Buffer) {
+  private constructor(
+    dataDir: string,
+    private readonly adminHash: Buffer,
+  ) {
     this.file = path.join(dataDir, 'keys.json');
   }
 
@@ -75,7 +78,12 @@ export class KeyStore {
     // Compare even when the id is unknown, so timing does not tell which ids exist.
     const stored = key ? Buffer.from(key.hash, 'hex') : this.adminHash;
     if (!timingSafeEqual(hash, stored) || !key || key.revoked_at) return undefined;
-    return { keyId: key.id, scopes: key.scopes, ...(key.models ? { models: key.models } : {}), ...(key.rate_limit ? { rateLimit: key.rate_limit } : {}) };
+    return {
+      keyId: key.id,
+      scopes: key.scopes,
+      ...(key.models ? { models: key.models } : {}),
+      ...(key.rate_limit ? { rateLimit: key.rate_limit } : {}),
+    };
   }
 
   async create(request: components['schemas']['ApiKeyCreate']): Promise<components['schemas']['ApiKeyCreated']> {

@@ -45,9 +45,18 @@ export class UsageMeter {
       }
     }
     const rows = (prefix: string, field: 'key' | 'model') =>
-      [...totals].filter(([id]) => id.startsWith(prefix)).map(([id, c]) => ({
-        [field]: id.slice(2), requests: c.requests, errors: c.errors, compute_ms: Math.round(c.computeMs * 1000) / 1000,
-      }) as UsageRow).sort((a, b) => String(a[field]).localeCompare(String(b[field])));
+      [...totals]
+        .filter(([id]) => id.startsWith(prefix))
+        .map(
+          ([id, c]) =>
+            ({
+              [field]: id.slice(2),
+              requests: c.requests,
+              errors: c.errors,
+              compute_ms: Math.round(c.computeMs * 1000) / 1000,
+            }) as UsageRow,
+        )
+        .sort((a, b) => String(a[field]).localeCompare(String(b[field])));
     return { by_key: rows('k:', 'key'), by_model: rows('m:', 'model') };
   }
 

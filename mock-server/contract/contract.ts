@@ -16,7 +16,8 @@ export { SPEC_PATH };
 type AjvClass = typeof Ajv2020Module;
 const Ajv2020 = ((Ajv2020Module as unknown as { default?: AjvClass }).default ?? Ajv2020Module) as AjvClass;
 type Ajv2020 = InstanceType<AjvClass>;
-const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as typeof addFormatsModule;
+const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ??
+  addFormatsModule) as typeof addFormatsModule;
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 const METHODS: Method[] = ['get', 'post', 'put', 'patch', 'delete'];
@@ -38,7 +39,11 @@ export interface Operation {
   bodyRequired: boolean;
   /** Takes model uploads (multipart or archives), which have their own size limit. */
   isUpload: boolean;
-  validateParams: (params: { path: Record<string, string>; query: Record<string, string>; header: Record<string, string> }) => ErrorDetail[];
+  validateParams: (params: {
+    path: Record<string, string>;
+    query: Record<string, string>;
+    header: Record<string, string>;
+  }) => ErrorDetail[];
   /** Declares header parameters (so `validateParams` needs the request's headers). */
   hasHeaderParams: boolean;
   /** Takes an `Idempotency-Key` header: a retry with the same key gets the first answer. */
@@ -105,13 +110,16 @@ export class Contract {
           idempotent: parameters.some((p) => p.in === 'header' && p.name.toLowerCase() === 'idempotency-key'),
           validateBody: bodyValidator
             ? (body) => {
-              const validate = bodyValidator();
-              return validate(body) ? [] : toDetails(validate.errors, '');
-            }
+                const validate = bodyValidator();
+                return validate(body) ? [] : toDetails(validate.errors, '');
+              }
             : undefined,
         };
         this.operations.set(operation.operationId, operation);
-        this.responses.set(operation.operationId, Object.fromEntries(Object.entries<any>(op.responses ?? {}).map(([status, r]) => [status, this.deref(r)])));
+        this.responses.set(
+          operation.operationId,
+          Object.fromEntries(Object.entries<any>(op.responses ?? {}).map(([status, r]) => [status, this.deref(r)])),
+        );
         const route = compileRoute(operation);
         this.anyMethodRoutes.push(route);
         const list = this.routes.get(method) ?? [];
@@ -134,7 +142,10 @@ export class Contract {
   }
 
   /** The response an operation declares for a status (exact, then `4XX`, then `default`), if any. */
-  responseSpec(operationId: string, status: number): { content?: Record<string, { schema?: unknown }>; headers?: Record<string, unknown> } | undefined {
+  responseSpec(
+    operationId: string,
+    status: number,
+  ): { content?: Record<string, { schema?: unknown }>; headers?: Record<string, unknown> } | undefined {
     const declared = this.responses.get(operationId) ?? {};
     return declared[String(status)] ?? declared[`${String(status)[0]}XX`] ?? declared.default;
   }
@@ -159,13 +170,15 @@ function compileRoute(operation: Operation): CompiledRoute {
   const names: string[] = [];
   const segments = operation.pathTemplate.split('/').filter(Boolean);
   const pattern = segments
-    .map((segment) => segment.replace(/\{([^}]+)\}|([^{]+)/g, (_, name: string | undefined, literal: string | undefined) => {
-      if (name) {
-        names.push(name);
-        return '([^/]+)';
-      }
-      return escapeRegex(literal ?? '');
-    }))
+    .map((segment) =>
+      segment.replace(/\{([^}]+)\}|([^{]+)/g, (_, name: string | undefined, literal: string | undefined) => {
+        if (name) {
+          names.push(name);
+          return '([^/]+)';
+        }
+        return escapeRegex(literal ?? '');
+      }),
+    )
     .join('/');
   return {
     operation,
@@ -191,7 +204,9 @@ function compileParams(ajv: Ajv2020, parameters: ParameterSpec[]): Operation['va
     for (const location of ['path', 'query', 'header'] as const) {
       const own = parameters.filter((p) => p.in === location);
       if (!own.length) continue;
-      const properties = Object.fromEntries(own.map((p) => [location === 'header' ? p.name.toLowerCase() : p.name, pointIntoSpec(p.schema ?? {})]));
+      const properties = Object.fromEntries(
+        own.map((p) => [location === 'header' ? p.name.toLowerCase() : p.name, pointIntoSpec(p.schema ?? {})]),
+      );
       const required = own.filter((p) => p.required).map((p) => (location === 'header' ? p.name.toLowerCase() : p.name));
       byLocation.set(location, ajv.compile({ type: 'object', properties, required }));
     }
@@ -214,8 +229,10 @@ export function toDetails(errors: ErrorObject[] | null | undefined, prefix: stri
   for (const error of errors ?? []) {
     let path = error.instancePath;
     let message = error.message ?? 'is invalid';
-    if (error.keyword === 'required') path += `/${(error.params as { missingProperty: string }).missingProperty}`, message = 'is required';
-    if (error.keyword === 'additionalProperties') path += `/${(error.params as { additionalProperty: string }).additionalProperty}`, message = 'is not allowed';
+    if (error.keyword === 'required')
+      (path += `/${(error.params as { missingProperty: string }).missingProperty}`), (message = 'is required');
+    if (error.keyword === 'additionalProperties')
+      (path += `/${(error.params as { additionalProperty: string }).additionalProperty}`), (message = 'is not allowed');
     if (error.keyword === 'enum') message += `: ${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
     const full = prefix ? `${prefix}${path || ''}` : path || '/';
     const key = `${full}:${message}`;
@@ -236,10 +253,12 @@ function once<T>(make: () => T): () => T {
 function pointIntoSpec(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(pointIntoSpec);
   if (!schema || typeof schema !== 'object') return schema;
-  return Object.fromEntries(Object.entries(schema).map(([key, value]) => [
-    key,
-    key === '$ref' && typeof value === 'string' && value.startsWith('#/') ? `openapi${value}` : pointIntoSpec(value),
-  ]));
+  return Object.fromEntries(
+    Object.entries(schema).map(([key, value]) => [
+      key,
+      key === '$ref' && typeof value === 'string' && value.startsWith('#/') ? `openapi${value}` : pointIntoSpec(value),
+    ]),
+  );
 }
 function unescapePointer(segment: string): string {
   return segment.replace(/~1/g, '/').replace(/~0/g, '~');

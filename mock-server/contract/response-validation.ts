@@ -70,17 +70,22 @@ export class ResponseValidator {
     if (status >= 400) this.checkError(response, type, requestId, problems);
     if (status === 429 || status === 503) {
       const retryAfter = headers.get('retry-after');
-      if (retryAfter === null || !/^\d+$/.test(retryAfter)) problems.push(`${status} without a Retry-After of whole seconds (${retryAfter})`);
+      if (retryAfter === null || !/^\d+$/.test(retryAfter))
+        problems.push(`${status} without a Retry-After of whole seconds (${retryAfter})`);
     }
     if (status === 401 && headers.get('www-authenticate') === null) problems.push('401 without WWW-Authenticate');
     if (!operation) {
-      if (status !== 404 && status !== 405 && status !== 204) problems.push(`status ${status} for a request that matched no operation (expected 404 or 405)`);
+      if (status !== 404 && status !== 405 && status !== 204)
+        problems.push(`status ${status} for a request that matched no operation (expected 404 or 405)`);
       return problems;
     }
 
     const declared = this.contract.responseSpec(operation.operationId, status);
     if (!declared) {
-      if (!options.alsoAllowed?.includes(status)) problems.push(`status ${status} is not declared for ${operation.operationId} (declared: ${this.contract.declaredStatuses(operation.operationId).join(', ')})`);
+      if (!options.alsoAllowed?.includes(status))
+        problems.push(
+          `status ${status} is not declared for ${operation.operationId} (declared: ${this.contract.declaredStatuses(operation.operationId).join(', ')})`,
+        );
       return problems;
     }
     const content: Record<string, { schema?: unknown }> = declared.content ?? {};
@@ -130,8 +135,10 @@ export class ResponseValidator {
     }
     if (!this.errorValidator(body)) problems.push(...describe(this.errorValidator).map((p) => `error body: ${p}`));
     const error = body as { status?: unknown; request_id?: unknown };
-    if (error.status !== response.status) problems.push(`error body status ${String(error.status)} differs from the HTTP status ${response.status}`);
-    if (requestId && error.request_id !== requestId) problems.push(`error body request_id '${String(error.request_id)}' differs from x-request-id '${requestId}'`);
+    if (error.status !== response.status)
+      problems.push(`error body status ${String(error.status)} differs from the HTTP status ${response.status}`);
+    if (requestId && error.request_id !== requestId)
+      problems.push(`error body request_id '${String(error.request_id)}' differs from x-request-id '${requestId}'`);
   }
 
   private validatorFor(operationId: string, status: number, type: string, schema: unknown): ValidateFunction | null {
@@ -161,9 +168,17 @@ export function responseChecker(contract: Contract, logFile?: string) {
     }
     if (!problems.length) return;
     const url = new URL(request.url);
-    const violation: ResponseViolation = { operation: operation?.operationId, method: request.method, path: url.pathname, status: response.status, problems };
+    const violation: ResponseViolation = {
+      operation: operation?.operationId,
+      method: request.method,
+      path: url.pathname,
+      status: response.status,
+      problems,
+    };
     recorded.push(violation);
-    console.error(`[modelport] response violates openapi.yaml: ${request.method} ${url.pathname} → ${response.status}: ${problems.join('; ')}`);
+    console.error(
+      `[modelport] response violates openapi.yaml: ${request.method} ${url.pathname} → ${response.status}: ${problems.join('; ')}`,
+    );
     if (logFile) appendFileSync(logFile, `${JSON.stringify({ pid: process.pid, ppid: process.ppid, ...violation })}\n`);
   };
 }
@@ -171,7 +186,7 @@ export function responseChecker(contract: Contract, logFile?: string) {
 /** Status, headers and (JSON or binary) body of a response, without consuming it. */
 async function factsOf(response: RouteResult): Promise<ResponseFacts> {
   if (response instanceof Reply) {
-    const body = typeof response.body === 'string' ? new TextEncoder().encode(response.body) : response.body ?? undefined;
+    const body = typeof response.body === 'string' ? new TextEncoder().encode(response.body) : (response.body ?? undefined);
     return { status: response.status, headers: new Headers(response.headers), body };
   }
   const type = response.headers.get('content-type')?.split(';')[0]!.trim().toLowerCase();
@@ -190,5 +205,10 @@ function parse(bytes: Uint8Array, problems: string[]): unknown {
 }
 
 function describe(validate: ValidateFunction): string[] {
-  return (validate.errors ?? []).slice(0, 5).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`);
+  return (validate.errors ?? [])
+    .slice(0, 5)
+    .map(
+      (e) =>
+        `${e.instancePath || '/'} ${e.message ?? 'is invalid'}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`,
+    );
 }

@@ -35,39 +35,68 @@ export function planInput(served: ServedVersion, data: DatasetData, where = ''):
   const { config } = served;
   const problems: ErrorDetail[] = [];
   const name = `${served.name} version ${served.version}`;
-  if (config.inputs.length !== 1) problems.push({ path: where, message: `${name} takes ${config.inputs.length} inputs; evaluation feeds one tensor per sample` });
+  if (config.inputs.length !== 1)
+    problems.push({ path: where, message: `${name} takes ${config.inputs.length} inputs; evaluation feeds one tensor per sample` });
   const input = config.inputs[0];
   const output = config.outputs[0];
   if (!input || !output) return { problems: problems.length ? problems : [{ path: where, message: `${name} has no inputs or outputs` }] };
   const datatype = input.datatype;
-  if (datatype === 'BYTES' || datatype === 'BOOL') problems.push({ path: where, message: `${name}'s input '${input.name}' is ${datatype}; datasets hold numbers` });
+  if (datatype === 'BYTES' || datatype === 'BOOL')
+    problems.push({ path: where, message: `${name}'s input '${input.name}' is ${datatype}; datasets hold numbers` });
   const dims = input.shape.slice(1);
   let sampleShape: number[] | undefined;
   if (input.shape[0] !== -1) {
-    problems.push({ path: where, message: `${name}'s input '${input.name}' has shape [${input.shape}]; evaluation needs a variable batch dimension` });
+    problems.push({
+      path: where,
+      message: `${name}'s input '${input.name}' has shape [${input.shape}]; evaluation needs a variable batch dimension`,
+    });
   } else if (dims.every((d) => d > 0)) {
     const elements = dims.reduce((n, d) => n * d, 1);
     if (elements === data.width) sampleShape = dims;
-    else problems.push({ path: where, message: `${name} takes samples of shape [${dims}] (${elements} elements); dataset '${data.info.name}' records have ${data.width}` });
+    else
+      problems.push({
+        path: where,
+        message: `${name} takes samples of shape [${dims}] (${elements} elements); dataset '${data.info.name}' records have ${data.width}`,
+      });
   } else if (dims.length === data.info.shape.length && dims.every((d, i) => d === -1 || d === data.info.shape[i])) {
     sampleShape = data.info.shape;
   } else {
-    problems.push({ path: where, message: `${name} takes samples of shape [${dims}]; dataset '${data.info.name}' samples have shape [${data.info.shape}]` });
+    problems.push({
+      path: where,
+      message: `${name} takes samples of shape [${dims}]; dataset '${data.info.name}' samples have shape [${data.info.shape}]`,
+    });
   }
   if (datatype.startsWith('INT') || datatype.startsWith('UINT')) {
     const fractional = data.x.findIndex((v) => !Number.isInteger(v));
-    if (fractional >= 0) problems.push({ path: where, message: `${name}'s input is ${datatype} but the dataset holds non-integers (element ${fractional} is ${data.x[fractional]})` });
+    if (fractional >= 0)
+      problems.push({
+        path: where,
+        message: `${name}'s input is ${datatype} but the dataset holds non-integers (element ${fractional} is ${data.x[fractional]})`,
+      });
   }
   const outputClasses = output.shape.length === 2 ? output.shape[1]! : -1;
-  const modelLabels = config.labels?.length ? [...config.labels] : outputClasses > 0 ? Array.from({ length: outputClasses }, (_, i) => String(i)) : [];
-  if (output.shape.length !== 2) problems.push({ path: where, message: `${name}'s first output has shape [${output.shape}]; evaluation needs one score per class, [-1, classes]` });
-  else if (outputClasses > 0 && modelLabels.length !== outputClasses) problems.push({ path: where, message: `${name} has ${modelLabels.length} labels but ${outputClasses} output scores` });
+  const modelLabels = config.labels?.length
+    ? [...config.labels]
+    : outputClasses > 0
+      ? Array.from({ length: outputClasses }, (_, i) => String(i))
+      : [];
+  if (output.shape.length !== 2)
+    problems.push({
+      path: where,
+      message: `${name}'s first output has shape [${output.shape}]; evaluation needs one score per class, [-1, classes]`,
+    });
+  else if (outputClasses > 0 && modelLabels.length !== outputClasses)
+    problems.push({ path: where, message: `${name} has ${modelLabels.length} labels but ${outputClasses} output scores` });
   const index = new Map(modelLabels.map((label, i) => [label, i]));
   const missing = data.info.labels.filter((label) => !index.has(label));
   if (modelLabels.length && missing.length) {
-    problems.push({ path: where, message: `${name} has no class${missing.length > 1 ? 'es' : ''} '${missing.slice(0, 5).join("', '")}'${missing.length > 5 ? ', …' : ''} of dataset '${data.info.name}' (its labels: ${modelLabels.slice(0, 12).join(', ')}${modelLabels.length > 12 ? ', …' : ''})` });
+    problems.push({
+      path: where,
+      message: `${name} has no class${missing.length > 1 ? 'es' : ''} '${missing.slice(0, 5).join("', '")}'${missing.length > 5 ? ', …' : ''} of dataset '${data.info.name}' (its labels: ${modelLabels.slice(0, 12).join(', ')}${modelLabels.length > 12 ? ', …' : ''})`,
+    });
   }
-  if (modelLabels.length === 0) problems.push({ path: where, message: `${name} declares no labels and its output does not say how many classes it has` });
+  if (modelLabels.length === 0)
+    problems.push({ path: where, message: `${name} declares no labels and its output does not say how many classes it has` });
   if (problems.length || !sampleShape) return { problems };
   const classOf = Int32Array.from(data.info.labels, (label) => index.get(label)!);
   const dtype: TfDtype = datatype.startsWith('FP') ? 'float32' : 'int32';
@@ -104,7 +133,13 @@ export interface PassResult {
 }
 
 /** Runs every sample through the version in batches and scores the argmax of the first output. */
-export async function runPass(served: ServedVersion, data: DatasetData, plan: InputPlan, batchSize: number, onSamples: (done: number) => void): Promise<PassResult> {
+export async function runPass(
+  served: ServedVersion,
+  data: DatasetData,
+  plan: InputPlan,
+  batchSize: number,
+  onSamples: (done: number) => void,
+): Promise<PassResult> {
   const classes = plan.modelLabels.length;
   const matrix = new ConfusionMatrix(classes);
   const loss = new LossAccumulator();
@@ -116,8 +151,18 @@ export async function runPass(served: ServedVersion, data: DatasetData, plan: In
     const [scores] = await inferPatiently(served, inputOf(data, plan, start, end));
     batchMs.push(Number(process.hrtime.bigint() - started) / 1e6);
     const values = scores?.values as Float32Array | Int32Array | undefined;
-    if (!scores || !values || Array.isArray(values) || scores.shape.length !== 2 || scores.shape[0] !== end - start || scores.shape[1] !== classes) {
-      throw new EvaluationError('invalid_output', `${served.name} version ${served.version} returned scores of shape [${scores?.shape ?? ''}]; expected [${end - start}, ${classes}], one score per class`);
+    if (
+      !scores ||
+      !values ||
+      Array.isArray(values) ||
+      scores.shape.length !== 2 ||
+      scores.shape[0] !== end - start ||
+      scores.shape[1] !== classes
+    ) {
+      throw new EvaluationError(
+        'invalid_output',
+        `${served.name} version ${served.version} returned scores of shape [${scores?.shape ?? ''}]; expected [${end - start}, ${classes}], one score per class`,
+      );
     }
     for (let i = 0; i < end - start; i++) {
       const truth = plan.classOf[data.y[start + i]!]!;
@@ -194,7 +239,10 @@ export async function artifactBytes(dir: string): Promise<number> {
 
 /** A failure that ends an evaluation with a reason the API names. */
 export class EvaluationError extends Error {
-  constructor(readonly reason: 'interrupted' | 'model_unavailable' | 'dataset_unavailable' | 'invalid_output' | 'internal', message: string) {
+  constructor(
+    readonly reason: 'interrupted' | 'model_unavailable' | 'dataset_unavailable' | 'invalid_output' | 'internal',
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -216,4 +264,3 @@ export class MeasurementQueue {
 export function percentiles(values: number[]): { p50: number; p95: number } {
   return { p50: roundMs(percentile(values, 0.5)), p95: roundMs(percentile(values, 0.95)) };
 }
-

@@ -67,11 +67,27 @@ export class ConfusionMatrix {
       correct += tp;
       const precision = ratio(tp, predicted[c]!);
       const recall = ratio(tp, support[c]!);
-      perClass.push({ label: labels[c] ?? String(c), index: c, support: support[c]!, predicted: predicted[c]!, precision, recall, f1: f1Score(precision, recall) });
+      perClass.push({
+        label: labels[c] ?? String(c),
+        index: c,
+        support: support[c]!,
+        predicted: predicted[c]!,
+        precision,
+        recall,
+        f1: f1Score(precision, recall),
+      });
     }
     const present = perClass.filter((m) => m.support > 0 || m.predicted > 0);
-    const mean = (pick: (m: ClassMetrics) => number) => ratio(present.reduce((s, m) => s + pick(m), 0), present.length);
-    const byWeight = (pick: (m: ClassMetrics) => number) => ratio(perClass.reduce((s, m) => s + m.support * pick(m), 0), samples);
+    const mean = (pick: (m: ClassMetrics) => number) =>
+      ratio(
+        present.reduce((s, m) => s + pick(m), 0),
+        present.length,
+      );
+    const byWeight = (pick: (m: ClassMetrics) => number) =>
+      ratio(
+        perClass.reduce((s, m) => s + m.support * pick(m), 0),
+        samples,
+      );
     return {
       samples,
       correct,

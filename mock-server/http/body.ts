@@ -87,7 +87,9 @@ export function checkJsonDepth(value: unknown, where = '/'): void {
     const node = nodes.pop()!;
     const depth = depths.pop()!;
     if (depth > MAX_JSON_DEPTH) {
-      throw badRequest(`JSON nested more than ${MAX_JSON_DEPTH} levels deep`, [{ path: where, message: `nests more than ${MAX_JSON_DEPTH} levels deep` }]);
+      throw badRequest(`JSON nested more than ${MAX_JSON_DEPTH} levels deep`, [
+        { path: where, message: `nests more than ${MAX_JSON_DEPTH} levels deep` },
+      ]);
     }
     if (Array.isArray(node)) {
       for (let i = 0; i < node.length; i++) {

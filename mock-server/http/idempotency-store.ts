@@ -28,7 +28,9 @@ export class IdempotencyStore {
         throw new HttpError(422, 'idempotency_key_reused', `Idempotency-Key '${key}' was used for a different request`);
       }
       if (!existing.response) {
-        throw new HttpError(409, 'idempotency_in_progress', `a request with Idempotency-Key '${key}' is still in progress`, undefined, { 'retry-after': '1' });
+        throw new HttpError(409, 'idempotency_in_progress', `a request with Idempotency-Key '${key}' is still in progress`, undefined, {
+          'retry-after': '1',
+        });
       }
       const { status, headers, body } = existing.response;
       return new Response(body.slice(0), { status, headers: [...headers, ['idempotent-replayed', 'true']] });

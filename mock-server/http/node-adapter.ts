@@ -25,7 +25,10 @@ export interface Listening {
   close(): Promise<void>;
 }
 
-export function listen(handler: Handler, options: { port?: number; host?: string; tls?: { cert: string | Buffer; key: string | Buffer } } = {}): Promise<Listening> {
+export function listen(
+  handler: Handler,
+  options: { port?: number; host?: string; tls?: { cert: string | Buffer; key: string | Buffer } } = {},
+): Promise<Listening> {
   const host = options.host ?? '127.0.0.1';
   const scheme = options.tls ? 'https' : 'http';
   const app = (handler as Handler & { [APP]?: AppHandler })[APP];
@@ -37,7 +40,9 @@ export function listen(handler: Handler, options: { port?: number; host?: string
       res.destroy();
     });
   };
-  const server: Server = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest) : createServer(onRequest);
+  const server: Server = options.tls
+    ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest)
+    : createServer(onRequest);
   server.keepAliveTimeout = 65_000;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -94,7 +99,8 @@ function nodeRequest(req: IncomingMessage, host: string, scheme: string): Incomi
   for (let i = 0; i < raw.length; i += 2) {
     let value = raw[i + 1]!;
     if (FORBIDDEN_IN_VALUE.test(value)) return undefined;
-    if (value.length && (isHttpWhitespace(value.charCodeAt(0)) || isHttpWhitespace(value.charCodeAt(value.length - 1)))) value = value.replace(/^[\t ]+|[\t ]+$/g, '');
+    if (value.length && (isHttpWhitespace(value.charCodeAt(0)) || isHttpWhitespace(value.charCodeAt(value.length - 1))))
+      value = value.replace(/^[\t ]+|[\t ]+$/g, '');
     const name = raw[i]!.toLowerCase();
     const current = headers.get(name);
     headers.set(name, current === undefined ? value : `${current}, ${value}`);

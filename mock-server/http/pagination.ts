@@ -7,7 +7,12 @@ export interface Page<T> {
 }
 
 /** Items must be sorted by `key`; the cursor is the key of the last item of the previous page. */
-export function paginate<T>(items: T[], key: (item: T) => string | number, query: Record<string, string>, order: 'ascending' | 'descending' = 'ascending'): Page<T> {
+export function paginate<T>(
+  items: T[],
+  key: (item: T) => string | number,
+  query: Record<string, string>,
+  order: 'ascending' | 'descending' = 'ascending',
+): Page<T> {
   const direction = order === 'ascending' ? 1 : -1;
   const limit = query.limit === undefined ? 20 : Number(query.limit);
   let start = 0;
@@ -32,7 +37,11 @@ function decodeCursor(cursor: string): string | number {
   } catch {
     // fall through
   }
-  throw badRequest('the cursor is not one this server issued', [{ path: 'query/after', message: 'is not a valid cursor' }], 'invalid_cursor');
+  throw badRequest(
+    'the cursor is not one this server issued',
+    [{ path: 'query/after', message: 'is not a valid cursor' }],
+    'invalid_cursor',
+  );
 }
 
 function compare(a: string | number, b: string | number): number {

@@ -20,7 +20,11 @@ export class Reply {
 export type RouteResult = Response | Reply;
 
 export function json(body: unknown, status = 200, headers?: Record<string, string>): Reply {
-  return new Reply(status, headers ? foldHeaders({ 'content-type': 'application/json', ...headers }) : { 'content-type': 'application/json' }, JSON.stringify(body));
+  return new Reply(
+    status,
+    headers ? foldHeaders({ 'content-type': 'application/json', ...headers }) : { 'content-type': 'application/json' },
+    JSON.stringify(body),
+  );
 }
 
 /** A binary (or any bytes) answer. */

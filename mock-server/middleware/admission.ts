@@ -16,7 +16,13 @@ export const admitInference: Middleware = (c, next) => {
   const { inFlight, options } = c.state;
   const current = inFlight.get(model) ?? 0;
   if (current >= options.maxInFlightPerModel) {
-    throw new HttpError(503, 'overloaded', `model '${model}' has ${options.maxInFlightPerModel} requests in flight; retry shortly`, undefined, { 'retry-after': '1' });
+    throw new HttpError(
+      503,
+      'overloaded',
+      `model '${model}' has ${options.maxInFlightPerModel} requests in flight; retry shortly`,
+      undefined,
+      { 'retry-after': '1' },
+    );
   }
   inFlight.set(model, current + 1);
   return answerThenRelease(c, next, model);

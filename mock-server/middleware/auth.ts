@@ -30,7 +30,11 @@ function authorize(c: Exchange): Principal | undefined {
   if (!principal) throw unauthorized('the API key is not valid or has been revoked');
   const isAdmin = principal.scopes.includes('admin');
   if (!isAdmin && !needed.some((scope) => principal.scopes.includes(scope as Principal['scopes'][number]))) {
-    throw new HttpError(403, 'forbidden', `this key lacks the scope ${needed.map((s) => `'${s}'`).join(' or ')} that ${operation.operationId} needs`);
+    throw new HttpError(
+      403,
+      'forbidden',
+      `this key lacks the scope ${needed.map((s) => `'${s}'`).join(' or ')} that ${operation.operationId} needs`,
+    );
   }
   const model = c.params.model_name;
   if (model !== undefined && principal.models && !principal.models.includes(model)) {
@@ -47,7 +51,13 @@ function limitRate(c: Exchange, principal: Principal): void {
   c.header('ratelimit-remaining', String(decision.remaining));
   c.header('ratelimit-reset', String(decision.resetSeconds));
   if (!decision.allowed) {
-    throw new HttpError(429, 'rate_limited', `rate limit of ${limit.requests_per_second} requests/s exceeded; retry in ${decision.resetSeconds} s`, undefined, { 'retry-after': String(decision.resetSeconds) });
+    throw new HttpError(
+      429,
+      'rate_limited',
+      `rate limit of ${limit.requests_per_second} requests/s exceeded; retry in ${decision.resetSeconds} s`,
+      undefined,
+      { 'retry-after': String(decision.resetSeconds) },
+    );
   }
 }
 

@@ -5,7 +5,8 @@
 import { Reply, appendHeader, setHeader, type RouteResult } from '../http/respond';
 import type { Exchange, Middleware, Next } from '../server/context';
 
-const EXPOSED_HEADERS = 'x-request-id, retry-after, ratelimit-limit, ratelimit-remaining, ratelimit-reset, inference-header-content-length, idempotent-replayed';
+const EXPOSED_HEADERS =
+  'x-request-id, retry-after, ratelimit-limit, ratelimit-remaining, ratelimit-reset, inference-header-content-length, idempotent-replayed';
 
 export const cors: Middleware = (c, next) => {
   const origin = allowedOrigin(c);
@@ -26,11 +27,15 @@ function allowedOrigin(c: Exchange): string | undefined {
 }
 
 function preflight(c: Exchange): Reply {
-  return new Reply(204, {
-    'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE',
-    'access-control-allow-headers': c.request.headers.get('access-control-request-headers') ?? 'authorization, content-type',
-    'access-control-max-age': '600',
-  }, null);
+  return new Reply(
+    204,
+    {
+      'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE',
+      'access-control-allow-headers': c.request.headers.get('access-control-request-headers') ?? 'authorization, content-type',
+      'access-control-max-age': '600',
+    },
+    null,
+  );
 }
 
 function withCors(answer: RouteResult, origin: string): RouteResult {

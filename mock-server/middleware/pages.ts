@@ -7,6 +7,6 @@ import { pages } from '../pages/pages';
 import type { Middleware } from '../server/context';
 
 export const servePages: Middleware = (c, next) => {
-  if (c.request.method === 'GET' && pages.handles(c.url.pathname)) return pages.serve(c.request, { auth: c.state.options.auth, requestId: c.requestId });
-  return next(c);
+  if (c.request.method !== 'GET' || !pages.handles(c.url.pathname)) return next(c);
+  return pages.serve(c.request, { auth: c.state.options.auth, requestId: c.requestId });
 };

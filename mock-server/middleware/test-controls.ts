@@ -41,7 +41,12 @@ export const journalRequests: Middleware = async (c, next) => {
 
 export const injectFaults: Middleware = (c, next) => {
   const operation = c.operation!;
-  const fault = c.state.faults.take({ operationId: operation.operationId, method: c.request.method, path: c.url.pathname, model: c.params.model_name });
+  const fault = c.state.faults.take({
+    operationId: operation.operationId,
+    method: c.request.method,
+    path: c.url.pathname,
+    model: c.params.model_name,
+  });
   if (!fault) return next(c);
   c.fault = fault;
   return delayOrAnswer(c, next, fault);

@@ -6,7 +6,12 @@ export const meterUsage: Middleware = async (c, next) => {
   try {
     const model = c.params.model_name;
     // Per model only for models that exist: made-up names would each add a row, kept for a day.
-    c.state.usage.record(c.principal?.keyId ?? 'anonymous', model !== undefined && c.state.models.has(model) ? model : undefined, answer.status, performance.now() - c.started);
+    c.state.usage.record(
+      c.principal?.keyId ?? 'anonymous',
+      model !== undefined && c.state.models.has(model) ? model : undefined,
+      answer.status,
+      performance.now() - c.started,
+    );
   } catch (error) {
     console.error(`[modelport] could not record request ${c.requestId} in the usage meter:`, error); // the answer still goes out
   }

@@ -52,7 +52,8 @@ function validate(c: Exchange): void {
   const details = operation.validateParams({ path: c.params, query: c.query, header });
   if (c.body !== undefined && operation.validateBody) details.push(...operation.validateBody(c.body));
   if (details.length) {
-    throw badRequest(`invalid request: ${details.map((d) => `${d.path} ${d.message}`).slice(0, 3).join('; ')}`, details);
+    const summary = details.map((d) => `${d.path} ${d.message}`).slice(0, 3);
+    throw badRequest(`invalid request: ${summary.join('; ')}`, details);
   }
 }
 

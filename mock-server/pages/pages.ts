@@ -85,7 +85,12 @@ export class Pages {
           return this.content(request, headers, (await browserSdk()).code, CONTENT_TYPES['.js']!);
         case 'config':
           headers.set('cache-control', 'no-store');
-          return this.content(request, headers, new TextEncoder().encode(JSON.stringify({ auth, version: PACKAGE_VERSION })), CONTENT_TYPES['.json']!);
+          return this.content(
+            request,
+            headers,
+            new TextEncoder().encode(JSON.stringify({ auth, version: PACKAGE_VERSION })),
+            CONTENT_TYPES['.json']!,
+          );
         default:
           return problem(404, 'route_not_found', `no page at ${url.pathname}`, requestId, headers);
       }
@@ -167,7 +172,9 @@ function swaggerUiDir(): string | undefined {
   try {
     return path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
   } catch {
-    console.warn('[modelport] web pages: Swagger UI is missing (vendor/swagger-ui, or swagger-ui-dist in a checkout); /docs/ cannot render the API reference');
+    console.warn(
+      '[modelport] web pages: Swagger UI is missing (vendor/swagger-ui, or swagger-ui-dist in a checkout); /docs/ cannot render the API reference',
+    );
     return undefined;
   }
 }

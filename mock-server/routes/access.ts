@@ -20,7 +20,8 @@ export const accessRoutes: RouteTable = {
   getUsage: ({ state, query }) => {
     const to = query.to ? Date.parse(query.to) : Date.now();
     const from = query.from ? Date.parse(query.from) : to - HOUR;
-    if (Number.isNaN(from) || Number.isNaN(to) || from > to) throw badRequest('`from` must be a date before `to`', [{ path: 'query/from', message: 'must be an ISO 8601 date before to' }]);
+    if (Number.isNaN(from) || Number.isNaN(to) || from > to)
+      throw badRequest('`from` must be a date before `to`', [{ path: 'query/from', message: 'must be an ISO 8601 date before to' }]);
     return json({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), ...state.usage.report(from, to) });
   },
 };

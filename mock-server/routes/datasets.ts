@@ -29,7 +29,11 @@ async function createDataset({ state, request, query, rawBody }: RequestContext)
   const shape = query.shape === undefined ? [parsed.width] : query.shape.split(',').map(Number);
   const elements = shape.reduce((n, d) => n * d, 1);
   if (elements !== parsed.width) {
-    throw badRequest(`shape [${shape}] has ${elements} elements but each record has ${parsed.width}`, [{ path: 'query/shape', message: `must multiply to ${parsed.width}, the record width` }], 'shape_mismatch');
+    throw badRequest(
+      `shape [${shape}] has ${elements} elements but each record has ${parsed.width}`,
+      [{ path: 'query/shape', message: `must multiply to ${parsed.width}, the record width` }],
+      'shape_mismatch',
+    );
   }
   const info = await datasets.create(query.name!, parsed, {
     format,

@@ -7,7 +7,14 @@ import { badRequest, HttpError } from '../http/errors';
 import { bytes as bytesReply, json, type Reply } from '../http/respond';
 import type { ServedVersion } from '../serving/version-service';
 import { classify, decodeImages } from '../runtime/preprocess';
-import { checkAgainstSpec, decodeBinaryInput, decodeJsonInput, encodeOutput, type HostTensor, type ResponseOutput } from '../runtime/tensors';
+import {
+  checkAgainstSpec,
+  decodeBinaryInput,
+  decodeJsonInput,
+  encodeOutput,
+  type HostTensor,
+  type ResponseOutput,
+} from '../runtime/tensors';
 
 type InferenceRequest = components['schemas']['InferenceRequest'];
 type InferenceResponse = components['schemas']['InferenceResponse'];
@@ -40,35 +47,73 @@ function readInferenceRequest(context: RequestContext): { request: InferenceRequ
   if (!context.rawBody) return { request: context.body as InferenceRequest, binary: undefined };
   const declared = context.request.headers.get(HEADER_LENGTH_HEADER);
   if (declared === null) {
-    throw badRequest('binary inference bodies need the Inference-Header-Content-Length header', [{ path: `header/${HEADER_LENGTH_HEADER}`, message: 'is required for application/octet-stream' }], 'invalid_binary_header');
+    throw badRequest(
+      'binary inference bodies need the Inference-Header-Content-Length header',
+      [{ path: `header/${HEADER_LENGTH_HEADER}`, message: 'is required for application/octet-stream' }],
+      'invalid_binary_header',
+    );
   }
   let split;
   try {
     split = splitBinaryBody(context.rawBody, Number(declared));
   } catch (error) {
-    throw badRequest((error as Error).message, [{ path: `header/${HEADER_LENGTH_HEADER}`, message: (error as Error).message }], 'invalid_binary_header');
+    throw badRequest(
+      (error as Error).message,
+      [{ path: `header/${HEADER_LENGTH_HEADER}`, message: (error as Error).message }],
+      'invalid_binary_header',
+    );
   }
   let header: unknown;
   try {
     header = JSON.parse(split.headerText);
   } catch (error) {
-    throw badRequest(`the JSON header of the binary body is not valid JSON: ${(error as Error).message}`, [{ path: `header/${HEADER_LENGTH_HEADER}`, message: 'does not delimit a JSON header' }], 'invalid_binary_header');
+    throw badRequest(
+      `the JSON header of the binary body is not valid JSON: ${(error as Error).message}`,
+      [{ path: `header/${HEADER_LENGTH_HEADER}`, message: 'does not delimit a JSON header' }],
+      'invalid_binary_header',
+    );
   }
   checkJsonDepth(header, `header/${HEADER_LENGTH_HEADER}`);
   const details = context.operation.validateBody?.(header) ?? [];
-  if (details.length) throw badRequest(`invalid request: ${details.map((d) => `${d.path} ${d.message}`).slice(0, 3).join('; ')}`, details);
+  if (details.length)
+    throw badRequest(
+      `invalid request: ${details
+        .map((d) => `${d.path} ${d.message}`)
+        .slice(0, 3)
+        .join('; ')}`,
+      details,
+    );
   return { request: header as InferenceRequest, binary: split.rest };
 }
 
-function decodeInputs(context: RequestContext, request: InferenceRequest, binary: Uint8Array | undefined, served: ServedVersion): HostTensor[] {
+function decodeInputs(
+  context: RequestContext,
+  request: InferenceRequest,
+  binary: Uint8Array | undefined,
+  served: ServedVersion,
+): HostTensor[] {
   const { config } = served;
   const byName = new Map<string, number>();
   request.inputs.forEach((input, i) => {
     // TF.js models cannot run on a tensor without elements (an empty batch among them).
-    if (input.shape.includes(0)) throw badRequest(`input '${input.name}' has no elements (shape [${input.shape}])`, [{ path: `/inputs/${i}/shape`, message: 'every dimension must be at least 1' }], 'shape_mismatch');
-    if (byName.has(input.name)) throw badRequest(`input '${input.name}' is given twice`, [{ path: `/inputs/${i}/name`, message: 'duplicate input' }], 'duplicate_input');
+    if (input.shape.includes(0))
+      throw badRequest(
+        `input '${input.name}' has no elements (shape [${input.shape}])`,
+        [{ path: `/inputs/${i}/shape`, message: 'every dimension must be at least 1' }],
+        'shape_mismatch',
+      );
+    if (byName.has(input.name))
+      throw badRequest(
+        `input '${input.name}' is given twice`,
+        [{ path: `/inputs/${i}/name`, message: 'duplicate input' }],
+        'duplicate_input',
+      );
     if (!config.inputs.some((spec) => spec.name === input.name)) {
-      throw badRequest(`model '${config.name}' has no input '${input.name}' (inputs: ${config.inputs.map((s) => s.name).join(', ')})`, [{ path: `/inputs/${i}/name`, message: `unknown input; expected one of ${config.inputs.map((s) => s.name).join(', ')}` }], 'unknown_input');
+      throw badRequest(
+        `model '${config.name}' has no input '${input.name}' (inputs: ${config.inputs.map((s) => s.name).join(', ')})`,
+        [{ path: `/inputs/${i}/name`, message: `unknown input; expected one of ${config.inputs.map((s) => s.name).join(', ')}` }],
+        'unknown_input',
+      );
     }
     byName.set(input.name, i);
   });
@@ -80,19 +125,32 @@ function decodeInputs(context: RequestContext, request: InferenceRequest, binary
     const size = input.parameters?.binary_data_size;
     if (size === undefined) return;
     if (!binary || offset + size > binary.byteLength) {
-      throw badRequest(`input '${input.name}' declares ${size} binary bytes but only ${(binary?.byteLength ?? 0) - offset} remain in the body`, [{ path: `/inputs/${i}/parameters/binary_data_size`, message: 'exceeds the binary data sent' }], 'invalid_binary_header');
+      throw badRequest(
+        `input '${input.name}' declares ${size} binary bytes but only ${(binary?.byteLength ?? 0) - offset} remain in the body`,
+        [{ path: `/inputs/${i}/parameters/binary_data_size`, message: 'exceeds the binary data sent' }],
+        'invalid_binary_header',
+      );
     }
     binarySlices.set(i, binary.subarray(offset, offset + size));
     offset += size;
   });
   if (binary && offset !== binary.byteLength) {
-    throw badRequest(`the body has ${binary.byteLength - offset} bytes after the binary inputs it declares`, [{ path: `header/${HEADER_LENGTH_HEADER}`, message: 'binary_data_size values do not add up to the body' }], 'invalid_binary_header');
+    throw badRequest(
+      `the body has ${binary.byteLength - offset} bytes after the binary inputs it declares`,
+      [{ path: `header/${HEADER_LENGTH_HEADER}`, message: 'binary_data_size values do not add up to the body' }],
+      'invalid_binary_header',
+    );
   }
 
   const image = config.preprocessing?.image;
   const tensors = config.inputs.map((spec, specIndex) => {
     const i = byName.get(spec.name);
-    if (i === undefined) throw badRequest(`input '${spec.name}' is missing`, [{ path: '/inputs', message: `input '${spec.name}' is required` }], 'missing_input');
+    if (i === undefined)
+      throw badRequest(
+        `input '${spec.name}' is missing`,
+        [{ path: '/inputs', message: `input '${spec.name}' is required` }],
+        'missing_input',
+      );
     const input = request.inputs[i]!;
     const bytes = binarySlices.get(i);
     if (image?.input === spec.name && input.datatype === 'BYTES') {
@@ -107,7 +165,11 @@ function decodeInputs(context: RequestContext, request: InferenceRequest, binary
   const batch = tensors[0]?.shape[0];
   tensors.forEach((t, i) => {
     if (config.inputs[i]!.shape[0] === -1 && t.shape[0] !== batch) {
-      throw badRequest(`inputs disagree on the batch size: '${config.inputs[0]!.name}' has ${batch}, '${config.inputs[i]!.name}' has ${t.shape[0]}`, [{ path: `/inputs/${byName.get(config.inputs[i]!.name)}/shape`, message: `batch dimension must be ${batch}` }], 'shape_mismatch');
+      throw badRequest(
+        `inputs disagree on the batch size: '${config.inputs[0]!.name}' has ${batch}, '${config.inputs[i]!.name}' has ${t.shape[0]}`,
+        [{ path: `/inputs/${byName.get(config.inputs[i]!.name)}/shape`, message: `batch dimension must be ${batch}` }],
+        'shape_mismatch',
+      );
     }
   });
   return tensors;
@@ -129,7 +191,11 @@ function planOutputs(request: InferenceRequest, served: ServedVersion): OutputPl
   return requested.map((output, i) => {
     const index = config.outputs.findIndex((spec) => spec.name === output.name);
     if (index < 0) {
-      throw badRequest(`model '${config.name}' has no output '${output.name}' (outputs: ${config.outputs.map((s) => s.name).join(', ')})`, [{ path: `/outputs/${i}/name`, message: 'unknown output' }], 'unknown_output');
+      throw badRequest(
+        `model '${config.name}' has no output '${output.name}' (outputs: ${config.outputs.map((s) => s.name).join(', ')})`,
+        [{ path: `/outputs/${i}/name`, message: 'unknown output' }],
+        'unknown_output',
+      );
     }
     const classification = output.parameters?.classification as number | undefined;
     return {
@@ -142,17 +208,35 @@ function planOutputs(request: InferenceRequest, served: ServedVersion): OutputPl
   });
 }
 
-function encodeResponse(request: InferenceRequest, served: ServedVersion, plan: OutputPlan[], outputs: { shape: number[]; values: unknown }[]): Reply {
+function encodeResponse(
+  request: InferenceRequest,
+  served: ServedVersion,
+  plan: OutputPlan[],
+  outputs: { shape: number[]; values: unknown }[],
+): Reply {
   const chunks: Uint8Array[] = [];
   const encoded: ResponseOutput[] = plan.map((p) => {
     const tensor = outputs[p.index];
     if (!tensor) throw new HttpError(500, 'internal_error', `model produced ${outputs.length} outputs, config declares output '${p.name}'`);
-    const top = p.classification ? classify(tensor.values as ArrayLike<number>, tensor.shape, p.classification, served.config.labels) : undefined;
-    const { output, bytes } = encodeOutput(p.name, p.datatype, top?.shape ?? tensor.shape, (top?.values ?? tensor.values) as never, p.binary);
+    const top = p.classification
+      ? classify(tensor.values as ArrayLike<number>, tensor.shape, p.classification, served.config.labels)
+      : undefined;
+    const { output, bytes } = encodeOutput(
+      p.name,
+      p.datatype,
+      top?.shape ?? tensor.shape,
+      (top?.values ?? tensor.values) as never,
+      p.binary,
+    );
     if (bytes) chunks.push(bytes);
     return output;
   });
-  const body: InferenceResponse = { model_name: served.name, model_version: served.version, ...(request.id !== undefined ? { id: request.id } : {}), outputs: encoded };
+  const body: InferenceResponse = {
+    model_name: served.name,
+    model_version: served.version,
+    ...(request.id !== undefined ? { id: request.id } : {}),
+    outputs: encoded,
+  };
   if (!chunks.length) return json(body);
   const { body: bytes, headerLength } = encodeBinaryBody(body, chunks);
   return bytesReply(bytes, 200, { 'content-type': 'application/octet-stream', [HEADER_LENGTH_HEADER]: String(headerLength) });

@@ -15,98 +15,115 @@ import { checkJsonDepth, mediaType } from '../http/body';
 type Schemas = components['schemas'];
 
 export const registryRoutes: RouteTable = {
-    listModels: ({ state, query }) => {
-      const models = state.models.modelNames().map((name) => modelView(state.models, name))
-        .filter((m) => (query.task === undefined || m.task === query.task)
-          && (query.tag === undefined || m.tags.includes(query.tag))
-          && (query.status === undefined || m.status === query.status));
-      return json(paginate(models, (m) => m.name, query));
-    },
+  listModels: ({ state, query }) => {
+    const models = state.models
+      .modelNames()
+      .map((name) => modelView(state.models, name))
+      .filter(
+        (m) =>
+          (query.task === undefined || m.task === query.task) &&
+          (query.tag === undefined || m.tags.includes(query.tag)) &&
+          (query.status === undefined || m.status === query.status),
+      );
+    return json(paginate(models, (m) => m.name, query));
+  },
 
-    createModel: async ({ state, body }) => {
-      const request = body as Schemas['ModelCreate'];
-      if (state.models.has(request.name)) throw conflict(`a model named '${request.name}' already exists`, 'model_exists');
-      const now = new Date().toISOString();
-      const config: ModelConfig = {
-        name: request.name,
-        task: request.task,
-        ...(request.description !== undefined ? { description: request.description } : {}),
-        labels: request.labels ?? [],
-        tags: request.tags ?? [],
-        ...(request.batching ? { batching: request.batching } : {}),
-        aliases: {},
-        created_at: now,
-        updated_at: now,
-      };
-      try {
-        await state.models.createModel(config);
-      } catch (error) {
-        if (error instanceof NameTakenError) throw conflict(`a model named '${request.name}' already exists`, 'model_exists');
-        throw error;
-      }
-      return json(modelView(state.models, request.name), 201);
-    },
+  createModel: async ({ state, body }) => {
+    const request = body as Schemas['ModelCreate'];
+    if (state.models.has(request.name)) throw conflict(`a model named '${request.name}' already exists`, 'model_exists');
+    const now = new Date().toISOString();
+    const config: ModelConfig = {
+      name: request.name,
+      task: request.task,
+      ...(request.description !== undefined ? { description: request.description } : {}),
+      labels: request.labels ?? [],
+      tags: request.tags ?? [],
+      ...(request.batching ? { batching: request.batching } : {}),
+      aliases: {},
+      created_at: now,
+      updated_at: now,
+    };
+    try {
+      await state.models.createModel(config);
+    } catch (error) {
+      if (error instanceof NameTakenError) throw conflict(`a model named '${request.name}' already exists`, 'model_exists');
+      throw error;
+    }
+    return json(modelView(state.models, request.name), 201);
+  },
 
-    getModel: ({ state, params }) => json(modelView(state.models, params.model_name!)),
+  getModel: ({ state, params }) => json(modelView(state.models, params.model_name!)),
 
-    updateModel: async ({ state, params, body }) => {
-      const patch = body as Schemas['ModelUpdate'];
-      await state.models.updateConfig(params.model_name!, (config) => ({ ...config, ...patch }));
-      return json(modelView(state.models, params.model_name!));
-    },
+  updateModel: async ({ state, params, body }) => {
+    const patch = body as Schemas['ModelUpdate'];
+    await state.models.updateConfig(params.model_name!, (config) => ({ ...config, ...patch }));
+    return json(modelView(state.models, params.model_name!));
+  },
 
-    deleteModel: async ({ state, params }) => {
-      await state.models.deleteModel(params.model_name!);
-      return new Response(null, { status: 204 });
-    },
+  deleteModel: async ({ state, params }) => {
+    await state.models.deleteModel(params.model_name!);
+    return new Response(null, { status: 204 });
+  },
 
-    listVersions: ({ state, params, query }) =>
-      json(paginate(state.models.versions(params.model_name!).map((v) => versionView(state.models, v)), (v) => v.version, query)),
+  listVersions: ({ state, params, query }) =>
+    json(
+      paginate(
+        state.models.versions(params.model_name!).map((v) => versionView(state.models, v)),
+        (v) => v.version,
+        query,
+      ),
+    ),
 
-    uploadVersion,
+  uploadVersion,
 
-    getVersion: ({ state, params }) => json(versionView(state.models, state.models.exactVersion(params.model_name!, params.version!))),
+  getVersion: ({ state, params }) => json(versionView(state.models, state.models.exactVersion(params.model_name!, params.version!))),
 
-    deleteVersion: async ({ state, params }) => {
-      await state.models.deleteVersion(params.model_name!, Number(params.version));
-      return new Response(null, { status: 204 });
-    },
+  deleteVersion: async ({ state, params }) => {
+    await state.models.deleteVersion(params.model_name!, Number(params.version));
+    return new Response(null, { status: 204 });
+  },
 
-    loadVersion: async ({ state, params }) => {
-      const [served] = await state.models.load(params.model_name!, String(Number(params.version)));
-      return json(versionView(state.models, served!));
-    },
+  loadVersion: async ({ state, params }) => {
+    const [served] = await state.models.load(params.model_name!, String(Number(params.version)));
+    return json(versionView(state.models, served!));
+  },
 
-    unloadVersion: ({ state, params }) => {
-      const [served] = state.models.unload(params.model_name!, String(Number(params.version)));
-      return json(versionView(state.models, served!));
-    },
+  unloadVersion: ({ state, params }) => {
+    const [served] = state.models.unload(params.model_name!, String(Number(params.version)));
+    return json(versionView(state.models, served!));
+  },
 
-    listAliases: ({ state, params }) => {
-      const config = state.models.config(params.model_name!);
-      return json({ data: Object.entries(config.aliases ?? {}).map(([name, targets]) => ({ model: config.name, name, targets })) });
-    },
+  listAliases: ({ state, params }) => {
+    const config = state.models.config(params.model_name!);
+    return json({ data: Object.entries(config.aliases ?? {}).map(([name, targets]) => ({ model: config.name, name, targets })) });
+  },
 
-    setAlias: async ({ state, params, body }) => {
-      const request = body as Schemas['AliasSet'];
-      const targets: AliasTarget[] = request.targets ?? [{ version: request.version!, weight: 100 }];
-      const versions = targets.map((t) => t.version);
-      if (new Set(versions).size !== versions.length) throw badRequest('each version may appear once in an alias', [{ path: '/targets', message: 'duplicate version' }]);
-      const saved = await state.models.setAlias(params.model_name!, params.alias!, targets);
-      return json({ model: params.model_name, name: params.alias, targets: saved });
-    },
+  setAlias: async ({ state, params, body }) => {
+    const request = body as Schemas['AliasSet'];
+    const targets: AliasTarget[] = request.targets ?? [{ version: request.version!, weight: 100 }];
+    const versions = targets.map((t) => t.version);
+    if (new Set(versions).size !== versions.length)
+      throw badRequest('each version may appear once in an alias', [{ path: '/targets', message: 'duplicate version' }]);
+    const saved = await state.models.setAlias(params.model_name!, params.alias!, targets);
+    return json({ model: params.model_name, name: params.alias, targets: saved });
+  },
 
-    deleteAlias: async ({ state, params }) => {
-      await state.models.deleteAlias(params.model_name!, params.alias!);
-      return new Response(null, { status: 204 });
-    },
+  deleteAlias: async ({ state, params }) => {
+    await state.models.deleteAlias(params.model_name!, params.alias!);
+    return new Response(null, { status: 204 });
+  },
 };
 
 async function uploadVersion({ state, params, request, rawBody }: RequestContext): Promise<Reply> {
   const name = params.model_name!;
   const model = state.models.config(name); // 404 before any work
   const type = mediaType(request)!;
-  const { files, metadata } = await filesOfUpload(type, rawBody!, request.headers.get('content-type') ?? '', state.options.maxUploadBytes * 4);
+  const { files, metadata } = await filesOfUpload(
+    type,
+    rawBody!,
+    request.headers.get('content-type') ?? '',
+    state.options.maxUploadBytes * 4,
+  );
   const meta = checkMetadata(metadata);
   const staged = await state.models.repository.stagingDir(name);
   try {
@@ -114,7 +131,8 @@ async function uploadVersion({ state, params, request, rawBody }: RequestContext
     const inspected = await inspectUpload(state.runtime, staged, paths, model, meta);
     const info = { ...inspected.info, ...(meta.metrics ? { metrics: meta.metrics } : {}) };
     // The first version of a model without a declared signature defines it.
-    if (!model.inputs) await state.models.updateConfig(name, (c) => ({ ...c, platform: info.platform, inputs: info.inputs, outputs: info.outputs }));
+    if (!model.inputs)
+      await state.models.updateConfig(name, (c) => ({ ...c, platform: info.platform, inputs: info.inputs, outputs: info.outputs }));
     const served = await state.models.addVersion(name, staged, info, inspected.loaded);
     return json(versionView(state.models, served), 201);
   } catch (error) {
@@ -130,10 +148,14 @@ function checkMetadata(metadata: unknown): Schemas['VersionUploadMetadata'] {
   const details = [];
   if (typeof m !== 'object' || m === null || Array.isArray(m)) details.push({ path: '/metadata', message: 'must be an object' });
   else {
-    for (const key of Object.keys(m)) if (!['metrics', 'signature', 'tags'].includes(key)) details.push({ path: `/metadata/${key}`, message: 'is not allowed' });
-    if (m.metrics !== undefined && (typeof m.metrics !== 'object' || m.metrics === null || Array.isArray(m.metrics))) details.push({ path: '/metadata/metrics', message: 'must be an object' });
-    if (m.signature !== undefined && typeof m.signature !== 'string') details.push({ path: '/metadata/signature', message: 'must be a string' });
-    if (m.tags !== undefined && !(Array.isArray(m.tags) && m.tags.every((t) => typeof t === 'string'))) details.push({ path: '/metadata/tags', message: 'must be an array of strings' });
+    for (const key of Object.keys(m))
+      if (!['metrics', 'signature', 'tags'].includes(key)) details.push({ path: `/metadata/${key}`, message: 'is not allowed' });
+    if (m.metrics !== undefined && (typeof m.metrics !== 'object' || m.metrics === null || Array.isArray(m.metrics)))
+      details.push({ path: '/metadata/metrics', message: 'must be an object' });
+    if (m.signature !== undefined && typeof m.signature !== 'string')
+      details.push({ path: '/metadata/signature', message: 'must be a string' });
+    if (m.tags !== undefined && !(Array.isArray(m.tags) && m.tags.every((t) => typeof t === 'string')))
+      details.push({ path: '/metadata/tags', message: 'must be an array of strings' });
   }
   if (details.length) throw badRequest('invalid upload metadata', details);
   return m as Schemas['VersionUploadMetadata'];
@@ -176,7 +198,9 @@ export function versionView(models: ModelManager, served: ServedVersion): Schema
     ...(info.metrics ? { metrics: info.metrics } : {}),
     ...(info.training ? { training: info.training } : {}),
     ...(info.signature ? { signature: info.signature } : {}),
-    ...(served.loaded ? { execution: { mode: served.loaded.execution, ...(served.loaded.executionNote ? { note: served.loaded.executionNote } : {}) } } : {}),
+    ...(served.loaded
+      ? { execution: { mode: served.loaded.execution, ...(served.loaded.executionNote ? { note: served.loaded.executionNote } : {}) } }
+      : {}),
     aliases: aliasesPointingAt(models.config(served.name), info.version),
     created_at: info.created_at!,
   };

@@ -10,9 +10,15 @@ type LoadRequest = components['schemas']['RepositoryLoadRequest'] | undefined;
 export const repositoryRoutes: RouteTable = {
   repositoryIndex: ({ state, body }) => {
     const readyOnly = (body as { ready?: boolean } | undefined)?.ready === true;
-    return json(state.models.all().filter((v) => !readyOnly || v.state === 'READY').map(indexEntry));
+    return json(
+      state.models
+        .all()
+        .filter((v) => !readyOnly || v.state === 'READY')
+        .map(indexEntry),
+    );
   },
-  repositoryLoad: async (context) => json((await context.state.models.load(context.params.model_name!, requestedVersion(context))).map(indexEntry)),
+  repositoryLoad: async (context) =>
+    json((await context.state.models.load(context.params.model_name!, requestedVersion(context))).map(indexEntry)),
   repositoryUnload: (context) => json(context.state.models.unload(context.params.model_name!, requestedVersion(context)).map(indexEntry)),
 };
 

@@ -21,15 +21,50 @@ function prometheus({ state }: RequestContext): string {
     for (const [v, extra, value] of rows) lines.push(`${name}{model="${v.name}",version="${v.version}"${extra}} ${value}`);
   };
   const versions = state.models.all();
-  metric('modelport_inference_requests_total', 'counter', 'Inference requests by outcome.', versions.flatMap((v) => [
-    [v, ',outcome="success"', v.stats.success.count] as [ServedVersion, string, number],
-    [v, ',outcome="failure"', v.stats.fail.count] as [ServedVersion, string, number],
-  ]));
-  metric('modelport_inference_samples_total', 'counter', 'Samples inferred (a batch of n counts n).', versions.map((v) => [v, '', v.stats.inferenceCount]));
-  metric('modelport_model_executions_total', 'counter', 'Model executions (batches).', versions.map((v) => [v, '', v.stats.executionCount]));
-  metric('modelport_inference_request_seconds_total', 'counter', 'Time spent on successful requests.', versions.map((v) => [v, '', v.stats.success.ns / 1e9]));
-  metric('modelport_queue_seconds_total', 'counter', 'Time requests waited for a batch.', versions.map((v) => [v, '', v.stats.queue.ns / 1e9]));
-  metric('modelport_compute_seconds_total', 'counter', 'Time spent running the model.', versions.map((v) => [v, '', v.stats.compute.ns / 1e9]));
-  metric('modelport_model_ready', 'gauge', '1 when the version is loaded and serving.', versions.map((v) => [v, '', v.state === 'READY' ? 1 : 0]));
+  metric(
+    'modelport_inference_requests_total',
+    'counter',
+    'Inference requests by outcome.',
+    versions.flatMap((v) => [
+      [v, ',outcome="success"', v.stats.success.count] as [ServedVersion, string, number],
+      [v, ',outcome="failure"', v.stats.fail.count] as [ServedVersion, string, number],
+    ]),
+  );
+  metric(
+    'modelport_inference_samples_total',
+    'counter',
+    'Samples inferred (a batch of n counts n).',
+    versions.map((v) => [v, '', v.stats.inferenceCount]),
+  );
+  metric(
+    'modelport_model_executions_total',
+    'counter',
+    'Model executions (batches).',
+    versions.map((v) => [v, '', v.stats.executionCount]),
+  );
+  metric(
+    'modelport_inference_request_seconds_total',
+    'counter',
+    'Time spent on successful requests.',
+    versions.map((v) => [v, '', v.stats.success.ns / 1e9]),
+  );
+  metric(
+    'modelport_queue_seconds_total',
+    'counter',
+    'Time requests waited for a batch.',
+    versions.map((v) => [v, '', v.stats.queue.ns / 1e9]),
+  );
+  metric(
+    'modelport_compute_seconds_total',
+    'counter',
+    'Time spent running the model.',
+    versions.map((v) => [v, '', v.stats.compute.ns / 1e9]),
+  );
+  metric(
+    'modelport_model_ready',
+    'gauge',
+    '1 when the version is loaded and serving.',
+    versions.map((v) => [v, '', v.state === 'READY' ? 1 : 0]),
+  );
   return `${lines.join('\n')}\n`;
 }

@@ -23,9 +23,10 @@ export const PACKAGE_VERSION: string = JSON.parse(readFileSync(path.join(PACKAGE
 /** True when running from the tsup bundle rather than the TypeScript sources. */
 export const RUNNING_BUILT = !import.meta.url.endsWith('.ts');
 /** The contract: the package ships a copy (written by its build); a source checkout reads the repository's own. */
-export const SPEC_PATH = RUNNING_BUILT || !existsSync(path.join(PACKAGE_ROOT, '..', 'openapi.yaml'))
-  ? path.join(PACKAGE_ROOT, 'openapi.yaml')
-  : path.join(PACKAGE_ROOT, '..', 'openapi.yaml');
+export const SPEC_PATH =
+  RUNNING_BUILT || !existsSync(path.join(PACKAGE_ROOT, '..', 'openapi.yaml'))
+    ? path.join(PACKAGE_ROOT, 'openapi.yaml')
+    : path.join(PACKAGE_ROOT, '..', 'openapi.yaml');
 export const BUNDLED_MODELS_DIR = path.join(PACKAGE_ROOT, 'models');
 export const TRAINING_WORKER = RUNNING_BUILT
   ? path.join(PACKAGE_ROOT, 'dist', 'training', 'worker.js')

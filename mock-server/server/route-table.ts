@@ -26,7 +26,10 @@ const eager: RouteTable = {
 
 async function loadOtherRoutes(): Promise<RouteTable> {
   const [registry, training, evaluations, explanations] = await Promise.all([
-    import('../routes/registry'), import('../routes/training'), import('../routes/evaluations'), import('../routes/explanations'),
+    import('../routes/registry'),
+    import('../routes/training'),
+    import('../routes/evaluations'),
+    import('../routes/explanations'),
   ]);
   return { ...registry.registryRoutes, ...training.trainingRoutes, ...evaluations.evaluationRoutes, ...explanations.explanationRoutes };
 }
@@ -42,10 +45,11 @@ export function routeTable(contract: Contract): RouteTable {
 /** A route for each of `ids` that loads the other route modules on first use. */
 function lazyRoutes(ids: string[]): RouteTable {
   let loaded: Promise<RouteTable> | undefined;
-  const table = () => (loaded ??= loadOtherRoutes().then((routes) => {
-    checkRoutes(ids, routes);
-    return routes;
-  }));
+  const table = () =>
+    (loaded ??= loadOtherRoutes().then((routes) => {
+      checkRoutes(ids, routes);
+      return routes;
+    }));
   return Object.fromEntries(ids.map((id) => [id, async (context) => (await table())[id]!(context)]));
 }
 

@@ -26,10 +26,19 @@ export class FaultInjector {
       try {
         pattern = new RegExp(request.path);
       } catch (error) {
-        throw badRequest(`path is not a valid regular expression: ${(error as Error).message}`, [{ path: '/path', message: 'invalid regular expression' }]);
+        throw badRequest(`path is not a valid regular expression: ${(error as Error).message}`, [
+          { path: '/path', message: 'invalid regular expression' },
+        ]);
       }
     }
-    const fault: ActiveFault = { ...request, id: randomUUID().slice(0, 8), probability: request.probability ?? 1, fired: 0, ...(request.count !== undefined ? { remaining: request.count } : {}), pattern };
+    const fault: ActiveFault = {
+      ...request,
+      id: randomUUID().slice(0, 8),
+      probability: request.probability ?? 1,
+      fired: 0,
+      ...(request.count !== undefined ? { remaining: request.count } : {}),
+      pattern,
+    };
     this.faults.push(fault);
     return view(fault);
   }

@@ -28,12 +28,14 @@ export class Journal {
 
   list(filter: JournalFilter): JournalEntry[] {
     const limit = filter.limit === undefined ? undefined : Number(filter.limit);
-    const found = this.entries.filter((e) =>
-      (filter.operation === undefined || e.operation === filter.operation)
-      && (filter.method === undefined || e.method === filter.method.toUpperCase())
-      && (filter.path === undefined || e.path.includes(filter.path))
-      && (filter.model === undefined || e.model === filter.model)
-      && (filter.status === undefined || e.status === Number(filter.status)));
+    const found = this.entries.filter(
+      (e) =>
+        (filter.operation === undefined || e.operation === filter.operation) &&
+        (filter.method === undefined || e.method === filter.method.toUpperCase()) &&
+        (filter.path === undefined || e.path.includes(filter.path)) &&
+        (filter.model === undefined || e.model === filter.model) &&
+        (filter.status === undefined || e.status === Number(filter.status)),
+    );
     return limit === undefined ? found : found.slice(-limit);
   }
 
