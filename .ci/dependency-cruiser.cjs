@@ -7,20 +7,22 @@
 // The server's layers, bottom to top. This list mirrors mock-server/ARCHITECTURE.md: change
 // both together. A module may import from its own layer and from the layers below it, never
 // from a layer above. Paths are relative to mock-server/; a path ending in '/' is a folder, any
-// other path is one file, and a file named in one layer leaves its folder's layer (http/app.ts is
-// assembly, the rest of http/ primitives). Every server module must be in a layer.
+// other path is one file, and a file named in one layer leaves its folder's layer (server/state.ts
+// and server/context.ts are below the middleware, the rest of server/ is assembly). Every server module must be in a layer.
 const LAYERS = [
-  { name: 'foundation', paths: ['server/package-paths.ts', 'contract/'] },
+  { name: 'foundation', paths: ['server/package-paths.ts'] },
   { name: 'http primitives', paths: ['http/'] },
-  { name: 'runtime and registry', paths: ['runtime/', 'registry/'] },
+  { name: 'contract', paths: ['contract/'] },
+  { name: 'registry', paths: ['registry/'] },
+  { name: 'runtime', paths: ['runtime/'] },
   { name: 'serving', paths: ['serving/'] },
   { name: 'datasets', paths: ['datasets/'] },
   { name: 'domain services', paths: ['evaluation/', 'training/', 'jobs/', 'explain/'] },
-  { name: 'access and test controls', paths: ['auth/', 'test-controls/'] },
+  { name: 'access, test controls and pages', paths: ['auth/', 'test-controls/', 'pages/'] },
+  { name: 'state', paths: ['server/state.ts', 'server/context.ts'] },
   { name: 'middleware', paths: ['middleware/'] },
   { name: 'routes', paths: ['routes/'] },
-  { name: 'assembly', paths: ['http/app.ts', 'http/node-adapter.ts', 'server/'] },
-  { name: 'pages', paths: ['pages/'] },
+  { name: 'assembly', paths: ['server/'] },
   { name: 'cli', paths: ['cli/', 'bin/'] },
   { name: 'entry points', paths: ['index.ts', 'msw.ts', 'testing.ts', 'tsup.config.ts', 'vitest.d.ts'] },
 ];

@@ -16,7 +16,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,7 +26,7 @@ import { Modelport } from '../src/index';
 import { cannon, sequential, summarise, type LoadResult, type Target } from './lib/load';
 import { payloads, INFER_PATH } from './lib/payloads';
 import { freePort, runChild, startChild, type Child } from './lib/procs';
-import { contentionWindow } from './lib/contention';
+import { contentionWindow, processStats } from './lib/contention';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BENCH = path.join(ROOT, 'bench');
@@ -597,16 +597,7 @@ function trainingWorkerCpu(serverPid: number): () => number | undefined {
   const ticks = () => {
     try {
       let sum = 0;
-      for (const entry of readdirSync('/proc')) {
-        if (!/^\d+$/.test(entry)) continue;
-        try {
-          const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-          const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-          if (Number(fields[1]) === serverPid) sum += Number(fields[11]) + Number(fields[12]);
-        } catch {
-          // exited meanwhile
-        }
-      }
+      for (const { fields } of processStats()) if (Number(fields[1]) === serverPid) sum += Number(fields[11]) + Number(fields[12]);
       return sum;
     } catch {
       return undefined;

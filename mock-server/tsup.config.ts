@@ -7,7 +7,7 @@ export default defineConfig([
     entry: { index: 'index.ts', msw: 'msw.ts', testing: 'testing.ts' },
     format: ['esm', 'cjs'],
     dts: true,
-    
+
     shims: true,
     target: 'node20',
     platform: 'node',

@@ -67,14 +67,25 @@ export class APIError extends ModelportError {
     const code = typeof parsed?.code === 'string' ? parsed.code : undefined;
     const init: APIErrorInit = { code, details: parsed?.details, requestId, headers, body };
     switch (status) {
-      case 400: case 413: case 415: case 422: return new BadRequestError(text, { ...init, status });
-      case 401: return new AuthenticationError(text, init);
-      case 403: return new PermissionDeniedError(text, init);
-      case 404: return new NotFoundError(text, init);
-      case 409: return new ConflictError(text, init);
-      case 429: return new RateLimitError(text, init);
-      case 503: return new ServiceUnavailableError(text, init);
-      default: return status >= 500 ? new InternalServerError(text, { ...init, status }) : new APIError(text, { ...init, status });
+      case 400:
+      case 413:
+      case 415:
+      case 422:
+        return new BadRequestError(text, { ...init, status });
+      case 401:
+        return new AuthenticationError(text, init);
+      case 403:
+        return new PermissionDeniedError(text, init);
+      case 404:
+        return new NotFoundError(text, init);
+      case 409:
+        return new ConflictError(text, init);
+      case 429:
+        return new RateLimitError(text, init);
+      case 503:
+        return new ServiceUnavailableError(text, init);
+      default:
+        return status >= 500 ? new InternalServerError(text, { ...init, status }) : new APIError(text, { ...init, status });
     }
   }
 }
@@ -175,7 +186,10 @@ export class TimeoutError extends APIError {
 /** A training job that did not succeed (failed or cancelled); `job` says why. */
 export class TrainingJobError extends ModelportError {
   override name = 'TrainingJobError';
-  constructor(message: string, readonly job: { id: string; status: string; error?: string | undefined }) {
+  constructor(
+    message: string,
+    readonly job: { id: string; status: string; error?: string | undefined },
+  ) {
     super(message);
   }
 }

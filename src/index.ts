@@ -15,7 +15,16 @@ export type * from './types';
 // The wire codecs and generated contract types, public so that servers and tools (the
 // @modelport/server package among them) encode tensors exactly as the SDK does.
 export {
-  DATATYPE_SIZE, HEADER_LENGTH_HEADER, elementCount, encodeBinaryBody, float16BitsToFloat32, float32ToFloat16Bits, fromBytes,
-  splitBinaryBody, toBytes, type ByteArray, type Datatype,
+  DATATYPE_SIZE,
+  HEADER_LENGTH_HEADER,
+  elementCount,
+  encodeBinaryBody,
+  float16BitsToFloat32,
+  float32ToFloat16Bits,
+  fromBytes,
+  splitBinaryBody,
+  toBytes,
+  type ByteArray,
+  type Datatype,
 } from './core/binary';
 export type { components, operations, paths } from './generated/openapi';

@@ -105,7 +105,6 @@ async function expectError(response: Response, status: number, code: string) {
 }
 
 const bytesOf = (view: ArrayBufferView) => new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-const output = (response: { outputs: { name: string }[] }, name: string) => response.outputs.find((o) => o.name === name)!;
 const plain = (data: unknown) => Array.from(data as ArrayLike<unknown>);
 
 /** What the Dense layer computes in float32: y = x · KERNEL + BIAS, row by row. */
@@ -120,9 +119,6 @@ function affine(x: number[]): number[] {
   }
   return y;
 }
-
-/** Nearest half-precision value. */
-const half = (v: number) => float16BitsToFloat32(float32ToFloat16Bits(v));
 
 // ---- the repository ----
 
@@ -662,8 +658,8 @@ describe('float32 ↔ FP16 bits', () => {
   it('every half survives float16 → float32 → float16, NaN stays NaN', () => {
     for (let h = 0; h <= 0xffff; h++) {
       const value = float16BitsToFloat32(h);
-      const isNaN = (h & 0x7c00) === 0x7c00 && (h & 0x3ff) !== 0;
-      if (isNaN) expect(Number.isNaN(value) && Number.isNaN(float16BitsToFloat32(float32ToFloat16Bits(value)))).toBe(true);
+      const nan = (h & 0x7c00) === 0x7c00 && (h & 0x3ff) !== 0;
+      if (nan) expect(Number.isNaN(value) && Number.isNaN(float16BitsToFloat32(float32ToFloat16Bits(value)))).toBe(true);
       else if (float32ToFloat16Bits(value) !== h) expect(float32ToFloat16Bits(value)).toBe(h);
     }
   });

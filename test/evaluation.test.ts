@@ -7,7 +7,15 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BadRequestError, ConflictError, EvaluationFailedError, Modelport, NotFoundError, type Evaluation, type EvaluationResult } from '../src/index';
+import {
+  BadRequestError,
+  ConflictError,
+  EvaluationFailedError,
+  Modelport,
+  NotFoundError,
+  type Evaluation,
+  type EvaluationResult,
+} from '../src/index';
 import { ConfusionMatrix, LossAccumulator, percentile } from '../mock-server/evaluation/metrics';
 import { BUNDLED } from './helpers/data-dir';
 import { kill, startChildServer } from './helpers/child-server';
@@ -20,8 +28,12 @@ const recorded = async (model: string) => JSON.parse(await readFile(path.join(BU
 
 describe('metrics, computed by hand', () => {
   // rows = true class, columns = predicted; 8 samples, 3 classes.
-  const matrix = [[2, 1, 0], [0, 1, 1], [0, 1, 2]];
-  const truths = matrix.flatMap((row, t) => row.flatMap((count, p) => Array(count).fill(t)));
+  const matrix = [
+    [2, 1, 0],
+    [0, 1, 1],
+    [0, 1, 2],
+  ];
+  const truths = matrix.flatMap((row, t) => row.flatMap((count) => Array(count).fill(t)));
   const predictions = matrix.flatMap((row) => row.flatMap((count, p) => Array(count).fill(p)));
 
   it('confusion matrix, per-class precision, recall and F1, macro and weighted averages', () => {
@@ -31,7 +43,11 @@ describe('metrics, computed by hand', () => {
     expect(report.correct).toBe(5);
     fraction(report.accuracy, 5 / 8);
     // a: TP 2, predicted 2, support 3.  b: TP 1, predicted 3, support 2.  c: TP 2, predicted 3, support 3.
-    expect(report.perClass.map((m) => [m.label, m.support, m.predicted])).toEqual([['a', 3, 2], ['b', 2, 3], ['c', 3, 3]]);
+    expect(report.perClass.map((m) => [m.label, m.support, m.predicted])).toEqual([
+      ['a', 3, 2],
+      ['b', 2, 3],
+      ['c', 3, 3],
+    ]);
     fraction(report.perClass[0]!.precision, 1);
     fraction(report.perClass[0]!.recall, 2 / 3);
     fraction(report.perClass[0]!.f1, 4 / 5); // 2·1·(2/3) / (1 + 2/3)
@@ -63,7 +79,12 @@ describe('metrics, computed by hand', () => {
     fraction(report.weighted.recall, 2 / 3);
     fraction(report.weighted.f1, 4 / 5);
     const empty = new ConfusionMatrix(2).report(['a', 'b']);
-    expect(empty).toMatchObject({ samples: 0, accuracy: 0, macro: { precision: 0, recall: 0, f1: 0, classes: 0 }, weighted: { precision: 0, recall: 0, f1: 0 } });
+    expect(empty).toMatchObject({
+      samples: 0,
+      accuracy: 0,
+      macro: { precision: 0, recall: 0, f1: 0, classes: 0 },
+      weighted: { precision: 0, recall: 0, f1: 0 },
+    });
   });
 
   it('cross-entropy: natural log of the clipped probability, or of softmax when the output is not a distribution', () => {
@@ -100,20 +121,57 @@ describe('evaluations on the real runtime', () => {
   afterAll(() => env?.remove());
 
   it('a hand-made dataset through the iris model gives exactly the hand-computed metrics', async () => {
-    const { records, samples } = realise(groups, [[2, 1, 0], [0, 1, 1], [0, 1, 2]]);
+    const { records, samples } = realise(groups, [
+      [2, 1, 0],
+      [0, 1, 1],
+      [0, 1, 2],
+    ]);
     const dataset = await client.datasets.create({ name: 'hand-made', records, labels: IRIS_LABELS, task: 'tabular-classification' });
-    expect(dataset).toMatchObject({ name: 'hand-made', source: 'upload', format: 'jsonl', read_only: false, samples: 8, shape: [4], labels: IRIS_LABELS, class_counts: [3, 2, 3], size_bytes: 8 * 4 * 4 + 8 * 4 });
+    expect(dataset).toMatchObject({
+      name: 'hand-made',
+      source: 'upload',
+      format: 'jsonl',
+      read_only: false,
+      samples: 8,
+      shape: [4],
+      labels: IRIS_LABELS,
+      class_counts: [3, 2, 3],
+      size_bytes: 8 * 4 * 4 + 8 * 4,
+    });
 
     const job = await client.evaluations.create({ dataset: 'hand-made', models: [{ model: 'iris', version: 1 }], latency_samples: 8 });
-    expect(job).toMatchObject({ status: 'queued', progress: 0, dataset: 'hand-made', models: [{ model: 'iris', version: 1, requested: '1' }], batch_size: 250, latency_samples: 8, results: [] });
+    expect(job).toMatchObject({
+      status: 'queued',
+      progress: 0,
+      dataset: 'hand-made',
+      models: [{ model: 'iris', version: 1, requested: '1' }],
+      batch_size: 250,
+      latency_samples: 8,
+      results: [],
+    });
     const done = await job.wait();
     expect(done).toMatchObject({ id: job.id, status: 'succeeded', progress: 1 });
     const [result] = done.results as [EvaluationResult];
     expect(result).toMatchObject({ model: 'iris', version: 1, dataset: 'hand-made', samples: 8, correct: 5, probabilities: 'output' });
-    expect(result.confusion_matrix).toEqual({ labels: IRIS_LABELS, matrix: [[2, 1, 0], [0, 1, 1], [0, 1, 2]] });
+    expect(result.confusion_matrix).toEqual({
+      labels: IRIS_LABELS,
+      matrix: [
+        [2, 1, 0],
+        [0, 1, 1],
+        [0, 1, 2],
+      ],
+    });
     fraction(result.accuracy, 5 / 8);
-    expect(result.per_class.map((m) => [m.label, m.index, m.support, m.predicted])).toEqual([['setosa', 0, 3, 2], ['versicolor', 1, 2, 3], ['virginica', 2, 3, 3]]);
-    const expected = [[1, 2 / 3, 4 / 5], [1 / 3, 1 / 2, 2 / 5], [2 / 3, 2 / 3, 2 / 3]];
+    expect(result.per_class.map((m) => [m.label, m.index, m.support, m.predicted])).toEqual([
+      ['setosa', 0, 3, 2],
+      ['versicolor', 1, 2, 3],
+      ['virginica', 2, 3, 3],
+    ]);
+    const expected = [
+      [1, 2 / 3, 4 / 5],
+      [1 / 3, 1 / 2, 2 / 5],
+      [2 / 3, 2 / 3, 2 / 3],
+    ];
     result.per_class.forEach((m, c) => {
       fraction(m.precision, expected[c]![0]!);
       fraction(m.recall, expected[c]![1]!);
@@ -135,21 +193,40 @@ describe('evaluations on the real runtime', () => {
 
     const summaries = await client.evaluations.listForVersion('iris', 1);
     expect(summaries.data[0]).toEqual({
-      evaluation_id: job.id, model: 'iris', version: 1, dataset: 'hand-made', samples: 8,
-      accuracy: result.accuracy, loss: result.loss, macro_f1: result.macro.f1, weighted_f1: result.weighted.f1,
-      latency_p50_ms: result.latency_ms.per_sample!.p50, latency_p95_ms: result.latency_ms.per_sample!.p95,
-      size_bytes: result.size_bytes, finished_at: done.finished_at,
+      evaluation_id: job.id,
+      model: 'iris',
+      version: 1,
+      dataset: 'hand-made',
+      samples: 8,
+      accuracy: result.accuracy,
+      loss: result.loss,
+      macro_f1: result.macro.f1,
+      weighted_f1: result.weighted.f1,
+      latency_p50_ms: result.latency_ms.per_sample!.p50,
+      latency_p95_ms: result.latency_ms.per_sample!.p95,
+      size_bytes: result.size_bytes,
+      finished_at: done.finished_at,
     });
   });
 
   it('classes missing from a dataset score 0/0 = 0 and drop out of the macro average', async () => {
     // All three flowers are setosa; the model calls two of them setosa and one versicolor.
-    const { records } = realise(groups, [[2, 1, 0], [0, 0, 0], [0, 0, 0]]);
+    const { records } = realise(groups, [
+      [2, 1, 0],
+      [0, 0, 0],
+      [0, 0, 0],
+    ]);
     const csv = `f1,f2,f3,f4,label\n${records.map((r) => `${r.tensor.join(',')},${r.label}`).join('\n')}\n`;
     await client.datasets.create({ name: 'setosa-only', csv, labels: IRIS_LABELS });
-    const done = await (await client.evaluations.create({ dataset: 'setosa-only', models: [{ model: 'iris' }], latency_samples: 0 })).wait();
+    const done = await (
+      await client.evaluations.create({ dataset: 'setosa-only', models: [{ model: 'iris' }], latency_samples: 0 })
+    ).wait();
     const [result] = done.results as [EvaluationResult];
-    expect(result.confusion_matrix.matrix).toEqual([[2, 1, 0], [0, 0, 0], [0, 0, 0]]);
+    expect(result.confusion_matrix.matrix).toEqual([
+      [2, 1, 0],
+      [0, 0, 0],
+      [0, 0, 0],
+    ]);
     expect(result.per_class[1]).toMatchObject({ support: 0, predicted: 1, precision: 0, recall: 0, f1: 0 });
     expect(result.per_class[2]).toMatchObject({ support: 0, predicted: 0, precision: 0, recall: 0, f1: 0 });
     expect(result.macro.classes).toBe(2);
@@ -164,14 +241,26 @@ describe('evaluations on the real runtime', () => {
   it('the full mnist-holdout evaluation reproduces the accuracy recorded for digits (0.981) and digits-mlp (0.9405)', async () => {
     const stats = async () => (await (await fetch(`${env.server.url}/v2/models/digits/versions/1/stats`)).json()).model_stats[0];
     const before = await stats();
-    const job = await client.evaluations.create({ dataset: 'mnist-holdout', models: [{ model: 'digits', version: 'production' }, { model: 'digits-mlp', version: 1 }] });
+    const job = await client.evaluations.create({
+      dataset: 'mnist-holdout',
+      models: [
+        { model: 'digits', version: 'production' },
+        { model: 'digits-mlp', version: 1 },
+      ],
+    });
     const progress: number[] = [];
     const done = await job.wait({ onProgress: (e) => progress.push(e.progress) });
     expect(progress.every((p, i) => i === 0 || p >= progress[i - 1]!)).toBe(true);
-    expect(done.models).toEqual([{ model: 'digits', version: 1, requested: 'production' }, { model: 'digits-mlp', version: 1, requested: '1' }]);
+    expect(done.models).toEqual([
+      { model: 'digits', version: 1, requested: 'production' },
+      { model: 'digits-mlp', version: 1, requested: '1' },
+    ]);
     const [cnn, mlp] = done.results as [EvaluationResult, EvaluationResult];
     const holdout = await client.datasets.get('mnist-holdout');
-    for (const [result, model, correct] of [[cnn, 'digits', 1962], [mlp, 'digits-mlp', 1881]] as const) {
+    for (const [result, model, correct] of [
+      [cnn, 'digits', 1962],
+      [mlp, 'digits-mlp', 1881],
+    ] as const) {
       const metrics = (await recorded(model)).metrics;
       expect(result.accuracy).toBe(metrics.accuracy);
       expect(result.samples).toBe(2000);
@@ -189,15 +278,23 @@ describe('evaluations on the real runtime', () => {
     const after = await stats();
     expect(after.inference_count - before.inference_count).toBe(2000 + 60);
     expect(after.execution_count - before.execution_count).toBe(8 + 60);
-    console.log(`mnist-holdout: digits accuracy ${cnn.accuracy}, macro F1 ${cnn.macro.f1.toFixed(4)}, p50/p95 ${cnn.latency_ms.per_sample!.p50}/${cnn.latency_ms.per_sample!.p95} ms; digits-mlp accuracy ${mlp.accuracy}, macro F1 ${mlp.macro.f1.toFixed(4)}, p50/p95 ${mlp.latency_ms.per_sample!.p50}/${mlp.latency_ms.per_sample!.p95} ms`);
+    console.log(
+      `mnist-holdout: digits accuracy ${cnn.accuracy}, macro F1 ${cnn.macro.f1.toFixed(4)}, p50/p95 ${cnn.latency_ms.per_sample!.p50}/${cnn.latency_ms.per_sample!.p95} ms; digits-mlp accuracy ${mlp.accuracy}, macro F1 ${mlp.macro.f1.toFixed(4)}, p50/p95 ${mlp.latency_ms.per_sample!.p50}/${mlp.latency_ms.per_sample!.p95} ms`,
+    );
 
     const listed = await client.evaluations.list({ model: 'digits-mlp', status: 'succeeded' });
     expect(listed.data.map((e) => e.id)).toEqual([job.id]);
   });
 
   it('lists newest first with cursors, filters, and replays a create with the same idempotency key', async () => {
-    const first = await client.evaluations.create({ dataset: 'iris-holdout', models: [{ model: 'iris' }], latency_samples: 0 }, { idempotencyKey: 'eval-once' });
-    const again = await client.evaluations.create({ dataset: 'iris-holdout', models: [{ model: 'iris' }], latency_samples: 0 }, { idempotencyKey: 'eval-once' });
+    const first = await client.evaluations.create(
+      { dataset: 'iris-holdout', models: [{ model: 'iris' }], latency_samples: 0 },
+      { idempotencyKey: 'eval-once' },
+    );
+    const again = await client.evaluations.create(
+      { dataset: 'iris-holdout', models: [{ model: 'iris' }], latency_samples: 0 },
+      { idempotencyKey: 'eval-once' },
+    );
     expect(again.id).toBe(first.id);
     await first.wait();
     const all = await client.evaluations.list().toArray();
@@ -223,27 +320,65 @@ describe('datasets', () => {
   it('the built-in held-out splits always exist and are read-only', async () => {
     const names = (await client.datasets.list().toArray()).map((d) => d.name);
     expect(names).toEqual(expect.arrayContaining(['iris-holdout', 'mnist-holdout']));
-    expect(await client.datasets.get('mnist-holdout')).toMatchObject({ source: 'builtin', read_only: true, samples: 2000, shape: [28, 28, 1], labels: [...'0123456789'], task: 'image-classification' });
-    expect(await client.datasets.get('iris-holdout')).toMatchObject({ source: 'builtin', samples: 30, shape: [4], labels: IRIS_LABELS, class_counts: [10, 10, 10] });
+    expect(await client.datasets.get('mnist-holdout')).toMatchObject({
+      source: 'builtin',
+      read_only: true,
+      samples: 2000,
+      shape: [28, 28, 1],
+      labels: [...'0123456789'],
+      task: 'image-classification',
+    });
+    expect(await client.datasets.get('iris-holdout')).toMatchObject({
+      source: 'builtin',
+      samples: 30,
+      shape: [4],
+      labels: IRIS_LABELS,
+      class_counts: [10, 10, 10],
+    });
     await expect(client.datasets.delete('mnist-holdout')).rejects.toMatchObject({ status: 409, code: 'dataset_read_only' });
-    await expect(client.datasets.create({ name: 'iris-holdout', records: [{ tensor: [1], label: 'a' }] })).rejects.toMatchObject({ status: 409, code: 'dataset_exists' });
+    await expect(client.datasets.create({ name: 'iris-holdout', records: [{ tensor: [1], label: 'a' }] })).rejects.toMatchObject({
+      status: 409,
+      code: 'dataset_exists',
+    });
   });
 
   it('CSV with a header anywhere, CSV label-last, JSON lines; derived labels; list, get, delete', async () => {
-    const headed = await client.datasets.create({ name: 'label-first', csv: 'label,a,b\r\n2,0.5,1e-3\n10,"1",-2\n\n2,3,4\n', shape: [2, 1], description: 'tiny' });
-    expect(headed).toMatchObject({ format: 'csv', samples: 3, shape: [2, 1], labels: ['2', '10'], class_counts: [2, 1], description: 'tiny' });
+    const headed = await client.datasets.create({
+      name: 'label-first',
+      csv: 'label,a,b\r\n2,0.5,1e-3\n10,"1",-2\n\n2,3,4\n',
+      shape: [2, 1],
+      description: 'tiny',
+    });
+    expect(headed).toMatchObject({
+      format: 'csv',
+      samples: 3,
+      shape: [2, 1],
+      labels: ['2', '10'],
+      class_counts: [2, 1],
+      description: 'tiny',
+    });
     const plain = await client.datasets.create({ name: 'label-last', csv: '1,2,b\n3,4,a\n5,6,b\n' });
     expect(plain).toMatchObject({ samples: 3, shape: [2], labels: ['a', 'b'], class_counts: [1, 2] });
     const lines = await client.datasets.create({ name: 'lines', jsonl: '{"tensor":[1,2],"label":7}\n\n{"tensor":[3,4],"label":"7"}\n' });
     expect(lines).toMatchObject({ format: 'jsonl', samples: 2, labels: ['7'], class_counts: [2] });
     // Stored exactly: float32 on disk, read back in order.
     const stored = await readFile(path.join(env.dataDir, 'datasets', 'label-first', 'tensors.f32'));
-    expect(Array.from(new Float32Array(stored.buffer, stored.byteOffset, 6))).toEqual(Array.from(Float32Array.from([0.5, 1e-3, 1, -2, 3, 4])));
+    expect(Array.from(new Float32Array(stored.buffer, stored.byteOffset, 6))).toEqual(
+      Array.from(Float32Array.from([0.5, 1e-3, 1, -2, 3, 4])),
+    );
 
     const page = await client.datasets.list({ limit: 2 });
     expect(page.data.map((d) => d.name)).toEqual(['iris-holdout', 'iris-train']);
     expect(page.next_cursor).toEqual(expect.any(String));
-    expect((await client.datasets.list({ limit: 3 }).toArray()).map((d) => d.name)).toEqual(['iris-holdout', 'iris-train', 'label-first', 'label-last', 'lines', 'mnist-holdout', 'mnist-train']);
+    expect((await client.datasets.list({ limit: 3 }).toArray()).map((d) => d.name)).toEqual([
+      'iris-holdout',
+      'iris-train',
+      'label-first',
+      'label-last',
+      'lines',
+      'mnist-holdout',
+      'mnist-train',
+    ]);
     expect(await client.datasets.get('lines')).toEqual(lines);
     await client.datasets.delete('lines');
     await expect(client.datasets.get('lines')).rejects.toBeInstanceOf(NotFoundError);
@@ -251,19 +386,49 @@ describe('datasets', () => {
   });
 
   it.each([
-    ['an unterminated quote', 'text/csv', 'a,b,label\n1,"2,x\n', 'invalid_csv', [{ path: '/line/2/column/2', message: 'a quoted field must be one "..." holding no comma, quote or line break' }]],
-    ['a field that is not a number', 'text/csv', '1,2,a\n1,zwei,a\n', 'invalid_csv', [{ path: '/line/2/column/2', message: "'zwei' is not a number" }]],
-    ['rows of the wrong width', 'text/csv', 'x,y,label\n1,2,a\n1,2,3,a\n1,a\n', 'row_width_mismatch', [
-      { path: '/line/3', message: 'expected 3 fields (2 elements and a label, as the header says), found 4' },
-      { path: '/line/4', message: 'expected 3 fields (2 elements and a label, as the header says), found 2' },
-    ]],
-    ['records of the wrong width (JSON lines)', 'application/x-ndjson', '{"tensor":[1,2],"label":"a"}\n{"tensor":[1],"label":"a"}\n', 'row_width_mismatch', [{ path: '/line/2/tensor', message: 'has 1 elements; the first record has 2' }]],
-    ['bad JSON lines', 'application/jsonl', '{"tensor":[1,2],"label":"a"}\nnot json\n{"tensor":[[1],[2]],"label":"a","id":3}\n{"tensor":[1,2],"label":1.5}\n', 'invalid_json_lines', [
-      { path: '/line/2', message: expect.stringMatching(/^is not JSON: /) },
-      { path: '/line/3/id', message: 'is not allowed (a record has exactly "tensor" and "label")' },
-      { path: '/line/3/tensor/0', message: "must be a number (the tensor is flat; the dataset's shape says how to read it)" },
-      { path: '/line/4/label', message: 'must be a non-empty string or an integer' },
-    ]],
+    [
+      'an unterminated quote',
+      'text/csv',
+      'a,b,label\n1,"2,x\n',
+      'invalid_csv',
+      [{ path: '/line/2/column/2', message: 'a quoted field must be one "..." holding no comma, quote or line break' }],
+    ],
+    [
+      'a field that is not a number',
+      'text/csv',
+      '1,2,a\n1,zwei,a\n',
+      'invalid_csv',
+      [{ path: '/line/2/column/2', message: "'zwei' is not a number" }],
+    ],
+    [
+      'rows of the wrong width',
+      'text/csv',
+      'x,y,label\n1,2,a\n1,2,3,a\n1,a\n',
+      'row_width_mismatch',
+      [
+        { path: '/line/3', message: 'expected 3 fields (2 elements and a label, as the header says), found 4' },
+        { path: '/line/4', message: 'expected 3 fields (2 elements and a label, as the header says), found 2' },
+      ],
+    ],
+    [
+      'records of the wrong width (JSON lines)',
+      'application/x-ndjson',
+      '{"tensor":[1,2],"label":"a"}\n{"tensor":[1],"label":"a"}\n',
+      'row_width_mismatch',
+      [{ path: '/line/2/tensor', message: 'has 1 elements; the first record has 2' }],
+    ],
+    [
+      'bad JSON lines',
+      'application/jsonl',
+      '{"tensor":[1,2],"label":"a"}\nnot json\n{"tensor":[[1],[2]],"label":"a","id":3}\n{"tensor":[1,2],"label":1.5}\n',
+      'invalid_json_lines',
+      [
+        { path: '/line/2', message: expect.stringMatching(/^is not JSON: /) },
+        { path: '/line/3/id', message: 'is not allowed (a record has exactly "tensor" and "label")' },
+        { path: '/line/3/tensor/0', message: "must be a number (the tensor is flat; the dataset's shape says how to read it)" },
+        { path: '/line/4/label', message: 'must be a non-empty string or an integer' },
+      ],
+    ],
     ['no records', 'text/csv', '\n\n', 'empty_dataset', [{ path: '/', message: 'holds no records' }]],
   ])('refuses %s with 400 and details', async (_, type, body, code, details) => {
     const response = await raw(env.server, 'POST', `/v1/datasets?name=bad-${code}`, body, type);
@@ -274,18 +439,33 @@ describe('datasets', () => {
   });
 
   it('refuses labels outside the declared ones, a shape that does not fit, and other media types', async () => {
-    const unknown = await client.datasets.create({ name: 'flowers', labels: IRIS_LABELS, csv: '5.1,3.5,1.4,0.2,setosa\n6.3,3.3,6.0,2.5,rose\n7,3,5,2,tulip\n' }).catch((e) => e);
+    const unknown = await client.datasets
+      .create({ name: 'flowers', labels: IRIS_LABELS, csv: '5.1,3.5,1.4,0.2,setosa\n6.3,3.3,6.0,2.5,rose\n7,3,5,2,tulip\n' })
+      .catch((e) => e);
     expect(unknown).toBeInstanceOf(BadRequestError);
-    expect(unknown).toMatchObject({ code: 'unknown_label', details: [
-      { path: '/line/2/column/5', message: "label 'rose' is not one of the declared labels (setosa, versicolor, virginica)" },
-      { path: '/line/3/column/5', message: "label 'tulip' is not one of the declared labels (setosa, versicolor, virginica)" },
-    ] });
-    await expect(client.datasets.create({ name: 'flowers', shape: [3], records: [{ tensor: [1, 2], label: 'a' }] }))
-      .rejects.toMatchObject({ status: 400, code: 'shape_mismatch', details: [{ path: 'query/shape', message: 'must multiply to 2, the record width' }] });
-    await expect(client.datasets.create({ name: 'flowers', labels: ['a', 'a'], records: [{ tensor: [1], label: 'a' }] }))
-      .rejects.toMatchObject({ status: 400, details: [{ path: 'query/labels', message: "'a' is given twice" }] });
-    expect((await raw(env.server, 'POST', '/v1/datasets?name=flowers', '{"tensor":[1],"label":"a"}')).body).toMatchObject({ status: 415, code: 'unsupported_media_type' });
-    expect((await raw(env.server, 'POST', '/v1/datasets', '1,a', 'text/csv')).body).toMatchObject({ status: 400, details: [{ path: 'query/name', message: 'is required' }] });
+    expect(unknown).toMatchObject({
+      code: 'unknown_label',
+      details: [
+        { path: '/line/2/column/5', message: "label 'rose' is not one of the declared labels (setosa, versicolor, virginica)" },
+        { path: '/line/3/column/5', message: "label 'tulip' is not one of the declared labels (setosa, versicolor, virginica)" },
+      ],
+    });
+    await expect(client.datasets.create({ name: 'flowers', shape: [3], records: [{ tensor: [1, 2], label: 'a' }] })).rejects.toMatchObject({
+      status: 400,
+      code: 'shape_mismatch',
+      details: [{ path: 'query/shape', message: 'must multiply to 2, the record width' }],
+    });
+    await expect(
+      client.datasets.create({ name: 'flowers', labels: ['a', 'a'], records: [{ tensor: [1], label: 'a' }] }),
+    ).rejects.toMatchObject({ status: 400, details: [{ path: 'query/labels', message: "'a' is given twice" }] });
+    expect((await raw(env.server, 'POST', '/v1/datasets?name=flowers', '{"tensor":[1],"label":"a"}')).body).toMatchObject({
+      status: 415,
+      code: 'unsupported_media_type',
+    });
+    expect((await raw(env.server, 'POST', '/v1/datasets', '1,a', 'text/csv')).body).toMatchObject({
+      status: 400,
+      details: [{ path: 'query/name', message: 'is required' }],
+    });
     await expect(client.datasets.get('flowers')).rejects.toBeInstanceOf(NotFoundError);
   });
 });
@@ -301,31 +481,71 @@ describe('errors', () => {
   afterAll(() => env?.remove());
 
   it('unknown model, version, alias, dataset and evaluation are 404', async () => {
-    await expect(client.evaluations.create({ dataset: 'iris-holdout', models: [{ model: 'ghost' }] })).rejects.toMatchObject({ status: 404, code: 'model_not_found' });
-    await expect(client.evaluations.create({ dataset: 'iris-holdout', models: [{ model: 'iris', version: 9 }] })).rejects.toMatchObject({ status: 404, code: 'version_not_found' });
-    await expect(client.evaluations.create({ dataset: 'iris-holdout', models: [{ model: 'iris', version: 'nightly' }] })).rejects.toMatchObject({ status: 404, code: 'version_not_found' });
-    await expect(client.evaluations.create({ dataset: 'nope', models: [{ model: 'iris' }] })).rejects.toMatchObject({ status: 404, code: 'dataset_not_found' });
+    await expect(client.evaluations.create({ dataset: 'iris-holdout', models: [{ model: 'ghost' }] })).rejects.toMatchObject({
+      status: 404,
+      code: 'model_not_found',
+    });
+    await expect(client.evaluations.create({ dataset: 'iris-holdout', models: [{ model: 'iris', version: 9 }] })).rejects.toMatchObject({
+      status: 404,
+      code: 'version_not_found',
+    });
+    await expect(
+      client.evaluations.create({ dataset: 'iris-holdout', models: [{ model: 'iris', version: 'nightly' }] }),
+    ).rejects.toMatchObject({ status: 404, code: 'version_not_found' });
+    await expect(client.evaluations.create({ dataset: 'nope', models: [{ model: 'iris' }] })).rejects.toMatchObject({
+      status: 404,
+      code: 'dataset_not_found',
+    });
     await expect(client.evaluations.get('ev_000000000000')).rejects.toMatchObject({ status: 404, code: 'evaluation_not_found' });
     await expect(client.evaluations.listForVersion('iris', 7)).rejects.toMatchObject({ status: 404, code: 'version_not_found' });
     await expect(client.evaluations.listForVersion('ghost', 1)).rejects.toMatchObject({ status: 404, code: 'model_not_found' });
     await expect(client.datasets.get('nope')).rejects.toMatchObject({ status: 404, code: 'dataset_not_found' });
-    expect((await raw(env.server, 'GET', '/v1/evaluations/not-an-id')).body).toMatchObject({ status: 400, details: [{ path: 'path/evaluation_id' }] });
+    expect((await raw(env.server, 'GET', '/v1/evaluations/not-an-id')).body).toMatchObject({
+      status: 400,
+      details: [{ path: 'path/evaluation_id' }],
+    });
   });
 
   it('a dataset a model cannot take, a canary alias, a repeated target and an unloaded version are refused up front', async () => {
-    const incompatible = await client.evaluations.create({ dataset: 'mnist-holdout', models: [{ model: 'digits' }, { model: 'iris' }] }).catch((e) => e);
-    expect(incompatible).toMatchObject({ status: 400, code: 'incompatible_dataset', details: [
-      { path: '/models/1', message: "iris version 1 takes samples of shape [4] (4 elements); dataset 'mnist-holdout' records have 784" },
-      { path: '/models/1', message: "iris version 1 has no classes '0', '1', '2', '3', '4', … of dataset 'mnist-holdout' (its labels: setosa, versicolor, virginica)" },
-    ] });
-    const files = await Promise.all(['model.json', 'weights.bin'].map(async (name) => ({ name, data: new Uint8Array(await readFile(path.join(BUNDLED, 'iris', '1', name))) })));
+    const incompatible = await client.evaluations
+      .create({ dataset: 'mnist-holdout', models: [{ model: 'digits' }, { model: 'iris' }] })
+      .catch((e) => e);
+    expect(incompatible).toMatchObject({
+      status: 400,
+      code: 'incompatible_dataset',
+      details: [
+        { path: '/models/1', message: "iris version 1 takes samples of shape [4] (4 elements); dataset 'mnist-holdout' records have 784" },
+        {
+          path: '/models/1',
+          message:
+            "iris version 1 has no classes '0', '1', '2', '3', '4', … of dataset 'mnist-holdout' (its labels: setosa, versicolor, virginica)",
+        },
+      ],
+    });
+    const files = await Promise.all(
+      ['model.json', 'weights.bin'].map(async (name) => ({
+        name,
+        data: new Uint8Array(await readFile(path.join(BUNDLED, 'iris', '1', name))),
+      })),
+    );
     const second = await client.models.versions.upload('iris', { files });
-    await client.models.aliases.set('iris', 'canary', [{ version: 1, weight: 50 }, { version: second.version, weight: 50 }]);
-    const canary = await client.evaluations.create({ dataset: 'iris-holdout', models: [{ model: 'iris', version: 'canary' }] }).catch((e) => e);
-    expect(canary).toMatchObject({ status: 400, code: 'ambiguous_alias', details: [{ path: '/models/0/version', message: 'names a canary alias; give a version number' }] });
+    await client.models.aliases.set('iris', 'canary', [
+      { version: 1, weight: 50 },
+      { version: second.version, weight: 50 },
+    ]);
+    const canary = await client.evaluations
+      .create({ dataset: 'iris-holdout', models: [{ model: 'iris', version: 'canary' }] })
+      .catch((e) => e);
+    expect(canary).toMatchObject({
+      status: 400,
+      code: 'ambiguous_alias',
+      details: [{ path: '/models/0/version', message: 'names a canary alias; give a version number' }],
+    });
     await client.models.aliases.delete('iris', 'canary');
     await client.models.versions.delete('iris', second.version);
-    const repeated = await client.evaluations.create({ dataset: 'iris-holdout', models: [{ model: 'iris' }, { model: 'iris', version: 1 }] }).catch((e) => e);
+    const repeated = await client.evaluations
+      .create({ dataset: 'iris-holdout', models: [{ model: 'iris' }, { model: 'iris', version: 1 }] })
+      .catch((e) => e);
     expect(repeated).toMatchObject({ status: 400, details: [{ path: '/models/1', message: 'iris version 1 is already target 0' }] });
     await client.models.versions.unload('iris', 1);
     try {
@@ -335,8 +555,11 @@ describe('errors', () => {
     } finally {
       await client.models.versions.load('iris', 1);
     }
-    expect((await raw(env.server, 'POST', '/v1/evaluations', JSON.stringify({ dataset: 'iris-holdout', models: [] }))).body)
-      .toMatchObject({ status: 400, code: 'invalid_request', details: [{ path: '/models', message: 'must NOT have fewer than 1 items' }] });
+    expect((await raw(env.server, 'POST', '/v1/evaluations', JSON.stringify({ dataset: 'iris-holdout', models: [] }))).body).toMatchObject({
+      status: 400,
+      code: 'invalid_request',
+      details: [{ path: '/models', message: 'must NOT have fewer than 1 items' }],
+    });
   });
 
   it("the test controls' reset removes uploaded datasets and evaluations", async () => {
@@ -356,8 +579,14 @@ describe('restarts', () => {
     const dataDir = first.dataDir;
     let finished: Evaluation;
     try {
-      await first.client.datasets.create({ name: 'flowers', csv: '5.1,3.5,1.4,0.2,setosa\n6.3,3.3,6.0,2.5,virginica\n', labels: IRIS_LABELS });
-      finished = await (await first.client.evaluations.create({ dataset: 'flowers', models: [{ model: 'iris' }], latency_samples: 2 })).wait();
+      await first.client.datasets.create({
+        name: 'flowers',
+        csv: '5.1,3.5,1.4,0.2,setosa\n6.3,3.3,6.0,2.5,virginica\n',
+        labels: IRIS_LABELS,
+      });
+      finished = await (
+        await first.client.evaluations.create({ dataset: 'flowers', models: [{ model: 'iris' }], latency_samples: 2 })
+      ).wait();
       await first.close();
 
       // A separate process on the same data dir sees everything, then dies in the middle of a job.
@@ -377,13 +606,27 @@ describe('restarts', () => {
       const after = await startEvalServer(dataDir);
       try {
         const interrupted = await after.client.evaluations.get(slow.id);
-        expect(interrupted).toMatchObject({ status: 'failed', results: [], failure: { reason: 'interrupted', message: 'the server stopped while this job was running' } });
+        expect(interrupted).toMatchObject({
+          status: 'failed',
+          results: [],
+          failure: { reason: 'interrupted', message: 'the server stopped while this job was running' },
+        });
         await expect(after.client.evaluations.wait(slow.id)).rejects.toBeInstanceOf(EvaluationFailedError);
         await expect(after.client.evaluations.wait(slow.id)).rejects.toMatchObject({ reason: 'interrupted' });
-        expect(await after.client.evaluations.wait(waiting.id)).toMatchObject({ status: 'succeeded', results: [{ model: 'iris', samples: 2 }] });
+        expect(await after.client.evaluations.wait(waiting.id)).toMatchObject({
+          status: 'succeeded',
+          results: [{ model: 'iris', samples: 2 }],
+        });
         expect(await after.client.evaluations.get(finished.id)).toEqual(finished);
-        expect((await after.client.evaluations.listForVersion('iris', 1)).data.map((s) => s.evaluation_id)).toEqual([waiting.id, finished.id]);
-        expect((await after.client.evaluations.list()).data.map((e) => [e.id, e.status])).toEqual([[waiting.id, 'succeeded'], [slow.id, 'failed'], [finished.id, 'succeeded']]);
+        expect((await after.client.evaluations.listForVersion('iris', 1)).data.map((s) => s.evaluation_id)).toEqual([
+          waiting.id,
+          finished.id,
+        ]);
+        expect((await after.client.evaluations.list()).data.map((e) => [e.id, e.status])).toEqual([
+          [waiting.id, 'succeeded'],
+          [slow.id, 'failed'],
+          [finished.id, 'succeeded'],
+        ]);
         const stored = JSON.parse(await readFile(path.join(dataDir, 'evaluations', `${slow.id}.json`), 'utf8'));
         expect(stored).toMatchObject({ status: 'failed', failure: { reason: 'interrupted' } });
       } finally {

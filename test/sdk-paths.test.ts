@@ -29,12 +29,20 @@ describe('every resource sends a name as one segment', () => {
   const calls: [string, (client: Modelport) => PromiseLike<unknown>, string[]][] = [
     ['models.get', (c) => c.models.get(NAME), ['v1', 'models', NAME]],
     ['models.delete', (c) => c.models.delete(NAME), ['v1', 'models', NAME]],
-    ['models.metadata with a version alias', (c) => c.models.metadata(NAME, { version: 'canary/2' }), ['v2', 'models', NAME, 'versions', 'canary/2']],
+    [
+      'models.metadata with a version alias',
+      (c) => c.models.metadata(NAME, { version: 'canary/2' }),
+      ['v2', 'models', NAME, 'versions', 'canary/2'],
+    ],
     ['models.ready', (c) => c.models.ready(NAME), ['v2', 'models', NAME, 'ready']],
     ['models.aliases.set', (c) => c.models.aliases.set(NAME, 'prod #1', 2), ['v1', 'models', NAME, 'aliases', 'prod #1']],
     ['models.versions.get', (c) => c.models.versions.get(NAME, 4), ['v1', 'models', NAME, 'versions', '4']],
     ['models.versions.load', (c) => c.models.versions.load(NAME, 4), ['v1', 'models', NAME, 'versions', '4', 'load']],
-    ['inference.infer', (c) => c.inference.infer(NAME, { inputs: [] }, { version: 'a b' }), ['v2', 'models', NAME, 'versions', 'a b', 'infer']],
+    [
+      'inference.infer',
+      (c) => c.inference.infer(NAME, { inputs: [] }, { version: 'a b' }),
+      ['v2', 'models', NAME, 'versions', 'a b', 'infer'],
+    ],
     ['datasets.get', (c) => c.datasets.get(NAME), ['v1', 'datasets', NAME]],
     ['trainingJobs.cancel', (c) => c.trainingJobs.cancel(NAME), ['v1', 'training-jobs', NAME, 'cancel']],
     ['evaluations.get', (c) => c.evaluations.get(NAME), ['v1', 'evaluations', NAME]],

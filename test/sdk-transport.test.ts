@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import {
-  APIError, AuthenticationError, BadRequestError, ConflictError, ConnectionError, InternalServerError,
-  Modelport, NotFoundError, PermissionDeniedError, RateLimitError, ServiceUnavailableError, TimeoutError,
+  APIError,
+  AuthenticationError,
+  BadRequestError,
+  ConflictError,
+  ConnectionError,
+  InternalServerError,
+  Modelport,
+  NotFoundError,
+  PermissionDeniedError,
+  RateLimitError,
+  ServiceUnavailableError,
+  TimeoutError,
 } from '../src/index';
 import { errorReply, jsonReply, scriptedFetch } from './helpers/scripted-fetch';
 
@@ -86,18 +96,40 @@ describe('retries', () => {
 
 describe('error mapping', () => {
   const table: [number, typeof APIError][] = [
-    [400, BadRequestError], [401, AuthenticationError], [403, PermissionDeniedError], [404, NotFoundError],
-    [409, ConflictError], [413, BadRequestError], [415, BadRequestError], [422, BadRequestError], [429, RateLimitError],
-    [500, InternalServerError], [502, InternalServerError], [503, ServiceUnavailableError], [504, InternalServerError],
+    [400, BadRequestError],
+    [401, AuthenticationError],
+    [403, PermissionDeniedError],
+    [404, NotFoundError],
+    [409, ConflictError],
+    [413, BadRequestError],
+    [415, BadRequestError],
+    [422, BadRequestError],
+    [429, RateLimitError],
+    [500, InternalServerError],
+    [502, InternalServerError],
+    [503, ServiceUnavailableError],
+    [504, InternalServerError],
     [418, APIError],
   ];
   it.each(table)('%i becomes %o with status, code, details and request id', async (status, ErrorClass) => {
-    const body = { error: 'bad thing', code: `code_${status}`, status, details: [{ path: '/inputs/0', message: 'is wrong' }], request_id: `rid-${status}` };
+    const body = {
+      error: 'bad thing',
+      code: `code_${status}`,
+      status,
+      details: [{ path: '/inputs/0', message: 'is wrong' }],
+      request_id: `rid-${status}`,
+    };
     const { fetch } = scriptedFetch([jsonReply(status, body, { 'retry-after': '7' })]);
     const error = await new Modelport({ baseUrl: BASE, fetch, maxRetries: 0 }).health.live().catch((e) => e);
     expect(error).toBeInstanceOf(ErrorClass);
     expect(error.constructor).toBe(ErrorClass);
-    expect(error).toMatchObject({ status, code: `code_${status}`, requestId: `rid-${status}`, details: body.details, message: `${status} bad thing` });
+    expect(error).toMatchObject({
+      status,
+      code: `code_${status}`,
+      requestId: `rid-${status}`,
+      details: body.details,
+      message: `${status} bad thing`,
+    });
     if (error instanceof RateLimitError || error instanceof ServiceUnavailableError) expect(error.retryAfter).toBe(7);
   });
 

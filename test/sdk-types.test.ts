@@ -18,9 +18,23 @@ import ts from 'typescript';
 import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { parse } from 'yaml';
 import {
-  APIError, AuthenticationError, BadRequestError, ConflictError, ConnectionError, InternalServerError, Modelport, ModelportError,
-  NotFoundError, PermissionDeniedError, RateLimitError, ServiceUnavailableError, TimeoutError,
-  type Classification, type ErrorCode, type Prediction, type TrainingEvent,
+  APIError,
+  AuthenticationError,
+  BadRequestError,
+  ConflictError,
+  ConnectionError,
+  InternalServerError,
+  Modelport,
+  ModelportError,
+  NotFoundError,
+  PermissionDeniedError,
+  RateLimitError,
+  ServiceUnavailableError,
+  TimeoutError,
+  type Classification,
+  type ErrorCode,
+  type Prediction,
+  type TrainingEvent,
 } from '../src/index';
 import { startMockServer, type RunningMockServer } from '../mock-server/index';
 import { tempDataDir } from './helpers/data-dir';
@@ -87,7 +101,11 @@ describe('MODELPORT_URL and MODELPORT_API_KEY', () => {
     const { fetch, calls } = scriptedFetch([jsonReply(201, { model: 'm', version: 1 })]);
     const progress: number[] = [];
     const client = new Modelport({ baseUrl: BASE, fetch });
-    await client.models.versions.upload('m', { archive: new Uint8Array(64), format: 'zip' }, { onProgress: (p) => progress.push(p.percent) });
+    await client.models.versions.upload(
+      'm',
+      { archive: new Uint8Array(64), format: 'zip' },
+      { onProgress: (p) => progress.push(p.percent) },
+    );
     expect(calls[0]!.headers.get('authorization')).toBe('Bearer env-key');
     expect(calls[0]!.headers.get('idempotency-key')).toMatch(/./);
     expect(progress.at(-1)).toBe(1);
@@ -135,9 +153,19 @@ describe('error classes', () => {
 
   it('each has that status at run time, from a response or made by hand', () => {
     const cases: [number, new (...args: never[]) => APIError][] = [
-      [400, BadRequestError], [413, BadRequestError], [415, BadRequestError], [422, BadRequestError], [401, AuthenticationError],
-      [403, PermissionDeniedError], [404, NotFoundError], [409, ConflictError], [429, RateLimitError], [503, ServiceUnavailableError],
-      [500, InternalServerError], [502, InternalServerError], [405, APIError],
+      [400, BadRequestError],
+      [413, BadRequestError],
+      [415, BadRequestError],
+      [422, BadRequestError],
+      [401, AuthenticationError],
+      [403, PermissionDeniedError],
+      [404, NotFoundError],
+      [409, ConflictError],
+      [429, RateLimitError],
+      [503, ServiceUnavailableError],
+      [500, InternalServerError],
+      [502, InternalServerError],
+      [405, APIError],
     ];
     for (const [status, ErrorClass] of cases) {
       const error = APIError.fromResponse(status, { error: 'no', code: 'model_not_found', status, request_id: 'r1' }, new Headers());
@@ -173,7 +201,9 @@ describe('error classes', () => {
 /** Every error code the server's source can raise, found in its syntax (not by running it). */
 async function codesTheServerRaises(): Promise<{ codes: Set<string>; sites: number }> {
   const files = await listTs(path.join(ROOT, 'mock-server'));
-  const parsed = await Promise.all(files.map(async (file) => ts.createSourceFile(file, await readFile(file, 'utf8'), ts.ScriptTarget.Latest, true)));
+  const parsed = await Promise.all(
+    files.map(async (file) => ts.createSourceFile(file, await readFile(file, 'utf8'), ts.ScriptTarget.Latest, true)),
+  );
   const literals = (node: ts.Expression): string[] => {
     if (ts.isStringLiteralLike(node)) return [node.text];
     if (ts.isConditionalExpression(node)) return [...literals(node.whenTrue), ...literals(node.whenFalse)];
@@ -236,8 +266,14 @@ describe('ErrorCode (openapi.yaml)', () => {
     const documented = spec.components.schemas.ErrorCode.enum as string[];
     const { codes, sites } = await codesTheServerRaises();
     expect(sites).toBeGreaterThan(100);
-    expect([...codes].filter((c) => !documented.includes(c)), 'raised by mock-server/ but missing from ErrorCode').toEqual([]);
-    expect(documented.filter((c) => !codes.has(c)), 'in ErrorCode but raised nowhere in mock-server/').toEqual([]);
+    expect(
+      [...codes].filter((c) => !documented.includes(c)),
+      'raised by mock-server/ but missing from ErrorCode',
+    ).toEqual([]);
+    expect(
+      documented.filter((c) => !codes.has(c)),
+      'in ErrorCode but raised nowhere in mock-server/',
+    ).toEqual([]);
     expect(new Set(documented).size).toBe(documented.length);
     // Each documented code says its status and meaning in the API reference.
     expect(Object.keys(spec.components.schemas.ErrorCode['x-enumDescriptions']).sort()).toEqual([...documented].sort());
@@ -262,9 +298,14 @@ describe('against a real server', () => {
   it('TrainingEvent narrows by type, and every event a job streams matches its schema', async () => {
     const events: TrainingEvent[] = [];
     const job = await client.trainingJobs.create({
-      model: 'sdk-types-iris', task: 'tabular-classification', labels: ['setosa', 'versicolor', 'virginica'], dataset: 'iris-train',
+      model: 'sdk-types-iris',
+      task: 'tabular-classification',
+      labels: ['setosa', 'versicolor', 'virginica'],
+      dataset: 'iris-train',
       architecture: { input: { name: 'features', shape: [4] }, layers: [{ type: 'dense', units: 3, activation: 'softmax' }] },
-      epochs: 2, optimizer: { name: 'sgd' }, seed: 1,
+      epochs: 2,
+      optimizer: { name: 'sgd' },
+      seed: 1,
     });
     const summary: string[] = [];
     for await (const event of job.events()) {
@@ -308,7 +349,13 @@ describe('against a real server', () => {
   });
 
   it('classify refuses a model whose metadata has no labels, before running it', async () => {
-    const metadata = { name: 'regressor', platform: 'tfjs_layers', versions: ['1'], inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 2] }], outputs: [{ name: 'y', datatype: 'FP32', shape: [-1, 1] }] };
+    const metadata = {
+      name: 'regressor',
+      platform: 'tfjs_layers',
+      versions: ['1'],
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 2] }],
+      outputs: [{ name: 'y', datatype: 'FP32', shape: [-1, 1] }],
+    };
     const { fetch, calls } = scriptedFetch([jsonReply(200, metadata)]);
     const error = await new Modelport({ baseUrl: BASE, fetch }).classify('regressor', [[1, 2]]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ModelportError);
@@ -322,9 +369,19 @@ describe('against a real server', () => {
     const cjs = (manifest.tsup as import('tsup').Options[]).find((config) => [config.format].flat().includes('cjs'))!;
     const outDir = await mkdtemp(path.join(os.tmpdir(), 'modelport-cjs-'));
     try {
-      await build({ ...cjs, entry: { index: path.join(ROOT, 'src/index.ts') }, outDir, dts: false, clean: false, silent: true, config: false });
+      await build({
+        ...cjs,
+        entry: { index: path.join(ROOT, 'src/index.ts') },
+        outDir,
+        dts: false,
+        clean: false,
+        silent: true,
+        config: false,
+      });
       const script = path.join(outDir, 'predict.cjs');
-      await writeFile(script, `
+      await writeFile(
+        script,
+        `
         const { Modelport, NotFoundError } = require('./index.cjs');
         (async () => {
           const client = new Modelport(); // MODELPORT_URL
@@ -332,7 +389,8 @@ describe('against a real server', () => {
           const missing = await client.predict('no-such-model', [[1, 2, 3, 4]]).catch((e) => e);
           console.log(JSON.stringify({ labels: prediction.labels, notFound: missing instanceof NotFoundError, status: missing.status, code: missing.code }));
         })().catch((error) => { console.error(error); process.exit(1); });
-      `);
+      `,
+      );
       const source = await readFile(path.join(outDir, 'index.cjs'), 'utf8');
       expect(source).not.toMatch(/require\(["']ky["']\)/); // ky is bundled in: a CJS require of ESM-only ky is what needs require(esm)
       const { stdout } = await promisify(execFile)(process.execPath, ['--no-experimental-require-module', script], {
@@ -351,17 +409,24 @@ describe('the package', () => {
     // of each statement decides what must stay: nothing may.
     const result = await esbuild({
       stdin: { contents: `import ${JSON.stringify(path.join(ROOT, 'src/index.ts'))};`, resolveDir: ROOT, loader: 'ts' },
-      bundle: true, write: false, format: 'esm', platform: 'neutral', external: ['ky'], logLevel: 'silent',
-      plugins: [{
-        name: 'assume-side-effects',
-        setup(build) {
-          build.onResolve({ filter: /^[./]/ }, async (args) => {
-            if (args.pluginData) return undefined;
-            const resolved = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: true });
-            return { ...resolved, sideEffects: true };
-          });
+      bundle: true,
+      write: false,
+      format: 'esm',
+      platform: 'neutral',
+      external: ['ky'],
+      logLevel: 'silent',
+      plugins: [
+        {
+          name: 'assume-side-effects',
+          setup(build) {
+            build.onResolve({ filter: /^[./]/ }, async (args) => {
+              if (args.pluginData) return undefined;
+              const resolved = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: true });
+              return { ...resolved, sideEffects: true };
+            });
+          },
         },
-      }],
+      ],
     });
     expect(result.outputFiles[0]!.text).toBe('');
   });
@@ -370,7 +435,9 @@ describe('the package', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'modelport-types-'));
     try {
       const app = path.join(dir, 'app.ts');
-      await writeFile(app, `
+      await writeFile(
+        app,
+        `
         import Modelport, { NotFoundError, type Classification, type Prediction, type RequestBody } from ${JSON.stringify(path.join(ROOT, 'src/index.ts'))};
         // README-style options straight from the environment (string | undefined under exactOptionalPropertyTypes).
         const client = new Modelport({ baseUrl: process.env.MODELPORT_URL, apiKey: process.env.MODELPORT_API_KEY, timeout: undefined, headers: { 'x-tenant': process.env.TENANT } });
@@ -383,14 +450,25 @@ describe('the package', () => {
           return [...(prediction.labels ?? []), ...classified.labels];
         }
         export const isMissing = (error: unknown) => error instanceof NotFoundError && error.status === 404;
-      `);
+      `,
+      );
       const program = ts.createProgram([app], {
-        target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler,
-        lib: ['lib.es2022.d.ts'], types: ['node'], typeRoots: [path.join(ROOT, 'node_modules', '@types')],
-        strict: true, exactOptionalPropertyTypes: true, noUncheckedIndexedAccess: true, skipLibCheck: false, noEmit: true,
+        target: ts.ScriptTarget.ES2022,
+        module: ts.ModuleKind.ESNext,
+        moduleResolution: ts.ModuleResolutionKind.Bundler,
+        lib: ['lib.es2022.d.ts'],
+        types: ['node'],
+        typeRoots: [path.join(ROOT, 'node_modules', '@types')],
+        strict: true,
+        exactOptionalPropertyTypes: true,
+        noUncheckedIndexedAccess: true,
+        skipLibCheck: false,
+        noEmit: true,
         allowImportingTsExtensions: true,
       });
-      const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => ts.formatDiagnostic(d, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => ROOT, getNewLine: () => '\n' }));
+      const diagnostics = ts
+        .getPreEmitDiagnostics(program)
+        .map((d) => ts.formatDiagnostic(d, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => ROOT, getNewLine: () => '\n' }));
       expect(diagnostics).toEqual([]);
     } finally {
       await rm(dir, { recursive: true, force: true });

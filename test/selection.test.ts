@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BadRequestError, Modelport, type Selection, type SelectionParams } from '../src/index';
+import { BadRequestError, type Modelport, type Selection, type SelectionParams } from '../src/index';
 import { Contract } from '../mock-server/contract/contract';
 import { loadMnistSplit } from '../mock-server/datasets/mnist-split';
 import { BUNDLED } from './helpers/data-dir';

@@ -20,16 +20,9 @@ function machineBusyTicks(): number {
 function ourTicks(): number {
   const parent = new Map<number, number>();
   const ticks = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      parent.set(Number(entry), Number(fields[1]));
-      ticks.set(Number(entry), Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]));
-    } catch {
-      // exited meanwhile
-    }
+  for (const { pid, fields } of processStats()) {
+    parent.set(pid, Number(fields[1]));
+    ticks.set(pid, Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]));
   }
   let sum = 0;
   for (const [pid, t] of ticks) {
@@ -65,4 +58,19 @@ export function contentionWindow(): () => Contention | undefined {
       return undefined;
     }
   };
+}
+
+/** Every live process's /proc/<pid>/stat fields after the command name (fields[1] is the parent pid). */
+export function processStats(): { pid: number; fields: string[] }[] {
+  const stats: { pid: number; fields: string[] }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      stats.push({ pid: Number(entry), fields: stat.slice(stat.lastIndexOf(')') + 2).split(' ') });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return stats;
 }

@@ -14,7 +14,6 @@ import { PACKAGE_ROOT } from '../server/package-paths';
 
 const CACHE_DIR = path.join(PACKAGE_ROOT, 'node_modules', '.cache', 'modelport');
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function parseSpec(text: string): any {
   const file = path.join(CACHE_DIR, `openapi-${createHash('sha256').update(text).digest('hex').slice(0, 32)}.json`);
   try {

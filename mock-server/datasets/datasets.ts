@@ -51,19 +51,31 @@ interface Builtin {
 const BUILTINS: Record<string, Builtin> = {
   'iris-holdout': {
     description: 'The 30 iris flowers held out from training the bundled iris model (10 per species).',
-    task: 'tabular-classification', shape: [4], labels: IRIS_LABELS, load: () => loadIrisSplit().test,
+    task: 'tabular-classification',
+    shape: [4],
+    labels: IRIS_LABELS,
+    load: () => loadIrisSplit().test,
   },
   'iris-train': {
     description: 'The 120 iris flowers the bundled iris model was trained on.',
-    task: 'tabular-classification', shape: [4], labels: IRIS_LABELS, load: () => loadIrisSplit().train,
+    task: 'tabular-classification',
+    shape: [4],
+    labels: IRIS_LABELS,
+    load: () => loadIrisSplit().train,
   },
   'mnist-holdout': {
     description: 'The 2,000 MNIST digits held out from training the bundled digits models.',
-    task: 'image-classification', shape: [MNIST_SIDE, MNIST_SIDE, 1], labels: [...'0123456789'], load: () => loadMnistSplit().test,
+    task: 'image-classification',
+    shape: [MNIST_SIDE, MNIST_SIDE, 1],
+    labels: [...'0123456789'],
+    load: () => loadMnistSplit().test,
   },
   'mnist-train': {
     description: 'The 8,000 MNIST digits the bundled digits models were trained on.',
-    task: 'image-classification', shape: [MNIST_SIDE, MNIST_SIDE, 1], labels: [...'0123456789'], load: () => loadMnistSplit().train,
+    task: 'image-classification',
+    shape: [MNIST_SIDE, MNIST_SIDE, 1],
+    labels: [...'0123456789'],
+    load: () => loadMnistSplit().train,
   },
 };
 
@@ -130,8 +142,9 @@ export class DatasetStore {
 
   /** Every dataset, built-in and uploaded, by name. */
   list(): DatasetInfo[] {
-    return [...Object.keys(BUILTINS).map((name) => builtin(name).info), ...this.uploaded.values()]
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return [...Object.keys(BUILTINS).map((name) => builtin(name).info), ...this.uploaded.values()].sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+    );
   }
 
   has(name: string): boolean {
@@ -151,9 +164,14 @@ export class DatasetStore {
     return readStoredDataset(path.join(this.dir, name), this.info(name));
   }
 
-  async create(name: string, parsed: ParsedDataset, meta: { format: DatasetFormat; shape: number[]; task?: string; description?: string }): Promise<DatasetInfo> {
+  async create(
+    name: string,
+    parsed: ParsedDataset,
+    meta: { format: DatasetFormat; shape: number[]; task?: string; description?: string },
+  ): Promise<DatasetInfo> {
     return this.exclusive(async () => {
-      if (this.has(name)) throw conflict(`a dataset named '${name}' already exists${isBuiltinDataset(name) ? ' (it is built in)' : ''}`, 'dataset_exists');
+      if (this.has(name))
+        throw conflict(`a dataset named '${name}' already exists${isBuiltinDataset(name) ? ' (it is built in)' : ''}`, 'dataset_exists');
       const tensors = new Uint8Array(parsed.x.length * 4);
       const labels = new Uint8Array(parsed.y.length * 4);
       const xv = new DataView(tensors.buffer);

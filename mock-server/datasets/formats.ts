@@ -47,7 +47,10 @@ class Problems {
   throwIfAny(what: string): void {
     if (!this.total) return;
     // `/line/4/column/3` reads as "line 4 column 3" in the message; `details` keep the pointer.
-    const shown = this.details.slice(0, 3).map((d) => `${d.path.slice(1).split('/').join(' ') || 'body'}: ${d.message}`).join('; ');
+    const shown = this.details
+      .slice(0, 3)
+      .map((d) => `${d.path.slice(1).split('/').join(' ') || 'body'}: ${d.message}`)
+      .join('; ');
     const count = this.total >= MAX_DETAILS ? `at least ${MAX_DETAILS} problems` : `${this.total} problem${this.total > 1 ? 's' : ''}`;
     throw new HttpError(400, this.firstCode!, `${what}: ${count} (${shown}${this.total > 3 ? '; …' : ''})`, this.details);
   }
@@ -67,14 +70,21 @@ export function parseDataset(format: DatasetFormat, bytes: Uint8Array, options: 
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
-    throw new HttpError(400, format === 'csv' ? 'invalid_csv' : 'invalid_json_lines', 'the dataset is not valid UTF-8', [{ path: '/', message: 'is not valid UTF-8' }]);
+    throw new HttpError(400, format === 'csv' ? 'invalid_csv' : 'invalid_json_lines', 'the dataset is not valid UTF-8', [
+      { path: '/', message: 'is not valid UTF-8' },
+    ]);
   }
   const problems = new Problems();
   const rows = format === 'csv' ? readCsv(text, problems) : readJsonLines(text, problems);
   if (options.labels) {
     const declared = new Set(options.labels);
     for (const row of rows) {
-      if (!declared.has(row.label)) problems.add('unknown_label', row.labelPath, `label '${row.label}' is not one of the declared labels (${options.labels.slice(0, 10).join(', ')}${options.labels.length > 10 ? ', …' : ''})`);
+      if (!declared.has(row.label))
+        problems.add(
+          'unknown_label',
+          row.labelPath,
+          `label '${row.label}' is not one of the declared labels (${options.labels.slice(0, 10).join(', ')}${options.labels.length > 10 ? ', …' : ''})`,
+        );
     }
   }
   problems.throwIfAny(format === 'csv' ? 'invalid CSV dataset' : 'invalid JSON lines dataset');
@@ -117,7 +127,11 @@ function readCsv(text: string, problems: Problems): Row[] {
   if (!first) return [];
   const headerLabels = first.map((f, i) => (f.toLowerCase() === 'label' ? i : -1)).filter((i) => i >= 0);
   if (headerLabels.length > 1) {
-    problems.add('invalid_csv', `/line/${all[0]!.line}`, `the header names ${headerLabels.length} columns 'label'; exactly one holds the labels`);
+    problems.add(
+      'invalid_csv',
+      `/line/${all[0]!.line}`,
+      `the header names ${headerLabels.length} columns 'label'; exactly one holds the labels`,
+    );
     return [];
   }
   const hasHeader = headerLabels.length === 1;
@@ -133,7 +147,11 @@ function readCsv(text: string, problems: Problems): Row[] {
     const cells = splitCsv(content, line, problems);
     if (!cells) continue;
     if (cells.length !== fields) {
-      problems.add('row_width_mismatch', `/line/${line}`, `expected ${fields} fields (${fields - 1} elements and a label${hasHeader ? ', as the header says' : ', as line ' + all[0]!.line + ' has'}), found ${cells.length}`);
+      problems.add(
+        'row_width_mismatch',
+        `/line/${line}`,
+        `expected ${fields} fields (${fields - 1} elements and a label${hasHeader ? ', as the header says' : ', as line ' + all[0]!.line + ' has'}), found ${cells.length}`,
+      );
       continue;
     }
     const values: number[] = [];
@@ -162,8 +180,13 @@ function splitCsv(content: string, line: number, problems: Problems): string[] |
   content.split(',').forEach((raw, column) => {
     const field = raw.trim();
     if (!field.includes('"')) return cells.push(field);
-    if (field.length >= 2 && field.startsWith('"') && field.endsWith('"') && !field.slice(1, -1).includes('"')) return cells.push(field.slice(1, -1));
-    problems.add('invalid_csv', `/line/${line}/column/${column + 1}`, 'a quoted field must be one "..." holding no comma, quote or line break');
+    if (field.length >= 2 && field.startsWith('"') && field.endsWith('"') && !field.slice(1, -1).includes('"'))
+      return cells.push(field.slice(1, -1));
+    problems.add(
+      'invalid_csv',
+      `/line/${line}/column/${column + 1}`,
+      'a quoted field must be one "..." holding no comma, quote or line break',
+    );
     bad = true;
   });
   return bad ? undefined : cells;
@@ -193,12 +216,22 @@ function readJsonLines(text: string, problems: Problems): Row[] {
       ok = false;
     }
     if (!Array.isArray(tensor) || tensor.length === 0) {
-      problems.add('invalid_json_lines', `${at}/tensor`, tensor === undefined ? 'is required' : 'must be a non-empty flat array of numbers');
+      problems.add(
+        'invalid_json_lines',
+        `${at}/tensor`,
+        tensor === undefined ? 'is required' : 'must be a non-empty flat array of numbers',
+      );
       ok = false;
     } else {
       const bad = tensor.findIndex((v) => typeof v !== 'number' || !Number.isFinite(v));
       if (bad >= 0) {
-        problems.add('invalid_json_lines', `${at}/tensor/${bad}`, Array.isArray(tensor[bad]) ? 'must be a number (the tensor is flat; the dataset\'s shape says how to read it)' : 'must be a finite number');
+        problems.add(
+          'invalid_json_lines',
+          `${at}/tensor/${bad}`,
+          Array.isArray(tensor[bad])
+            ? "must be a number (the tensor is flat; the dataset's shape says how to read it)"
+            : 'must be a finite number',
+        );
         ok = false;
       } else if (width !== undefined && tensor.length !== width) {
         problems.add('row_width_mismatch', `${at}/tensor`, `has ${tensor.length} elements; the first record has ${width}`);

@@ -29,12 +29,7 @@ export function shuffleInPlace<T>(items: T[], random: () => number): T[] {
 /**
  * Copies the samples at `indices` (each `width` floats wide) into a new LabeledSet.
  */
-export function gatherSamples(
-  x: ArrayLike<number>,
-  y: ArrayLike<number>,
-  width: number,
-  indices: readonly number[],
-): LabeledSet {
+export function gatherSamples(x: ArrayLike<number>, y: ArrayLike<number>, width: number, indices: readonly number[]): LabeledSet {
   const n = indices.length;
   const outX = new Float32Array(n * width);
   const outY = new Int32Array(n);

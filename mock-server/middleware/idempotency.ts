@@ -23,9 +23,3 @@ function fingerprintOf(c: Exchange): string {
   else if (c.body !== undefined) hash.update(JSON.stringify(c.body));
   return hash.digest('hex');
 }
-
-/**
- * @deprecated The `idempotency` middleware above covers every operation that declares the header;
- * routes/training.ts and routes/evaluations.ts still wrap two handlers in this until they drop it.
- */
-export const idempotent = <T>(handler: T): T => handler;

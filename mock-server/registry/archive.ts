@@ -16,7 +16,12 @@ export interface UploadedFile {
 const MAX_FILES = 10_000;
 
 /** The files of an upload, by relative path. */
-export async function filesOfUpload(mediaType: string, body: Uint8Array, contentType: string, maxExpandedBytes: number): Promise<{ files: UploadedFile[]; metadata: unknown }> {
+export async function filesOfUpload(
+  mediaType: string,
+  body: Uint8Array,
+  contentType: string,
+  maxExpandedBytes: number,
+): Promise<{ files: UploadedFile[]; metadata: unknown }> {
   if (mediaType === 'multipart/form-data') return fromMultipart(body, contentType);
   if (mediaType === 'application/zip') return { files: fromZip(body, maxExpandedBytes), metadata: undefined };
   if (mediaType === 'application/gzip' || mediaType === 'application/x-gzip') {
@@ -51,7 +56,11 @@ export async function writeFiles(dir: string, files: UploadedFile[]): Promise<st
       // A file where a folder must go (`a` and `a/b`), or a name the file system refuses.
       const code = (error as NodeJS.ErrnoException).code;
       if (code && ['EEXIST', 'ENOTDIR', 'EISDIR', 'ENAMETOOLONG', 'EINVAL'].includes(code)) {
-        throw badRequest(`the upload's file '${files[i]!.path.slice(0, 100)}' cannot be stored (${code})`, [{ path: `/${files[i]!.path.slice(0, 100)}`, message: 'conflicts with another file of the upload, or is not a valid file name' }], 'invalid_archive');
+        throw badRequest(
+          `the upload's file '${files[i]!.path.slice(0, 100)}' cannot be stored (${code})`,
+          [{ path: `/${files[i]!.path.slice(0, 100)}`, message: 'conflicts with another file of the upload, or is not a valid file name' }],
+          'invalid_archive',
+        );
       }
       throw error;
     }
@@ -90,7 +99,12 @@ async function fromMultipart(body: Uint8Array, contentType: string): Promise<{ f
     files.push({ path: safeRelativePath(value.name), bytes: new Uint8Array(await value.arrayBuffer()) });
     if (files.length > MAX_FILES) throw badRequest(`more than ${MAX_FILES} files`, undefined, 'invalid_archive');
   }
-  if (!files.length) throw badRequest('the upload has no files; send model.json and its weight shards, or a SavedModel folder', [{ path: '/files', message: 'is required' }], 'invalid_archive');
+  if (!files.length)
+    throw badRequest(
+      'the upload has no files; send model.json and its weight shards, or a SavedModel folder',
+      [{ path: '/files', message: 'is required' }],
+      'invalid_archive',
+    );
   return { files, metadata };
 }
 
@@ -127,7 +141,11 @@ function fromTar(body: Uint8Array, maxExpandedBytes: number): Promise<UploadedFi
         try {
           if (entry.type === 'Directory') return entry.resume();
           if (entry.type !== 'File' && entry.type !== 'OldFile' && entry.type !== 'ContiguousFile') {
-            throw badRequest(`archive entry '${entry.path}' is a ${entry.type}; only files and folders are accepted`, [{ path: `/${entry.path}`, message: `${entry.type} entries are not allowed` }], 'unsafe_path');
+            throw badRequest(
+              `archive entry '${entry.path}' is a ${entry.type}; only files and folders are accepted`,
+              [{ path: `/${entry.path}`, message: `${entry.type} entries are not allowed` }],
+              'unsafe_path',
+            );
           }
           const relative = safeRelativePath(entry.path);
           const chunks: Buffer[] = [];
@@ -163,7 +181,11 @@ function stripCommonFolder(paths: string[]): string[] {
 }
 
 function unsafePath(raw: string): HttpError {
-  return badRequest(`path '${raw}' would leave the version folder`, [{ path: `/${raw}`, message: 'absolute paths and .. are not allowed' }], 'unsafe_path');
+  return badRequest(
+    `path '${raw}' would leave the version folder`,
+    [{ path: `/${raw}`, message: 'absolute paths and .. are not allowed' }],
+    'unsafe_path',
+  );
 }
 
 function invalidArchive(message: string): HttpError {

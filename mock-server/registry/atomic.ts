@@ -41,7 +41,10 @@ export async function syncTree(dir: string): Promise<void> {
 /** Makes a folder's entries (a rename into it) durable. */
 export async function syncDir(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
-  await handle.sync().catch(() => undefined).finally(() => handle.close());
+  await handle
+    .sync()
+    .catch(() => undefined)
+    .finally(() => handle.close());
 }
 
 /** Removes a folder in one visible step: rename it away, then delete it. */

@@ -105,7 +105,8 @@ export class Repository {
       await rename(temp, this.modelDir(config.name));
     } catch (error) {
       await removeAtomic(temp).catch(() => undefined);
-      if ((error as NodeJS.ErrnoException).code === 'ENOTEMPTY' || (error as NodeJS.ErrnoException).code === 'EEXIST') throw new NameTakenError(config.name);
+      if ((error as NodeJS.ErrnoException).code === 'ENOTEMPTY' || (error as NodeJS.ErrnoException).code === 'EEXIST')
+        throw new NameTakenError(config.name);
       throw error;
     }
     await syncDir(this.modelsDir);
@@ -147,7 +148,10 @@ export class Repository {
   withLock<T>(name: string, work: () => Promise<T>): Promise<T> {
     const previous = this.locks.get(name) ?? Promise.resolve();
     const next = previous.then(work, work);
-    this.locks.set(name, next.catch(() => undefined));
+    this.locks.set(
+      name,
+      next.catch(() => undefined),
+    );
     return next;
   }
 }
@@ -169,5 +173,8 @@ async function foldersWith(dir: string, marker: string): Promise<string[]> {
 }
 
 function exists(file: string): Promise<boolean> {
-  return stat(file).then(() => true, () => false);
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
 }

@@ -4,17 +4,16 @@
  */
 import type { RouteTable } from '../server/context';
 import type { EvaluationCreate } from '../evaluation/jobs';
-import { idempotent } from '../middleware/idempotency';
 import { paginate } from '../http/pagination';
 import { json } from '../http/respond';
 import { datasetRoutes } from './datasets';
 import { selectionRoutes } from './selection';
 
 const evaluationJobRoutes: RouteTable = {
-  createEvaluation: idempotent(async ({ state, body }) => {
+  createEvaluation: async ({ state, body }) => {
     const evaluation = await (await state.lab.open()).jobs.create(body as EvaluationCreate);
     return json(evaluation, 202, { location: `/v1/evaluations/${evaluation.id}` });
-  }),
+  },
 
   listEvaluations: async ({ state, query }) => {
     const evaluations = (await state.lab.open()).jobs

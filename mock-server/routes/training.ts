@@ -1,7 +1,6 @@
 /** Training jobs and their Server-Sent Events. */
 import type { RouteTable } from '../server/context';
 import { isFinal } from '../jobs/lifecycle';
-import { idempotent } from '../middleware/idempotency';
 import { paginate } from '../http/pagination';
 import { json } from '../http/respond';
 import type { TrainingJobCreate } from '../training/protocol';
@@ -9,7 +8,7 @@ import type { TrainingJobCreate } from '../training/protocol';
 const encoder = new TextEncoder();
 
 export const trainingRoutes: RouteTable = {
-  createTrainingJob: idempotent(async ({ state, body }) => json(await state.training.create(body as TrainingJobCreate), 202)),
+  createTrainingJob: async ({ state, body }) => json(await state.training.create(body as TrainingJobCreate), 202),
   listTrainingJobs: ({ state, query }) => {
     const jobs = state.training.list().filter((j) => query.status === undefined || j.status === query.status);
     return json(paginate(jobs, (j) => `${j.created_at} ${j.id}`, query, 'descending'));

@@ -72,7 +72,12 @@ export function assertOneTfjsCore(packageRoot: string): void {
     ['@modelport/server', path.join(packageRoot, 'package.json')],
     ['the vendored tfjs-node (vendor/)', path.join(packageRoot, 'vendor', 'tfjs-node.cjs')],
   ];
-  for (const name of ['@tensorflow/tfjs-layers', '@tensorflow/tfjs-converter', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm']) {
+  for (const name of [
+    '@tensorflow/tfjs-layers',
+    '@tensorflow/tfjs-converter',
+    '@tensorflow/tfjs-backend-cpu',
+    '@tensorflow/tfjs-backend-wasm',
+  ]) {
     try {
       importers.push([name, fromServer.resolve(`${name}/package.json`)]);
     } catch {
@@ -84,8 +89,10 @@ export function assertOneTfjsCore(packageRoot: string): void {
     const core = realpathSync(path.dirname(createRequire(from).resolve('@tensorflow/tfjs-core/package.json')));
     const first = [...copies].find(([dir]) => dir !== core);
     if (first) {
-      throw new Error(`two copies of @tensorflow/tfjs-core are installed: ${first[0]} (used by ${first[1]}) and ${core} (used by ${importer}). ` +
-        "TensorFlow.js keeps backends and tensors per copy, so they must be one: run 'npm dedupe', and if an app depends on @tensorflow/tfjs-core itself, use the version @modelport/server uses");
+      throw new Error(
+        `two copies of @tensorflow/tfjs-core are installed: ${first[0]} (used by ${first[1]}) and ${core} (used by ${importer}). ` +
+          "TensorFlow.js keeps backends and tensors per copy, so they must be one: run 'npm dedupe', and if an app depends on @tensorflow/tfjs-core itself, use the version @modelport/server uses",
+      );
     }
     if (!copies.has(core)) copies.set(core, importer);
   }
@@ -109,10 +116,14 @@ async function chooseBackend(forced: BackendName | undefined, warn: (message: st
   }
   try {
     const runtime = await loaders.wasm();
-    warn(`[modelport] native TensorFlow is not available (${nativeUnavailable.reason}); running on wasm, slower and without SavedModels, image decoding or conv training kernels. To get native: ${nativeUnavailable.fix}`);
+    warn(
+      `[modelport] native TensorFlow is not available (${nativeUnavailable.reason}); running on wasm, slower and without SavedModels, image decoding or conv training kernels. To get native: ${nativeUnavailable.fix}`,
+    );
     return { ...runtime, nativeUnavailable };
   } catch (wasmFailure) {
-    warn(`[modelport] neither native TensorFlow (${nativeUnavailable.reason}) nor wasm (${firstLine(wasmFailure)}) could load; running on the pure-JS cpu backend, which is very slow. To get native: ${nativeUnavailable.fix}`);
+    warn(
+      `[modelport] neither native TensorFlow (${nativeUnavailable.reason}) nor wasm (${firstLine(wasmFailure)}) could load; running on the pure-JS cpu backend, which is very slow. To get native: ${nativeUnavailable.fix}`,
+    );
     return { ...(await loaders.cpu()), nativeUnavailable };
   }
 }
@@ -120,15 +131,27 @@ async function chooseBackend(forced: BackendName | undefined, warn: (message: st
 const loaders: Record<BackendName, () => Promise<Runtime>> = {
   async tensorflow() {
     process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
-    const entry = await prepareNative({ packageRoot: PACKAGE_ROOT, log: (line) => console.error(`[modelport] native TensorFlow: ${line}`) });
+    const entry = await prepareNative({
+      packageRoot: PACKAGE_ROOT,
+      log: (line) => console.error(`[modelport] native TensorFlow: ${line}`),
+    });
     let native;
     try {
       native = loadNative(entry.vendorDir, entry.binding);
     } catch (error) {
-      throw new NativeUnavailable(`the binding prepared in ${entry.dir} does not load: ${firstLine(error)}`, `delete ${entry.dir}, then run: ${PREPARE_COMMAND}`);
+      throw new NativeUnavailable(
+        `the binding prepared in ${entry.dir} does not load: ${firstLine(error)}`,
+        `delete ${entry.dir}, then run: ${PREPARE_COMMAND}`,
+      );
     }
     if (!(await native.tf.setBackend('tensorflow'))) throw new Error('tf.setBackend("tensorflow") returned false');
-    return { tf: native.tf, backend: 'tensorflow', tensorflowVersion: native.tensorflowVersion, tfjsVersion: native.tf.version.tfjs, node: native.node };
+    return {
+      tf: native.tf,
+      backend: 'tensorflow',
+      tensorflowVersion: native.tensorflowVersion,
+      tfjsVersion: native.tf.version.tfjs,
+      node: native.node,
+    };
   },
   async wasm() {
     const tf = requireTfjs();
@@ -149,7 +172,9 @@ function requireTfjs(): TF {
     return require(path.join(VENDOR_DIR, 'tfjs.cjs')) as TF;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
-    throw new Error(`${VENDOR_DIR} is missing: in a clone of modelport run 'node mock-server/runtime/native/postinstall.mjs' (npm install runs it); in an app, reinstall @modelport/server`);
+    throw new Error(
+      `${VENDOR_DIR} is missing: in a clone of modelport run 'node mock-server/runtime/native/postinstall.mjs' (npm install runs it); in an app, reinstall @modelport/server`,
+    );
   }
 }
 

@@ -30,7 +30,9 @@ export class Pb {
   }
 
   bytes(field: number, value: Uint8Array): this {
-    return this.tag(field, 2).push(varint(BigInt(value.length))).push(value);
+    return this.tag(field, 2)
+      .push(varint(BigInt(value.length)))
+      .push(value);
   }
 
   string(field: number, value: string): this {
@@ -108,11 +110,17 @@ export class GraphBuilder {
   }
 
   constFloat(name: string, shape: number[], values: ArrayLike<number>): string {
-    return this.node(name, 'Const', [], { dtype: attrType(DT_FLOAT), value: attrTensor(tensorProto(DT_FLOAT, shape, Float32Array.from(values))) });
+    return this.node(name, 'Const', [], {
+      dtype: attrType(DT_FLOAT),
+      value: attrTensor(tensorProto(DT_FLOAT, shape, Float32Array.from(values))),
+    });
   }
 
   constInt32(name: string, values: number[]): string {
-    return this.node(name, 'Const', [], { dtype: attrType(DT_INT32), value: attrTensor(tensorProto(DT_INT32, [values.length], Int32Array.from(values))) });
+    return this.node(name, 'Const', [], {
+      dtype: attrType(DT_INT32),
+      value: attrTensor(tensorProto(DT_INT32, [values.length], Int32Array.from(values))),
+    });
   }
 
   /** GraphDef: node = 1, versions = 4 { producer = 1 }. */

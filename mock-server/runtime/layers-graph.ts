@@ -42,7 +42,8 @@ export interface NotCompiled {
  * one graph; throws only on unexpected TensorFlow failures (the caller falls back then too).
  */
 export async function compileLayersGraph(runtime: Runtime, model: tfTypes.LayersModel): Promise<LayersGraph | NotCompiled> {
-  if (!runtime.node) return { reason: `graph execution needs the native TensorFlow backend (this server runs on '${runtime.backend}')`, mismatch: false };
+  if (!runtime.node)
+    return { reason: `graph execution needs the native TensorFlow backend (this server runs on '${runtime.backend}')`, mismatch: false };
   const built = layersToSavedModel(model);
   if (typeof built === 'string') return { reason: built, mismatch: false };
   swept ??= sweepStaleGraphDirs().then(() => undefined);
@@ -62,7 +63,10 @@ export async function compileLayersGraph(runtime: Runtime, model: tfTypes.Layers
     const maxDelta = compare(runtime.tf, model, run, built.inputShape);
     if (!(maxDelta <= GRAPH_TOLERANCE)) {
       saved.dispose();
-      return { reason: `its TensorFlow graph's outputs differ from the layers model's by ${maxDelta} (> ${GRAPH_TOLERANCE})`, mismatch: true };
+      return {
+        reason: `its TensorFlow graph's outputs differ from the layers model's by ${maxDelta} (> ${GRAPH_TOLERANCE})`,
+        mismatch: true,
+      };
     }
     return { run, maxDelta, dispose: () => saved.dispose() };
   } catch (error) {

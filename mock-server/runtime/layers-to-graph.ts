@@ -27,7 +27,10 @@ export function layersToSavedModel(model: tfTypes.LayersModel): TranslatedModel 
   if (typeof chain === 'string') return chain;
 
   const graph = new GraphBuilder();
-  const placeholder = graph.node('input', 'Placeholder', [], { dtype: attrType(DT_FLOAT), shape: attrShape([-1, ...(inputShape as number[])]) });
+  const placeholder = graph.node('input', 'Placeholder', [], {
+    dtype: attrType(DT_FLOAT),
+    shape: attrShape([-1, ...(inputShape as number[])]),
+  });
   let x = placeholder;
   let rank = inputShape.length + 1;
   for (const layer of chain) {
@@ -45,23 +48,32 @@ export function layersToSavedModel(model: tfTypes.LayersModel): TranslatedModel 
       case 'Flatten': {
         const outShape = outputShapeOf(layer);
         if (!outShape) return `layer '${layer.name}': unknown output shape`;
-        x = graph.node(`${prefix}/flatten`, 'Reshape', [x, graph.constInt32(`${prefix}/shape`, [-1, outShape[1]!])], { T: attrType(DT_FLOAT), Tshape: attrType(DT_INT32) });
+        x = graph.node(`${prefix}/flatten`, 'Reshape', [x, graph.constInt32(`${prefix}/shape`, [-1, outShape[1]!])], {
+          T: attrType(DT_FLOAT),
+          Tshape: attrType(DT_INT32),
+        });
         rank = 2;
         break;
       }
       case 'Reshape': {
         const outShape = outputShapeOf(layer);
         if (!outShape) return `layer '${layer.name}': unknown output shape`;
-        x = graph.node(`${prefix}/reshape`, 'Reshape', [x, graph.constInt32(`${prefix}/shape`, [-1, ...outShape.slice(1)])], { T: attrType(DT_FLOAT), Tshape: attrType(DT_INT32) });
+        x = graph.node(`${prefix}/reshape`, 'Reshape', [x, graph.constInt32(`${prefix}/shape`, [-1, ...outShape.slice(1)])], {
+          T: attrType(DT_FLOAT),
+          Tshape: attrType(DT_INT32),
+        });
         rank = outShape.length;
         break;
       }
       case 'Dense': {
         if (rank !== 2) return `layer '${layer.name}': Dense on a rank-${rank} input`;
         const [kernel, bias] = weights;
-        x = graph.node(`${prefix}/matmul`, 'MatMul', [x, graph.constFloat(`${prefix}/kernel`, kernel!.shape, kernel!.dataSync())], { T: attrType(DT_FLOAT), transpose_a: attrBool(false), transpose_b: attrBool(false) });
-        if (config.useBias !== false) x = graph.node(`${prefix}/bias`, 'BiasAdd', [x, graph.constFloat(`${prefix}/bias_value`, bias!.shape, bias!.dataSync())], { T: attrType(DT_FLOAT), data_format: attrString('NHWC') });
-        const act = activation(graph, `${prefix}/act`, x, config.activation);
+        x = graph.node(`${prefix}/matmul`, 'MatMul', [x, graph.constFloat(`${prefix}/kernel`, kernel!.shape, kernel!.dataSync())], {
+          T: attrType(DT_FLOAT),
+          transpose_a: attrBool(false),
+          transpose_b: attrBool(false),
+        });
+        const act = biasThenActivation(graph, prefix, x, bias, config);
         if (act === undefined) return `layer '${layer.name}': activation '${String(config.activation)}' is not supported`;
         x = act;
         break;
@@ -80,8 +92,7 @@ export function layersToSavedModel(model: tfTypes.LayersModel): TranslatedModel 
           padding: attrString(padding),
           data_format: attrString('NHWC'),
         });
-        if (config.useBias !== false) x = graph.node(`${prefix}/bias`, 'BiasAdd', [x, graph.constFloat(`${prefix}/bias_value`, bias!.shape, bias!.dataSync())], { T: attrType(DT_FLOAT), data_format: attrString('NHWC') });
-        const act = activation(graph, `${prefix}/act`, x, config.activation);
+        const act = biasThenActivation(graph, prefix, x, bias, config);
         if (act === undefined) return `layer '${layer.name}': activation '${String(config.activation)}' is not supported`;
         x = act;
         break;
@@ -114,14 +125,21 @@ export function layersToSavedModel(model: tfTypes.LayersModel): TranslatedModel 
   }
   const output = graph.node('output', 'Identity', [x], { T: attrType(DT_FLOAT) });
   const outShape = model.outputs[0]!.shape.map((d) => d ?? -1);
-  const savedModel = savedModelProto(graph, { key: input.name, node: placeholder, dims: [-1, ...(inputShape as number[])] }, { key: 'output', node: output, dims: outShape });
+  const savedModel = savedModelProto(
+    graph,
+    { key: input.name, node: placeholder, dims: [-1, ...(inputShape as number[])] },
+    { key: 'output', node: output, dims: outShape },
+  );
   return { savedModel, inputShape: inputShape as number[] };
 }
 
 /** The model's layers in order when they form one chain from the input to the output. */
 function layerChain(model: tfTypes.LayersModel): tfTypes.layers.Layer[] | Unsupported {
   const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
-  const topology = model.toJSON(null, false) as unknown as { class_name: string; config: { layers?: { name: string; class_name: string; inbound_nodes?: unknown[] }[] } };
+  const topology = model.toJSON(null, false) as unknown as {
+    class_name: string;
+    config: { layers?: { name: string; class_name: string; inbound_nodes?: unknown[] }[] };
+  };
   if (topology.class_name !== 'Sequential') {
     const specs = topology.config.layers ?? [];
     let previous: string | undefined;
@@ -133,13 +151,15 @@ function layerChain(model: tfTypes.LayersModel): tfTypes.layers.Layer[] | Unsupp
       }
       const inbound = spec.inbound_nodes ?? [];
       const node = inbound[0] as unknown[][] | undefined;
-      if (inbound.length !== 1 || !node || node.length !== 1 || (node[0] as unknown[])[0] !== previous) return `layer '${spec.name}' is not part of a single chain of layers`;
+      if (inbound.length !== 1 || !node || node.length !== 1 || (node[0] as unknown[])[0] !== previous)
+        return `layer '${spec.name}' is not part of a single chain of layers`;
       previous = spec.name;
     }
     if (previous !== model.outputs[0]!.sourceLayer.name) return 'the output is not the last layer of the chain';
   }
   for (const layer of layers) {
-    if (layer.getClassName() === 'Sequential' || layer.getClassName() === 'Model' || layer.getClassName() === 'Functional') return `layer '${layer.name}' is a nested model`;
+    if (layer.getClassName() === 'Sequential' || layer.getClassName() === 'Model' || layer.getClassName() === 'Functional')
+      return `layer '${layer.name}' is a nested model`;
   }
   return layers;
 }
@@ -164,9 +184,38 @@ function paddingOf(value: unknown): 'SAME' | 'VALID' | undefined {
   return value === 'same' ? 'SAME' : value === 'valid' || value === undefined ? 'VALID' : undefined;
 }
 
-const ACTIVATIONS: Record<string, string | null> = { linear: null, relu: 'Relu', relu6: 'Relu6', sigmoid: 'Sigmoid', tanh: 'Tanh', softmax: 'Softmax', elu: 'Elu', selu: 'Selu', softplus: 'Softplus', softsign: 'Softsign' };
+const ACTIVATIONS: Record<string, string | null> = {
+  linear: null,
+  relu: 'Relu',
+  relu6: 'Relu6',
+  sigmoid: 'Sigmoid',
+  tanh: 'Tanh',
+  softmax: 'Softmax',
+  elu: 'Elu',
+  selu: 'Selu',
+  softplus: 'Softplus',
+  softsign: 'Softsign',
+};
 
 /** The node applying a Keras activation (the input itself for linear); undefined if unsupported. */
+/** After a Dense or Conv2D product: its bias (unless the layer has none), then its activation (undefined: no op for it). */
+function biasThenActivation(
+  graph: GraphBuilder,
+  prefix: string,
+  x: string,
+  bias: tfTypes.Tensor | undefined,
+  config: LayerConfig,
+): string | undefined {
+  const biased =
+    config.useBias === false
+      ? x
+      : graph.node(`${prefix}/bias`, 'BiasAdd', [x, graph.constFloat(`${prefix}/bias_value`, bias!.shape, bias!.dataSync())], {
+          T: attrType(DT_FLOAT),
+          data_format: attrString('NHWC'),
+        });
+  return activation(graph, `${prefix}/act`, biased, config.activation);
+}
+
 function activation(graph: GraphBuilder, name: string, x: string, which: unknown): string | undefined {
   const key = which === undefined || which === null ? 'linear' : String(which);
   if (!(key in ACTIVATIONS)) return undefined;

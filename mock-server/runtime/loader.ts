@@ -43,8 +43,13 @@ export async function loadModel(runtime: Runtime, config: ServingConfig, dir: st
   switch (config.platform) {
     case 'tfjs_layers': {
       const model = await runtime.tf.loadLayersModel(runtime.tf.io.fromMemory(await readTfjsArtifacts(dir)));
-      const differentiable = (inputs: tfTypes.Tensor[]) => toList(model.apply(inputs.length === 1 ? inputs[0]! : inputs, { training: false }) as tfTypes.Tensor | tfTypes.Tensor[]);
-      const skipped = !runtime.node ? `the '${runtime.backend}' backend runs TF.js ops only` : graphDisabled() ? 'MODELPORT_GRAPH is off' : undefined;
+      const differentiable = (inputs: tfTypes.Tensor[]) =>
+        toList(model.apply(inputs.length === 1 ? inputs[0]! : inputs, { training: false }) as tfTypes.Tensor | tfTypes.Tensor[]);
+      const skipped = !runtime.node
+        ? `the '${runtime.backend}' backend runs TF.js ops only`
+        : graphDisabled()
+          ? 'MODELPORT_GRAPH is off'
+          : undefined;
       let graph: LayersGraph | NotCompiled;
       try {
         graph = skipped ? { reason: skipped, mismatch: false } : await compileLayersGraph(runtime, model);
@@ -128,7 +133,7 @@ interface ModelJson {
   generatedBy?: string;
   convertedBy?: string | null;
   signature?: unknown;
-  userDefinedMetadata?: Record<string, {}>;
+  userDefinedMetadata?: Record<string, object>;
   weightsManifest: { paths: string[]; weights: tfTypes.io.WeightsManifestEntry[] }[];
 }
 

@@ -12,15 +12,23 @@ import type { HostTensor } from './tensors';
 export function decodeImages(runtime: Runtime, images: Uint8Array[], spec: ImagePreprocessing, inputIndex: number): HostTensor {
   const { tf, node } = runtime;
   if (!node) {
-    throw badRequest(`input '${spec.input}': decoding images needs the native TensorFlow backend (this server runs on ${runtime.backend}); send FP32 pixels instead`, undefined, 'unsupported_input');
+    throw badRequest(
+      `input '${spec.input}': decoding images needs the native TensorFlow backend (this server runs on ${runtime.backend}); send FP32 pixels instead`,
+      undefined,
+      'unsupported_input',
+    );
   }
   const values = tf.tidy(() => {
     const decoded = images.map((bytes, i) => {
       let image;
       try {
         image = node.decodeImage(bytes, spec.channels, 'int32', false) as import('./tfjs').Tensor3D;
-      } catch (error) {
-        throw badRequest(`input '${spec.input}': element ${i} is not a PNG, JPEG, GIF or BMP image`, [{ path: `/inputs/${inputIndex}/data`, message: `element ${i} is not a decodable image` }], 'invalid_image');
+      } catch {
+        throw badRequest(
+          `input '${spec.input}': element ${i} is not a PNG, JPEG, GIF or BMP image`,
+          [{ path: `/inputs/${inputIndex}/data`, message: `element ${i} is not a decodable image` }],
+          'invalid_image',
+        );
       }
       const resized = tf.image.resizeBilinear(image.toFloat(), [spec.height, spec.width]);
       const scaled = resized.mul(spec.scale);
@@ -32,7 +40,12 @@ export function decodeImages(runtime: Runtime, images: Uint8Array[], spec: Image
 }
 
 /** The top `k` classes of each row, as Triton's classification extension returns them. */
-export function classify(values: ArrayLike<number>, shape: number[], k: number, labels: string[] | undefined): { shape: number[]; values: string[] } {
+export function classify(
+  values: ArrayLike<number>,
+  shape: number[],
+  k: number,
+  labels: string[] | undefined,
+): { shape: number[]; values: string[] } {
   const rows = shape[0] ?? 1;
   const classes = rows === 0 ? 0 : values.length / rows;
   const top = Math.min(k, classes);

@@ -98,7 +98,11 @@ export class ServedVersion {
   /** Runs one request (inputs in config order) through the batcher. */
   async infer(inputs: HostTensor[]): Promise<OutputTensor[]> {
     if (this.state !== 'READY' || !this.batcher) {
-      throw unavailable(`model '${this.name}' version ${this.version} is not ready (${this.reason ?? this.state.toLowerCase()})`, 1, 'model_not_ready');
+      throw unavailable(
+        `model '${this.name}' version ${this.version} is not ready (${this.reason ?? this.state.toLowerCase()})`,
+        1,
+        'model_not_ready',
+      );
     }
     const batchSize = inputs[0]?.shape[0] ?? 1;
     try {
@@ -125,10 +129,16 @@ export class ServedVersion {
     }
     const results = new Map<Pending<HostTensor[], OutputTensor[]>, OutputTensor[]>();
     for (const group of groups.values()) {
-      const outputs = this.execute(model, group.map((p) => p.item));
+      const outputs = this.execute(
+        model,
+        group.map((p) => p.item),
+      );
       let row = 0;
       for (const pending of group) {
-        results.set(pending, outputs.map((o) => sliceRows(o, row, pending.size)));
+        results.set(
+          pending,
+          outputs.map((o) => sliceRows(o, row, pending.size)),
+        );
         row += pending.size;
       }
     }

@@ -54,7 +54,12 @@ export class VersionStats {
       last_inference: this.lastInference,
       inference_count: this.inferenceCount,
       execution_count: this.executionCount,
-      inference_stats: { success: { ...this.success }, fail: { ...this.fail }, queue: { ...this.queue }, compute_infer: { ...this.compute } },
+      inference_stats: {
+        success: { ...this.success },
+        fail: { ...this.fail },
+        queue: { ...this.queue },
+        compute_infer: { ...this.compute },
+      },
       ...(latency ? { latency_ms: latency } : {}),
     };
   }

@@ -23,24 +23,43 @@ export interface HostTensor {
 
 export function tfDtypeOf(datatype: Datatype): TfDtype {
   switch (datatype) {
-    case 'FP16': case 'FP32': case 'FP64': return 'float32';
-    case 'BOOL': return 'bool';
-    case 'BYTES': return 'string';
-    default: return 'int32';
+    case 'FP16':
+    case 'FP32':
+    case 'FP64':
+      return 'float32';
+    case 'BOOL':
+      return 'bool';
+    case 'BYTES':
+      return 'string';
+    default:
+      return 'int32';
   }
 }
 
+/** The integer datatypes that TF.js holds whole, in inputs and outputs alike. */
+const SMALL_INTEGER_RANGES: Partial<Record<Datatype, [number, number]>> = {
+  INT8: [-128, 127],
+  UINT8: [0, 255],
+  INT16: [-32768, 32767],
+  UINT16: [0, 65535],
+};
+
 const INTEGER_RANGES: Partial<Record<Datatype, [number, number]>> = {
-  INT8: [-128, 127], UINT8: [0, 255], INT16: [-32768, 32767], UINT16: [0, 65535],
+  ...SMALL_INTEGER_RANGES,
   // TF.js computes integers as int32; wider values cannot be represented and are refused.
-  INT32: [-2147483648, 2147483647], UINT32: [0, 2147483647], INT64: [-2147483648, 2147483647], UINT64: [0, 2147483647],
+  INT32: [-2147483648, 2147483647],
+  UINT32: [0, 2147483647],
+  INT64: [-2147483648, 2147483647],
+  UINT64: [0, 2147483647],
 };
 
 /** What each integer datatype holds, for outputs (within JS safe integers for the 64-bit types). */
 const OUTPUT_RANGES: Partial<Record<Datatype, [number, number]>> = {
-  INT8: [-128, 127], UINT8: [0, 255], INT16: [-32768, 32767], UINT16: [0, 65535],
-  INT32: [-2147483648, 2147483647], UINT32: [0, 4294967295],
-  INT64: [-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER], UINT64: [0, Number.MAX_SAFE_INTEGER],
+  ...SMALL_INTEGER_RANGES,
+  INT32: [-2147483648, 2147483647],
+  UINT32: [0, 4294967295],
+  INT64: [-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+  UINT64: [0, Number.MAX_SAFE_INTEGER],
 };
 
 /** The nearest half-precision value, as a number. */
@@ -51,7 +70,10 @@ const utf8 = new TextEncoder();
 /** Decodes a JSON input (flat or nested data) to host values. */
 export function decodeJsonInput(input: RequestInput, index: number, options: { base64Bytes?: boolean } = {}): HostTensor {
   const where = `/inputs/${index}`;
-  if (input.data === undefined) throw badRequest(`input '${input.name}' has no data`, [{ path: `${where}/data`, message: 'is required (or send it in binary with parameters.binary_data_size)' }]);
+  if (input.data === undefined)
+    throw badRequest(`input '${input.name}' has no data`, [
+      { path: `${where}/data`, message: 'is required (or send it in binary with parameters.binary_data_size)' },
+    ]);
   const count = elementCount(input.shape);
   const flat = flatten(input.data as unknown[]);
   if (flat.length !== count) {
@@ -64,11 +86,17 @@ export function decodeJsonInput(input: RequestInput, index: number, options: { b
   const datatype = input.datatype as Datatype;
   const dtype = tfDtypeOf(datatype);
   const bad = (i: number, expected: string) =>
-    badRequest(`input '${input.name}': element ${i} is ${JSON.stringify(flat[i])}, expected ${expected}`, [{ path: `${where}/data`, message: `element ${i} must be ${expected}` }], 'invalid_tensor_data');
+    badRequest(
+      `input '${input.name}': element ${i} is ${JSON.stringify(flat[i])}, expected ${expected}`,
+      [{ path: `${where}/data`, message: `element ${i} must be ${expected}` }],
+      'invalid_tensor_data',
+    );
 
   if (dtype === 'string') {
     return {
-      datatype, shape: input.shape, dtype,
+      datatype,
+      shape: input.shape,
+      dtype,
       values: flat.map((v, i) => {
         if (typeof v !== 'string') throw bad(i, 'a string');
         return options.base64Bytes ? base64ToBytes(v, () => bad(i, 'base64 data')) : utf8.encode(v);
@@ -92,7 +120,8 @@ export function decodeJsonInput(input: RequestInput, index: number, options: { b
       // FP16 numbers are rounded to half precision, as their binary form is. A number too large
       // for FP16 (or, for FP32/FP64, for TF.js float32) would silently become Infinity: refused.
       const stored = datatype === 'FP16' ? toHalf(v) : Math.fround(v);
-      if (!Number.isFinite(stored)) throw bad(i, datatype === 'FP16' ? 'a number within FP16 range (±65504)' : 'a number within TF.js float32 range (±3.4028235e38)');
+      if (!Number.isFinite(stored))
+        throw bad(i, datatype === 'FP16' ? 'a number within FP16 range (±65504)' : 'a number within TF.js float32 range (±3.4028235e38)');
       values[i] = stored;
     }
     return { datatype, shape: input.shape, dtype, values };
@@ -122,7 +151,11 @@ export function decodeBinaryInput(input: RequestInput, index: number, bytes: Uin
   try {
     elements = fromBytes(datatype, bytes, count);
   } catch (error) {
-    throw badRequest(`input '${input.name}': ${(error as Error).message}`, [{ path: `/inputs/${index}/parameters/binary_data_size`, message: (error as Error).message }], 'data_length_mismatch');
+    throw badRequest(
+      `input '${input.name}': ${(error as Error).message}`,
+      [{ path: `/inputs/${index}/parameters/binary_data_size`, message: (error as Error).message }],
+      'data_length_mismatch',
+    );
   }
   const dtype = tfDtypeOf(datatype);
   if (dtype === 'string') return { datatype, shape: input.shape, dtype, values: elements as Uint8Array[] };
@@ -133,7 +166,11 @@ export function decodeBinaryInput(input: RequestInput, index: number, bytes: Uin
     const doubles = elements as ArrayLike<number>;
     for (let i = 0; datatype === 'FP64' && i < values.length; i++) {
       if (Number.isFinite(doubles[i]!) && !Number.isFinite(values[i]!)) {
-        throw badRequest(`input '${input.name}': element ${i} (${doubles[i]}) does not fit TF.js float32`, [{ path: `/inputs/${index}`, message: `element ${i} out of range` }], 'invalid_tensor_data');
+        throw badRequest(
+          `input '${input.name}': element ${i} (${doubles[i]}) does not fit TF.js float32`,
+          [{ path: `/inputs/${index}`, message: `element ${i} out of range` }],
+          'invalid_tensor_data',
+        );
       }
     }
     return { datatype, shape: input.shape, dtype, values };
@@ -143,7 +180,11 @@ export function decodeBinaryInput(input: RequestInput, index: number, bytes: Uin
   for (let i = 0; i < numbers.length; i++) {
     const v = numbers[i]!;
     if (v < min || v > max) {
-      throw badRequest(`input '${input.name}': element ${i} (${v}) does not fit TF.js int32`, [{ path: `/inputs/${index}`, message: `element ${i} out of range` }], 'invalid_tensor_data');
+      throw badRequest(
+        `input '${input.name}': element ${i} (${v}) does not fit TF.js int32`,
+        [{ path: `/inputs/${index}`, message: `element ${i} out of range` }],
+        'invalid_tensor_data',
+      );
     }
   }
   return { datatype, shape: input.shape, dtype, values: numbers instanceof Int32Array ? numbers : Int32Array.from(numbers) };
@@ -183,7 +224,11 @@ export function encodeOutput(
     for (let i = 0; i < numbers.length; i++) {
       const v = numbers[i]!;
       if (!Number.isInteger(v) || v < range[0] || v > range[1]) {
-        throw new HttpError(500, 'output_out_of_range', `output '${name}': element ${i} is ${v}, which its declared datatype ${datatype} cannot hold (check the datatype in the model's config)`);
+        throw new HttpError(
+          500,
+          'output_out_of_range',
+          `output '${name}': element ${i} is ${v}, which its declared datatype ${datatype} cannot hold (check the datatype in the model's config)`,
+        );
       }
     }
   }
@@ -193,9 +238,11 @@ export function encodeOutput(
     return { output: { name, datatype, shape, parameters: { binary_data_size: bytes.byteLength } }, bytes };
   }
   let data: (number | string | boolean)[];
-  if (datatype === 'BYTES') data = (values as (Uint8Array | string)[]).map((v) => (typeof v === 'string' ? v : new TextDecoder().decode(v)));
+  if (datatype === 'BYTES')
+    data = (values as (Uint8Array | string)[]).map((v) => (typeof v === 'string' ? v : new TextDecoder().decode(v)));
   else if (datatype === 'BOOL') data = Array.from(values as Uint8Array, (v) => v !== 0);
-  else if (datatype === 'FP16') data = Array.from(values as ArrayLike<number>, toHalf); // what binary FP16 holds
+  else if (datatype === 'FP16')
+    data = Array.from(values as ArrayLike<number>, toHalf); // what binary FP16 holds
   else data = Array.from(values as ArrayLike<number>);
   return { output: { name, datatype, shape, data } };
 }

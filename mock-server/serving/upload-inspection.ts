@@ -17,11 +17,30 @@ export interface Inspected {
 }
 
 const DTYPE_TO_DATATYPE: Record<string, TensorSpec['datatype']> = {
-  float32: 'FP32', int32: 'INT32', bool: 'BOOL', string: 'BYTES', DT_FLOAT: 'FP32', DT_INT32: 'INT32', DT_INT64: 'INT64',
-  DT_BOOL: 'BOOL', DT_STRING: 'BYTES', DT_DOUBLE: 'FP64', DT_HALF: 'FP16', DT_UINT8: 'UINT8', DT_INT8: 'INT8', DT_INT16: 'INT16', DT_UINT16: 'UINT16',
+  float32: 'FP32',
+  int32: 'INT32',
+  bool: 'BOOL',
+  string: 'BYTES',
+  DT_FLOAT: 'FP32',
+  DT_INT32: 'INT32',
+  DT_INT64: 'INT64',
+  DT_BOOL: 'BOOL',
+  DT_STRING: 'BYTES',
+  DT_DOUBLE: 'FP64',
+  DT_HALF: 'FP16',
+  DT_UINT8: 'UINT8',
+  DT_INT8: 'INT8',
+  DT_INT16: 'INT16',
+  DT_UINT16: 'UINT16',
 };
 
-export async function inspectUpload(runtime: Runtime, dir: string, files: string[], model: ModelConfig, options: { signature?: string; tags?: string[] }): Promise<Inspected> {
+export async function inspectUpload(
+  runtime: Runtime,
+  dir: string,
+  files: string[],
+  model: ModelConfig,
+  options: { signature?: string; tags?: string[] },
+): Promise<Inspected> {
   const platform = await detectPlatform(dir, files);
   let signature: { inputs: TensorSpec[]; outputs: TensorSpec[]; params?: number };
   if (platform === 'tensorflow_savedmodel') {
@@ -52,32 +71,57 @@ export async function inspectUpload(runtime: Runtime, dir: string, files: string
 async function detectPlatform(dir: string, files: string[]): Promise<Platform> {
   if (files.includes('saved_model.pb')) return 'tensorflow_savedmodel';
   if (!files.includes('model.json')) {
-    throw badRequest('found neither model.json (TF.js) nor saved_model.pb (SavedModel) at the top of the upload', [{ path: '/files', message: `received ${files.slice(0, 5).join(', ')}${files.length > 5 ? ', …' : ''}` }], 'invalid_archive');
+    throw badRequest(
+      'found neither model.json (TF.js) nor saved_model.pb (SavedModel) at the top of the upload',
+      [{ path: '/files', message: `received ${files.slice(0, 5).join(', ')}${files.length > 5 ? ', …' : ''}` }],
+      'invalid_archive',
+    );
   }
   const json = await readJson(path.join(dir, 'model.json'));
   if (json.format === 'graph-model') return 'tfjs_graph';
   if (json.format === 'layers-model' || (json.modelTopology as { class_name?: string } | undefined)?.class_name) return 'tfjs_layers';
-  throw badRequest("model.json is neither a TF.js layers model nor a graph model (its 'format' says neither)", [{ path: '/model.json/format', message: `is ${JSON.stringify(json.format)}` }], 'invalid_model');
+  throw badRequest(
+    "model.json is neither a TF.js layers model nor a graph model (its 'format' says neither)",
+    [{ path: '/model.json/format', message: `is ${JSON.stringify(json.format)}` }],
+    'invalid_model',
+  );
 }
 
 /** Every shard the manifest names is present, and the bytes add up to the weights it declares. */
 async function checkManifest(dir: string, files: string[]): Promise<void> {
   const json = await readJson(path.join(dir, 'model.json'));
-  const manifest = json.weightsManifest as { paths: string[]; weights: { name: string; shape: number[]; dtype: string; quantization?: { dtype: string } }[] }[] | undefined;
-  if (!Array.isArray(manifest)) throw badRequest('model.json has no weightsManifest', [{ path: '/model.json/weightsManifest', message: 'is required' }], 'manifest_mismatch');
+  const manifest = json.weightsManifest as
+    | { paths: string[]; weights: { name: string; shape: number[]; dtype: string; quantization?: { dtype: string } }[] }[]
+    | undefined;
+  if (!Array.isArray(manifest))
+    throw badRequest(
+      'model.json has no weightsManifest',
+      [{ path: '/model.json/weightsManifest', message: 'is required' }],
+      'manifest_mismatch',
+    );
   const missing = manifest.flatMap((group) => group.paths).filter((p) => !files.includes(path.posix.normalize(p)));
   if (missing.length) {
-    throw badRequest(`model.json names weight shards that were not uploaded: ${missing.join(', ')}`, missing.map((p) => ({ path: `/files/${p}`, message: 'named by the manifest, not uploaded' })), 'manifest_mismatch');
+    throw badRequest(
+      `model.json names weight shards that were not uploaded: ${missing.join(', ')}`,
+      missing.map((p) => ({ path: `/files/${p}`, message: 'named by the manifest, not uploaded' })),
+      'manifest_mismatch',
+    );
   }
   const bytesPerElement: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2, int8: 1, int16: 2 };
-  const declared = manifest.flatMap((g) => g.weights).reduce((n, w) => {
-    const dtype = w.quantization?.dtype ?? w.dtype;
-    return n + (bytesPerElement[dtype] ?? 4) * w.shape.reduce((a, b) => a * b, 1);
-  }, 0);
+  const declared = manifest
+    .flatMap((g) => g.weights)
+    .reduce((n, w) => {
+      const dtype = w.quantization?.dtype ?? w.dtype;
+      return n + (bytesPerElement[dtype] ?? 4) * w.shape.reduce((a, b) => a * b, 1);
+    }, 0);
   let actual = 0;
   for (const shard of manifest.flatMap((g) => g.paths)) actual += (await stat(path.join(dir, shard))).size;
   if (actual !== declared && !manifest.flatMap((g) => g.weights).some((w) => w.dtype === 'string')) {
-    throw badRequest(`the weight shards hold ${actual} bytes but the manifest declares ${declared}`, [{ path: '/model.json/weightsManifest', message: `declares ${declared} bytes, shards hold ${actual}` }], 'manifest_mismatch');
+    throw badRequest(
+      `the weight shards hold ${actual} bytes but the manifest declares ${declared}`,
+      [{ path: '/model.json/weightsManifest', message: `declares ${declared} bytes, shards hold ${actual}` }],
+      'manifest_mismatch',
+    );
   }
 }
 
@@ -94,8 +138,16 @@ async function tfjsSignature(runtime: Runtime, dir: string, platform: Platform) 
       const model = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
       try {
         return {
-          inputs: model.inputs.map((t, i) => ({ name: model.inputNames[i] ?? t.name, datatype: datatypeOf(t.dtype), shape: t.shape.map((d) => d ?? -1) })),
-          outputs: model.outputs.map((t, i) => ({ name: model.outputNames[i] ?? t.name, datatype: datatypeOf(t.dtype), shape: t.shape.map((d) => d ?? -1) })),
+          inputs: model.inputs.map((t, i) => ({
+            name: model.inputNames[i] ?? t.name,
+            datatype: datatypeOf(t.dtype),
+            shape: t.shape.map((d) => d ?? -1),
+          })),
+          outputs: model.outputs.map((t, i) => ({
+            name: model.outputNames[i] ?? t.name,
+            datatype: datatypeOf(t.dtype),
+            shape: t.shape.map((d) => d ?? -1),
+          })),
           params: model.countParams(),
         };
       } finally {
@@ -104,7 +156,11 @@ async function tfjsSignature(runtime: Runtime, dir: string, platform: Platform) 
     }
     const model = await tf.loadGraphModel(tf.io.fromMemory(artifacts));
     try {
-      const spec = (t: { name: string; dtype: string; shape?: number[] }) => ({ name: t.name, datatype: datatypeOf(t.dtype), shape: (t.shape ?? []).map((d) => (d < 0 ? -1 : d)) });
+      const spec = (t: { name: string; dtype: string; shape?: number[] }) => ({
+        name: t.name,
+        datatype: datatypeOf(t.dtype),
+        shape: (t.shape ?? []).map((d) => (d < 0 ? -1 : d)),
+      });
       return { inputs: model.inputs.map(spec), outputs: model.outputs.map(spec) };
     } finally {
       model.dispose();
@@ -115,7 +171,12 @@ async function tfjsSignature(runtime: Runtime, dir: string, platform: Platform) 
 }
 
 async function savedModelSignature(runtime: Runtime, dir: string, signatureName: string, tags: string[]) {
-  if (!runtime.node) throw badRequest(`SavedModels need the native TensorFlow backend; this server runs on '${runtime.backend}'`, undefined, 'unsupported_model');
+  if (!runtime.node)
+    throw badRequest(
+      `SavedModels need the native TensorFlow backend; this server runs on '${runtime.backend}'`,
+      undefined,
+      'unsupported_model',
+    );
   let metaGraphs;
   try {
     metaGraphs = await runtime.node.getMetaGraphsFromSavedModel(dir);
@@ -123,12 +184,26 @@ async function savedModelSignature(runtime: Runtime, dir: string, signatureName:
     throw badRequest(`saved_model.pb could not be read: ${(error as Error).message}`, undefined, 'invalid_model');
   }
   const graph = metaGraphs.find((g) => tags.every((t) => g.tags.includes(t)));
-  if (!graph) throw badRequest(`the SavedModel has no meta graph tagged [${tags}] (it has ${metaGraphs.map((g) => `[${g.tags}]`).join(', ')})`, undefined, 'invalid_model');
+  if (!graph)
+    throw badRequest(
+      `the SavedModel has no meta graph tagged [${tags}] (it has ${metaGraphs.map((g) => `[${g.tags}]`).join(', ')})`,
+      undefined,
+      'invalid_model',
+    );
   const definition = graph.signatureDefs[signatureName];
-  if (!definition) throw badRequest(`the SavedModel has no signature '${signatureName}' (it has ${Object.keys(graph.signatureDefs).join(', ')})`, undefined, 'invalid_model');
+  if (!definition)
+    throw badRequest(
+      `the SavedModel has no signature '${signatureName}' (it has ${Object.keys(graph.signatureDefs).join(', ')})`,
+      undefined,
+      'invalid_model',
+    );
   // tfjs-node hands shapes over as protobuf Dim objects despite its types; getSize() reads them.
   const dims = (shape: unknown[]) => shape.map((d) => (typeof d === 'number' ? d : Number((d as { getSize(): number }).getSize())));
-  const spec = ([name, t]: [string, { dtype: string; shape: unknown[] }]) => ({ name, datatype: datatypeOf(t.dtype), shape: dims(t.shape) });
+  const spec = ([name, t]: [string, { dtype: string; shape: unknown[] }]) => ({
+    name,
+    datatype: datatypeOf(t.dtype),
+    shape: dims(t.shape),
+  });
   return {
     inputs: Object.entries(definition.inputs as Record<string, { dtype: string; shape: unknown[] }>).map(spec),
     outputs: Object.entries(definition.outputs as Record<string, { dtype: string; shape: unknown[] }>).map(spec),
@@ -144,11 +219,18 @@ function reconcile(model: ModelConfig, found: { inputs: TensorSpec[]; outputs: T
     const problems = declared.flatMap((want, i) => {
       const got = actual[i];
       if (!got) return [`${kind} ${i} ('${want.name}') is missing`];
-      const shapeFits = got.shape.length === want.shape.length && got.shape.every((d, k) => d === -1 || want.shape[k] === -1 || d === want.shape[k]);
+      const shapeFits =
+        got.shape.length === want.shape.length && got.shape.every((d, k) => d === -1 || want.shape[k] === -1 || d === want.shape[k]);
       return shapeFits ? [] : [`${kind} ${i} ('${want.name}'): model has shape [${got.shape}], the model config declares [${want.shape}]`];
     });
-    if (actual.length !== declared.length) problems.push(`the upload has ${actual.length} ${kind}, the model config declares ${declared.length}`);
-    if (problems.length) throw badRequest(`the upload does not match the model's signature: ${problems.join('; ')}`, problems.map((message) => ({ path: `/${kind}`, message })), 'signature_mismatch');
+    if (actual.length !== declared.length)
+      problems.push(`the upload has ${actual.length} ${kind}, the model config declares ${declared.length}`);
+    if (problems.length)
+      throw badRequest(
+        `the upload does not match the model's signature: ${problems.join('; ')}`,
+        problems.map((message) => ({ path: `/${kind}`, message })),
+        'signature_mismatch',
+      );
     return declared;
   };
   return { inputs: check('inputs'), outputs: check('outputs') };

@@ -34,7 +34,11 @@ export class ModelManager {
   async loadAll(): Promise<void> {
     const names = await this.repository.modelNames();
     const found = await Promise.all(
-      names.map(async (name) => ({ name, config: await this.repository.readConfig(name), infos: await this.repository.listVersions(name) })),
+      names.map(async (name) => ({
+        name,
+        config: await this.repository.readConfig(name),
+        infos: await this.repository.listVersions(name),
+      })),
     );
     const loads: Promise<void>[] = [];
     for (const { name, config, infos } of found) {
@@ -170,7 +174,10 @@ export class ModelManager {
     await this.repository.withLock(name, async () => {
       const holders = aliasesPointingAt(this.entry(name).config, version);
       if (holders.length) {
-        throw conflict(`version ${version} of '${name}' is what alias${holders.length > 1 ? 'es' : ''} '${holders.join("', '")}' point${holders.length > 1 ? '' : 's'} at; move the alias first`, 'version_in_use');
+        throw conflict(
+          `version ${version} of '${name}' is what alias${holders.length > 1 ? 'es' : ''} '${holders.join("', '")}' point${holders.length > 1 ? '' : 's'} at; move the alias first`,
+          'version_in_use',
+        );
       }
       await this.repository.deleteVersion(name, version);
     });
@@ -215,5 +222,7 @@ export function aliasTargets(config: ModelConfig, alias: string): AliasTarget[] 
 }
 
 export function aliasesPointingAt(config: ModelConfig, version: number): string[] {
-  return Object.entries(config.aliases ?? {}).filter(([, targets]) => targets.some((t) => t.version === version)).map(([alias]) => alias);
+  return Object.entries(config.aliases ?? {})
+    .filter(([, targets]) => targets.some((t) => t.version === version))
+    .map(([alias]) => alias);
 }

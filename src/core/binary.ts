@@ -12,7 +12,18 @@ export const HEADER_LENGTH_HEADER = 'inference-header-content-length';
 
 /** Bytes per element; BYTES elements are variable (4-byte length prefix + content). */
 export const DATATYPE_SIZE: Record<Exclude<Datatype, 'BYTES'>, number> = {
-  BOOL: 1, UINT8: 1, INT8: 1, UINT16: 2, INT16: 2, FP16: 2, UINT32: 4, INT32: 4, FP32: 4, UINT64: 8, INT64: 8, FP64: 8,
+  BOOL: 1,
+  UINT8: 1,
+  INT8: 1,
+  UINT16: 2,
+  INT16: 2,
+  FP16: 2,
+  UINT32: 4,
+  INT32: 4,
+  FP32: 4,
+  UINT64: 8,
+  INT64: 8,
+  FP64: 8,
 };
 
 /** Element values as plain JS: numbers (bigint-free), booleans, or byte strings. */
@@ -81,18 +92,42 @@ export function toBytes(datatype: Datatype, values: ElementArray): Uint8Array {
   for (let i = 0; i < n; i++) {
     const v = Number(numbers[i]);
     switch (datatype) {
-      case 'BOOL': out[i] = v ? 1 : 0; break;
-      case 'UINT8': view.setUint8(i, v); break;
-      case 'INT8': view.setInt8(i, v); break;
-      case 'UINT16': view.setUint16(i * 2, v, true); break;
-      case 'INT16': view.setInt16(i * 2, v, true); break;
-      case 'FP16': view.setUint16(i * 2, float32ToFloat16Bits(v), true); break;
-      case 'UINT32': view.setUint32(i * 4, v, true); break;
-      case 'INT32': view.setInt32(i * 4, v, true); break;
-      case 'FP32': view.setFloat32(i * 4, v, true); break;
-      case 'UINT64': view.setBigUint64(i * 8, BigInt(Math.trunc(v)), true); break;
-      case 'INT64': view.setBigInt64(i * 8, BigInt(Math.trunc(v)), true); break;
-      case 'FP64': view.setFloat64(i * 8, v, true); break;
+      case 'BOOL':
+        out[i] = v ? 1 : 0;
+        break;
+      case 'UINT8':
+        view.setUint8(i, v);
+        break;
+      case 'INT8':
+        view.setInt8(i, v);
+        break;
+      case 'UINT16':
+        view.setUint16(i * 2, v, true);
+        break;
+      case 'INT16':
+        view.setInt16(i * 2, v, true);
+        break;
+      case 'FP16':
+        view.setUint16(i * 2, float32ToFloat16Bits(v), true);
+        break;
+      case 'UINT32':
+        view.setUint32(i * 4, v, true);
+        break;
+      case 'INT32':
+        view.setInt32(i * 4, v, true);
+        break;
+      case 'FP32':
+        view.setFloat32(i * 4, v, true);
+        break;
+      case 'UINT64':
+        view.setBigUint64(i * 8, BigInt(Math.trunc(v)), true);
+        break;
+      case 'INT64':
+        view.setBigInt64(i * 8, BigInt(Math.trunc(v)), true);
+        break;
+      case 'FP64':
+        view.setFloat64(i * 8, v, true);
+        break;
     }
   }
   return out;
@@ -121,22 +156,32 @@ export function fromBytes(datatype: Datatype, bytes: Uint8Array, count?: number)
   const size = DATATYPE_SIZE[datatype];
   if (bytes.byteLength % size !== 0) throw new RangeError(`${bytes.byteLength} bytes is not a whole number of ${datatype} elements`);
   const n = bytes.byteLength / size;
-  if (count !== undefined && n !== count) throw new RangeError(`expected ${count} ${datatype} elements (${count * size} bytes), received ${bytes.byteLength} bytes`);
+  if (count !== undefined && n !== count)
+    throw new RangeError(`expected ${count} ${datatype} elements (${count * size} bytes), received ${bytes.byteLength} bytes`);
   // Copy into an aligned buffer: a subarray of a request body need not be aligned for typed views.
   // (Uint8Array's own slice: a Node Buffer's slice would share the unaligned memory.)
   const aligned = bytes.byteOffset % 8 === 0 ? bytes : Uint8Array.prototype.slice.call(bytes);
   const buffer = aligned.buffer as ArrayBuffer;
   const offset = aligned.byteOffset;
   switch (datatype) {
-    case 'BOOL': return Array.from(aligned, (b) => b !== 0);
-    case 'UINT8': return new Uint8Array(buffer, offset, n);
-    case 'INT8': return new Int8Array(buffer, offset, n);
-    case 'UINT16': return new Uint16Array(buffer, offset, n);
-    case 'INT16': return new Int16Array(buffer, offset, n);
-    case 'UINT32': return new Uint32Array(buffer, offset, n);
-    case 'INT32': return new Int32Array(buffer, offset, n);
-    case 'FP32': return new Float32Array(buffer, offset, n);
-    case 'FP64': return new Float64Array(buffer, offset, n);
+    case 'BOOL':
+      return Array.from(aligned, (b) => b !== 0);
+    case 'UINT8':
+      return new Uint8Array(buffer, offset, n);
+    case 'INT8':
+      return new Int8Array(buffer, offset, n);
+    case 'UINT16':
+      return new Uint16Array(buffer, offset, n);
+    case 'INT16':
+      return new Int16Array(buffer, offset, n);
+    case 'UINT32':
+      return new Uint32Array(buffer, offset, n);
+    case 'INT32':
+      return new Int32Array(buffer, offset, n);
+    case 'FP32':
+      return new Float32Array(buffer, offset, n);
+    case 'FP64':
+      return new Float64Array(buffer, offset, n);
     case 'FP16': {
       const halves = new Uint16Array(buffer, offset, n);
       const out = new Float32Array(n);
@@ -186,10 +231,10 @@ export function float32ToFloat16Bits(value: number): number {
     // Subnormal: shift in the implicit 1; bits shifted out still count for rounding (sticky bit).
     const full = mantissa | 0x800000;
     mantissa = (full >>> (1 - e)) | (full & ((1 << (1 - e)) - 1) ? 1 : 0);
-    if (mantissa & 0x1000 && (mantissa & 0x2fff)) mantissa += 0x2000;
+    if (mantissa & 0x1000 && mantissa & 0x2fff) mantissa += 0x2000;
     return sign | (mantissa >>> 13);
   }
-  if (mantissa & 0x1000 && (mantissa & 0x2fff)) {
+  if (mantissa & 0x1000 && mantissa & 0x2fff) {
     mantissa += 0x2000;
     if (mantissa & 0x800000) {
       mantissa = 0;

@@ -25,8 +25,14 @@ export interface Tensor {
 }
 
 const TYPED_DATATYPES: [new (...args: never[]) => TypedArray, Datatype][] = [
-  [Float32Array, 'FP32'], [Float64Array, 'FP64'], [Int32Array, 'INT32'], [Int16Array, 'INT16'], [Int8Array, 'INT8'],
-  [Uint8Array, 'UINT8'], [Uint16Array, 'UINT16'], [Uint32Array, 'UINT32'],
+  [Float32Array, 'FP32'],
+  [Float64Array, 'FP64'],
+  [Int32Array, 'INT32'],
+  [Int16Array, 'INT16'],
+  [Int8Array, 'INT8'],
+  [Uint8Array, 'UINT8'],
+  [Uint16Array, 'UINT16'],
+  [Uint32Array, 'UINT32'],
 ];
 
 /**
@@ -34,7 +40,12 @@ const TYPED_DATATYPES: [new (...args: never[]) => TypedArray, Datatype][] = [
  * array going out as JSON comes back as `dataJson` (its JSON array text, see `typedArrayJson`) and
  * `input` without `data`: `encodeInferRequest` puts the two together.
  */
-export function toRequestInput(name: string, value: TensorLike, spec: TensorMetadata | undefined, binary: boolean): { input: RequestInput; bytes?: Uint8Array; dataJson?: string } {
+export function toRequestInput(
+  name: string,
+  value: TensorLike,
+  spec: TensorMetadata | undefined,
+  binary: boolean,
+): { input: RequestInput; bytes?: Uint8Array; dataJson?: string } {
   const isObject = typeof value === 'object' && !Array.isArray(value) && !ArrayBuffer.isView(value);
   const data = isObject ? (value as { data: TypedArray | unknown[] }).data : (value as TypedArray | unknown[]);
   const flat = ArrayBuffer.isView(data) ? (data as TypedArray) : (data as unknown[]).flat(Infinity);
@@ -47,7 +58,10 @@ export function toRequestInput(name: string, value: TensorLike, spec: TensorMeta
   const count = elementCount(shape);
   if (count !== flat.length) throw new RangeError(`input '${name}': shape [${shape}] needs ${count} elements, got ${flat.length}`);
   if (binary) {
-    const bytes = toBytes(datatype, datatype === 'BYTES' ? (flat as string[]).map((s) => new TextEncoder().encode(String(s))) : (flat as ArrayLike<number>));
+    const bytes = toBytes(
+      datatype,
+      datatype === 'BYTES' ? (flat as string[]).map((s) => new TextEncoder().encode(String(s))) : (flat as ArrayLike<number>),
+    );
     return { input: { name, shape, datatype, parameters: { binary_data_size: bytes.byteLength } }, bytes };
   }
   if (ArrayBuffer.isView(flat)) return { input: { name, shape, datatype } as RequestInput, dataJson: typedArrayJson(flat as TypedArray) };
@@ -101,17 +115,30 @@ export function fromResponseOutput(output: ResponseOutput, bytes?: Uint8Array): 
 function typedFromValues(datatype: Datatype, values: unknown[]): Tensor['data'] {
   switch (datatype) {
     // JSON has no NaN or ±Infinity: servers write null, which must not read as 0.
-    case 'FP16': case 'FP32': return floatsFrom(new Float32Array(values.length), values as (number | null)[]);
-    case 'FP64': return floatsFrom(new Float64Array(values.length), values as (number | null)[]);
-    case 'INT64': case 'UINT64': return Float64Array.from(values as number[]);
-    case 'INT32': return Int32Array.from(values as number[]);
-    case 'INT16': return Int16Array.from(values as number[]);
-    case 'INT8': return Int8Array.from(values as number[]);
-    case 'UINT32': return Uint32Array.from(values as number[]);
-    case 'UINT16': return Uint16Array.from(values as number[]);
-    case 'UINT8': return Uint8Array.from(values as number[]);
-    case 'BOOL': return values.map(Boolean);
-    case 'BYTES': return values.map(String);
+    case 'FP16':
+    case 'FP32':
+      return floatsFrom(new Float32Array(values.length), values as (number | null)[]);
+    case 'FP64':
+      return floatsFrom(new Float64Array(values.length), values as (number | null)[]);
+    case 'INT64':
+    case 'UINT64':
+      return Float64Array.from(values as number[]);
+    case 'INT32':
+      return Int32Array.from(values as number[]);
+    case 'INT16':
+      return Int16Array.from(values as number[]);
+    case 'INT8':
+      return Int8Array.from(values as number[]);
+    case 'UINT32':
+      return Uint32Array.from(values as number[]);
+    case 'UINT16':
+      return Uint16Array.from(values as number[]);
+    case 'UINT8':
+      return Uint8Array.from(values as number[]);
+    case 'BOOL':
+      return values.map(Boolean);
+    case 'BYTES':
+      return values.map(String);
   }
 }
 

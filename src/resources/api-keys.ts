@@ -8,7 +8,13 @@ import type { ApiKey, ApiKeyCreateParams, ApiKeyCreated, Usage } from '../types'
 /** API keys (admin): create (the secret is returned once), list, revoke; and usage metering. */
 export class ApiKeys extends APIResource {
   create(params: ApiKeyCreateParams, options: RequestOptions = {}): Promise<ApiKeyCreated> {
-    return this.transport.json({ method: 'POST', path: 'v1/api-keys', json: params, ...options, idempotencyKey: options?.idempotencyKey ?? randomId() });
+    return this.transport.json({
+      method: 'POST',
+      path: 'v1/api-keys',
+      json: params,
+      ...options,
+      idempotencyKey: options?.idempotencyKey ?? randomId(),
+    });
   }
 
   list(params: ListParams<'listApiKeys'> = {}, options?: RequestOptions): PagePromise<ApiKey> {

@@ -36,9 +36,12 @@ export class Datasets extends APIResource {
    */
   create(params: DatasetCreateParams & DatasetSource, options: RequestOptions = {}): Promise<Dataset> {
     const { name, labels, shape, task, description } = params;
-    const [body, contentType] = 'csv' in params
-      ? [params.csv, 'text/csv']
-      : 'jsonl' in params ? [params.jsonl, 'application/x-ndjson'] : [toJsonLines(params.records), 'application/x-ndjson'];
+    const [body, contentType] =
+      'csv' in params
+        ? [params.csv, 'text/csv']
+        : 'jsonl' in params
+          ? [params.jsonl, 'application/x-ndjson']
+          : [toJsonLines(params.records), 'application/x-ndjson'];
     return this.transport.json({
       method: 'POST',
       path: 'v1/datasets',

@@ -13,7 +13,9 @@ export class EvaluationFailedError extends ModelportError {
   readonly reason: string | undefined;
 
   constructor(readonly evaluation: Evaluation) {
-    super(`evaluation ${evaluation.id} failed (${evaluation.failure?.reason ?? 'unknown'}): ${evaluation.failure?.message ?? 'no reason given'}`);
+    super(
+      `evaluation ${evaluation.id} failed (${evaluation.failure?.reason ?? 'unknown'}): ${evaluation.failure?.message ?? 'no reason given'}`,
+    );
     this.reason = evaluation.failure?.reason;
   }
 }
@@ -39,7 +41,13 @@ export type EvaluationRun = Evaluation & {
 export class Evaluations extends APIResource {
   /** Starts an evaluation (202, queued); `await (await create(...)).wait()` for the results. */
   async create(params: EvaluationCreateParams, options: RequestOptions = {}): Promise<EvaluationRun> {
-    const evaluation = await this.transport.json<Evaluation>({ method: 'POST', path: 'v1/evaluations', json: params, ...options, idempotencyKey: options?.idempotencyKey ?? randomId() });
+    const evaluation = await this.transport.json<Evaluation>({
+      method: 'POST',
+      path: 'v1/evaluations',
+      json: params,
+      ...options,
+      idempotencyKey: options?.idempotencyKey ?? randomId(),
+    });
     return this.withHelpers(evaluation);
   }
 
@@ -49,13 +57,26 @@ export class Evaluations extends APIResource {
 
   /** One page (`await`), or every evaluation (`for await`), newest first. */
   list(params: EvaluationListParams = {}, options?: RequestOptions): PagePromise<Evaluation> {
-    return new PagePromise((after) => this.transport.json({ method: 'GET', path: 'v1/evaluations', query: { ...params, after }, ...options }));
+    return new PagePromise((after) =>
+      this.transport.json({ method: 'GET', path: 'v1/evaluations', query: { ...params, after }, ...options }),
+    );
   }
 
   /** The succeeded evaluations of one version, newest first, as summaries. */
-  listForVersion(model: string, version: number, params: ListParams<'listVersionEvaluations'> = {}, options?: RequestOptions): PagePromise<EvaluationSummary> {
+  listForVersion(
+    model: string,
+    version: number,
+    params: ListParams<'listVersionEvaluations'> = {},
+    options?: RequestOptions,
+  ): PagePromise<EvaluationSummary> {
     return new PagePromise((after) =>
-      this.transport.json({ method: 'GET', path: path`v1/models/${model}/versions/${version}/evaluations`, query: { ...params, after }, ...options }));
+      this.transport.json({
+        method: 'GET',
+        path: path`v1/models/${model}/versions/${version}/evaluations`,
+        query: { ...params, after },
+        ...options,
+      }),
+    );
   }
 
   /**
@@ -70,7 +91,8 @@ export class Evaluations extends APIResource {
       onProgress?.(evaluation);
       if (evaluation.status === 'succeeded') return evaluation;
       if (evaluation.status === 'failed') throw new EvaluationFailedError(evaluation);
-      if (Date.now() + pause > deadline) throw new TimeoutError(`evaluation ${id} is still ${evaluation.status} (progress ${evaluation.progress}) after ${maxWait} ms`);
+      if (Date.now() + pause > deadline)
+        throw new TimeoutError(`evaluation ${id} is still ${evaluation.status} (progress ${evaluation.progress}) after ${maxWait} ms`);
       await sleep(pause, requestOptions.signal);
     }
   }

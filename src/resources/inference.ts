@@ -27,7 +27,13 @@ export class Inference extends APIResource {
   infer(model: string, request: InferenceRequest, options: InferOptions = {}): Promise<InferenceResponse> {
     const { version, ...rest } = options;
     // Inference has no side effects, so it is always safe to retry: the key lets the transport do so.
-    return this.transport.json({ method: 'POST', path: inferPath(model, version), json: request, ...rest, idempotencyKey: rest.idempotencyKey ?? randomId() });
+    return this.transport.json({
+      method: 'POST',
+      path: inferPath(model, version),
+      json: request,
+      ...rest,
+      idempotencyKey: rest.idempotencyKey ?? randomId(),
+    });
   }
 
   /**

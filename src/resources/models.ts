@@ -3,7 +3,16 @@ import { path } from '../core/path';
 import { APIResource } from '../core/resource';
 import { randomId } from '../core/ids';
 import type { RequestOptions, Transport } from '../core/transport';
-import type { ExplainRequest, Explanation, Model, ModelCreateParams, ModelListParams, ModelMetadata, ModelReadyResponse, ModelUpdateParams } from '../types';
+import type {
+  ExplainRequest,
+  Explanation,
+  Model,
+  ModelCreateParams,
+  ModelListParams,
+  ModelMetadata,
+  ModelReadyResponse,
+  ModelUpdateParams,
+} from '../types';
 import { Aliases } from './aliases';
 import { Versions } from './versions';
 
@@ -45,7 +54,13 @@ export class Models extends APIResource {
 
   /** Registers a model. Retried safely: an idempotency key is sent automatically. */
   create(params: ModelCreateParams, options: RequestOptions = {}): Promise<Model> {
-    return this.transport.json({ method: 'POST', path: 'v1/models', json: params, ...options, idempotencyKey: options?.idempotencyKey ?? randomId() });
+    return this.transport.json({
+      method: 'POST',
+      path: 'v1/models',
+      json: params,
+      ...options,
+      idempotencyKey: options?.idempotencyKey ?? randomId(),
+    });
   }
 
   get(model: string, options?: RequestOptions): Promise<Model> {
@@ -54,8 +69,7 @@ export class Models extends APIResource {
 
   /** One page (`await`), or every model (`for await`). */
   list(params: ModelListParams = {}, options?: RequestOptions): PagePromise<Model> {
-    return new PagePromise((after) =>
-      this.transport.json({ method: 'GET', path: 'v1/models', query: { ...params, after }, ...options }));
+    return new PagePromise((after) => this.transport.json({ method: 'GET', path: 'v1/models', query: { ...params, after }, ...options }));
   }
 
   update(model: string, params: ModelUpdateParams, options?: RequestOptions): Promise<Model> {
@@ -71,7 +85,11 @@ export class Models extends APIResource {
    * Attributions of one prediction to the input elements (integrated gradients and gradients),
    * for the predicted class or `target`. Attributions come back as Float32Arrays with their shape.
    */
-  async explain(model: string, input: { data: ArrayLike<number>; shape: number[]; name?: string | undefined }, options: ExplainOptions = {}): Promise<DecodedExplanation> {
+  async explain(
+    model: string,
+    input: { data: ArrayLike<number>; shape: number[]; name?: string | undefined },
+    options: ExplainOptions = {},
+  ): Promise<DecodedExplanation> {
     const { version, target, methods, baseline, steps, output, ...rest } = options;
     const name = input.name ?? (await this.metadata(model, { version, ...rest })).inputs[0]!.name;
     const request: ExplainRequest = {
@@ -83,12 +101,20 @@ export class Models extends APIResource {
       ...(steps !== undefined ? { steps } : {}),
       ...(output !== undefined ? { output } : {}),
     };
-    const explanation = await this.transport.json<Explanation>({ method: 'POST', path: path`v1/models/${model}/explain`, json: request, ...rest, idempotencyKey: rest.idempotencyKey ?? randomId() });
+    const explanation = await this.transport.json<Explanation>({
+      method: 'POST',
+      path: path`v1/models/${model}/explain`,
+      json: request,
+      ...rest,
+      idempotencyKey: rest.idempotencyKey ?? randomId(),
+    });
     const decode = (t: { shape: number[]; data: number[] }): AttributionTensor => ({ shape: t.shape, data: Float32Array.from(t.data) });
     return {
       ...explanation,
       attributions: {
-        ...(explanation.attributions.integrated_gradients ? { integrated_gradients: decode(explanation.attributions.integrated_gradients) } : {}),
+        ...(explanation.attributions.integrated_gradients
+          ? { integrated_gradients: decode(explanation.attributions.integrated_gradients) }
+          : {}),
         ...(explanation.attributions.gradients ? { gradients: decode(explanation.attributions.gradients) } : {}),
       },
     };

@@ -53,14 +53,24 @@ export interface Classification extends Prediction {
 export class Predictions extends APIResource {
   private readonly metadataCache = new Map<string, Promise<ModelMetadata>>();
 
-  async predict(model: string, inputs: TensorLike | Record<string, TensorLike>, options: PredictOptions = {}, classify = false): Promise<Prediction> {
+  async predict(
+    model: string,
+    inputs: TensorLike | Record<string, TensorLike>,
+    options: PredictOptions = {},
+    classify = false,
+  ): Promise<Prediction> {
     const { version, outputs: outputNames, binary = false, topK = 1, ...requestOptions } = options;
     const metadata = await this.metadata(model, version, requestOptions);
     if (classify && !metadata.labels?.length) throw notAClassifier(model, 'its metadata has no labels');
     const named = isNamedInputs(inputs) ? inputs : { [soleInputName(metadata, model)]: inputs };
 
     const encoded = Object.entries(named).map(([name, value]) =>
-      toRequestInput(name, value, metadata.inputs.find((spec) => spec.name === name), binary),
+      toRequestInput(
+        name,
+        value,
+        metadata.inputs.find((spec) => spec.name === name),
+        binary,
+      ),
     );
     const request: InferenceRequest = {
       inputs: encoded.map((e) => e.input),
@@ -68,19 +78,33 @@ export class Predictions extends APIResource {
       ...(binary && !outputNames ? { parameters: { binary_data_output: true } } : {}),
     };
     const response = binary
-      ? await this.sendBinary(model, version, request, encoded.map((e) => e.bytes!), requestOptions)
+      ? await this.sendBinary(
+          model,
+          version,
+          request,
+          encoded.map((e) => e.bytes!),
+          requestOptions,
+        )
       : await this.transport.send({
           method: 'POST',
           path: inferPath(model, version),
           // Typed arrays are written straight to JSON text (no number array, no generic stringify).
-          body: encodeInferRequest(request, encoded.map((e) => e.dataJson)),
+          body: encodeInferRequest(
+            request,
+            encoded.map((e) => e.dataJson),
+          ),
           ...requestOptions,
           idempotencyKey: requestOptions.idempotencyKey ?? randomId(),
           headers: { 'content-type': 'application/json', ...requestOptions.headers },
         });
     const decoded = await decodeInferResponse(response);
     const outputs = Object.fromEntries(decoded.outputs.map((t) => [t.name, t]));
-    const prediction: Prediction = { model: decoded.model_name ?? model, version: decoded.model_version, outputs, output: decoded.outputs[0]! };
+    const prediction: Prediction = {
+      model: decoded.model_name ?? model,
+      version: decoded.model_version,
+      outputs,
+      output: decoded.outputs[0]!,
+    };
     if (metadata.labels && prediction.output?.shape.length === 2 && prediction.output.datatype.startsWith('FP')) {
       prediction.classes = topClasses(prediction.output, metadata.labels, topK);
       prediction.labels = prediction.classes.map((row) => row[0]!.label);
@@ -102,7 +126,13 @@ export class Predictions extends APIResource {
     return cached;
   }
 
-  private sendBinary(model: string, version: string | number | undefined, request: InferenceRequest, chunks: Uint8Array[], options: RequestOptions) {
+  private sendBinary(
+    model: string,
+    version: string | number | undefined,
+    request: InferenceRequest,
+    chunks: Uint8Array[],
+    options: RequestOptions,
+  ) {
     const { body, headerLength } = encodeBinaryBody(request, chunks);
     return this.transport.send({
       method: 'POST',
@@ -125,7 +155,9 @@ function isNamedInputs(inputs: TensorLike | Record<string, TensorLike>): inputs 
 
 function soleInputName(metadata: ModelMetadata, model: string): string {
   if (metadata.inputs.length !== 1) {
-    throw new TypeError(`model '${model}' has ${metadata.inputs.length} inputs (${metadata.inputs.map((i) => i.name).join(', ')}); pass them by name`);
+    throw new TypeError(
+      `model '${model}' has ${metadata.inputs.length} inputs (${metadata.inputs.map((i) => i.name).join(', ')}); pass them by name`,
+    );
   }
   return metadata.inputs[0]!.name;
 }
@@ -135,7 +167,11 @@ function topClasses(output: Tensor, labels: string[], k: number): ClassScore[][]
   const scores = output.data as Float32Array;
   const result: ClassScore[][] = [];
   for (let r = 0; r < rows; r++) {
-    const row = Array.from({ length: classes }, (_, index) => ({ index, label: labels[index] ?? String(index), score: scores[r * classes + index]! }));
+    const row = Array.from({ length: classes }, (_, index) => ({
+      index,
+      label: labels[index] ?? String(index),
+      score: scores[r * classes + index]!,
+    }));
     row.sort((a, b) => b.score - a.score);
     result.push(row.slice(0, Math.max(1, k)));
   }

@@ -11,6 +11,12 @@ export class ModelSelection extends APIResource {
    * Retried safely: the idempotency key makes a retry get the first answer.
    */
   select(params: SelectionParams, options: RequestOptions = {}): Promise<Selection> {
-    return this.transport.json({ method: 'POST', path: 'v1/models:select', json: params, ...options, idempotencyKey: options?.idempotencyKey ?? randomId() });
+    return this.transport.json({
+      method: 'POST',
+      path: 'v1/models:select',
+      json: params,
+      ...options,
+      idempotencyKey: options?.idempotencyKey ?? randomId(),
+    });
   }
 }

@@ -20,7 +20,13 @@ export type TrainingJobRun = TrainingJob & {
 /** Training jobs: train a new model or fine-tune a version, with progress as events. */
 export class TrainingJobs extends APIResource {
   async create(params: TrainingJobCreateParams, options: RequestOptions = {}): Promise<TrainingJobRun> {
-    const job = await this.transport.json<TrainingJob>({ method: 'POST', path: 'v1/training-jobs', json: params, ...options, idempotencyKey: options?.idempotencyKey ?? randomId() });
+    const job = await this.transport.json<TrainingJob>({
+      method: 'POST',
+      path: 'v1/training-jobs',
+      json: params,
+      ...options,
+      idempotencyKey: options?.idempotencyKey ?? randomId(),
+    });
     return this.withHelpers(job);
   }
 
@@ -29,12 +35,19 @@ export class TrainingJobs extends APIResource {
   }
 
   list(params: ListParams<'listTrainingJobs'> = {}, options?: RequestOptions): PagePromise<TrainingJob> {
-    return new PagePromise((after) => this.transport.json({ method: 'GET', path: 'v1/training-jobs', query: { ...params, after }, ...options }));
+    return new PagePromise((after) =>
+      this.transport.json({ method: 'GET', path: 'v1/training-jobs', query: { ...params, after }, ...options }),
+    );
   }
 
   /** Queued jobs are dropped; a running one stops after its current batch. */
   cancel(id: string, options?: RequestOptions): Promise<TrainingJob> {
-    return this.transport.json({ method: 'POST', path: path`v1/training-jobs/${id}/cancel`, ...options, idempotencyKey: options?.idempotencyKey ?? randomId() });
+    return this.transport.json({
+      method: 'POST',
+      path: path`v1/training-jobs/${id}/cancel`,
+      ...options,
+      idempotencyKey: options?.idempotencyKey ?? randomId(),
+    });
   }
 
   /** The job's events from the start (replayed), then live; reconnects after a dropped connection. */

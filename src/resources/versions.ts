@@ -52,19 +52,26 @@ export class Versions extends APIResource {
       if (metadata) form.append('metadata', JSON.stringify(metadata));
       body = form;
     }
-    return this.transport.json({
-      method: 'POST',
-      path: path`v1/models/${model}/versions`,
-      body,
-      ...rest,
-      idempotencyKey: rest.idempotencyKey ?? randomId(),
-      headers: { ...headers, ...rest.headers },
-      ...(onProgress && streamingUploads() ? { onUploadProgress: (p: UploadProgress) => onProgress({ percent: p.percent, transferredBytes: p.transferredBytes, totalBytes: p.totalBytes }) } : {}),
-    }).then((version) => {
-      // Where bodies cannot stream (browsers over HTTP/1.1), progress is reported once, at the end.
-      if (onProgress && !streamingUploads()) onProgress({ percent: 1, transferredBytes: size, totalBytes: size });
-      return version as ModelVersion;
-    });
+    return this.transport
+      .json({
+        method: 'POST',
+        path: path`v1/models/${model}/versions`,
+        body,
+        ...rest,
+        idempotencyKey: rest.idempotencyKey ?? randomId(),
+        headers: { ...headers, ...rest.headers },
+        ...(onProgress && streamingUploads()
+          ? {
+              onUploadProgress: (p: UploadProgress) =>
+                onProgress({ percent: p.percent, transferredBytes: p.transferredBytes, totalBytes: p.totalBytes }),
+            }
+          : {}),
+      })
+      .then((version) => {
+        // Where bodies cannot stream (browsers over HTTP/1.1), progress is reported once, at the end.
+        if (onProgress && !streamingUploads()) onProgress({ percent: 1, transferredBytes: size, totalBytes: size });
+        return version as ModelVersion;
+      });
   }
 
   get(model: string, version: number, options?: RequestOptions): Promise<ModelVersion> {
@@ -73,7 +80,9 @@ export class Versions extends APIResource {
 
   /** One page (`await`), or every version (`for await`), oldest first. */
   list(model: string, params: ListParams<'listVersions'> = {}, options?: RequestOptions): PagePromise<ModelVersion> {
-    return new PagePromise((after) => this.transport.json({ method: 'GET', path: path`v1/models/${model}/versions`, query: { ...params, after }, ...options }));
+    return new PagePromise((after) =>
+      this.transport.json({ method: 'GET', path: path`v1/models/${model}/versions`, query: { ...params, after }, ...options }),
+    );
   }
 
   /** Deletes a version; a version an alias points at is a ConflictError (move the alias first). */
@@ -82,11 +91,21 @@ export class Versions extends APIResource {
   }
 
   load(model: string, version: number, options?: RequestOptions): Promise<ModelVersion> {
-    return this.transport.json({ method: 'POST', path: path`v1/models/${model}/versions/${version}/load`, ...options, idempotencyKey: options?.idempotencyKey ?? randomId() });
+    return this.transport.json({
+      method: 'POST',
+      path: path`v1/models/${model}/versions/${version}/load`,
+      ...options,
+      idempotencyKey: options?.idempotencyKey ?? randomId(),
+    });
   }
 
   unload(model: string, version: number, options?: RequestOptions): Promise<ModelVersion> {
-    return this.transport.json({ method: 'POST', path: path`v1/models/${model}/versions/${version}/unload`, ...options, idempotencyKey: options?.idempotencyKey ?? randomId() });
+    return this.transport.json({
+      method: 'POST',
+      path: path`v1/models/${model}/versions/${version}/unload`,
+      ...options,
+      idempotencyKey: options?.idempotencyKey ?? randomId(),
+    });
   }
 }
 

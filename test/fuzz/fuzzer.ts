@@ -195,7 +195,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     described: string,
     body: Uint8Array | undefined,
   ): void {
-    if (!operation || !operation.scopes?.length) return;
+    if (!operation?.scopes?.length) return;
     if (c.mutation?.m === 'header' && c.mutation.name === 'authorization') return;
     if ((c.auth === 'none' || c.auth === 'bad') && status !== 401)
       fail('auth', described, [`expected 401 without a valid key, got ${status}: ${text(body).slice(0, 200)}`]);

@@ -907,7 +907,7 @@ function serialize(
     case 'bytes':
       return { bytes: body.bytes, contentType: body.contentType, extraHeaders: [] };
     case 'binary-infer': {
-      const header = mutation && mutation.m.startsWith('json-') ? mutateJson(body.header, mutation) : JSON.stringify(body.header);
+      const header = mutation?.m.startsWith('json-') ? mutateJson(body.header, mutation) : JSON.stringify(body.header);
       const headerBytes = encoder.encode(header);
       return {
         bytes: concat([headerBytes, ...body.chunks]),
@@ -922,7 +922,7 @@ function serialize(
 
 /** A JSON body with one mutation applied; big and deep values are spliced in as text. */
 function mutateJson(value: unknown, mutation: Mutation | null): string {
-  if (!mutation || !mutation.m.startsWith('json-')) return JSON.stringify(value);
+  if (!mutation?.m.startsWith('json-')) return JSON.stringify(value);
   if (mutation.m === 'json-replace') return mutation.text;
   const clone = structuredClone(value);
   const nodes = jsonNodes(clone);

@@ -24,10 +24,14 @@ try {
   }
   const entry = await prepareNative({ packageRoot });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  console.log(entry.built
-    ? `${TAG} ${vendored}built TensorFlow ${TF_VERSION} from the tensorflow-cpu wheel and tfjs-node's binding in ${seconds} s; cached in ${entry.dir}`
-    : `${TAG} ${vendored}ready in ${entry.dir}`);
+  console.log(
+    entry.built
+      ? `${TAG} ${vendored}built TensorFlow ${TF_VERSION} from the tensorflow-cpu wheel and tfjs-node's binding in ${seconds} s; cached in ${entry.dir}`
+      : `${TAG} ${vendored}ready in ${entry.dir}`,
+  );
 } catch (error) {
   const fix = error.fix ? ` To get it: ${error.fix}` : '';
-  console.log(`${TAG} ${vendored}not prepared (${String(error.message ?? error).split('\n')[0]}); the server tries again when it starts, and runs on wasm if that fails too.${fix}`);
+  console.log(
+    `${TAG} ${vendored}not prepared (${String(error.message ?? error).split('\n')[0]}); the server tries again when it starts, and runs on wasm if that fails too.${fix}`,
+  );
 }

@@ -27,7 +27,10 @@ export declare function prepareNative(options: {
   log?: (line: string) => void;
   env?: NodeJS.ProcessEnv;
 }): Promise<NativeEntry & { dir: string; binding: string; built: boolean }>;
-export declare function loadNative(vendorDir: string, binding: string): {
+export declare function loadNative(
+  vendorDir: string,
+  binding: string,
+): {
   tf: typeof tfTypes;
   node: tfTypes.NodeExtras;
   tensorflowVersion: string;

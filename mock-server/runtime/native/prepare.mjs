@@ -51,8 +51,7 @@ export class NativeUnavailable extends Error {
 }
 
 function nativeCacheRoot(env = process.env) {
-  return env.MODELPORT_NATIVE_CACHE
-    || path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'modelport', 'native');
+  return env.MODELPORT_NATIVE_CACHE || path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'modelport', 'native');
 }
 
 /** Where this package's native TensorFlow lives in the cache, and whether it is there. */
@@ -93,10 +92,16 @@ async function checkPrerequisites(packageRoot, entry, env) {
     throw new NativeUnavailable('MODELPORT_SKIP_NATIVE is set', `unset MODELPORT_SKIP_NATIVE, then run: ${PREPARE_COMMAND}`);
   }
   if (process.platform !== 'linux' || process.arch !== 'x64') {
-    throw new NativeUnavailable(`it is built from source on Linux x64 only, and this is ${process.platform}/${process.arch}`, 'none: wasm is the backend here');
+    throw new NativeUnavailable(
+      `it is built from source on Linux x64 only, and this is ${process.platform}/${process.arch}`,
+      'none: wasm is the backend here',
+    );
   }
   if (!entry.vendored) {
-    throw new NativeUnavailable(`${entry.vendorDir} is missing (tfjs-node's bundle and binding sources)`, 'in a clone of modelport: node mock-server/runtime/native/postinstall.mjs (npm install runs it); in an app: reinstall @modelport/server');
+    throw new NativeUnavailable(
+      `${entry.vendorDir} is missing (tfjs-node's bundle and binding sources)`,
+      'in a clone of modelport: node mock-server/runtime/native/postinstall.mjs (npm install runs it); in an app: reinstall @modelport/server',
+    );
   }
   const cxx = env.CXX || 'c++';
   const python = env.MODELPORT_PYTHON || 'python3';
@@ -104,11 +109,18 @@ async function checkPrerequisites(packageRoot, entry, env) {
   const headers = nodeApiHeaders(packageRoot);
   const retry = `then run: ${PREPARE_COMMAND}`;
   if (!(await runs(cxx, ['--version']))) {
-    throw new NativeUnavailable(`no C++ compiler (${cxx} is not on PATH)`, `install one (Debian/Ubuntu: apt-get install g++; or set CXX), ${retry}`);
+    throw new NativeUnavailable(
+      `no C++ compiler (${cxx} is not on PATH)`,
+      `install one (Debian/Ubuntu: apt-get install g++; or set CXX), ${retry}`,
+    );
   }
-  if (!headers) throw new NativeUnavailable('no Node-API headers (the node-api-headers package is missing)', `reinstall @modelport/server, ${retry}`);
+  if (!headers)
+    throw new NativeUnavailable('no Node-API headers (the node-api-headers package is missing)', `reinstall @modelport/server, ${retry}`);
   if (wheel && !fs.existsSync(wheel)) {
-    throw new NativeUnavailable(`MODELPORT_TF_WHEEL=${wheel} does not exist`, `point it at a tensorflow-cpu ${TF_VERSION} wheel (or unset it to let pip download one), ${retry}`);
+    throw new NativeUnavailable(
+      `MODELPORT_TF_WHEEL=${wheel} does not exist`,
+      `point it at a tensorflow-cpu ${TF_VERSION} wheel (or unset it to let pip download one), ${retry}`,
+    );
   }
   if (!(await runs(python, wheel ? ['-c', 'import zipfile'] : ['-m', 'pip', '--version']))) {
     throw new NativeUnavailable(
@@ -150,13 +162,32 @@ async function buildNative(staging, { packageRoot, entry, tools, env, log }) {
 }
 
 async function downloadWheel(python, dest) {
-  await run(python, ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--retries', '0', '--disable-pip-version-check',
-    '--dest', dest, `tensorflow-cpu==${TF_VERSION}`], {
-    step: `pip download tensorflow-cpu==${TF_VERSION}`,
-    fix: `make \`${python} -m pip download tensorflow-cpu==${TF_VERSION}\` work (a pip index or mirror), or set MODELPORT_TF_WHEEL to that wheel, then run: ${PREPARE_COMMAND}`,
-  });
+  await run(
+    python,
+    [
+      '-m',
+      'pip',
+      'download',
+      '--no-deps',
+      '--only-binary=:all:',
+      '--retries',
+      '0',
+      '--disable-pip-version-check',
+      '--dest',
+      dest,
+      `tensorflow-cpu==${TF_VERSION}`,
+    ],
+    {
+      step: `pip download tensorflow-cpu==${TF_VERSION}`,
+      fix: `make \`${python} -m pip download tensorflow-cpu==${TF_VERSION}\` work (a pip index or mirror), or set MODELPORT_TF_WHEEL to that wheel, then run: ${PREPARE_COMMAND}`,
+    },
+  );
   const wheel = fs.readdirSync(dest).find((f) => f.endsWith('.whl'));
-  if (!wheel) throw new NativeUnavailable(`pip downloaded no tensorflow-cpu ${TF_VERSION} wheel`, `set MODELPORT_TF_WHEEL to one, then run: ${PREPARE_COMMAND}`);
+  if (!wheel)
+    throw new NativeUnavailable(
+      `pip downloaded no tensorflow-cpu ${TF_VERSION} wheel`,
+      `set MODELPORT_TF_WHEEL to one, then run: ${PREPARE_COMMAND}`,
+    );
   return path.join(dest, wheel);
 }
 
@@ -184,7 +215,10 @@ with zipfile.ZipFile(wheel) as z:
   });
   for (const lib of LIBRARIES) {
     if (!fs.existsSync(path.join(depsDir, 'lib', path.basename(lib)))) {
-      throw new NativeUnavailable(`${lib} is missing from ${path.basename(wheel)}`, `use a tensorflow-cpu ${TF_VERSION} wheel for Linux x64, then run: ${PREPARE_COMMAND}`);
+      throw new NativeUnavailable(
+        `${lib} is missing from ${path.basename(wheel)}`,
+        `use a tensorflow-cpu ${TF_VERSION} wheel for Linux x64, then run: ${PREPARE_COMMAND}`,
+      );
     }
   }
 }
@@ -197,15 +231,49 @@ with zipfile.ZipFile(wheel) as z:
 async function compileBinding(staging, sources, { cxx, headers }) {
   const objects = path.join(staging, 'obj');
   fs.mkdirSync(objects);
-  const flags = ['-O3', '-fPIC', '-pthread', '-std=gnu++17', '-fno-rtti', '-fno-exceptions', '-fno-omit-frame-pointer',
-    `-DNAPI_VERSION=${NAPI_VERSION}`, '-DBUILDING_NODE_EXTENSION', '-DNODE_GYP_MODULE_NAME=tfjs_binding', '-D_FILE_OFFSET_BITS=64',
-    '-I', headers, '-I', path.join(staging, 'deps', 'include'), '-I', sources];
+  const flags = [
+    '-O3',
+    '-fPIC',
+    '-pthread',
+    '-std=gnu++17',
+    '-fno-rtti',
+    '-fno-exceptions',
+    '-fno-omit-frame-pointer',
+    `-DNAPI_VERSION=${NAPI_VERSION}`,
+    '-DBUILDING_NODE_EXTENSION',
+    '-DNODE_GYP_MODULE_NAME=tfjs_binding',
+    '-D_FILE_OFFSET_BITS=64',
+    '-I',
+    headers,
+    '-I',
+    path.join(staging, 'deps', 'include'),
+    '-I',
+    sources,
+  ];
   const fix = `install g++ 8 or newer with its C++ standard library headers (Debian/Ubuntu: apt-get install g++), then run: ${PREPARE_COMMAND}`;
   const units = fs.readdirSync(sources).filter((f) => f.endsWith('.cc'));
-  await Promise.all(units.map((unit) => run(cxx, [...flags, '-c', path.join(sources, unit), '-o', path.join(objects, `${unit}.o`)], { step: `compiling ${unit}`, fix })));
-  await run(cxx, ['-shared', '-pthread', '-o', path.join(staging, 'tfjs_binding.node'), ...units.map((u) => path.join(objects, `${u}.o`)),
-    '-L', path.join(staging, 'deps', 'lib'), '-l:libtensorflow_cc.so.2', '-l:libtensorflow_framework.so.2',
-    '-Wl,-rpath,$ORIGIN/deps/lib', '-Wl,-soname,tfjs_binding.node'], { step: 'linking tfjs_binding.node', fix });
+  await Promise.all(
+    units.map((unit) =>
+      run(cxx, [...flags, '-c', path.join(sources, unit), '-o', path.join(objects, `${unit}.o`)], { step: `compiling ${unit}`, fix }),
+    ),
+  );
+  await run(
+    cxx,
+    [
+      '-shared',
+      '-pthread',
+      '-o',
+      path.join(staging, 'tfjs_binding.node'),
+      ...units.map((u) => path.join(objects, `${u}.o`)),
+      '-L',
+      path.join(staging, 'deps', 'lib'),
+      '-l:libtensorflow_cc.so.2',
+      '-l:libtensorflow_framework.so.2',
+      '-Wl,-rpath,$ORIGIN/deps/lib',
+      '-Wl,-soname,tfjs_binding.node',
+    ],
+    { step: 'linking tfjs_binding.node', fix },
+  );
   fs.rmSync(objects, { recursive: true });
 }
 
@@ -247,7 +315,11 @@ function isReady(dir) {
  * whose holder is gone (a dead pid on this host) or that has not been touched for `staleMs` (a
  * holder on another host, or one that hangs) is taken over, so a killed build blocks nobody.
  */
-export async function ensureEntry(dir, build, { log = () => {}, onBuild = () => {}, staleMs = 60_000, heartbeatMs = 5_000, pollMs = 250, maxWaitMs = 20 * 60_000 } = {}) {
+export async function ensureEntry(
+  dir,
+  build,
+  { log = () => {}, onBuild = () => {}, staleMs = 60_000, heartbeatMs = 5_000, pollMs = 250, maxWaitMs = 20 * 60_000 } = {},
+) {
   if (isReady(dir)) return { built: false };
   fs.mkdirSync(path.dirname(dir), { recursive: true });
   const lock = `${dir}.lock`;
@@ -283,7 +355,10 @@ export async function ensureEntry(dir, build, { log = () => {}, onBuild = () => 
       announced = true;
     }
     if (Date.now() - started > maxWaitMs) {
-      throw new NativeUnavailable(`gave up after waiting ${Math.round(maxWaitMs / 1000)} s for ${holder ? describe(holder) : 'another process'} to prepare it`, `if no build is running, delete ${lock}, then run: ${PREPARE_COMMAND}`);
+      throw new NativeUnavailable(
+        `gave up after waiting ${Math.round(maxWaitMs / 1000)} s for ${holder ? describe(holder) : 'another process'} to prepare it`,
+        `if no build is running, delete ${lock}, then run: ${PREPARE_COMMAND}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }

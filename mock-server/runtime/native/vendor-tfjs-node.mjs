@@ -64,7 +64,15 @@ export async function vendorTfjsNode({ onlyIfStale = false } = {}) {
   fs.rmSync(staging, { recursive: true, force: true });
   fs.mkdirSync(path.join(staging, 'tfjs-node-binding'), { recursive: true });
   try {
-    const common = { bundle: true, platform: 'node', format: 'cjs', target: 'node20', metafile: true, logLevel: 'warning', legalComments: 'none' };
+    const common = {
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      metafile: true,
+      logLevel: 'warning',
+      legalComments: 'none',
+    };
     const union = await esbuild.build({
       ...common,
       entryPoints: [path.join(serverRoot, 'runtime', 'tfjs.ts')],
@@ -80,12 +88,19 @@ export async function vendorTfjsNode({ onlyIfStale = false } = {}) {
     for (const file of fs.readdirSync(path.join(tfjsNodeDir, 'binding'))) {
       if (/\.(cc|h)$/.test(file)) fs.copyFileSync(path.join(tfjsNodeDir, 'binding', file), path.join(staging, 'tfjs-node-binding', file));
     }
-    fs.writeFileSync(path.join(staging, 'manifest.json'), `${JSON.stringify({
-      'tfjs-node': tfjsNodePkg.version,
-      'tfjs-core': coreVersion,
-      bindingSymbol: BINDING_SYMBOL,
-      source,
-    }, null, 2)}\n`);
+    fs.writeFileSync(
+      path.join(staging, 'manifest.json'),
+      `${JSON.stringify(
+        {
+          'tfjs-node': tfjsNodePkg.version,
+          'tfjs-core': coreVersion,
+          bindingSymbol: BINDING_SYMBOL,
+          source,
+        },
+        null,
+        2,
+      )}\n`,
+    );
     fs.writeFileSync(path.join(staging, 'THIRD_PARTY_NOTICES.md'), notices([union.metafile, node.metafile], tfjsNodePkg));
     replaceFolder(staging, vendor);
   } catch (error) {
@@ -134,7 +149,13 @@ function tfjsNodeForModelport(tfjsNodeDir, tfjsNodePkg) {
     setup(build) {
       // Not the union package: our own, beside the bundle, so tfjs-node and the server share one.
       build.onResolve({ filter: /^@tensorflow\/tfjs$/ }, () => ({ path: './tfjs.cjs', external: true }));
-      build.onResolve({ filter: /^@mapbox\/node-pre-gyp$/ }, (args) => ({ errors: [{ text: `node-pre-gyp is still required by ${args.importer}: tfjs-node's binding lookup changed, update ${path.basename(fileURLToPath(import.meta.url))}` }] }));
+      build.onResolve({ filter: /^@mapbox\/node-pre-gyp$/ }, (args) => ({
+        errors: [
+          {
+            text: `node-pre-gyp is still required by ${args.importer}: tfjs-node's binding lookup changed, update ${path.basename(fileURLToPath(import.meta.url))}`,
+          },
+        ],
+      }));
       build.onLoad({ filter: /\.js$/ }, (args) => {
         if (!args.path.startsWith(dist)) return undefined;
         let source = fs.readFileSync(args.path, 'utf8');
@@ -175,17 +196,22 @@ function notices(metafiles, tfjsNodePkg) {
     }
   }
   packages.set(tfjsNodePkg.name, path.dirname(require.resolve(`${tfjsNodePkg.name}/package.json`)));
-  const sections = [...packages].sort(([a], [b]) => a.localeCompare(b)).map(([name, dir]) => {
-    const pkg = readJson(path.join(dir, 'package.json'));
-    const licenseFiles = fs.readdirSync(dir).filter((f) => /^(licen[cs]e|copying)/i.test(f));
-    const texts = licenseFiles.map((f) => fs.readFileSync(path.join(dir, f), 'utf8').trim());
-    const body = texts.length
-      ? texts.join('\n\n')
-      : `The package ships no license file; its package.json declares ${pkg.license}, and its source files carry the notice "Copyright Google LLC. Licensed under the Apache License, Version 2.0". The license's text is at the end of this file.`;
-    return `## ${name} ${pkg.version} (${pkg.license})\n\n${body}\n`;
-  });
+  const sections = [...packages]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, dir]) => {
+      const pkg = readJson(path.join(dir, 'package.json'));
+      const licenseFiles = fs.readdirSync(dir).filter((f) => /^(licen[cs]e|copying)/i.test(f));
+      const texts = licenseFiles.map((f) => fs.readFileSync(path.join(dir, f), 'utf8').trim());
+      const body = texts.length
+        ? texts.join('\n\n')
+        : `The package ships no license file; its package.json declares ${pkg.license}, and its source files carry the notice "Copyright Google LLC. Licensed under the Apache License, Version 2.0". The license's text is at the end of this file.`;
+      return `## ${name} ${pkg.version} (${pkg.license})\n\n${body}\n`;
+    });
   // The repository's own LICENSE is the Apache License 2.0; its terms are the same text.
-  const apache = fs.readFileSync(path.join(serverRoot, '..', 'LICENSE'), 'utf8').split('END OF TERMS AND CONDITIONS')[0].trim();
+  const apache = fs
+    .readFileSync(path.join(serverRoot, '..', 'LICENSE'), 'utf8')
+    .split('END OF TERMS AND CONDITIONS')[0]
+    .trim();
   return `# Third-party code in vendor/\n\nWritten by runtime/native/vendor-tfjs-node.mjs from the packages below, whose code is bundled into\ntfjs.cjs and tfjs-node.cjs or copied into tfjs-node-binding/ (changes: see that script).\n\n${sections.join('\n')}\n## Apache License 2.0\n\n${apache}\n\nEND OF TERMS AND CONDITIONS\n`;
 }
 
@@ -196,5 +222,7 @@ function readJson(file) {
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const started = Date.now();
   const { vendor, tfjsNode } = await vendorTfjsNode();
-  console.log(`[modelport] vendored tfjs-node ${tfjsNode} (JavaScript bundle and binding sources) into ${path.relative(process.cwd(), vendor) || vendor} in ${Date.now() - started} ms`);
+  console.log(
+    `[modelport] vendored tfjs-node ${tfjsNode} (JavaScript bundle and binding sources) into ${path.relative(process.cwd(), vendor) || vendor} in ${Date.now() - started} ms`,
+  );
 }
