@@ -36,7 +36,7 @@ export default defineConfig({
           name: 'modelport',
           include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
           // test/consumer runs on its own (npm run test:consumer): it packs and installs the packages.
-          exclude: ['examples/test-with-global-setup/**', 'test/consumer/**'],
+          exclude: ['examples/test-with-global-setup/**', 'test/consumer/**', 'test/attacks/**'],
           globalSetup: [violationsGlobal],
           ...responseChecks,
           pool: 'forks',
@@ -53,6 +53,23 @@ export default defineConfig({
           globalSetup: [violationsGlobal, here('../mock-server/testing.ts')],
           ...responseChecks,
           pool: 'forks',
+        },
+      },
+      {
+        resolve: { alias },
+        test: {
+          // Attacks run one at a time after everything else: each checks the event-loop delay and
+          // memory its server measured, which other tests' load on these 2 cores must not disturb.
+          name: 'attacks',
+          include: ['test/attacks/**/*.attack.test.ts'],
+          globalSetup: [violationsGlobal],
+          ...responseChecks,
+          pool: 'forks',
+          fileParallelism: false,
+          maxWorkers: 1,
+          sequence: { groupOrder: 1 },
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
         },
       },
     ],

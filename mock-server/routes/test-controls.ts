@@ -21,4 +21,9 @@ export const testControlRoutes: RouteTable = {
     state.testControls.clearRequests();
     return noContent();
   },
+  getVitals: ({ state }) => json(state.vitals.read()),
+  resetVitals: ({ state }) => {
+    state.vitals.reset();
+    return noContent();
+  },
 };

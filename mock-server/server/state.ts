@@ -15,6 +15,7 @@ import { ModelManager } from '../serving/version-service';
 import { testControls, type TestControls } from '../test-controls/controls';
 import { FaultInjector } from '../test-controls/faults';
 import { Journal } from '../test-controls/journal';
+import { Vitals } from '../test-controls/vitals';
 import { TrainingJobs } from '../training/jobs';
 
 export interface ServerOptions {
@@ -53,6 +54,8 @@ export interface ServerState {
   readonly usage: UsageMeter;
   readonly faults: FaultInjector;
   readonly journal: Journal;
+  /** Event-loop delay and peak memory over a window (GET /_mock/vitals). */
+  readonly vitals: Vitals;
   /** Reset, faults and the journal as functions (the /_mock routes, startMockServer, mswHandlers). */
   readonly testControls: TestControls;
   readonly idempotency: IdempotencyStore;
@@ -86,6 +89,7 @@ export async function openServerState({ contract, runtime, repository, adminKey,
     usage: new UsageMeter(),
     faults,
     journal,
+    vitals: new Vitals(),
     testControls: testControls(faults, journal, () => resetServerState(state)),
     idempotency: new IdempotencyStore(),
     inFlight: new Map(),

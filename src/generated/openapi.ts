@@ -726,6 +726,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/_mock/vitals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The server's own vitals
+         * @description Test control. What the server measured inside its own process since the window began (its
+         *     start or the last `DELETE /_mock/vitals`): the largest event-loop delay and the peak resident
+         *     memory. Attack and load tests read it to check budgets measured by the server itself, not
+         *     wall-clock timings on a busy machine. The measurement starts on the first call to either
+         *     operation.
+         */
+        get: operations["getVitals"];
+        put?: never;
+        post?: never;
+        /**
+         * Start a new vitals window
+         * @description Test control. Forgets the peaks measured so far; the next `GET /_mock/vitals` covers only what happened after this call.
+         */
+        delete: operations["resetVitals"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/models/{model_name}/explain": {
         parameters: {
             query?: never;
@@ -1429,6 +1457,28 @@ export interface components {
             id: string;
             fired: number;
             remaining?: number;
+        };
+        /** @description The server process's event-loop delay and memory over one window (test controls). */
+        Vitals: {
+            /**
+             * Format: date-time
+             * @description When the window began.
+             */
+            since: string;
+            /** @description Resident memory now. */
+            rss_bytes: number;
+            /** @description Resident memory when the window began. */
+            rss_at_start_bytes: number;
+            /** @description The highest resident memory in the window (sampled every 10 ms, and the kernel's own peak when it rose in the window). */
+            peak_rss_bytes: number;
+            /** @description V8 heap in use now. */
+            heap_used_bytes: number;
+            /** @description How late the event loop ran timers in the window (`perf_hooks.monitorEventLoopDelay`, 10 ms resolution). */
+            event_loop_delay_ms: {
+                max: number;
+                p99: number;
+                mean: number;
+            };
         };
         JournalEntry: {
             request_id: string;
@@ -3331,6 +3381,52 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description Cleared. */
+            204: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    getVitals: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The vitals of the current window. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Vitals"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    resetVitals: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A new window began. */
             204: {
                 headers: {
                     "x-request-id": components["headers"]["RequestId"];

@@ -10,10 +10,14 @@ export interface ChildServer {
 }
 
 /** Serves `dataDir` without auth, or with auth and this admin key when `adminKey` is given. */
-export function startChildServer(dataDir: string, extraArgs: string[] = [], options: { adminKey?: string } = {}): Promise<ChildServer> {
+export function startChildServer(
+  dataDir: string,
+  extraArgs: string[] = [],
+  options: { adminKey?: string; env?: Record<string, string> } = {},
+): Promise<ChildServer> {
   return new Promise((resolve, reject) => {
     const auth = options.adminKey ? [] : ['--no-auth'];
-    const env = options.adminKey ? { ...process.env, MODELPORT_API_KEY: options.adminKey } : process.env;
+    const env = { ...process.env, ...(options.adminKey ? { MODELPORT_API_KEY: options.adminKey } : {}), ...options.env };
     const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...auth, '--data-dir', dataDir, ...extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env,

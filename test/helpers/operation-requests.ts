@@ -67,6 +67,8 @@ export const OPERATION_REQUESTS: Record<string, () => OperationRequest | Promise
   clearFaults: () => ({ method: 'DELETE', path: '/_mock/faults' }),
   listJournal: () => ({ method: 'GET', path: '/_mock/requests' }),
   clearJournal: () => ({ method: 'DELETE', path: '/_mock/requests' }),
+  getVitals: () => ({ method: 'GET', path: '/_mock/vitals' }),
+  resetVitals: () => ({ method: 'DELETE', path: '/_mock/vitals' }),
   listTrainingJobs: () => ({ method: 'GET', path: '/v1/training-jobs' }),
   createTrainingJob: () => ({
     method: 'POST',
