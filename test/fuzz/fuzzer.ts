@@ -9,7 +9,11 @@
  *   413, 415, 429 (counted apart, so the spec can be completed);
  * - every error is the Error body with `request_id` equal to `x-request-id`; 2xx JSON bodies (and
  *   the JSON header of binary inference bodies) match the declared schema; 429/503 carry
- *   Retry-After; a request without a valid key gets 401, and a key without the scope 403.
+ *   Retry-After; a request without a valid key gets 401, and a key without the scope 403;
+ * - a key restricted to one model never succeeds on a request that names another (in its path,
+ *   query or body), and never sees another in a 2xx answer;
+ * - no case stalls the event loop beyond STALL_BUDGET_MS or raises resident memory beyond
+ *   MEMORY_BUDGET_MB while it is answered (the server's own vitals, GET /_mock/vitals).
  *
  * Housekeeping between cases goes through the server's state, not HTTP: injected faults are
  * cleared at once, training jobs cancelled, and the inference key re-created after a reset.
@@ -17,7 +21,7 @@
 import fc from 'fast-check';
 import { createModelServer } from '../../mock-server/server/create-server';
 import { ResponseValidator } from '../../mock-server/contract/response-validation';
-import { caseArbitrary, describeCase, materialize, type FuzzCase, type LiveIds, type Wire } from './requests';
+import { RESTRICTED_TO, caseArbitrary, describeCase, materialize, modelsNamedBy, type FuzzCase, type LiveIds, type Wire } from './requests';
 
 export const CROSS_CUTTING = [401, 403, 404, 405, 413, 415, 429] as const;
 
@@ -30,7 +34,7 @@ export interface FuzzOptions {
 }
 
 export interface FuzzFailure {
-  kind: 'server-error' | 'crash' | 'schema' | 'status' | 'auth' | 'hang' | 'fuzzer';
+  kind: 'server-error' | 'crash' | 'schema' | 'status' | 'auth' | 'hang' | 'stall' | 'memory' | 'fuzzer';
   case: string;
   problems: string[];
 }
@@ -53,6 +57,11 @@ export interface FuzzReport {
   crashes: number;
   schemaViolations: number;
   hangs: number;
+  /** Cases during which the event loop stalled beyond STALL_BUDGET_MS, or memory rose beyond MEMORY_BUDGET_MB. */
+  stalls: number;
+  memoryBlowups: number;
+  /** The largest event-loop delay and RSS growth any one case caused. */
+  worst: { loopDelayMs: number; rssGrowthMb: number };
   /** `operationId status` → count: cross-cutting statuses the operation does not declare. */
   undeclaredCrossCutting: Record<string, number>;
   failures: FuzzFailure[];
@@ -64,6 +73,9 @@ export interface FuzzReport {
 }
 
 const HANDLER_TIMEOUT_MS = 30_000;
+/** The budgets of issue #18's attack tests, per case: nothing the fuzzer sends may exceed them. */
+const STALL_BUDGET_MS = 1000;
+const MEMORY_BUDGET_MB = 512;
 const FUZZ_LIMITS = { maxBodyBytes: 4 * 1024 * 1024, maxUploadBytes: 8 * 1024 * 1024 };
 
 export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
@@ -74,7 +86,19 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const { state, handler } = server;
   const contract = state.contract;
   const validator = new ResponseValidator(contract);
-  const keys = { admin: server.adminKey, inference: (await state.keys.create({ name: 'fuzz-inference', scopes: ['inference'] })).secret };
+  const restrictedKey = async () =>
+    (
+      await state.keys.create({
+        name: 'fuzz-restricted',
+        scopes: ['inference', 'models:read', 'models:write', 'training'],
+        models: [RESTRICTED_TO],
+      })
+    ).secret;
+  const keys = {
+    admin: server.adminKey,
+    inference: (await state.keys.create({ name: 'fuzz-inference', scopes: ['inference'] })).secret,
+    restricted: await restrictedKey(),
+  };
   let live: LiveIds = {};
 
   const report: FuzzReport = {
@@ -92,6 +116,9 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     crashes: 0,
     schemaViolations: 0,
     hangs: 0,
+    stalls: 0,
+    memoryBlowups: 0,
+    worst: { loopDelayMs: 0, rssGrowthMb: 0 },
     undeclaredCrossCutting: {},
     failures: [],
     processErrors: [],
@@ -103,6 +130,8 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     if (kind === 'hang') report.hangs += 1;
     if (kind === 'schema' || kind === 'status') report.schemaViolations += 1;
     if (kind === 'server-error') report.serverErrors += 1;
+    if (kind === 'stall') report.stalls += 1;
+    if (kind === 'memory') report.memoryBlowups += 1;
     report.failures.push({ kind, case: c, problems });
     log(`FAIL ${kind}: ${c}\n    ${problems.join('\n    ')}`);
   };
@@ -140,6 +169,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     report.byVariant[variant] = (report.byVariant[variant] ?? 0) + 1;
 
     let response: Response;
+    state.vitals.reset();
     try {
       response = await withTimeout(handler(request), HANDLER_TIMEOUT_MS);
     } catch (error) {
@@ -163,6 +193,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       fail(error instanceof TimeoutError ? 'hang' : 'crash', described, [`reading the body failed: ${(error as Error).message}`]);
       return;
     }
+    checkVitals(described);
 
     if (status >= 500) {
       const declared = operation && contract.responseSpec(operation.operationId, status);
@@ -185,6 +216,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       report.undeclaredCrossCutting[key] = (report.undeclaredCrossCutting[key] ?? 0) + 1;
     }
     checkAuth(c, operation, status, described, body);
+    checkRestriction(c, operation?.operationId, 'params' in matched ? matched.params : {}, status, described, wire, body);
     await housekeeping(c, operation?.operationId, status, body);
   }
 
@@ -203,6 +235,37 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       fail('auth', described, [`expected 403 for a key without ${operation.scopes.join(' or ')}, got ${status}`]);
     if (c.auth === 'admin' && (status === 401 || status === 403))
       fail('auth', described, [`the admin key got ${status}: ${text(body).slice(0, 200)}`]);
+  }
+
+  function checkVitals(described: string): void {
+    const vitals = state.vitals.read();
+    const delay = vitals.event_loop_delay_ms.max;
+    const growthMb = (vitals.peak_rss_bytes - vitals.rss_at_start_bytes) / (1024 * 1024);
+    report.worst.loopDelayMs = Math.max(report.worst.loopDelayMs, delay);
+    report.worst.rssGrowthMb = Math.max(report.worst.rssGrowthMb, Math.round(growthMb));
+    if (delay > STALL_BUDGET_MS) fail('stall', described, [`the event loop stalled ${delay} ms (budget ${STALL_BUDGET_MS} ms)`]);
+    if (growthMb > MEMORY_BUDGET_MB)
+      fail('memory', described, [`resident memory rose ${Math.round(growthMb)} MB while answering (budget ${MEMORY_BUDGET_MB} MB)`]);
+  }
+
+  /** A key restricted to one model: nothing it names outside that model succeeds, and no 2xx shows another. */
+  function checkRestriction(
+    c: FuzzCase,
+    operationId: string | undefined,
+    pathParams: Record<string, string>,
+    status: number,
+    described: string,
+    wire: Wire,
+    body: Uint8Array | undefined,
+  ): void {
+    if (c.auth !== 'restricted' || status >= 300 || !operationId) return;
+    const url = new URL(wire.url);
+    const sent = wire.body instanceof Uint8Array ? parseJson(text(wire.body)) : undefined;
+    const outside = modelsNamedBy(operationId, pathParams, url.searchParams, sent).filter((m) => m !== RESTRICTED_TO);
+    if (outside.length)
+      fail('auth', described, [`a key restricted to '${RESTRICTED_TO}' got ${status} for a request naming ${outside.join(', ')}`]);
+    const seen = modelsShownBy(operationId, parseJson(text(body))).filter((m) => m !== RESTRICTED_TO);
+    if (seen.length) fail('auth', described, [`a key restricted to '${RESTRICTED_TO}' was shown ${[...new Set(seen)].join(', ')}`]);
   }
 
   const internalReported = new Set<string>();
@@ -242,6 +305,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       case 'resetMock':
         live = { job: live.job };
         keys.inference = (await state.keys.create({ name: 'fuzz-inference', scopes: ['inference'] })).secret;
+        keys.restricted = await restrictedKey();
         break;
     }
     void c;
@@ -315,6 +379,43 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   ]).finally(() => clearTimeout(timer));
 }
 
+function parseJson(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where answers list models by `name` rather than in a `model` field. */
+const MODELS_BY_NAME: Record<string, (body: any) => unknown[]> = {
+  listModels: (body) => body?.data ?? [],
+  repositoryIndex: (body) => (Array.isArray(body) ? body : []),
+  modelsStatistics: (body) => body?.model_stats ?? [],
+  getModel: (body) => [body],
+  createModel: (body) => [body],
+  updateModel: (body) => [body],
+};
+
+/** Every model a JSON answer shows: `model` fields anywhere, and the listed models' `name`s. */
+function modelsShownBy(operationId: string, value: unknown): string[] {
+  const shown: string[] = [];
+  for (const item of MODELS_BY_NAME[operationId]?.(value) ?? []) {
+    const name = (item as { name?: unknown } | null)?.name;
+    if (typeof name === 'string') shown.push(name);
+  }
+  const walk = (node: unknown, depth: number) => {
+    if (depth > 8 || node === null || typeof node !== 'object') return;
+    if (Array.isArray(node)) return node.forEach((v) => walk(v, depth + 1));
+    for (const [k, v] of Object.entries(node)) {
+      if (k === 'model' && typeof v === 'string') shown.push(v);
+      else walk(v, depth + 1);
+    }
+  };
+  walk(value, 0);
+  return shown;
+}
+
 function text(body: Uint8Array | undefined): string {
   return body ? new TextDecoder().decode(body) : '';
 }
@@ -336,6 +437,7 @@ export function summarize(report: FuzzReport): string[] {
     `statuses: ${byStatus}`,
     `operations reached: ${operations.length} of ${report.operations} (${withSuccess} with a 2xx); unmatched routes: ${report.byOperation['(no route)']?.sent ?? 0}`,
     `5xx other than declared 503: ${report.serverErrors}; declared 503s: ${report.shed503}; crashes: ${report.crashes}; hangs: ${report.hangs}; schema/status violations: ${report.schemaViolations}; failures: ${report.failures.length}`,
+    `event-loop stalls over ${STALL_BUDGET_MS} ms: ${report.stalls}; memory rises over ${MEMORY_BUDGET_MB} MB: ${report.memoryBlowups}; worst case: ${report.worst.loopDelayMs} ms, ${report.worst.rssGrowthMb} MB`,
     `cross-cutting statuses not declared by the operation: ${undeclared}`,
     `after the run: /v2/health/ready ${report.finalHealth.ready}, iris infer ${report.finalHealth.infer}`,
   ];

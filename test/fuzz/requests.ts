@@ -68,9 +68,13 @@ export type Mutation =
   | { m: 'binary-lie'; lie: BinaryLie; amount: number }
   | { m: 'tensor'; kind: TensorAttack; pick: number }
   | { m: 'upload'; kind: UploadAttack; pick: number }
-  | { m: 'dataset'; kind: DatasetAttack; pick: number };
+  | { m: 'dataset'; kind: DatasetAttack; pick: number }
+  /** Every model the request names (path, `model` query, body fields) becomes `to`: for keys restricted to other models. */
+  | { m: 'retarget-model'; to: string };
 
-export type Auth = 'admin' | 'none' | 'bad' | 'inference';
+/** `restricted`: every scope but admin, limited to the model `iris` (fuzzer.ts checks it never reaches another). */
+export type Auth = 'admin' | 'none' | 'bad' | 'inference' | 'restricted';
+export const RESTRICTED_TO = 'iris';
 
 export interface FuzzCase {
   base: BaseRequest;
@@ -333,7 +337,10 @@ export type TensorAttack =
   | 'big-batch'
   | 'image'
   | 'baseline'
-  | 'target';
+  | 'target'
+  | 'bytes-flood'
+  | 'mistyped-flood'
+  | 'image-bomb';
 const TENSOR_ATTACKS: TensorAttack[] = [
   'shape-zero',
   'shape-zero-inner',
@@ -356,6 +363,9 @@ const TENSOR_ATTACKS: TensorAttack[] = [
   'image',
   'baseline',
   'target',
+  'bytes-flood',
+  'mistyped-flood',
+  'image-bomb',
 ];
 const DATATYPES = ['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES'];
 
@@ -483,6 +493,7 @@ export async function caseArbitrary(contract: Contract): Promise<{ arbitrary: fc
     { arbitrary: fc.constant<Auth>('none'), weight: 1 },
     { arbitrary: fc.constant<Auth>('bad'), weight: 1 },
     { arbitrary: fc.constant<Auth>('inference'), weight: 2 },
+    { arbitrary: fc.constant<Auth>('restricted'), weight: 3 },
   );
   const perOperation = specOps.map((op) => {
     const base = baseArbitrary(spec, op, seeds.get(op.operation.operationId)!);
@@ -644,6 +655,7 @@ function mutationArbitrary(op: SpecOperation): fc.Arbitrary<Mutation> {
         fc.record({ m: fc.constant('header' as const), name: fc.constant(name), value: fc.constantFrom(...values) }),
       ),
   );
+  choices.push(fc.record({ m: fc.constant('retarget-model' as const), to: fc.constantFrom('digits', 'iris', 'digits-mlp', 'never-made') }));
   choices.push(
     fc.record({
       m: fc.constant('method' as const),
@@ -841,8 +853,9 @@ const MARK = '\u0000fuzz-mark\u0000';
 const MARK_JSON = JSON.stringify(MARK);
 const encoder = new TextEncoder();
 
-export function materialize(c: FuzzCase, live: LiveIds, keys: { admin: string; inference: string }): Wire {
-  const { base, mutation } = c;
+export function materialize(c: FuzzCase, live: LiveIds, keys: { admin: string; inference: string; restricted: string }): Wire {
+  const { mutation } = c;
+  const base = mutation?.m === 'retarget-model' ? retarget(c.base, mutation.to) : c.base;
   let method = base.method;
   const params = Object.fromEntries(
     Object.entries(base.params).map(([k, v]) => [k, v.startsWith('$') ? (live[v.slice(1) as keyof LiveIds] ?? LIVE_FALLBACK[v]!) : v]),
@@ -858,6 +871,7 @@ export function materialize(c: FuzzCase, live: LiveIds, keys: { admin: string; i
   const headers: [string, string][] = Object.entries(base.headers);
   if (c.auth === 'admin') headers.push(['authorization', `Bearer ${keys.admin}`]);
   else if (c.auth === 'inference') headers.push(['authorization', `Bearer ${keys.inference}`]);
+  else if (c.auth === 'restricted') headers.push(['authorization', `Bearer ${keys.restricted}`]);
   else if (c.auth === 'bad') headers.push(['authorization', 'Bearer mp_0123456789ab_notarealsecretnotarealsecret']);
 
   let { bytes, contentType, extraHeaders } = serialize(base, mutation);
@@ -1147,8 +1161,83 @@ function tensorAttack(base: BaseRequest, mutation: Extract<Mutation, { m: 'tenso
     case 'target':
       request.target = [-1, 10, 1e9, 2.5, '1'][p % 5];
       break;
+    case 'bytes-flood':
+      // Megabytes of strings for a numeric input: refused on the datatype, before any is decoded.
+      input.datatype = 'BYTES';
+      input.shape = [3000];
+      input.data = Array.from({ length: 3000 }, (_, i) => `${i}`.padEnd(1000, 'x'));
+      break;
+    case 'mistyped-flood':
+      // A declared datatype or shape the model does not take, with a data array that fills the body.
+      input.datatype = ['BOOL', 'INT64', 'FP64', 'UINT8'][p % 4];
+      input.shape = [1, 500_000];
+      input.data = Array.from({ length: 500_000 }, (_, i) => (input.datatype === 'BOOL' ? i % 2 === 0 : i % 7));
+      break;
+    case 'image-bomb':
+      // A small PNG whose header claims 8192² pixels (and whose data holds them): bounded before decoding.
+      input.datatype = 'BYTES';
+      input.shape = [1];
+      input.data = [Buffer.from(imageBomb()).toString('base64')];
+      break;
   }
   return JSON.stringify(request);
+}
+
+let bomb: Uint8Array | undefined;
+function imageBomb(): Uint8Array {
+  bomb ??= png(8192, 8192, 8192);
+  return bomb;
+}
+
+/** The request with every model it names replaced by `to`. */
+function retarget(base: BaseRequest, to: string): BaseRequest {
+  const params = 'model_name' in base.params ? { ...base.params, model_name: to } : base.params;
+  const query = 'model' in base.query ? { ...base.query, model: to } : base.query;
+  if (base.body.kind !== 'json') return { ...base, params, query };
+  return { ...base, params, query, body: { kind: 'json', value: renameModels(base.body.value, to, base.operationId === 'createModel') } };
+}
+
+const MODEL_FIELDS = new Set(['model', 'models', 'base_model']);
+
+function renameModels(value: unknown, to: string, nameIsModel: boolean, depth = 0): unknown {
+  if (depth > 8 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => renameModels(v, to, false, depth + 1));
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => {
+      if ((MODEL_FIELDS.has(k) || (nameIsModel && k === 'name')) && typeof v === 'string') return [k, to];
+      if (MODEL_FIELDS.has(k) && Array.isArray(v))
+        return [k, v.map((item) => (typeof item === 'string' ? to : renameModels(item, to, false, depth + 1)))];
+      return [k, renameModels(v, to, false, depth + 1)];
+    }),
+  );
+}
+
+/**
+ * Every model a request names: the path's model, the `model` query parameter, and body fields that
+ * name models (`model`, `models`, `base_model`, a created model's `name`). For the restricted-key check.
+ */
+export function modelsNamedBy(
+  operationId: string | undefined,
+  pathParams: Record<string, string>,
+  search: URLSearchParams,
+  body: unknown,
+): string[] {
+  const named: string[] = [];
+  if (pathParams.model_name !== undefined) named.push(pathParams.model_name);
+  const inQuery = search.get('model');
+  if (inQuery) named.push(inQuery);
+  const walk = (value: unknown, depth: number, nameIsModel: boolean) => {
+    if (depth > 8 || value === null || typeof value !== 'object') return;
+    if (Array.isArray(value)) return value.forEach((v) => walk(v, depth + 1, false));
+    for (const [k, v] of Object.entries(value)) {
+      if ((MODEL_FIELDS.has(k) || (nameIsModel && k === 'name')) && typeof v === 'string') named.push(v);
+      else if (MODEL_FIELDS.has(k) && Array.isArray(v))
+        v.forEach((item) => (typeof item === 'string' ? named.push(item) : walk(item, depth + 1, false)));
+      else walk(v, depth + 1, false);
+    }
+  };
+  walk(body, 0, operationId === 'createModel');
+  return named;
 }
 
 function nest(flat: unknown[], shape: number[]): unknown {
