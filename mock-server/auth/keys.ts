@@ -1,14 +1,15 @@
 /**
  * API keys. A key is `mp_<id>_<secret>`; the server stores only a SHA-256 hash of it (keys.json,
- * written atomically), looks it up by its public id and compares hashes in constant time.
- * Revocation takes effect on the next request. The bootstrap admin key (MODELPORT_API_KEY or
+ * written atomically, one write at a time, each with every change so far: see SnapshotFile), looks
+ * it up by its public id and compares hashes in constant time. A creation or revocation is
+ * answered only once keys.json holding it is on disk. Revocation takes effect on the next request. The bootstrap admin key (MODELPORT_API_KEY or
  * generated at start) is held as a hash in memory only.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { components } from 'modelport';
-import { writeFileAtomic } from '../registry/atomic';
+import { SnapshotFile } from '../registry/atomic';
 
 export type Scope = components['schemas']['Scope'];
 export type ApiKeyView = components['schemas']['ApiKey'];
@@ -32,7 +33,7 @@ const MAX_VERIFIED = 1024;
 
 export class KeyStore {
   private keys = new Map<string, StoredKey>();
-  private readonly file: string;
+  private readonly keysJson: SnapshotFile;
   /**
    * Tokens that verified → their principal, so a request does not hash its token again. Only
    * valid tokens are kept, and every change to the keys (create, revoke, reset) empties it, so a
@@ -44,13 +45,13 @@ export class KeyStore {
     dataDir: string,
     private readonly adminHash: Buffer,
   ) {
-    this.file = path.join(dataDir, 'keys.json');
+    this.keysJson = new SnapshotFile(path.join(dataDir, 'keys.json'), () => `${JSON.stringify([...this.keys.values()], null, 2)}\n`);
   }
 
   static async open(dataDir: string, adminKey: string): Promise<KeyStore> {
     const store = new KeyStore(dataDir, sha256(adminKey));
     try {
-      const stored = JSON.parse(await readFile(store.file, 'utf8')) as StoredKey[];
+      const stored = JSON.parse(await readFile(store.keysJson.file, 'utf8')) as StoredKey[];
       for (const key of stored) store.keys.set(key.id, key);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
@@ -101,7 +102,14 @@ export class KeyStore {
     };
     this.keys.set(id, key);
     this.verified.clear();
-    await this.save();
+    try {
+      await this.keysJson.save();
+    } catch (error) {
+      // Not on disk, so not created: the caller gets an error, not a secret that a restart would forget.
+      this.keys.delete(id);
+      this.verified.clear();
+      throw error;
+    }
     return { ...view(key), secret };
   }
 
@@ -115,18 +123,15 @@ export class KeyStore {
     if (!key) return false;
     key.revoked_at ??= new Date().toISOString();
     this.verified.clear();
-    await this.save();
+    // Stays revoked in memory even if this write fails (the caller sees the error and retries).
+    await this.keysJson.save();
     return true;
   }
 
   async reset(): Promise<void> {
     this.keys.clear();
     this.verified.clear();
-    await this.save();
-  }
-
-  private save(): Promise<void> {
-    return writeFileAtomic(this.file, `${JSON.stringify([...this.keys.values()], null, 2)}\n`);
+    await this.keysJson.save();
   }
 }
 

@@ -28,12 +28,50 @@ export async function writeFileAtomic(file: string, content: string | Uint8Array
   await syncDir(path.dirname(file));
 }
 
-/** Flushes every file in a folder tree, then the folder itself, before it is renamed into place. */
+/**
+ * Writes the latest state of something kept in memory (the API keys) to one file. Writes run one
+ * at a time and each renders the state as it is when it starts: concurrent writes of snapshots
+ * taken at different moments could otherwise land in any order, an older one last, undoing
+ * changes already acknowledged. `save()` resolves once a write that started after the call (so
+ * holds the caller's change) is durable; changes made while a write is under way share the next.
+ */
+export class SnapshotFile {
+  /** The write under way (settled when none is). */
+  private current: Promise<void> = Promise.resolve();
+  /** The write that will start after it, shared by every change made meanwhile. */
+  private queued: Promise<void> | undefined;
+
+  constructor(
+    readonly file: string,
+    private readonly render: () => string,
+  ) {}
+
+  save(): Promise<void> {
+    if (!this.queued) {
+      const write = this.current.then(() => {
+        this.queued = undefined; // changes from now on need the write after this one
+        return writeFileAtomic(this.file, this.render());
+      });
+      this.queued = write;
+      this.current = write.catch(() => undefined);
+    }
+    return this.queued;
+  }
+}
+
+/**
+ * Flushes every file and folder in a folder tree, then the folder itself, before it is renamed
+ * into place (a nested folder's entries, such as a SavedModel's variables/, are durable only once
+ * that folder is flushed too).
+ */
 export async function syncTree(dir: string): Promise<void> {
   for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue;
-    const handle = await open(path.join(entry.parentPath, entry.name), 'r');
-    await handle.sync().finally(() => handle.close());
+    const entryPath = path.join(entry.parentPath, entry.name);
+    if (entry.isDirectory()) await syncDir(entryPath);
+    else if (entry.isFile()) {
+      const handle = await open(entryPath, 'r');
+      await handle.sync().finally(() => handle.close());
+    }
   }
   await syncDir(dir);
 }
