@@ -31,7 +31,13 @@ interface Work {
   runnable: boolean;
 }
 
-export async function selectModel(lab: Lab, models: ModelManager, request: SelectionRequest): Promise<Selection> {
+/** `candidate` says which models may be candidates (the caller's, when its key is restricted to some). */
+export async function selectModel(
+  lab: Lab,
+  models: ModelManager,
+  request: SelectionRequest,
+  candidate: (model: string) => boolean = () => true,
+): Promise<Selection> {
   if (!request.inputs && !request.example) {
     throw badRequest('say what the model takes: an input signature (inputs) or an example input (example)', [
       { path: '/inputs', message: 'is required unless example is given' },
@@ -45,7 +51,7 @@ export async function selectModel(lab: Lab, models: ModelManager, request: Selec
   const latencySamples = request.latency_samples ?? DEFAULT_SELECTION_LATENCY_SAMPLES;
 
   const work: Work[] = [];
-  for (const name of models.modelNames().filter((n) => models.config(n).task === request.task)) {
+  for (const name of models.modelNames().filter((n) => candidate(n) && models.config(n).task === request.task)) {
     for (const served of models.versions(name)) {
       const candidate: Candidate = {
         model: name,

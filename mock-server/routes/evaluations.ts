@@ -6,6 +6,7 @@ import type { RouteTable } from '../server/context';
 import type { EvaluationCreate } from '../evaluation/jobs';
 import { paginate } from '../http/pagination';
 import { json } from '../http/respond';
+import { modelFilter } from '../auth/model-restriction';
 import { datasetRoutes } from './datasets';
 import { selectionRoutes } from './selection';
 
@@ -15,11 +16,13 @@ const evaluationJobRoutes: RouteTable = {
     return json(evaluation, 202, { location: `/v1/evaluations/${evaluation.id}` });
   },
 
-  listEvaluations: async ({ state, query }) => {
+  listEvaluations: async ({ state, query, principal }) => {
+    const visible = modelFilter(principal);
     const evaluations = (await state.lab.open()).jobs
       .list()
       .filter(
         (e) =>
+          e.models.every((m) => visible(m.model)) &&
           (query.status === undefined || e.status === query.status) &&
           (query.dataset === undefined || e.dataset === query.dataset) &&
           (query.model === undefined || e.models.some((m) => m.model === query.model)),

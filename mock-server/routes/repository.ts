@@ -3,17 +3,19 @@ import type { components } from 'modelport';
 import type { RequestContext, RouteTable } from '../server/context';
 import { json } from '../http/respond';
 import type { ServedVersion } from '../serving/version-service';
+import { modelFilter } from '../auth/model-restriction';
 
 type IndexEntry = components['schemas']['RepositoryIndexEntry'];
 type LoadRequest = components['schemas']['RepositoryLoadRequest'] | undefined;
 
 export const repositoryRoutes: RouteTable = {
-  repositoryIndex: ({ state, body }) => {
+  repositoryIndex: ({ state, body, principal }) => {
     const readyOnly = (body as { ready?: boolean } | undefined)?.ready === true;
+    const visible = modelFilter(principal);
     return json(
       state.models
         .all()
-        .filter((v) => !readyOnly || v.state === 'READY')
+        .filter((v) => visible(v.name) && (!readyOnly || v.state === 'READY'))
         .map(indexEntry),
     );
   },

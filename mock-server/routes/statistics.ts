@@ -2,9 +2,10 @@
 import type { RequestContext, RouteTable } from '../server/context';
 import { json, type Reply } from '../http/respond';
 import type { ServedVersion } from '../serving/version-service';
+import { modelFilter } from '../auth/model-restriction';
 
 export const statisticsRoutes: RouteTable = {
-  modelsStatistics: ({ state }) => statistics(state.models.all()),
+  modelsStatistics: (context) => statistics(visibleVersions(context)),
   modelStatistics: ({ state, params }) => statistics(state.models.versions(params.model_name!)),
   modelVersionStatistics: ({ state, params }) => statistics([state.models.resolve(params.model_name!, params.model_version)]),
   metrics: (context) => new Response(prometheus(context), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } }),
@@ -14,13 +15,19 @@ function statistics(versions: ServedVersion[]): Reply {
   return json({ model_stats: versions.map((v) => v.stats.toJSON(v.name, v.version)) });
 }
 
-function prometheus({ state }: RequestContext): string {
+/** Every version of the models the caller may see. */
+function visibleVersions({ state, principal }: RequestContext): ServedVersion[] {
+  const visible = modelFilter(principal);
+  return state.models.all().filter((v) => visible(v.name));
+}
+
+function prometheus(context: RequestContext): string {
   const lines: string[] = [];
   const metric = (name: string, type: string, help: string, rows: [ServedVersion, string, number][]) => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [v, extra, value] of rows) lines.push(`${name}{model="${v.name}",version="${v.version}"${extra}} ${value}`);
   };
-  const versions = state.models.all();
+  const versions = visibleVersions(context);
   metric(
     'modelport_inference_requests_total',
     'counter',

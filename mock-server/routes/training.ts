@@ -4,13 +4,15 @@ import { isFinal } from '../jobs/lifecycle';
 import { paginate } from '../http/pagination';
 import { json } from '../http/respond';
 import type { TrainingJobCreate } from '../training/protocol';
+import { modelFilter } from '../auth/model-restriction';
 
 const encoder = new TextEncoder();
 
 export const trainingRoutes: RouteTable = {
   createTrainingJob: async ({ state, body }) => json(await state.training.create(body as TrainingJobCreate), 202),
-  listTrainingJobs: ({ state, query }) => {
-    const jobs = state.training.list().filter((j) => query.status === undefined || j.status === query.status);
+  listTrainingJobs: ({ state, query, principal }) => {
+    const visible = modelFilter(principal);
+    const jobs = state.training.list().filter((j) => visible(j.model) && (query.status === undefined || j.status === query.status));
     return json(paginate(jobs, (j) => `${j.created_at} ${j.id}`, query, 'descending'));
   },
   getTrainingJob: ({ state, params }) => json(state.training.get(params.job_id!)),

@@ -6,11 +6,13 @@
  */
 import { fetchHandler, type Handler } from '../http/handler';
 import { admitInference } from '../middleware/admission';
+import { apiHeaders } from '../middleware/api-headers';
 import { authenticate } from '../middleware/auth';
 import { compose } from '../middleware/compose';
 import { cors } from '../middleware/cors';
 import { errors } from '../middleware/errors';
 import { idempotency } from '../middleware/idempotency';
+import { authorizeBodyModels, authorizeModels } from '../middleware/model-access';
 import { servePages } from '../middleware/pages';
 import { requestId } from '../middleware/request-id';
 import { validateResponses } from '../middleware/response-validation';
@@ -33,6 +35,7 @@ export function createApp(state: ServerState, routes: RouteTable, { responseVali
     [
       requestId, // x-request-id in, and on every answer
       servePages, // GET /docs/, /playground/, /openapi.yaml: static, answered here
+      apiHeaders, // Cache-Control: no-store and nosniff on every API answer
       responseValidation && validateResponses(state.contract, responseValidation.logFile), // tests: every answer against openapi.yaml
       meterUsage, // requests, errors and time per key and model
       testControls && journalRequests, // what was received, for tests to read
@@ -40,9 +43,11 @@ export function createApp(state: ServerState, routes: RouteTable, { responseVali
       errors, // anything thrown below becomes the one error body
       route, // the operation of openapi.yaml: 404, 405
       authenticate, // API key and scopes: 401, 403; rate limit: 429
+      authorizeModels, // the key's models: those named in the path, the query, the path's job: 403
       testControls && injectFaults, // injected latency, canned answers
       admitInference, // in-flight limit per model: 503
       validateRequest, // body within limits, request against openapi.yaml: 400, 413, 415
+      authorizeBodyModels, // the key's models named in the body; moving an alias needs models:write: 403
       idempotency, // Idempotency-Key: the first answer again; 409, 422
       handle(routes), // the operation's handler (routes/)
     ].filter((step) => typeof step === 'function'),
