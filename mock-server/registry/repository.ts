@@ -2,12 +2,20 @@
  * The model repository on disk, readable and editable by a person:
  *
  *   <dataDir>/models/<model>/config.json        what the model is, its aliases
+ *   <dataDir>/models/<model>/last-version.json  the highest version number it ever had
  *   <dataDir>/models/<model>/<n>/version.json   version n's signature and metrics
  *   <dataDir>/models/<model>/<n>/...            its artifacts (model.json + shards, or a SavedModel)
  *
  * Every change becomes visible in one rename (see atomic.ts), so a crash leaves each model and
  * version complete or absent. A server pointed at a directory serves what it finds; an empty
  * directory is seeded with the bundled models.
+ *
+ * Version numbers are never reused (as in TF Serving and MLflow): a client pinned to `iris/3` must
+ * never get other weights because 3 was deleted and the number handed out again. The next
+ * version is one more than the highest the model ever had: last-version.json, written durably
+ * before the version's folder appears, or the highest folder when that is higher (models copied
+ * in by hand, or bundled). A crash between the two costs a number, never reuses one. Deleting
+ * the model forgets it, and so does the test controls' reset (it puts back the bundled models).
  */
 import { cp, mkdir, readdir, readFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -18,6 +26,7 @@ import type { ModelConfig, VersionInfo } from './model-config';
 export { BUNDLED_MODELS_DIR };
 const CONFIG_FILE = 'config.json';
 const VERSION_FILE = 'version.json';
+const LAST_VERSION_FILE = 'last-version.json';
 const VERSION_FOLDER = /^[1-9]\d*$/;
 
 export class NameTakenError extends Error {}
@@ -125,15 +134,16 @@ export class Repository {
 
   /**
    * Makes a staged folder the model's next version: writes version.json into it, flushes it,
-   * and renames it to the next free number. Returns the version.
+   * records the number as the model's last, and renames the folder to it. Returns the version.
    */
   commitVersion(name: string, staged: string, info: Omit<VersionInfo, 'version'>): Promise<VersionInfo> {
     return this.withLock(name, async () => {
-      const taken = (await readdir(this.modelDir(name))).filter((n) => VERSION_FOLDER.test(n)).map(Number);
-      const version = Math.max(0, ...taken) + 1;
+      const version = (await this.lastVersion(name)) + 1;
       const full: VersionInfo = { ...info, version };
       await writeFileAtomic(path.join(staged, VERSION_FILE), `${JSON.stringify(full, null, 2)}\n`);
       await syncTree(staged);
+      // Durable before the folder appears: no later start can hand this number out again.
+      await writeFileAtomic(path.join(this.modelDir(name), LAST_VERSION_FILE), `${JSON.stringify({ last_version: version })}\n`);
       await rename(staged, this.versionDir(name, version));
       await syncDir(this.modelDir(name));
       return full;
@@ -142,6 +152,28 @@ export class Repository {
 
   deleteVersion(name: string, version: number): Promise<void> {
     return removeAtomic(this.versionDir(name, version));
+  }
+
+  /** The highest version number the model ever had (0 for none): the recorded one, or a higher folder. */
+  async lastVersion(name: string): Promise<number> {
+    const dir = this.modelDir(name);
+    const folders = (await readdir(dir)).filter((n) => VERSION_FOLDER.test(n)).map(Number);
+    const recorded = await readFile(path.join(dir, LAST_VERSION_FILE), 'utf8').then(
+      (text) => {
+        try {
+          return Number((JSON.parse(text) as { last_version?: unknown }).last_version);
+        } catch {
+          return Number.NaN; // hand-edited: refused below rather than guessed
+        }
+      },
+      (error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return 0;
+        throw error;
+      },
+    );
+    if (!Number.isSafeInteger(recorded) || recorded < 0)
+      throw new Error(`${path.join(dir, LAST_VERSION_FILE)} holds no version number; it should be {"last_version": <n>}`);
+    return Math.max(recorded, ...folders);
   }
 
   /** Runs read-modify-write steps on one model one at a time. */

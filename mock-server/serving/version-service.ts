@@ -129,16 +129,21 @@ export class ModelManager {
 
   // ---- registry changes: disk first (atomically), then memory ----
 
-  async createModel(config: ModelConfig): Promise<ModelConfig> {
-    await this.repository.createModel(config);
-    this.models.set(config.name, { config, versions: new Map() });
-    return config;
+  /** Under the name's lock, so that a deletion of an earlier model of that name is done first. */
+  createModel(config: ModelConfig): Promise<ModelConfig> {
+    return this.repository.withLock(config.name, async () => {
+      await this.repository.createModel(config);
+      this.models.set(config.name, { config, versions: new Map() });
+      return config;
+    });
   }
 
   /** Read-modify-write of a model's config.json under the model's lock. */
   updateConfig(name: string, change: (config: ModelConfig) => ModelConfig): Promise<ModelConfig> {
-    const entry = this.entry(name);
+    this.entry(name); // 404 before waiting
     return this.repository.withLock(name, async () => {
+      // The model as it is once the lock is ours (it may have been deleted or replaced meanwhile).
+      const entry = this.entry(name);
       const next = { ...change(structuredClone(entry.config)), name, updated_at: new Date().toISOString() };
       await this.repository.writeConfig(next);
       entry.config = next;
@@ -148,9 +153,13 @@ export class ModelManager {
 
   async deleteModel(name: string): Promise<void> {
     const entry = this.entry(name);
-    await this.repository.withLock(name, () => this.repository.deleteModel(name));
+    await this.repository.withLock(name, async () => {
+      if (this.models.get(name) !== entry) throw notFound(`model '${name}' not found`, 'model_not_found'); // deleted meanwhile
+      await this.repository.deleteModel(name);
+      // In the lock: a model created under the same name next must not be forgotten in its place.
+      if (this.models.get(name) === entry) this.models.delete(name);
+    });
     for (const served of entry.versions.values()) served.unload();
-    this.models.delete(name);
   }
 
   /** Commits a staged, checked upload as the next version and serves the model loaded while checking it. */
@@ -172,7 +181,9 @@ export class ModelManager {
   async deleteVersion(name: string, version: number): Promise<void> {
     const served = this.exactVersion(name, version);
     await this.repository.withLock(name, async () => {
-      const holders = aliasesPointingAt(this.entry(name).config, version);
+      const entry = this.entry(name);
+      if (entry.versions.get(served.version) !== served) throw notFound(`model '${name}' has no version ${version}`, 'version_not_found');
+      const holders = aliasesPointingAt(entry.config, version);
       if (holders.length) {
         throw conflict(
           `version ${version} of '${name}' is what alias${holders.length > 1 ? 'es' : ''} '${holders.join("', '")}' point${holders.length > 1 ? '' : 's'} at; move the alias first`,
@@ -180,14 +191,19 @@ export class ModelManager {
         );
       }
       await this.repository.deleteVersion(name, version);
+      // In the lock: an alias set next must not find the version still there.
+      entry.versions.delete(served.version);
     });
     served.unload();
-    this.entry(name).versions.delete(served.version);
   }
 
   async setAlias(name: string, alias: string, targets: AliasTarget[]): Promise<AliasTarget[]> {
     for (const target of targets) this.exactVersion(name, target.version);
-    const config = await this.updateConfig(name, (c) => ({ ...c, aliases: { ...c.aliases, [alias]: targets } }));
+    const config = await this.updateConfig(name, (c) => {
+      // Again under the lock: a version deleted while this waited must not become a target.
+      for (const target of targets) this.exactVersion(name, target.version);
+      return { ...c, aliases: { ...c.aliases, [alias]: targets } };
+    });
     return config.aliases![alias]!;
   }
 

@@ -444,6 +444,13 @@ export interface paths {
          *     folder) or as one .zip / .tar.gz / .tar archive. The upload is checked before it is accepted: the
          *     manifest matches the shards, the model loads, and its input/output signature is recorded. No path
          *     may leave the version folder. The new version is loaded and ready when this returns.
+         *
+         *     Version numbers are never reused: the new version is one more than the highest number the model
+         *     has ever had, also after versions were deleted and the server restarted (deleting v2 of a model
+         *     with v1 and v2 and uploading again gives v3), so a client pinned to a number never gets other
+         *     weights under it. Training jobs number their results the same way. Concurrent uploads get
+         *     distinct numbers; a server killed mid-upload may skip a number, never repeat one. Deleting the
+         *     model, and the test controls' reset (which puts back the bundled models), forget its numbering.
          */
         post: operations["uploadVersion"];
         delete?: never;
@@ -1120,7 +1127,7 @@ export interface components {
          *     Each value below says the HTTP status it comes with and what it means.
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "malformed_json" | "malformed_body" | "unsupported_media_type" | "payload_too_large" | "route_not_found" | "method_not_allowed" | "invalid_cursor" | "idempotency_key_reused" | "idempotency_in_progress" | "unauthorized" | "forbidden" | "model_forbidden" | "rate_limited" | "key_not_found" | "not_ready" | "model_not_ready" | "overloaded" | "internal_error" | "injected_fault" | "model_not_found" | "version_not_found" | "alias_not_found" | "model_exists" | "version_in_use" | "invalid_archive" | "invalid_multipart" | "unsafe_path" | "manifest_mismatch" | "invalid_model" | "forbidden_op" | "signature_mismatch" | "unsupported_model" | "shape_mismatch" | "datatype_mismatch" | "data_length_mismatch" | "invalid_tensor_data" | "unknown_input" | "missing_input" | "duplicate_input" | "unknown_output" | "invalid_binary_header" | "invalid_image" | "unsupported_input" | "output_out_of_range" | "dataset_not_found" | "evaluation_not_found" | "dataset_exists" | "dataset_read_only" | "version_not_ready" | "incompatible_dataset" | "ambiguous_alias" | "invalid_csv" | "invalid_json_lines" | "row_width_mismatch" | "unknown_label" | "empty_dataset" | "job_not_found" | "job_finished";
+        ErrorCode: "invalid_request" | "malformed_json" | "malformed_body" | "unsupported_media_type" | "payload_too_large" | "request_timeout" | "route_not_found" | "method_not_allowed" | "invalid_cursor" | "idempotency_key_reused" | "idempotency_in_progress" | "unauthorized" | "forbidden" | "model_forbidden" | "rate_limited" | "key_not_found" | "not_ready" | "model_not_ready" | "overloaded" | "internal_error" | "injected_fault" | "model_not_found" | "version_not_found" | "alias_not_found" | "model_exists" | "version_in_use" | "invalid_archive" | "invalid_multipart" | "unsafe_path" | "manifest_mismatch" | "invalid_model" | "forbidden_op" | "signature_mismatch" | "unsupported_model" | "shape_mismatch" | "datatype_mismatch" | "data_length_mismatch" | "invalid_tensor_data" | "unknown_input" | "missing_input" | "duplicate_input" | "unknown_output" | "invalid_binary_header" | "invalid_image" | "unsupported_input" | "output_out_of_range" | "input_too_large" | "dataset_not_found" | "evaluation_not_found" | "dataset_exists" | "dataset_read_only" | "version_not_ready" | "incompatible_dataset" | "ambiguous_alias" | "invalid_csv" | "invalid_json_lines" | "row_width_mismatch" | "unknown_label" | "empty_dataset" | "dataset_too_large" | "job_not_found" | "job_finished" | "training_too_large" | "too_many_jobs";
         LiveResponse: {
             live: boolean;
         };
@@ -1312,6 +1319,7 @@ export interface components {
             name: string;
             task: string;
             description?: string;
+            /** @description Class names, output column order; at most 25,000 of at most 256 characters. */
             labels?: string[];
             tags?: string[];
             batching?: components["schemas"]["Batching"];
@@ -1319,6 +1327,7 @@ export interface components {
         ModelUpdate: {
             task?: string;
             description?: string;
+            /** @description Class names, output column order; at most 25,000 of at most 256 characters. */
             labels?: string[];
             tags?: string[];
             batching?: components["schemas"]["Batching"];
@@ -1383,11 +1392,12 @@ export interface components {
         ApiKeyCreate: {
             name: string;
             scopes: components["schemas"]["Scope"][];
-            /** @description Only these models (omit for all). */
+            /** @description Only these models (omit for all); at most 1,000. */
             models?: string[];
             rate_limit?: components["schemas"]["RateLimit"];
         };
         RateLimit: {
+            /** @description Refill rate, 0.001 (one request per 1,000 s) to 1,000,000. */
             requests_per_second: number;
             /** @description Bucket size (default 2 × requests_per_second, at least 1). */
             burst?: number;
@@ -1437,14 +1447,21 @@ export interface components {
         FaultSettings: {
             /** @description An operationId, e.g. `modelInfer`. */
             operation?: string;
-            /** @description A regular expression matched against the request path. */
+            /**
+             * @description A regular expression matched against the request path (paths longer than 2,048 characters
+             *     never match). Patterns that can backtrack catastrophically (nested quantifiers such as
+             *     `(a+)+`) are refused with 400; the rest run on V8's linear-time engine where it is
+             *     available, so back-references and lookaround are refused too.
+             */
             path?: string;
             method?: string;
             model?: string;
             latency_ms?: number;
+            /** @description The status to answer with. 1xx is no final answer and is refused; 204 and 304 carry no body, so a fault with either and a `body` is refused. */
             status?: number;
             /** @description The response body (JSON); default the error body with code `injected_fault`. */
             body?: unknown;
+            /** @description Headers of the canned answer; names are HTTP tokens, values carry no CR, LF or NUL. */
             headers?: {
                 [key: string]: string;
             };
@@ -2245,6 +2262,16 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /** @description The request body did not arrive in time (no byte for the idle timeout, or not all of it by the body deadline); the connection is closed. */
+        RequestTimeout: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description The request body exceeds the server's limit. */
         PayloadTooLarge: {
             headers: {
@@ -2504,6 +2531,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
@@ -2533,6 +2561,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
@@ -2566,6 +2595,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
@@ -2592,6 +2622,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
@@ -2618,6 +2649,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
@@ -2762,6 +2794,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -2837,6 +2870,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
@@ -2907,6 +2941,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -3073,6 +3108,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
@@ -3166,6 +3202,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -3304,6 +3341,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
@@ -3469,6 +3507,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
@@ -3528,6 +3567,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -3680,6 +3720,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -3812,6 +3853,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -3914,6 +3956,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
