@@ -317,7 +317,7 @@ async function checkConsistent(server: ChildServer, startedAt: number, client: M
     if (!models.includes(model)) continue;
     const entries = await readdir(path.join(modelsDir, model));
     expect(
-      entries.filter((n) => n !== 'config.json' && !/^\d+$/.test(n)),
+      entries.filter((n) => !['config.json', 'last-version.json'].includes(n) && !/^\d+$/.test(n)),
       `leftovers in ${model}/`,
     ).toEqual([]);
     const detail = await client.models.get(model);

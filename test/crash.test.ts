@@ -93,7 +93,7 @@ async function checkConsistent(client: Modelport, repo: string, acknowledged: Se
   expect(names.filter((n) => n.startsWith('.'))).toEqual([]);
   if (!names.includes('crashy')) return;
   const entries = await readdir(path.join(repo, 'models', 'crashy'));
-  expect(entries.filter((n) => n !== 'config.json' && !/^\d+$/.test(n))).toEqual([]);
+  expect(entries.filter((n) => !['config.json', 'last-version.json'].includes(n) && !/^\d+$/.test(n))).toEqual([]);
   const config = JSON.parse(await readFile(path.join(repo, 'models', 'crashy', 'config.json'), 'utf8'));
   const versions = await client.models.versions.list('crashy', { limit: 100 }).toArray();
   // Every version on disk is complete: listed, loaded and answering.
