@@ -115,9 +115,11 @@ describe('web pages over HTTP', () => {
       expect(response.status, `${method} ${page}`).toBe(404);
       expect(((await response.json()) as { code: string }).code).toBe('route_not_found');
     }
-    // The reference names this server; the raw spec is the file as it is.
+    // The reference names this server as `/` (never the Host a caller sends); the raw spec is the file as it is.
     const spec = (await (await fetch(`${mock.url}/docs/openapi.json`)).json()) as { servers: { url: string }[]; paths: object };
-    expect(spec.servers).toEqual([{ url: mock.url, description: 'this server' }]);
+    expect(spec.servers).toEqual([{ url: '/', description: 'this server' }]);
+    const forged = await fetch(`${mock.url}/docs/openapi.json`, { headers: { host: 'evil.example' } });
+    expect(await forged.text()).not.toContain('evil.example');
     const raw = parse(await (await fetch(`${mock.url}/openapi.yaml`)).text()) as { servers: { url: string }[]; paths: object };
     expect(raw.servers[0]!.url).toBe('http://127.0.0.1:8700');
     expect(Object.keys(spec.paths)).toEqual(Object.keys(raw.paths));
@@ -188,7 +190,7 @@ describe.skipIf(!hasChromium)('web pages in headless Chromium', () => {
     ]) {
       expect(text).toContain(expected);
     }
-    expect(await page.locator('.servers select').inputValue()).toBe(mock.url);
+    expect(await page.locator('.servers select').inputValue()).toBe('/');
     expect(await page.locator('.auth-wrapper .authorize').getAttribute('class')).toContain('locked');
     await screenshot(page, 'docs');
 

@@ -2,13 +2,24 @@
  * Answers remembered by Idempotency-Key: the first answer for a key is replayed for 24 hours; a
  * retry that arrives while the first is still running gets 409 with Retry-After, which the SDK
  * waits out; reusing a key for a different request is a 422. Which requests take part, and what
- * makes two of them "the same", is middleware/idempotency.ts's business.
+ * makes two of them "the same", is middleware/idempotency.ts's business. An answer is stored under
+ * its caller, operation, path and key together, so a key is never shared between callers.
  */
 import { HttpError } from './errors';
 import { toResponse, type RouteResult } from './respond';
 
 const TTL_MS = 24 * 60 * 60 * 1000;
 const MAX_ENTRIES = 10_000;
+
+/** What a remembered answer is stored under: the same key from another caller, or for another operation or path, is another entry. */
+export interface IdempotentRequest {
+  /** Who sent it: the API key's id, or one name for every caller when auth is off. */
+  caller: string;
+  operationId: string;
+  path: string;
+  /** The Idempotency-Key header. */
+  key: string;
+}
 
 interface Entry {
   fingerprint: string;
@@ -19,9 +30,11 @@ interface Entry {
 export class IdempotencyStore {
   private readonly entries = new Map<string, Entry>();
 
-  /** The answer remembered under `id` (which includes the key), or `answer()`'s, remembered if it succeeds. */
-  async run(id: string, key: string, fingerprint: string, answer: () => Promise<RouteResult> | RouteResult): Promise<RouteResult> {
+  /** The answer remembered for this caller's request with this key, or `answer()`'s, remembered if it succeeds. */
+  async run(request: IdempotentRequest, fingerprint: string, answer: () => Promise<RouteResult> | RouteResult): Promise<RouteResult> {
     this.evictExpired();
+    const { key } = request;
+    const id = JSON.stringify([request.caller, request.operationId, request.path, key]);
     const existing = this.entries.get(id);
     if (existing) {
       if (existing.fingerprint !== fingerprint) {

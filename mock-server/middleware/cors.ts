@@ -1,6 +1,10 @@
 /**
  * CORS for the origins the server allows (`cors` option; in the list only when some are): a
  * preflight is answered here, and every other answer gets the CORS headers on its way out.
+ * Nothing a caller sends is echoed as an allowed origin: with `*` the answer is the literal `*`
+ * (keys travel in `Authorization`, never cookies, so credentials are never allowed), with a list
+ * only a listed origin is named back, and `Origin: null` (sandboxed frames, `file:` pages, opaque
+ * redirects: anyone can send it) is never allowed.
  */
 import { Reply, appendHeader, setHeader, type RouteResult } from '../http/respond';
 import type { Exchange, Middleware, Next } from '../server/context';
@@ -19,11 +23,13 @@ async function answerWithCors(c: Exchange, next: Next, origin: string): Promise<
   return withCors(await next(c), origin);
 }
 
+/** What `access-control-allow-origin` says for this request: `*`, a listed origin, or nothing. */
 function allowedOrigin(c: Exchange): string | undefined {
   const allowed = c.state.options.cors;
   const origin = c.request.headers.get('origin');
-  if (!origin) return undefined;
-  return allowed === '*' || allowed.includes(origin) ? origin : undefined;
+  if (!origin || origin === 'null') return undefined;
+  if (allowed === '*') return '*';
+  return allowed.includes(origin) ? origin : undefined;
 }
 
 function preflight(c: Exchange): Reply {
@@ -41,6 +47,7 @@ function preflight(c: Exchange): Reply {
 function withCors(answer: RouteResult, origin: string): RouteResult {
   setHeader(answer, 'access-control-allow-origin', origin);
   setHeader(answer, 'access-control-expose-headers', EXPOSED_HEADERS);
-  appendHeader(answer, 'vary', 'Origin');
+  // A listed origin is named back, so caches must keep answers per origin.
+  if (origin !== '*') appendHeader(answer, 'vary', 'Origin');
   return answer;
 }

@@ -76,8 +76,10 @@ export class Pages {
         case 'file':
           return this.content(request, headers, await this.read(source.file), typeOf(source.file));
         case 'spec-json': {
-          // This server's own address, so "Try it out" calls it and not the spec's default.
-          const copy = { ...(await this.loadSpec()), servers: [{ url: url.origin, description: 'this server' }] };
+          // This server, so "Try it out" calls it and not the spec's default: as the relative URL `/`
+          // (resolved against this document's address), never the request's Host header, which a
+          // caller (or a DNS-rebinding page) chooses.
+          const copy = { ...(await this.loadSpec()), servers: [{ url: '/', description: 'this server' }] };
           headers.set('cache-control', 'no-store');
           return this.content(request, headers, new TextEncoder().encode(JSON.stringify(copy)), CONTENT_TYPES['.json']!);
         }
