@@ -108,3 +108,48 @@ export const OPERATION_REQUESTS: Record<string, () => OperationRequest | Promise
     ...json({ task: 'tabular-classification', inputs: [{ datatype: 'FP32', shape: [-1, 4] }], latency_samples: 10 }),
   }),
 };
+
+/** Where a request names a model (the server's table: mock-server/middleware/model-references.ts). */
+export type ModelPlace = { in: 'path' | 'query' | 'training-job' | 'evaluation'; name: string } | { in: 'body'; pointer: string };
+
+/**
+ * The request with each place set to `nameAt(place)` (a model's name, or for a job or an
+ * evaluation its id): path parameters by the operation's path template, query parameters, and
+ * JSON body fields by pointer (`*` for every array item). The sweep uses it to name another model
+ * in one place at a time.
+ */
+export function namingModels(
+  request: OperationRequest,
+  template: string,
+  places: readonly ModelPlace[],
+  nameAt: (place: ModelPlace) => string,
+): OperationRequest {
+  const url = new URL(request.path, 'http://sweep');
+  const segments = url.pathname.split('/');
+  const templateSegments = template.split('/');
+  let body =
+    typeof request.body === 'string' && request.headers?.['content-type'] === 'application/json' ? JSON.parse(request.body) : undefined;
+  for (const place of places) {
+    const value = nameAt(place);
+    if (place.in === 'query') url.searchParams.set(place.name, value);
+    else if (place.in === 'body') body = setAt(body ?? {}, place.pointer.split('/').slice(1), value);
+    else {
+      const index = templateSegments.indexOf(`{${place.name}}`);
+      if (index < 0) throw new Error(`${template} has no path parameter ${place.name}`);
+      segments[index] = encodeURIComponent(value);
+    }
+  }
+  return {
+    ...request,
+    path: `${segments.join('/')}${url.search}`,
+    ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { ...request.headers, 'content-type': 'application/json' } }),
+  };
+}
+
+function setAt(target: unknown, segments: string[], value: string): unknown {
+  const [head, ...rest] = segments;
+  if (head === undefined) return value;
+  if (head === '*') return Array.isArray(target) ? target.map((item) => setAt(item, rest, value)) : target;
+  const record = (target ?? {}) as Record<string, unknown>;
+  return { ...record, [head]: setAt(record[head], rest, value) };
+}
