@@ -1,5 +1,6 @@
 // Builds @modelport/server: the library entries (ESM + CJS with their .d.ts/.d.cts), the CLI and
-// the training worker. `modelport` (the SDK) stays an import of the installed package.
+// the child processes (training worker, upload inspection). `modelport` (the SDK) stays an import
+// of the installed package.
 import { defineConfig } from 'tsup';
 
 export default defineConfig([
@@ -17,7 +18,7 @@ export default defineConfig([
     external: ['modelport', 'msw'],
   },
   {
-    entry: { cli: 'cli/main.ts', 'training/worker': 'training/worker.ts' },
+    entry: { cli: 'cli/main.ts', 'training/worker': 'training/worker.ts', 'serving/inspection-child': 'serving/inspection-child.ts' },
     format: ['esm'],
     shims: true,
     target: 'node20',

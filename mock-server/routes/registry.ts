@@ -5,12 +5,10 @@ import type { RequestContext, RouteTable } from '../server/context';
 import { badRequest, conflict } from '../http/errors';
 import { paginate } from '../http/pagination';
 import { json, type Reply } from '../http/respond';
-import { filesOfUpload, writeFiles } from '../registry/archive';
-import { inspectUpload } from '../serving/upload-inspection';
 import type { AliasTarget, ModelConfig } from '../registry/model-config';
 import { NameTakenError } from '../registry/repository';
 import { aliasesPointingAt, type ModelManager, type ServedVersion } from '../serving/version-service';
-import { checkJsonDepth, mediaType } from '../http/body';
+import { mediaType } from '../http/body';
 
 type Schemas = components['schemas'];
 
@@ -117,48 +115,23 @@ export const registryRoutes: RouteTable = {
 async function uploadVersion({ state, params, request, rawBody }: RequestContext): Promise<Reply> {
   const name = params.model_name!;
   const model = state.models.config(name); // 404 before any work
-  const type = mediaType(request)!;
-  const { files, metadata } = await filesOfUpload(
-    type,
-    rawBody!,
-    request.headers.get('content-type') ?? '',
-    state.options.maxUploadBytes * 4,
-  );
-  const meta = checkMetadata(metadata);
   const staged = await state.models.repository.stagingDir(name);
   try {
-    const paths = await writeFiles(staged, files);
-    const inspected = await inspectUpload(state.runtime, staged, paths, model, meta);
-    const info = { ...inspected.info, ...(meta.metrics ? { metrics: meta.metrics } : {}) };
+    // Unpacked, checked and test-loaded in a child process within the upload limits; then loaded here.
+    const { info, loaded } = await state.uploads.accept(staged, model, {
+      body: rawBody!,
+      mediaType: mediaType(request)!,
+      contentType: request.headers.get('content-type') ?? '',
+    });
     // The first version of a model without a declared signature defines it.
     if (!model.inputs)
       await state.models.updateConfig(name, (c) => ({ ...c, platform: info.platform, inputs: info.inputs, outputs: info.outputs }));
-    const served = await state.models.addVersion(name, staged, info, inspected.loaded);
+    const served = await state.models.addVersion(name, staged, info, loaded);
     return json(versionView(state.models, served), 201);
   } catch (error) {
     await rm(staged, { recursive: true, force: true });
     throw error;
   }
-}
-
-function checkMetadata(metadata: unknown): Schemas['VersionUploadMetadata'] {
-  if (metadata === undefined) return {};
-  checkJsonDepth(metadata, '/metadata');
-  const m = metadata as Record<string, unknown>;
-  const details = [];
-  if (typeof m !== 'object' || m === null || Array.isArray(m)) details.push({ path: '/metadata', message: 'must be an object' });
-  else {
-    for (const key of Object.keys(m))
-      if (!['metrics', 'signature', 'tags'].includes(key)) details.push({ path: `/metadata/${key}`, message: 'is not allowed' });
-    if (m.metrics !== undefined && (typeof m.metrics !== 'object' || m.metrics === null || Array.isArray(m.metrics)))
-      details.push({ path: '/metadata/metrics', message: 'must be an object' });
-    if (m.signature !== undefined && typeof m.signature !== 'string')
-      details.push({ path: '/metadata/signature', message: 'must be a string' });
-    if (m.tags !== undefined && !(Array.isArray(m.tags) && m.tags.every((t) => typeof t === 'string')))
-      details.push({ path: '/metadata/tags', message: 'must be an array of strings' });
-  }
-  if (details.length) throw badRequest('invalid upload metadata', details);
-  return m as Schemas['VersionUploadMetadata'];
 }
 
 export function modelView(models: ModelManager, name: string): Schemas['Model'] {

@@ -31,3 +31,6 @@ export const BUNDLED_MODELS_DIR = path.join(PACKAGE_ROOT, 'models');
 export const TRAINING_WORKER = RUNNING_BUILT
   ? path.join(PACKAGE_ROOT, 'dist', 'training', 'worker.js')
   : path.join(PACKAGE_ROOT, 'training', 'worker.ts');
+export const INSPECTION_CHILD = RUNNING_BUILT
+  ? path.join(PACKAGE_ROOT, 'dist', 'serving', 'inspection-child.js')
+  : path.join(PACKAGE_ROOT, 'serving', 'inspection-child.ts');

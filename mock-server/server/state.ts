@@ -11,6 +11,7 @@ import { EvaluationLab } from '../evaluation/lab';
 import { IdempotencyStore } from '../http/idempotency-store';
 import type { Repository } from '../registry/repository';
 import type { Runtime } from '../runtime/backend';
+import { DEFAULT_INSPECTION_LIMITS, UploadInspector, type InspectionLimits } from '../serving/upload-inspector';
 import { ModelManager } from '../serving/version-service';
 import { testControls, type TestControls } from '../test-controls/controls';
 import { FaultInjector } from '../test-controls/faults';
@@ -33,6 +34,14 @@ export interface ServerOptions {
   maxUploadBytes?: number;
   /** Inference requests one model may have in flight before 503 + Retry-After (default 1024). */
   maxInFlightPerModel?: number;
+  /** Wall-clock time one upload's inspection (unpack, parse, test-load in a child process) may take (default 60,000 ms). */
+  uploadInspectionTimeoutMs?: number;
+  /** Resident memory one upload's inspection process may use (default 2,048 MB). */
+  uploadInspectionMemoryMb?: number;
+  /** Unpacked bytes per byte received an upload archive may expand to, above 8 MiB unpacked (default 100). */
+  maxUploadExpansion?: number;
+  /** Upload inspections running at once; more wait their turn (default 2). */
+  uploadInspections?: number;
   /** Rate limit for keys that have none of their own (default none). */
   defaultRateLimit?: { requests_per_second: number; burst?: number };
 }
@@ -59,6 +68,8 @@ export interface ServerState {
   /** Reset, faults and the journal as functions (the /_mock routes, startMockServer, mswHandlers). */
   readonly testControls: TestControls;
   readonly idempotency: IdempotencyStore;
+  /** New versions' inspection in a child process, within the upload limits. */
+  readonly uploads: UploadInspector;
   /** Inference requests in flight per model. */
   readonly inFlight: Map<string, number>;
   /** False while start-up work (model loading) is still running. */
@@ -76,6 +87,7 @@ interface StateParts {
 
 export async function openServerState({ contract, runtime, repository, adminKey, version, options }: StateParts): Promise<ServerState> {
   const models = new ModelManager(runtime, repository);
+  const uploads = uploadLimits(options);
   const faults = new FaultInjector();
   const journal = new Journal();
   const state: ServerState = {
@@ -92,6 +104,7 @@ export async function openServerState({ contract, runtime, repository, adminKey,
     vitals: new Vitals(),
     testControls: testControls(faults, journal, () => resetServerState(state)),
     idempotency: new IdempotencyStore(),
+    uploads: new UploadInspector(runtime, uploads),
     inFlight: new Map(),
     version,
     options: {
@@ -101,11 +114,28 @@ export async function openServerState({ contract, runtime, repository, adminKey,
       maxBodyBytes: options.maxBodyBytes ?? 64 * 1024 * 1024,
       maxUploadBytes: options.maxUploadBytes ?? 512 * 1024 * 1024,
       maxInFlightPerModel: options.maxInFlightPerModel ?? 1024,
+      uploadInspectionTimeoutMs: uploads.timeoutMs,
+      uploadInspectionMemoryMb: uploads.memoryMb,
+      maxUploadExpansion: uploads.maxRatio,
+      uploadInspections: uploads.concurrency,
       ...(options.defaultRateLimit ? { defaultRateLimit: options.defaultRateLimit } : {}),
     },
     ready: false,
   };
   return state;
+}
+
+/** What an upload may take to inspect: time, memory, expansion (4 × the upload limit at most). */
+function uploadLimits(options: ServerOptions): InspectionLimits {
+  const defaults = DEFAULT_INSPECTION_LIMITS;
+  return {
+    ...defaults,
+    timeoutMs: options.uploadInspectionTimeoutMs ?? defaults.timeoutMs,
+    memoryMb: options.uploadInspectionMemoryMb ?? defaults.memoryMb,
+    maxExpandedBytes: 4 * (options.maxUploadBytes ?? 512 * 1024 * 1024),
+    maxRatio: options.maxUploadExpansion ?? defaults.maxRatio,
+    concurrency: options.uploadInspections ?? defaults.concurrency,
+  };
 }
 
 /** Back to a fresh server: the bundled models; keys, datasets, evaluations, jobs, faults, journal, limits and usage cleared. */

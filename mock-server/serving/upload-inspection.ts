@@ -1,19 +1,25 @@
 /**
- * Checks a staged upload before it is accepted: which format it is, that TF.js manifests match
- * their shards, that the model really loads, and what its input/output signature is. Loading
- * takes TensorFlow, so this is a service over the runtime, not part of the registry it feeds.
+ * Checks an unpacked upload before it is accepted: which format it is, that TF.js manifests match
+ * their shards, that a SavedModel's graph passes the op policy, that the model really loads, and
+ * what its input/output signature is. Runs in the inspection child process (inspection-child.ts):
+ * parsing a hostile protobuf or loading a hostile model may take any time and memory, so the
+ * server only ever loads what this process has already loaded within the limits.
  */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { badRequest } from '../http/errors';
 import type { Runtime } from '../runtime/backend';
-import { loadModel, readTfjsArtifacts, type LoadedModel } from '../runtime/loader';
+import { loadModel, readTfjsArtifacts } from '../runtime/loader';
+import { checkSavedModelPolicy } from '../runtime/saved-model-policy';
 import type { ModelConfig, Platform, TensorSpec, VersionInfo } from '../registry/model-config';
 
-export interface Inspected {
-  info: Omit<VersionInfo, 'version'>;
-  /** The model, loaded from the staging folder, ready to serve once committed. */
-  loaded: LoadedModel;
+export type InspectedInfo = Omit<VersionInfo, 'version'>;
+
+export interface InspectionOptions {
+  signature?: string;
+  tags?: string[];
+  /** Skip the SavedModel op allowlist (the server was told to trust uploaded models). */
+  trusted?: boolean;
 }
 
 const DTYPE_TO_DATATYPE: Record<string, TensorSpec['datatype']> = {
@@ -34,38 +40,42 @@ const DTYPE_TO_DATATYPE: Record<string, TensorSpec['datatype']> = {
   DT_UINT16: 'UINT16',
 };
 
+/** The version's info, once the model in `dir` has been checked and loaded (then disposed) here. */
 export async function inspectUpload(
   runtime: Runtime,
   dir: string,
   files: string[],
   model: ModelConfig,
-  options: { signature?: string; tags?: string[] },
-): Promise<Inspected> {
+  options: InspectionOptions,
+): Promise<InspectedInfo> {
   const platform = await detectPlatform(dir, files);
+  const tags = options.tags ?? ['serve'];
   let signature: { inputs: TensorSpec[]; outputs: TensorSpec[]; params?: number };
   if (platform === 'tensorflow_savedmodel') {
-    signature = await savedModelSignature(runtime, dir, options.signature ?? 'serving_default', options.tags ?? ['serve']);
+    const assetFiles = files.filter((f) => f.startsWith('assets/')).map((f) => f.slice('assets/'.length));
+    checkSavedModelPolicy(await readFile(path.join(dir, 'saved_model.pb')), { tags, assetFiles, trusted: options.trusted ?? false });
+    signature = await savedModelSignature(runtime, dir, options.signature ?? 'serving_default', tags);
   } else {
     await checkManifest(dir, files);
     signature = await tfjsSignature(runtime, dir, platform);
   }
   const { inputs, outputs } = reconcile(model, signature);
-  const info: Omit<VersionInfo, 'version'> = {
+  const info: InspectedInfo = {
     platform,
     inputs,
     outputs,
     created_at: new Date().toISOString(),
     size_bytes: await totalSize(dir, files),
     ...(signature.params !== undefined ? { params: signature.params } : {}),
-    ...(platform === 'tensorflow_savedmodel' ? { signature: options.signature ?? 'serving_default', tags: options.tags ?? ['serve'] } : {}),
+    ...(platform === 'tensorflow_savedmodel' ? { signature: options.signature ?? 'serving_default', tags } : {}),
   };
-  let loaded: LoadedModel;
   try {
-    loaded = await loadModel(runtime, { ...model, platform, inputs, outputs, info: { ...info, version: 0 } }, dir);
+    const loaded = await loadModel(runtime, { ...model, platform, inputs, outputs, info: { ...info, version: 0 } }, dir);
+    loaded.dispose();
   } catch (error) {
     throw badRequest(`the model does not load: ${(error as Error).message}`, undefined, 'invalid_model');
   }
-  return { info, loaded };
+  return info;
 }
 
 async function detectPlatform(dir: string, files: string[]): Promise<Platform> {

@@ -4,13 +4,13 @@
  * trained model then becomes the next version of its model, checked like an upload.
  */
 import { fork } from 'node:child_process';
-import { cp, readdir, rm } from 'node:fs/promises';
+import { cp, rm } from 'node:fs/promises';
 import type { components } from 'modelport';
 import type { Ending, JobRun, StopReason } from '../jobs/store';
 import type { ModelConfig } from '../registry/model-config';
 import type { Runtime } from '../runtime/backend';
 import { TRAINING_WORKER as WORKER } from '../server/package-paths';
-import { inspectUpload } from '../serving/upload-inspection';
+import { DEFAULT_INSPECTION_LIMITS, UploadInspector } from '../serving/upload-inspector';
 import type { ModelManager } from '../serving/version-service';
 import type { FromWorker, ToWorker } from './protocol';
 import { datasetRef, inputShape } from './request';
@@ -127,10 +127,10 @@ async function register(
   const staged = await models.repository.stagingDir(request.model);
   try {
     await cp(run.scratch, staged, { recursive: true });
-    const files = await readdir(staged, { recursive: true });
-    const inspected = await inspectUpload(runtime, staged, files.map(String), models.config(request.model), {});
+    // Checked and test-loaded in a child process like an upload, then loaded here.
+    const accepted = await new UploadInspector(runtime, DEFAULT_INSPECTION_LIMITS).accept(staged, models.config(request.model));
     const info = {
-      ...inspected.info,
+      ...accepted.info,
       params: done.params,
       metrics: { ...done.metrics, dataset: request.dataset },
       training: {
@@ -148,7 +148,7 @@ async function register(
     if (!models.config(request.model).inputs) {
       await models.updateConfig(request.model, (c) => ({ ...c, platform: info.platform, inputs: info.inputs, outputs: info.outputs }));
     }
-    const served = await models.addVersion(request.model, staged, info, inspected.loaded);
+    const served = await models.addVersion(request.model, staged, info, accepted.loaded);
     if (request.alias) await models.setAlias(request.model, request.alias, [{ version: served.info.version, weight: 100 }]);
     return {
       status: 'succeeded',
