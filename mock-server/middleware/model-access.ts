@@ -40,14 +40,14 @@ export const authorizeModels: Middleware = (c, next) => {
       `${c.operation!.operationId} acts on every model, and this key may not use them all; ${describeRestriction(principal)}`,
     );
   }
-  if (access.movesAlias && !isInBody(access.movesAlias)) checkAliasScope(c, principal, access, access.movesAlias);
-  const references = (access.names ?? []).filter((reference) => !isInBody(reference));
-  if (!principal.models || references.length === 0) return next(c);
+  const references = principal.models ? (access.names ?? []).filter((reference) => !isInBody(reference)) : [];
   if (references.some((reference) => reference.in === 'evaluation')) return checkJobsThen(c, next, principal, references);
   checkNamed(
     principal,
     references.flatMap((reference) => namedSync(c, reference)),
   );
+  // The model first (the more basic refusal), then the scope an alias move needs.
+  if (access.movesAlias && !isInBody(access.movesAlias)) checkAliasScope(c, principal, access, access.movesAlias);
   return next(c);
 };
 
@@ -55,13 +55,14 @@ export const authorizeBodyModels: Middleware = (c, next) => {
   const principal = c.principal;
   if (!principal) return next(c);
   const access = accessOf(c);
+  if (principal.models) {
+    if (access.grantsModels) checkGrant(c, principal, access.grantsModels);
+    checkNamed(
+      principal,
+      (access.names ?? []).filter(isInBody).flatMap((reference) => namedSync(c, reference)),
+    );
+  }
   if (access.movesAlias && isInBody(access.movesAlias)) checkAliasScope(c, principal, access, access.movesAlias);
-  if (!principal.models) return next(c);
-  if (access.grantsModels) checkGrant(c, principal, access.grantsModels);
-  checkNamed(
-    principal,
-    (access.names ?? []).filter(isInBody).flatMap((reference) => namedSync(c, reference)),
-  );
   return next(c);
 };
 
