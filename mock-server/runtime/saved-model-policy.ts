@@ -124,6 +124,8 @@ const pointer = (segment: string) => segment.replaceAll('~', '~0').replaceAll('/
 
 /** Who may run a node: the saver (at load, restore only), the init op (at load), or anything else (signatures, other nodes). */
 type Context = 'saver' | 'init' | 'other';
+const CONTEXTS: Context[] = ['saver', 'init', 'other'];
+const CONTEXT_BITS: Record<Context, number> = { saver: 1, init: 2, other: 4 };
 
 /** How a function was first reached in a context, to name the path in a refusal. */
 type Via = { from: 'graph'; node: string } | { from: 'function'; fn: string; node: string } | { from: 'uncalled' };
@@ -151,8 +153,9 @@ const PASS_THROUGH = new Set(['Identity', 'Snapshot']);
 class MetaGraphCheck {
   private readonly nodes = new Map<string, NodeDef>();
   private readonly functions = new Map<string, FunctionDef>();
-  /** Contexts of each top-graph node, and for 'other' the root that reaches it. */
-  private readonly graphContexts = new Map<string, Map<Context, string>>();
+  /** Contexts of each top-graph node (CONTEXT_BITS), and for 'other' the root that reaches it. */
+  private readonly graphContexts = new Map<string, number>();
+  private readonly otherRoot = new Map<string, string>();
   private readonly functionContexts = new Map<string, Map<Context, Via>>();
   private readonly callSites = new Map<string, CallSite[]>();
 
@@ -170,12 +173,15 @@ class MetaGraphCheck {
   violations(): Violation[] {
     const found: Violation[] = [];
     for (const node of this.graph.nodes) {
-      const reason = this.refuse(node, {}, new Set(this.graphContexts.get(node.name)?.keys()));
+      if (this.allowedAnywhere(node)) continue;
+      const bits = this.graphContexts.get(node.name) ?? 0;
+      const reason = this.refuse(node, {}, new Set(CONTEXTS.filter((c) => bits & CONTEXT_BITS[c])));
       if (reason) found.push({ op: node.op, node: node.name, reason });
     }
     for (const fn of this.functions.values()) {
       const contexts = new Set(this.functionContexts.get(fn.name)?.keys());
       for (const node of fn.nodes) {
+        if (this.allowedAnywhere(node)) continue;
         const reason = this.refuse(node, { fn }, contexts);
         if (reason) found.push({ op: node.op, node: node.name, fn: fn.name, reason });
       }
@@ -183,9 +189,13 @@ class MetaGraphCheck {
     return found;
   }
 
-  /** Why the node is refused in these contexts, or undefined when it is allowed. */
+  /** A call of a library function, or an op of the allowlist. */
+  private allowedAnywhere(node: NodeDef): boolean {
+    return this.functions.has(node.op) || ALLOWED_OPS.has(node.op);
+  }
+
+  /** Why a node whose op is not allowed everywhere is refused in these contexts, or undefined when it is allowed here. */
   private refuse(node: NodeDef, scope: Scope, contexts: Set<Context>): string | undefined {
-    if (this.functions.has(node.op) || ALLOWED_OPS.has(node.op)) return undefined;
     if (SAVER_OPS.has(node.op)) {
       const outside = this.outside(scope, node, contexts, 'saver');
       if (outside) return `saves or restores checkpoints, which only the SavedModel's saver may do; ${outside}`;
@@ -213,7 +223,7 @@ class MetaGraphCheck {
     const context = others.includes('other') ? 'other' : others[0]!;
     if (context === 'saver') return "the saver's save or restore function reaches it";
     if (context === 'init') return 'the init op, which runs at load, reaches it';
-    if (!scope.fn) return `it is also an input of node '${this.graphContexts.get(node.name)?.get('other')}', which the saver does not run`;
+    if (!scope.fn) return `it is also an input of node '${this.otherRoot.get(node.name)}', which the saver does not run`;
     return `it is reachable from ${this.path(scope.fn.name, 'other')}`;
   }
 
@@ -268,12 +278,9 @@ class MetaGraphCheck {
       ['init', init],
       ['other', other],
     ] as const) {
-      for (const [name, root] of reached) {
-        const contexts = this.graphContexts.get(name) ?? new Map<Context, string>();
-        contexts.set(context, root);
-        this.graphContexts.set(name, contexts);
-      }
+      for (const name of reached.keys()) this.graphContexts.set(name, (this.graphContexts.get(name) ?? 0) | CONTEXT_BITS[context]);
     }
+    for (const [name, root] of other) this.otherRoot.set(name, root);
   }
 
   /** Every node the roots need (data and control inputs), each with the root that first reached it. */
@@ -312,7 +319,8 @@ class MetaGraphCheck {
     const callees = (node: NodeDef) => (this.functions.has(node.op) ? [...node.calls, node.op] : node.calls);
     for (const node of this.graph.nodes)
       for (const callee of callees(node))
-        for (const context of this.graphContexts.get(node.name)?.keys() ?? []) reach(callee, context, { from: 'graph', node: node.name });
+        for (const context of CONTEXTS)
+          if ((this.graphContexts.get(node.name) ?? 0) & CONTEXT_BITS[context]) reach(callee, context, { from: 'graph', node: node.name });
     const drain = () => {
       for (let i = 0; i < queue.length; i++) {
         const [name, context] = queue[i]!;

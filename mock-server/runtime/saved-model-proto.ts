@@ -53,73 +53,106 @@ const utf8 = new TextDecoder('utf-8');
 
 class Malformed extends Error {}
 
-/** One message's bytes; `origin` is where they start in saved_model.pb (for messages). */
+/** One message's bytes; `origin` is where they start in saved_model.pb (for error messages). */
 interface Bytes {
   buf: Uint8Array;
   origin: number;
 }
 
-type Field = { field: number; wire: number; bytes: Bytes; varint: number };
+/**
+ * Reads one message's fields in order: `while (r.next()) switch (r.field) ...`. Each call reads
+ * one field and skips its value unless asked for it; linear in the message's length, no
+ * allocation per field (a graph has hundreds of thousands of them).
+ */
+class Reader {
+  private at = 0;
+  /** The current field's number, wire type and where its tag starts. */
+  field = 0;
+  wire = 0;
+  private tagAt = 0;
+  private valueAt = 0;
+  private valueEnd = 0;
 
-/** Calls `visit` for each field of the message, in order. Linear in the message's length. */
-function forEachField(message: Bytes, visit: (f: Field) => void): void {
-  const { buf, origin } = message;
-  let at = 0;
-  const readVarint = (): number => {
+  constructor(private readonly message: Bytes) {}
+
+  next(): boolean {
+    const { buf, origin } = this.message;
+    if (this.at >= buf.length) return false;
+    this.tagAt = this.at;
+    const tag = this.varint();
+    this.field = Math.floor(tag / 8);
+    this.wire = tag % 8;
+    if (this.field === 0 || this.field > 0x1fffffff) throw new Malformed(`field number ${this.field} at byte ${origin + this.tagAt}`);
+    if (this.wire === VARINT) {
+      this.varint();
+    } else if (this.wire === LEN) {
+      const length = this.varint();
+      if (length > buf.length - this.at) {
+        throw new Malformed(`field ${this.field} at byte ${origin + this.tagAt} claims ${length} bytes; ${buf.length - this.at} remain`);
+      }
+      this.valueAt = this.at;
+      this.valueEnd = this.at + length;
+      this.at = this.valueEnd;
+    } else if (this.wire === I64 || this.wire === I32) {
+      const size = this.wire === I64 ? 8 : 4;
+      if (size > buf.length - this.at) throw new Malformed(`a ${size}-byte field runs past the end at byte ${origin + this.tagAt}`);
+      this.at += size;
+    } else {
+      throw new Malformed(`wire type ${this.wire} (field ${this.field}) at byte ${origin + this.tagAt}`);
+    }
+    return true;
+  }
+
+  /** The current field's bytes, which must be length-delimited (a string, bytes or a message). */
+  bytes(what: string): Bytes {
+    if (this.wire !== LEN) {
+      throw new Malformed(
+        `${what} (field ${this.field}) has wire type ${this.wire}, not length-delimited, at byte ${this.message.origin + this.tagAt}`,
+      );
+    }
+    return { buf: this.message.buf.subarray(this.valueAt, this.valueEnd), origin: this.message.origin + this.valueAt };
+  }
+
+  text(what: string): string {
+    return decode(this.bytes(what).buf);
+  }
+
+  private varint(): number {
+    const { buf, origin } = this.message;
     let value = 0;
     let scale = 1;
     for (let i = 0; i < 10; i++) {
-      if (at >= buf.length) throw new Malformed(`a varint runs past the end at byte ${origin + at}`);
-      const byte = buf[at++]!;
+      if (this.at >= buf.length) throw new Malformed(`a varint runs past the end at byte ${origin + this.at}`);
+      const byte = buf[this.at++]!;
       value += (byte & 0x7f) * scale;
       scale *= 128;
       if (!(byte & 0x80)) return value;
     }
-    throw new Malformed(`a varint is longer than 10 bytes at byte ${origin + at}`);
-  };
-  while (at < buf.length) {
-    const tagAt = at;
-    const tag = readVarint();
-    const field = Math.floor(tag / 8);
-    const wire = tag % 8;
-    if (field === 0 || field > 0x1fffffff) throw new Malformed(`field number ${field} at byte ${origin + tagAt}`);
-    if (wire === VARINT) {
-      visit({ field, wire, bytes: { buf: EMPTY, origin: 0 }, varint: readVarint() });
-    } else if (wire === LEN) {
-      const length = readVarint();
-      if (length > buf.length - at) {
-        throw new Malformed(`field ${field} at byte ${origin + tagAt} claims ${length} bytes; ${buf.length - at} remain`);
-      }
-      visit({ field, wire, bytes: { buf: buf.subarray(at, at + length), origin: origin + at }, varint: 0 });
-      at += length;
-    } else if (wire === I64 || wire === I32) {
-      const size = wire === I64 ? 8 : 4;
-      if (size > buf.length - at) throw new Malformed(`a ${size}-byte field runs past the end at byte ${origin + tagAt}`);
-      at += size;
-    } else {
-      throw new Malformed(`wire type ${wire} (field ${field}) at byte ${origin + tagAt}`);
-    }
+    throw new Malformed(`a varint is longer than 10 bytes at byte ${origin + this.at}`);
   }
 }
 
-const EMPTY = new Uint8Array(0);
-
-function expectLen(f: Field, what: string): Bytes {
-  if (f.wire !== LEN)
-    throw new Malformed(`${what} (field ${f.field}) has wire type ${f.wire}, not length-delimited, at byte ${f.bytes.origin}`);
-  return f.bytes;
+/** UTF-8 text; short ASCII (names, ops: nearly all strings here) without TextDecoder's per-call cost. */
+function decode(bytes: Uint8Array): string {
+  if (bytes.length > 64) return utf8.decode(bytes);
+  let out = '';
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i]!;
+    if (byte > 0x7f) return utf8.decode(bytes);
+    out += String.fromCharCode(byte);
+  }
+  return out;
 }
 
-const text = (f: Field, what: string) => utf8.decode(expectLen(f, what).buf);
-
 /** map<string, V> entries: key = 1, value = 2. */
-function mapEntry(f: Field, what: string): { key: string; value?: Bytes } {
+function mapEntry(entry: Bytes, what: string): { key: string; value?: Bytes } {
   let key = '';
   let value: Bytes | undefined;
-  forEachField(expectLen(f, what), (e) => {
-    if (e.field === 1) key = text(e, `${what} key`);
-    else if (e.field === 2) value = expectLen(e, `${what} value`);
-  });
+  const r = new Reader(entry);
+  while (r.next()) {
+    if (r.field === 1) key = r.text(`${what} key`);
+    else if (r.field === 2) value = r.bytes(`${what} value`);
+  }
   return { key, value };
 }
 
@@ -130,9 +163,8 @@ function mapEntry(f: Field, what: string): { key: string; value?: Bytes } {
 export function parseSavedModel(savedModelPb: Uint8Array): MetaGraph[] {
   const metaGraphs: MetaGraph[] = [];
   try {
-    forEachField({ buf: savedModelPb, origin: 0 }, (f) => {
-      if (f.field === 2) metaGraphs.push(metaGraph(expectLen(f, 'meta_graphs')));
-    });
+    const r = new Reader({ buf: savedModelPb, origin: 0 });
+    while (r.next()) if (r.field === 2) metaGraphs.push(metaGraph(r.bytes('meta_graphs')));
   } catch (error) {
     if (!(error instanceof Malformed)) throw error;
     throw badRequest(
@@ -146,50 +178,52 @@ export function parseSavedModel(savedModelPb: Uint8Array): MetaGraph[] {
 
 function metaGraph(bytes: Bytes): MetaGraph {
   const graph: MetaGraph = { tags: [], nodes: [], functions: [], nodeLists: new Map(), signatures: new Map(), assets: [] };
-  forEachField(bytes, (f) => {
-    switch (f.field) {
-      case 1: // meta_info_def { tags = 4 }
-        forEachField(expectLen(f, 'meta_info_def'), (m) => {
-          if (m.field === 4) graph.tags.push(text(m, 'tags'));
-        });
+  const r = new Reader(bytes);
+  while (r.next()) {
+    switch (r.field) {
+      case 1: {
+        // meta_info_def { tags = 4 }
+        const info = new Reader(r.bytes('meta_info_def'));
+        while (info.next()) if (info.field === 4) graph.tags.push(info.text('tags'));
         break;
+      }
       case 2:
-        graphDef(expectLen(f, 'graph_def'), graph);
+        graphDef(r.bytes('graph_def'), graph);
         break;
       case 3: {
         const saver = { filenameTensor: '', saveTensor: '', restoreOp: '' };
-        forEachField(expectLen(f, 'saver_def'), (s) => {
-          if (s.field === 1) saver.filenameTensor = text(s, 'filename_tensor_name');
-          else if (s.field === 2) saver.saveTensor = text(s, 'save_tensor_name');
-          else if (s.field === 3) saver.restoreOp = text(s, 'restore_op_name');
-        });
+        const s = new Reader(r.bytes('saver_def'));
+        while (s.next()) {
+          if (s.field === 1) saver.filenameTensor = s.text('filename_tensor_name');
+          else if (s.field === 2) saver.saveTensor = s.text('save_tensor_name');
+          else if (s.field === 3) saver.restoreOp = s.text('restore_op_name');
+        }
         graph.saver = saver;
         break;
       }
       case 4: {
         // collection_def: map<string, CollectionDef { node_list = 1 { value = 1 } }>
-        const { key, value } = mapEntry(f, 'collection_def');
+        const { key, value } = mapEntry(r.bytes('collection_def'), 'collection_def');
         if (!value) break;
-        forEachField(value, (c) => {
-          if (c.field !== 1) return;
+        const c = new Reader(value);
+        while (c.next()) {
+          if (c.field !== 1) continue;
           const names = graph.nodeLists.get(key) ?? [];
-          forEachField(expectLen(c, 'node_list'), (n) => {
-            if (n.field === 1) names.push(text(n, 'node_list value'));
-          });
+          const list = new Reader(c.bytes('node_list'));
+          while (list.next()) if (list.field === 1) names.push(list.text('node_list value'));
           graph.nodeLists.set(key, names);
-        });
+        }
         break;
       }
       case 5: {
         // signature_def: map<string, SignatureDef { inputs = 1, outputs = 2: map<string, TensorInfo> }>
-        const { key, value } = mapEntry(f, 'signature_def');
+        const { key, value } = mapEntry(r.bytes('signature_def'), 'signature_def');
         const signature = { inputs: [] as string[], outputs: [] as string[] };
-        if (value) {
-          forEachField(value, (s) => {
-            if (s.field !== 1 && s.field !== 2) return;
-            const entry = mapEntry(s, 'signature tensor');
-            if (entry.value) (s.field === 1 ? signature.inputs : signature.outputs).push(...tensorInfoNames(entry.value, 0));
-          });
+        const s = new Reader(value ?? { buf: new Uint8Array(0), origin: 0 });
+        while (s.next()) {
+          if (s.field !== 1 && s.field !== 2) continue;
+          const entry = mapEntry(s.bytes('signature tensor'), 'signature tensor');
+          if (entry.value) (s.field === 1 ? signature.inputs : signature.outputs).push(...tensorInfoNames(entry.value, 0));
         }
         graph.signatures.set(key, signature);
         break;
@@ -197,15 +231,16 @@ function metaGraph(bytes: Bytes): MetaGraph {
       case 6: {
         // asset_file_def: AssetFileDef { tensor_info = 1, filename = 2 }
         const asset = { tensor: '', filename: '' };
-        forEachField(expectLen(f, 'asset_file_def'), (a) => {
-          if (a.field === 1) asset.tensor = tensorInfoNames(expectLen(a, 'tensor_info'), 0)[0] ?? '';
-          else if (a.field === 2) asset.filename = text(a, 'asset filename');
-        });
+        const a = new Reader(r.bytes('asset_file_def'));
+        while (a.next()) {
+          if (a.field === 1) asset.tensor = tensorInfoNames(a.bytes('tensor_info'), 0)[0] ?? '';
+          else if (a.field === 2) asset.filename = a.text('asset filename');
+        }
         graph.assets.push(asset);
         break;
       }
     }
-  });
+  }
   return graph;
 }
 
@@ -213,69 +248,74 @@ function metaGraph(bytes: Bytes): MetaGraph {
 function tensorInfoNames(bytes: Bytes, depth: number): string[] {
   if (depth > MAX_ATTR_DEPTH) throw new Malformed(`tensor infos nest deeper than ${MAX_ATTR_DEPTH} levels at byte ${bytes.origin}`);
   const names: string[] = [];
-  forEachField(bytes, (t) => {
-    if (t.field === 1) names.push(text(t, 'tensor name'));
-    else if (t.field === 4)
-      forEachField(expectLen(t, 'coo_sparse'), (c) => {
-        if (c.field >= 1 && c.field <= 3) names.push(text(c, 'coo_sparse tensor name'));
-      });
-    else if (t.field === 5)
-      forEachField(expectLen(t, 'composite_tensor'), (c) => {
-        if (c.field === 2) names.push(...tensorInfoNames(expectLen(c, 'component'), depth + 1));
-      });
-  });
+  const t = new Reader(bytes);
+  while (t.next()) {
+    if (t.field === 1) names.push(t.text('tensor name'));
+    else if (t.field === 4) {
+      const c = new Reader(t.bytes('coo_sparse'));
+      while (c.next()) if (c.field >= 1 && c.field <= 3) names.push(c.text('coo_sparse tensor name'));
+    } else if (t.field === 5) {
+      const c = new Reader(t.bytes('composite_tensor'));
+      while (c.next()) if (c.field === 2) names.push(...tensorInfoNames(c.bytes('component'), depth + 1));
+    }
+  }
   return names;
 }
 
 /** GraphDef: node = 1, library = 2 { function = 1 }. */
 function graphDef(bytes: Bytes, graph: MetaGraph): void {
-  forEachField(bytes, (f) => {
-    if (f.field === 1) graph.nodes.push(nodeDef(expectLen(f, 'node')));
-    else if (f.field === 2)
-      forEachField(expectLen(f, 'library'), (l) => {
-        if (l.field === 1) graph.functions.push(functionDef(expectLen(l, 'function')));
-      });
-  });
+  const r = new Reader(bytes);
+  while (r.next()) {
+    if (r.field === 1) graph.nodes.push(nodeDef(r.bytes('node')));
+    else if (r.field === 2) {
+      const library = new Reader(r.bytes('library'));
+      while (library.next()) if (library.field === 1) graph.functions.push(functionDef(library.bytes('function')));
+    }
+  }
 }
 
 /** FunctionDef: signature = 1 OpDef { name = 1, input_arg = 2 ArgDef }, node_def = 3. */
 function functionDef(bytes: Bytes): FunctionDef {
   const fn: FunctionDef = { name: '', inputArgs: [], nodes: [] };
-  forEachField(bytes, (f) => {
-    if (f.field === 1) {
-      forEachField(expectLen(f, 'signature'), (s) => {
-        if (s.field === 1) fn.name = text(s, 'function name');
-        else if (s.field === 2) fn.inputArgs.push(argDef(expectLen(s, 'input_arg')));
-      });
-    } else if (f.field === 3) fn.nodes.push(nodeDef(expectLen(f, 'node_def')));
-  });
+  const r = new Reader(bytes);
+  while (r.next()) {
+    if (r.field === 1) {
+      const s = new Reader(r.bytes('signature'));
+      while (s.next()) {
+        if (s.field === 1) fn.name = s.text('function name');
+        else if (s.field === 2) fn.inputArgs.push(argDef(s.bytes('input_arg')));
+      }
+    } else if (r.field === 3) fn.nodes.push(nodeDef(r.bytes('node_def')));
+  }
   return fn;
 }
 
 /** ArgDef: name = 1, number_attr = 5, type_list_attr = 6 (either makes the argument a list). */
 function argDef(bytes: Bytes): { name: string; single: boolean } {
   const arg = { name: '', single: true };
-  forEachField(bytes, (a) => {
-    if (a.field === 1) arg.name = text(a, 'argument name');
-    else if ((a.field === 5 || a.field === 6) && text(a, 'argument list attr') !== '') arg.single = false;
-  });
+  const r = new Reader(bytes);
+  while (r.next()) {
+    if (r.field === 1) arg.name = r.text('argument name');
+    else if ((r.field === 5 || r.field === 6) && r.text('argument list attr') !== '') arg.single = false;
+  }
   return arg;
 }
 
 /** NodeDef: name = 1, op = 2, input = 3, attr = 5 map<string, AttrValue>. */
 function nodeDef(bytes: Bytes): NodeDef {
   const node: NodeDef = { name: '', op: '', inputs: [], calls: [] };
-  forEachField(bytes, (f) => {
-    if (f.field === 1) node.name = text(f, 'node name');
-    else if (f.field === 2) node.op = text(f, 'op');
-    else if (f.field === 3) node.inputs.push(text(f, 'input'));
-    else if (f.field === 5) {
-      const { key, value } = mapEntry(f, 'attr');
-      if (!value) return;
+  const r = new Reader(bytes);
+  while (r.next()) {
+    if (r.field === 1) node.name = r.text('node name');
+    else if (r.field === 2) node.op = r.text('op');
+    else if (r.field === 3) node.inputs.push(r.text('input'));
+    else if (r.field === 5) {
+      const { key, value } = mapEntry(r.bytes('attr'), 'attr');
+      if (!value) continue;
       const s = attrValue(value, 0, node.calls);
-      if (key === 'shared_name' && s) node.sharedName = utf8.decode(s.buf);
+      if (key === 'shared_name' && s) node.sharedName = decode(s.buf);
     }
-  });
+  }
   return node;
 }
 
@@ -286,23 +326,25 @@ function nodeDef(bytes: Bytes): NodeDef {
 function attrValue(bytes: Bytes, depth: number, calls: string[]): Bytes | undefined {
   if (depth > MAX_ATTR_DEPTH) throw new Malformed(`attribute values nest deeper than ${MAX_ATTR_DEPTH} levels at byte ${bytes.origin}`);
   let s: Bytes | undefined;
-  forEachField(bytes, (f) => {
-    if (f.field === 2) s = expectLen(f, 'attr s');
-    else if (f.field === 10) nameAttrList(expectLen(f, 'func'), depth, calls);
-    else if (f.field === 1)
-      forEachField(expectLen(f, 'list'), (l) => {
-        if (l.field === 9) nameAttrList(expectLen(l, 'list func'), depth, calls);
-      });
-  });
+  const r = new Reader(bytes);
+  while (r.next()) {
+    if (r.field === 2) s = r.bytes('attr s');
+    else if (r.field === 10) nameAttrList(r.bytes('func'), depth, calls);
+    else if (r.field === 1) {
+      const list = new Reader(r.bytes('list'));
+      while (list.next()) if (list.field === 9) nameAttrList(list.bytes('list func'), depth, calls);
+    }
+  }
   return s;
 }
 
 function nameAttrList(bytes: Bytes, depth: number, calls: string[]): void {
-  forEachField(bytes, (n) => {
-    if (n.field === 1) calls.push(text(n, 'function name'));
-    else if (n.field === 2) {
-      const { value } = mapEntry(n, 'func attr');
+  const r = new Reader(bytes);
+  while (r.next()) {
+    if (r.field === 1) calls.push(r.text('function name'));
+    else if (r.field === 2) {
+      const { value } = mapEntry(r.bytes('func attr'), 'func attr');
       if (value) attrValue(value, depth + 1, calls);
     }
-  });
+  }
 }
