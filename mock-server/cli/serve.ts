@@ -22,6 +22,11 @@ export function serveCommand(): Command {
         'MODELPORT_MAX_IN_FLIGHT',
       ),
     )
+    .option(
+      '--trust-models',
+      'skip the op allowlist of uploaded SavedModels (they may then read and write files): trusted uploaders only',
+      false,
+    )
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate')
     .option('--tls-key <file>', 'and this PEM key')
     .addHelpText('after', '\nThe admin API key comes from MODELPORT_API_KEY, or is generated and printed at start.')
@@ -41,6 +46,7 @@ export function serveCommand(): Command {
         auth: options.auth,
         dataDir: options.dataDir,
         mockControls: options.mockControls,
+        trustUploadedModels: options.trustModels,
         ...(options.cors
           ? {
               cors:

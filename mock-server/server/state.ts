@@ -42,6 +42,11 @@ export interface ServerOptions {
   maxUploadExpansion?: number;
   /** Upload inspections running at once; more wait their turn (default 2). */
   uploadInspections?: number;
+  /**
+   * Skip the op allowlist of uploaded SavedModels (default false): a SavedModel is a program and may read or write
+   * files; turn this on only for a local server whose uploaders you trust (`modelport serve --trust-models`).
+   */
+  trustUploadedModels?: boolean;
   /** Rate limit for keys that have none of their own (default none). */
   defaultRateLimit?: { requests_per_second: number; burst?: number };
 }
@@ -118,6 +123,7 @@ export async function openServerState({ contract, runtime, repository, adminKey,
       uploadInspectionMemoryMb: uploads.memoryMb,
       maxUploadExpansion: uploads.maxRatio,
       uploadInspections: uploads.concurrency,
+      trustUploadedModels: options.trustUploadedModels ?? false,
       ...(options.defaultRateLimit ? { defaultRateLimit: options.defaultRateLimit } : {}),
     },
     ready: false,
