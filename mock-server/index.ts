@@ -32,7 +32,14 @@ export interface RunningMockServer {
  */
 export async function startMockServer(options: StartMockServerOptions = {}): Promise<RunningMockServer> {
   const server = await createModelServer({ mockControls: true, ...options });
-  const listening = await listen(server.handler, { port: options.port, host: options.host, tls: options.tls });
+  const { headersTimeoutMs, bodyTimeoutMs } = server.state.options;
+  const listening = await listen(server.handler, {
+    port: options.port,
+    host: options.host,
+    tls: options.tls,
+    headersTimeoutMs,
+    bodyTimeoutMs,
+  });
   return {
     url: listening.url,
     adminKey: server.adminKey,

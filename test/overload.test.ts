@@ -75,7 +75,13 @@ function rssMb(pid: number): number {
 
 describe('overload', () => {
   it(`a server in another process sheds a burst of ${BURST} concurrent requests and recovers`, async () => {
-    const server = await startChildServer(data.dir, ['--max-in-flight', String(CHILD_LIMIT)]);
+    // Bodies being received are bounded in bytes (slots are taken once a body is in): room for CHILD_LIMIT padded bodies.
+    const server = await startChildServer(data.dir, [
+      '--max-in-flight',
+      String(CHILD_LIMIT),
+      '--max-body-bytes-in-progress',
+      String(CHILD_LIMIT * PADDED_BYTES),
+    ]);
     try {
       for (let i = 0; i < 3; i++) expect((await infer(server.url)).status).toBe(200);
       const { ok, shed } = await expectShed(await Promise.all(Array.from({ length: BURST }, () => infer(server.url))));
@@ -85,8 +91,8 @@ describe('overload', () => {
       for (let i = 0; i < 20; i++) expect((await infer(server.url)).status).toBe(200);
 
       // Memory: every request of a second burst announces a 512 KB body and holds it back. The
-      // first CHILD_LIMIT are admitted and wait for theirs; every other one must be refused at
-      // once, on its headers. Then all the bodies are sent anyway (a client that ignores the
+      // first CHILD_LIMIT fill the bytes the server may be receiving at once and wait for theirs;
+      // every other one must be refused at once, on its headers. Then all the bodies are sent anyway (a client that ignores the
       // early answer): the server must drop what it refused, not buffer the burst.
       const padded = Buffer.from(body + ' '.repeat(PADDED_BYTES - body.length)); // JSON allows the whitespace
       const offeredMb = (BURST * padded.byteLength) / 2 ** 20;

@@ -5,9 +5,10 @@ import { listen } from '../http/node-adapter';
 import { createModelServer } from '../server/create-server';
 import { BACKENDS, type BackendName } from '../runtime/backend';
 import { UsageError } from './output';
+import { addRequestLimitFlags, requestLimitOptions } from './request-limit-flags';
 
 export function serveCommand(): Command {
-  return new Command('serve')
+  return addRequestLimitFlags(new Command('serve'))
     .description('start the model server with the models in --data-dir (the bundled ones on first run)')
     .addOption(new Option('--port <port>', 'port (0 picks a free one)').env('MODELPORT_PORT').default('8700'))
     .addOption(new Option('--host <host>', 'interface to bind').env('MODELPORT_HOST').default('127.0.0.1'))
@@ -34,8 +35,8 @@ export function serveCommand(): Command {
       const port = Number(options.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got '${options.port}'`);
       const rate = options.rateLimit === undefined ? undefined : Number(options.rateLimit);
-      if (rate !== undefined && !(rate > 0))
-        throw new UsageError(`--rate-limit must be a positive number of requests per second, got '${options.rateLimit}'`);
+      if (rate !== undefined && !(rate >= 0.001 && rate <= 1_000_000))
+        throw new UsageError(`--rate-limit must be 0.001 to 1000000 requests per second, got '${options.rateLimit}'`);
       const maxInFlight = options.maxInFlight === undefined ? undefined : Number(options.maxInFlight);
       if (maxInFlight !== undefined && !(Number.isInteger(maxInFlight) && maxInFlight > 0))
         throw new UsageError(`--max-in-flight must be a positive integer, got '${options.maxInFlight}'`);
@@ -59,13 +60,19 @@ export function serveCommand(): Command {
           : {}),
         ...(rate ? { defaultRateLimit: { requests_per_second: rate } } : {}),
         ...(maxInFlight ? { maxInFlightPerModel: maxInFlight } : {}),
+        ...requestLimitOptions(options),
       });
-      const listening = await listen(server.handler, { port, host: options.host, tls }).catch(async (error: NodeJS.ErrnoException) => {
-        await server.close();
-        if (error.code === 'EADDRINUSE')
-          throw new Error(`port ${port} on ${options.host} is in use (another modelport serve?): pass --port, or --port 0 for a free one`);
-        throw error;
-      });
+      const { headersTimeoutMs, bodyTimeoutMs } = server.state.options;
+      const listening = await listen(server.handler, { port, host: options.host, tls, headersTimeoutMs, bodyTimeoutMs }).catch(
+        async (error: NodeJS.ErrnoException) => {
+          await server.close();
+          if (error.code === 'EADDRINUSE')
+            throw new Error(
+              `port ${port} on ${options.host} is in use (another modelport serve?): pass --port, or --port 0 for a free one`,
+            );
+          throw error;
+        },
+      );
       const { runtime } = server.state;
       if (server.state.options.auth && server.adminKeyGenerated) {
         console.log(`admin API key (shown once; set MODELPORT_API_KEY to choose your own): ${server.adminKey}`);

@@ -1,20 +1,24 @@
 /** Reads a request body within a size limit and parses it by content type. */
 import { HttpError, badRequest } from './errors';
-import type { HeaderBag } from './request';
+import type { BodyTimeouts, HeaderBag } from './request';
 
 /** A fetch `Request`'s body within `maxBytes` (the node:http adapter reads its own, in node-adapter.ts). */
-export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {
+export async function readBody(request: Request, maxBytes: number, timeouts?: BodyTimeouts): Promise<Uint8Array> {
   const declared = Number(request.headers.get('content-length') ?? NaN);
   if (declared > maxBytes) throw tooLarge(maxBytes);
   if (!request.body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let total = 0;
   const reader = request.body.getReader();
+  const deadline = timeouts ? performance.now() + timeouts.totalMs : Number.POSITIVE_INFINITY;
   for (;;) {
     let chunk: ReadableStreamReadResult<Uint8Array>;
     try {
-      chunk = await reader.read();
+      chunk = timeouts ? await readWithin(reader, timeouts, deadline) : await reader.read();
     } catch (error) {
+      // A stalled body (408): not cancelled, which would destroy a node:http request's socket
+      // before the answer; the 408 closes the connection instead.
+      if (error instanceof HttpError) throw error;
       // The client went away before sending all it announced: bad input, not a server error.
       throw badRequest(`the request body ended early (${(error as Error).message})`, undefined, 'malformed_body');
     }
@@ -114,6 +118,42 @@ export function checkJsonDepth(value: unknown, where = '/'): void {
 export function mediaType(request: { headers: HeaderBag }): string | undefined {
   const header = request.headers.get('content-type');
   return header ? header.split(';')[0]!.trim().toLowerCase() : undefined;
+}
+
+/** The next chunk, or a 408 when none comes within the idle timeout or the body's deadline passes. */
+function readWithin(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  timeouts: BodyTimeouts,
+  deadline: number,
+): Promise<ReadableStreamReadResult<Uint8Array>> {
+  const left = deadline - performance.now();
+  const idle = timeouts.idleMs <= left;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(idle ? bodyIdle(timeouts.idleMs) : bodyLate(timeouts.totalMs)),
+      Math.max(0, idle ? timeouts.idleMs : left),
+    );
+  });
+  return Promise.race([reader.read(), late]).finally(() => clearTimeout(timer));
+}
+
+/** 408 for a body of which nothing arrived for `idleMs`. */
+export function bodyIdle(idleMs: number): HttpError {
+  return requestTimeout(`no byte of the request body arrived for ${seconds(idleMs)}; the limit is ${idleMs} ms (--body-idle-timeout-ms)`);
+}
+
+/** 408 for a body not complete `totalMs` after it began. */
+export function bodyLate(totalMs: number): HttpError {
+  return requestTimeout(`the request body was not complete after ${seconds(totalMs)}; the limit is ${totalMs} ms (--body-timeout-ms)`);
+}
+
+function requestTimeout(message: string): HttpError {
+  return new HttpError(408, 'request_timeout', message, undefined, { connection: 'close' });
+}
+
+function seconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(3))} s`;
 }
 
 /** The rest of the body is not read, so the connection cannot be reused: it is closed after the answer. */

@@ -21,5 +21,10 @@ export function fetchHandler(app: AppHandler): Handler & { [APP]: AppHandler } {
 
 /** A fetch `Request` as the app reads it. */
 function fromFetch(request: Request): IncomingRequest {
-  return { method: request.method, url: request.url, headers: request.headers, bytes: (maxBytes) => readBody(request, maxBytes) };
+  return {
+    method: request.method,
+    url: request.url,
+    headers: request.headers,
+    bytes: (maxBytes, timeouts) => readBody(request, maxBytes, timeouts),
+  };
 }

@@ -13,10 +13,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer } from 'node:https';
 import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
-import { tooLarge } from './body';
+import { bodyIdle, bodyLate, tooLarge } from './body';
 import { badRequest } from './errors';
 import { APP, type AppHandler, type Handler } from './handler';
-import type { HeaderBag, IncomingRequest } from './request';
+import type { BodyTimeouts, HeaderBag, IncomingRequest } from './request';
 import { Reply } from './respond';
 
 export interface Listening {
@@ -25,10 +25,26 @@ export interface Listening {
   close(): Promise<void>;
 }
 
-export function listen(
-  handler: Handler,
-  options: { port?: number; host?: string; tls?: { cert: string | Buffer; key: string | Buffer } } = {},
-): Promise<Listening> {
+export interface ListenOptions {
+  port?: number;
+  host?: string;
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /**
+   * All of a request's headers must arrive within this many milliseconds (default 20 s), or Node
+   * answers 408 and closes the connection: headers sent a byte at a time hold no socket for long.
+   */
+  headersTimeoutMs?: number;
+  /**
+   * The app's body deadline (default 300 s). Node's own limit on a whole request is set 5 s past
+   * headers + body, a backstop behind the app's 408 (which carries the error body).
+   */
+  bodyTimeoutMs?: number;
+}
+
+/** Node's defaults keep a stalled request for 300 s (requestTimeout) and look every 30 s; these are ours. */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 20_000;
+
+export function listen(handler: Handler, options: ListenOptions = {}): Promise<Listening> {
   const host = options.host ?? '127.0.0.1';
   const scheme = options.tls ? 'https' : 'http';
   const app = (handler as Handler & { [APP]?: AppHandler })[APP];
@@ -40,9 +56,17 @@ export function listen(
       res.destroy();
     });
   };
+  const headersTimeout = options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
+  const timeouts = {
+    headersTimeout,
+    requestTimeout: headersTimeout + (options.bodyTimeoutMs ?? 300_000) + 5_000,
+    // How often Node looks for connections past those timeouts (its default, 30 s, would let a
+    // 20 s header timeout run to 50 s).
+    connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(headersTimeout / 4))),
+  };
   const server: Server = options.tls
-    ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest)
-    : createServer(onRequest);
+    ? createTlsServer({ cert: options.tls.cert, key: options.tls.key, ...timeouts }, onRequest)
+    : createServer(timeouts, onRequest);
   server.keepAliveTimeout = 65_000;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -118,8 +142,8 @@ function nodeRequest(req: IncomingMessage, host: string, scheme: string): Incomi
     method,
     url: url.href,
     headers: new MapHeaders(headers),
-    bytes(maxBytes) {
-      body ??= hasBody ? readNodeBody(req, headers.get('content-length'), maxBytes) : Promise.resolve(EMPTY);
+    bytes(maxBytes, timeouts) {
+      body ??= hasBody ? readNodeBody(req, headers.get('content-length'), maxBytes, timeouts) : Promise.resolve(EMPTY);
       return body;
     },
   };
@@ -141,26 +165,41 @@ class MapHeaders implements HeaderBag {
   }
 }
 
-/** The body into one Buffer, within `maxBytes` (as body.ts `readBody` does for a fetch Request). */
-function readNodeBody(req: IncomingMessage, contentLength: string | undefined, maxBytes: number): Promise<Uint8Array> {
+/**
+ * The body into one Buffer, within `maxBytes` (as body.ts `readBody` does for a fetch Request)
+ * and within `timeouts`: a body that stalls is a 408, and the rest of it is not read.
+ */
+function readNodeBody(
+  req: IncomingMessage,
+  contentLength: string | undefined,
+  maxBytes: number,
+  timeouts?: BodyTimeouts,
+): Promise<Uint8Array> {
   const declared = Number(contentLength ?? NaN);
-  if (declared > maxBytes) return declared <= maxBytes + DRAIN_BYTES ? drainThenRefuse(req, maxBytes) : Promise.reject(tooLarge(maxBytes));
+  if (declared > maxBytes)
+    return declared <= maxBytes + DRAIN_BYTES ? drainThenRefuse(req, maxBytes, 0, timeouts) : Promise.reject(tooLarge(maxBytes));
   // Gone already (the client closed while the request waited, e.g. behind an injected latency).
   if (req.destroyed) return Promise.reject(badRequest('the request body ended early (aborted)', undefined, 'malformed_body'));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let total = 0;
-    const finish = (error?: Error, bytes?: Uint8Array) => {
+    const clock = timeouts && bodyClock(req, timeouts, (error) => finish(error));
+    const stop = () => {
+      clock?.stop();
       req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+    };
+    const finish = (error?: Error, bytes?: Uint8Array) => {
+      stop();
       if (error) reject(error);
       else resolve(bytes!);
     };
     const onData = (chunk: Buffer) => {
+      clock?.progress();
       total += chunk.byteLength;
       if (total > maxBytes) {
-        req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+        stop();
         chunks.length = 0;
-        drainThenRefuse(req, maxBytes, total).catch(reject);
+        drainThenRefuse(req, maxBytes, total, timeouts).catch(reject);
         return;
       }
       chunks.push(chunk);
@@ -186,21 +225,50 @@ function readNodeBody(req: IncomingMessage, contentLength: string | undefined, m
  */
 const DRAIN_BYTES = 8 * 1024 * 1024;
 
-function drainThenRefuse(req: IncomingMessage, maxBytes: number, alreadyRead = 0): Promise<never> {
+function drainThenRefuse(req: IncomingMessage, maxBytes: number, alreadyRead = 0, timeouts?: BodyTimeouts): Promise<never> {
   return new Promise((_, reject) => {
     let total = alreadyRead;
+    // A drain that stalls ends in the 413 it was going to be (the connection is closed either way).
+    const clock = timeouts && bodyClock(req, timeouts, () => refuse());
     const refuse = () => {
+      clock?.stop();
       req.off('data', onData).off('end', refuse).off('error', refuse).off('close', refuse);
       req.pause();
       reject(tooLarge(maxBytes));
     };
     const onData = (chunk: Buffer) => {
+      clock?.progress();
       total += chunk.byteLength;
       if (total > maxBytes + DRAIN_BYTES) refuse();
     };
     req.on('data', onData).on('end', refuse).on('error', refuse).on('close', refuse);
     req.resume();
   });
+}
+
+/**
+ * The two clocks of a body being read: idle (restarted by every chunk) and total. When either
+ * runs out, `expire` gets the 408 and the request stops being read; the 408 says
+ * `connection: close`, so the rest of the body is never waited for.
+ */
+function bodyClock(req: IncomingMessage, timeouts: BodyTimeouts, expire: (error: Error) => void) {
+  const expireWith = (error: Error) => {
+    clearTimeout(idle);
+    clearTimeout(total);
+    req.pause();
+    expire(error);
+  };
+  const idle = setTimeout(() => expireWith(bodyIdle(timeouts.idleMs)), timeouts.idleMs);
+  const total = setTimeout(() => expireWith(bodyLate(timeouts.totalMs)), timeouts.totalMs);
+  return {
+    progress() {
+      idle.refresh();
+    },
+    stop() {
+      clearTimeout(idle);
+      clearTimeout(total);
+    },
+  };
 }
 
 // ---- the fetch path ----

@@ -4,6 +4,16 @@
  * is wrapped into the same shape (handler.ts).
  */
 
+/**
+ * How long a body may take: a client that sends nothing for `idleMs`, or has not sent all of it
+ * after `totalMs`, is answered 408 and its connection closed, so a stalled upload holds a socket
+ * for a bounded time and never a model's admission slot (those are taken once the body is in).
+ */
+export interface BodyTimeouts {
+  idleMs: number;
+  totalMs: number;
+}
+
 /** Request headers: names case-insensitive, repeated headers joined with `, ` (as `Headers` does). */
 export interface HeaderBag {
   get(name: string): string | null;
@@ -18,7 +28,8 @@ export interface IncomingRequest {
   readonly headers: HeaderBag;
   /**
    * The whole body (empty for GET and HEAD). A Content-Length above `maxBytes`, or a body that
-   * grows beyond it, is a 413; a body cut short by the client a 400 `malformed_body`.
+   * grows beyond it, is a 413; a body cut short by the client a 400 `malformed_body`; one that
+   * stalls past `timeouts` a 408 `request_timeout` (and its connection is closed).
    */
-  bytes(maxBytes: number): Promise<Uint8Array>;
+  bytes(maxBytes: number, timeouts?: BodyTimeouts): Promise<Uint8Array>;
 }

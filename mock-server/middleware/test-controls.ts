@@ -4,7 +4,7 @@
  * delay a request or answer it with a canned response before it is admitted.
  */
 import { HttpError } from '../http/errors';
-import { errorResponse, json, type RouteResult } from '../http/respond';
+import { errorResponse, json, Reply, type RouteResult } from '../http/respond';
 import type { Exchange, Middleware, Next } from '../server/context';
 import type { Fault } from '../test-controls/faults';
 
@@ -56,7 +56,13 @@ async function delayOrAnswer(c: Exchange, next: Next, fault: Fault): Promise<Rou
   if (fault.latency_ms) await new Promise((resolve) => setTimeout(resolve, fault.latency_ms));
   if (fault.status === undefined) return next(c);
   const headers = fault.headers ?? {};
+  if (fault.status === 204 || fault.status === 304) return noBody(fault.status, headers); // faults.ts refuses a body with them
   if (fault.body !== undefined) return json(fault.body, fault.status, headers);
   if (fault.status < 400) return json({}, fault.status, headers);
   return errorResponse(new HttpError(fault.status, 'injected_fault', `injected fault ${fault.id}`, undefined, headers), c.requestId);
+}
+
+/** A 204 or 304: no body, so no Content-Length or Content-Type either. */
+function noBody(status: number, headers: Record<string, string>): Reply {
+  return new Reply(status, Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value])), null);
 }

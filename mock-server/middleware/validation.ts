@@ -1,8 +1,10 @@
 /**
  * The request against openapi.yaml before any handler runs: the body is read within its limit
- * (413), parsed by its content type (JSON; binary types kept as bytes; 415 for others), and path,
- * query, header parameters and the JSON body are validated (400 with `details`). A bad request
- * never reaches a model.
+ * (413) and its timeouts (408), parsed by its content type (JSON; binary types kept as bytes; 415
+ * for others), and path, query, header parameters and the JSON body are validated (400 with
+ * `details`). A bad request never reaches a model. Bodies being received at once are bounded in
+ * bytes (`maxBodyBytesInProgress`, 503): what the in-flight limit bounded when slots were taken
+ * before the body, now that they are taken once it is in (middleware/admission.ts).
  */
 import { mediaType, parseJson } from '../http/body';
 import { HttpError, badRequest } from '../http/errors';
@@ -31,7 +33,15 @@ async function readThenValidate(c: Exchange, next: Next): Promise<RouteResult> {
 async function readBody(c: Exchange): Promise<void> {
   const operation = c.operation!;
   const type = mediaType(c.request);
-  const bytes = await c.request.bytes(operation.isUpload ? c.state.options.maxUploadBytes : c.state.options.maxBodyBytes);
+  const { options } = c.state;
+  const maxBytes = operation.isUpload ? options.maxUploadBytes : options.maxBodyBytes;
+  const reserved = reserveBodyBytes(c, maxBytes);
+  let bytes: Uint8Array;
+  try {
+    bytes = await c.request.bytes(maxBytes, { idleMs: options.bodyIdleTimeoutMs, totalMs: options.bodyTimeoutMs });
+  } finally {
+    c.state.bodyBytesInProgress -= reserved;
+  }
   if (bytes.byteLength === 0) {
     if (operation.bodyRequired) throw badRequest('request body is required', [{ path: '/', message: 'is required' }]);
   } else if (JSON_MEDIA_TYPES.has(type) || type?.endsWith('+json')) {
@@ -42,6 +52,34 @@ async function readBody(c: Exchange): Promise<void> {
   } else {
     throw unsupported(type, operation.bodyContentTypes);
   }
+}
+
+/**
+ * Counts the body's declared length (the operation's limit when it declares none) against the
+ * bytes the server may be receiving at once; 503 when it would pass them. One body alone may
+ * always be received, so a limit below the largest body starves nothing.
+ */
+function reserveBodyBytes(c: Exchange, maxBytes: number): number {
+  const declared = Number(c.request.headers.get('content-length') ?? Number.NaN);
+  if (declared > maxBytes) return 0; // refused (413) without being kept
+  const bytes = Number.isInteger(declared) && declared >= 0 ? declared : maxBytes;
+  const { state } = c;
+  const limit = state.options.maxBodyBytesInProgress;
+  if (state.bodyBytesInProgress > 0 && state.bodyBytesInProgress + bytes > limit) {
+    throw new HttpError(
+      503,
+      'overloaded',
+      `the server is receiving ${mib(state.bodyBytesInProgress)} of request bodies; this one's ${mib(bytes)} would pass the limit of ${mib(limit)} (--max-body-bytes-in-progress); retry shortly`,
+      undefined,
+      { 'retry-after': '1' },
+    );
+  }
+  state.bodyBytesInProgress += bytes;
+  return bytes;
+}
+
+function mib(bytes: number): string {
+  return `${Number((bytes / 1024 ** 2).toFixed(2))} MiB`;
 }
 
 function validate(c: Exchange): void {

@@ -9,7 +9,8 @@ import { modelFilter } from '../auth/model-restriction';
 const encoder = new TextEncoder();
 
 export const trainingRoutes: RouteTable = {
-  createTrainingJob: async ({ state, body }) => json(await state.training.create(body as TrainingJobCreate), 202),
+  createTrainingJob: async ({ state, body, principal }) =>
+    json(await state.training.create(body as TrainingJobCreate, principal?.keyId), 202),
   listTrainingJobs: ({ state, query, principal }) => {
     const visible = modelFilter(principal);
     const jobs = state.training.list().filter((j) => visible(j.model) && (query.status === undefined || j.status === query.status));

@@ -5,7 +5,7 @@
  * (test controls, CORS, response checks) are left out of its list.
  */
 import { fetchHandler, type Handler } from '../http/handler';
-import { admitInference } from '../middleware/admission';
+import { admitInference, shedInference } from '../middleware/admission';
 import { apiHeaders } from '../middleware/api-headers';
 import { authenticate } from '../middleware/auth';
 import { compose } from '../middleware/compose';
@@ -45,8 +45,9 @@ export function createApp(state: ServerState, routes: RouteTable, { responseVali
       authenticate, // API key and scopes: 401, 403; rate limit: 429
       authorizeModels, // the key's models: those named in the path, the query, the path's job: 403
       testControls && injectFaults, // injected latency, canned answers
-      admitInference, // in-flight limit per model: 503
-      validateRequest, // body within limits, request against openapi.yaml: 400, 413, 415
+      shedInference, // a model at its in-flight limit: 503 before the body is read
+      validateRequest, // body within limits and in time, request against openapi.yaml: 400, 408, 413, 415
+      admitInference, // the body is in: the request takes an in-flight slot of its model (503 when none is left)
       authorizeBodyModels, // the key's models named in the body; moving an alias needs models:write: 403
       idempotency, // Idempotency-Key: the first answer again; 409, 422
       handle(routes), // the operation's handler (routes/)

@@ -17,6 +17,7 @@ import { testControls, type TestControls } from '../test-controls/controls';
 import { FaultInjector } from '../test-controls/faults';
 import { Journal } from '../test-controls/journal';
 import { Vitals } from '../test-controls/vitals';
+import { trainingLimits } from '../training/budget';
 import { TrainingJobs } from '../training/jobs';
 
 export interface ServerOptions {
@@ -34,6 +35,21 @@ export interface ServerOptions {
   maxUploadBytes?: number;
   /** Inference requests one model may have in flight before 503 + Retry-After (default 1024). */
   maxInFlightPerModel?: number;
+  /** Request headers must all arrive within this many ms, else Node answers 408 (default 20,000). */
+  headersTimeoutMs?: number;
+  /** A request body with no byte for this many ms is answered 408 and its connection closed (default 30,000). */
+  bodyIdleTimeoutMs?: number;
+  /** A request body not complete this many ms after it began is answered 408 (default 300,000). */
+  bodyTimeoutMs?: number;
+  /** Bytes of request bodies being received at once, by declared length (the operation's limit when none is declared); beyond, 503 (default 1 GiB). */
+  maxBodyBytesInProgress?: number;
+  /** A training job's estimated parameters, memory, work and epochs, and how many may wait or run (training/budget.ts has the defaults). */
+  maxTrainingParams?: number;
+  maxTrainingMemoryBytes?: number;
+  maxTrainingWork?: number;
+  maxTrainingEpochs?: number;
+  maxTrainingJobs?: number;
+  maxTrainingJobsPerKey?: number;
   /** Wall-clock time one upload's inspection (unpack, parse, test-load in a child process) may take (default 60,000 ms). */
   uploadInspectionTimeoutMs?: number;
   /** Resident memory one upload's inspection process may use (default 2,048 MB). */
@@ -77,6 +93,8 @@ export interface ServerState {
   readonly uploads: UploadInspector;
   /** Inference requests in flight per model. */
   readonly inFlight: Map<string, number>;
+  /** Bytes of request bodies being received now (what `maxBodyBytesInProgress` bounds). */
+  bodyBytesInProgress: number;
   /** False while start-up work (model loading) is still running. */
   ready: boolean;
 }
@@ -99,7 +117,7 @@ export async function openServerState({ contract, runtime, repository, adminKey,
     contract,
     runtime,
     models,
-    training: await TrainingJobs.open(repository.dataDir, models, runtime),
+    training: await TrainingJobs.open(repository.dataDir, models, runtime, trainingLimits(options)),
     lab: new EvaluationLab(repository.dataDir, models),
     keys: await KeyStore.open(repository.dataDir, adminKey),
     rateLimiter: new RateLimiter(),
@@ -111,6 +129,7 @@ export async function openServerState({ contract, runtime, repository, adminKey,
     idempotency: new IdempotencyStore(),
     uploads: new UploadInspector(runtime, uploads),
     inFlight: new Map(),
+    bodyBytesInProgress: 0,
     version,
     options: {
       auth: options.auth ?? true,
@@ -119,6 +138,11 @@ export async function openServerState({ contract, runtime, repository, adminKey,
       maxBodyBytes: options.maxBodyBytes ?? 64 * 1024 * 1024,
       maxUploadBytes: options.maxUploadBytes ?? 512 * 1024 * 1024,
       maxInFlightPerModel: options.maxInFlightPerModel ?? 1024,
+      headersTimeoutMs: options.headersTimeoutMs ?? 20_000,
+      bodyIdleTimeoutMs: options.bodyIdleTimeoutMs ?? 30_000,
+      bodyTimeoutMs: options.bodyTimeoutMs ?? 300_000,
+      maxBodyBytesInProgress: options.maxBodyBytesInProgress ?? 1024 * 1024 * 1024,
+      ...trainingLimits(options),
       uploadInspectionTimeoutMs: uploads.timeoutMs,
       uploadInspectionMemoryMb: uploads.memoryMb,
       maxUploadExpansion: uploads.maxRatio,

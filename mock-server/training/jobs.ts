@@ -1,51 +1,90 @@
 /**
- * Training jobs: checked here, then kept, queued and run one at a time by the job store
- * (jobs/store.ts) under `<dataDir>/training/`, each in a worker process (runner.ts).
+ * Training jobs: checked here (within the training budget, and the queue's limits per key and in
+ * all), then kept, queued and run one at a time by the job store (jobs/store.ts) under
+ * `<dataDir>/training/`, each in a worker process (runner.ts).
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { notFound } from '../http/errors';
+import { HttpError, notFound } from '../http/errors';
+import { isFinal } from '../jobs/lifecycle';
 import { JobStore } from '../jobs/store';
 import type { Runtime } from '../runtime/backend';
 import type { ModelManager } from '../serving/version-service';
+import type { TrainingLimits } from './budget';
 import type { TrainingJobCreate } from './protocol';
 import { checkRequest } from './request';
 import { runTraining, type TrainingEvent, type TrainingJob } from './runner';
 
 export type { TrainingEvent, TrainingJob };
 
+/** A job as stored: who created it (the API key's id), for the queue's limit per key; never shown. */
+type StoredJob = TrainingJob & { owner?: string };
+
+/** Seconds a client refused for a full queue is told to wait: about one small job. */
+const QUEUE_RETRY_SECONDS = 30;
+
 export class TrainingJobs {
+  /** Jobs accepted but not yet saved (so not yet in the store's list), per owner and in all. */
+  private readonly creating = new Map<string, number>();
+  private creatingTotal = 0;
+
   private constructor(
-    private readonly store: JobStore<TrainingJob, TrainingEvent>,
+    private readonly store: JobStore<StoredJob, TrainingEvent>,
     private readonly models: ModelManager,
+    private readonly limits: TrainingLimits,
   ) {}
 
   /** Loads the stored jobs: one the last process was running is now failed, `interrupted`; queued ones run. */
-  static async open(dataDir: string, models: ModelManager, runtime: Runtime): Promise<TrainingJobs> {
-    const store = new JobStore<TrainingJob, TrainingEvent>(path.join(dataDir, 'training'), {
+  static async open(dataDir: string, models: ModelManager, runtime: Runtime, limits: TrainingLimits): Promise<TrainingJobs> {
+    const store = new JobStore<StoredJob, TrainingEvent>(path.join(dataDir, 'training'), {
       notFound: (id) => notFound(`training job '${id}' not found`, 'job_not_found'),
       events: true,
       run: (run) => runTraining(run, models, runtime),
     });
     await store.open();
-    return new TrainingJobs(store, models);
+    return new TrainingJobs(store, models, limits);
   }
 
-  async create(request: TrainingJobCreate): Promise<TrainingJob> {
-    await checkRequest(request, this.models);
-    return view(
-      await this.store.create({
-        id: `tj_${randomUUID().replace(/-/g, '').slice(0, 12)}`,
-        status: 'queued',
-        model: request.model,
-        ...(request.base_version !== undefined ? { base_version: request.base_version } : {}),
-        dataset: request.dataset,
-        epochs: request.epochs,
-        progress: { epoch: 0, epochs: request.epochs, fraction: 0 },
-        request,
-        created_at: new Date().toISOString(),
-      }),
-    );
+  /** Checks the job (4xx, 413 over budget), then queues it unless `owner` or the server has as many as they may (429). */
+  async create(request: TrainingJobCreate, owner = 'anonymous'): Promise<TrainingJob> {
+    await checkRequest(request, this.models, this.limits);
+    this.checkQueue(owner);
+    this.creating.set(owner, (this.creating.get(owner) ?? 0) + 1);
+    this.creatingTotal += 1;
+    try {
+      return view(
+        await this.store.create({
+          id: `tj_${randomUUID().replace(/-/g, '').slice(0, 12)}`,
+          status: 'queued',
+          model: request.model,
+          ...(request.base_version !== undefined ? { base_version: request.base_version } : {}),
+          dataset: request.dataset,
+          epochs: request.epochs,
+          progress: { epoch: 0, epochs: request.epochs, fraction: 0 },
+          request,
+          created_at: new Date().toISOString(),
+          owner,
+        }),
+      );
+    } finally {
+      const left = this.creating.get(owner)! - 1;
+      if (left) this.creating.set(owner, left);
+      else this.creating.delete(owner);
+      this.creatingTotal -= 1;
+    }
+  }
+
+  /** 429 `too_many_jobs` when the owner, or the server, already has its limit of jobs queued or running. */
+  private checkQueue(owner: string): void {
+    const unfinished = this.store.list().filter((job) => !isFinal(job.status));
+    const total = unfinished.length + this.creatingTotal;
+    const mine = unfinished.filter((job) => job.owner === owner).length + (this.creating.get(owner) ?? 0);
+    const { maxTrainingJobsPerKey: perKey, maxTrainingJobs: all } = this.limits;
+    const refuse = (message: string) =>
+      new HttpError(429, 'too_many_jobs', `${message}; retry when one ends`, undefined, { 'retry-after': String(QUEUE_RETRY_SECONDS) });
+    if (mine >= perKey)
+      throw refuse(`this key has ${mine} training jobs queued or running; the limit is ${perKey} per key (--max-training-jobs-per-key)`);
+    if (total >= all) throw refuse(`the server has ${total} training jobs queued or running; the limit is ${all} (--max-training-jobs)`);
   }
 
   get(id: string): TrainingJob {
@@ -78,7 +117,7 @@ export class TrainingJobs {
   }
 }
 
-/** `error` repeats `failure.message` for clients that read only it. */
-function view(job: TrainingJob): TrainingJob {
+/** `error` repeats `failure.message` for clients that read only it; the owner is not shown. */
+function view({ owner: _owner, ...job }: StoredJob): TrainingJob {
   return job.failure ? { ...job, error: job.failure.message } : job;
 }

@@ -4,11 +4,12 @@
  */
 import { badRequest } from '../http/errors';
 import type { ModelManager } from '../serving/version-service';
+import { checkBudget, estimateArchitecture, estimateFineTuning, type TrainingLimits } from './budget';
 import { datasetShape, type DatasetRef } from './data';
 import type { TrainingJobCreate } from './protocol';
 
-/** Everything that can be checked before a job is queued is checked here, as a 4xx. */
-export async function checkRequest(request: TrainingJobCreate, models: ModelManager): Promise<void> {
+/** Everything that can be checked before a job is queued is checked here, as a 4xx: its budget too (413). */
+export async function checkRequest(request: TrainingJobCreate, models: ModelManager, limits: TrainingLimits): Promise<void> {
   if ((request.architecture === undefined) === (request.base_version === undefined)) {
     throw badRequest('give either architecture (a new model) or base_version (fine-tuning), not both or neither', [
       { path: '/architecture', message: 'exactly one of architecture and base_version' },
@@ -40,6 +41,11 @@ export async function checkRequest(request: TrainingJobCreate, models: ModelMana
       { path: '/batch_size', message: `at most ${shape.samples}` },
     ]);
   }
+  const data = { samples: shape.samples, features: shape.features };
+  const estimate = request.architecture
+    ? estimateArchitecture(request, request.architecture, data)
+    : estimateFineTuning(request, models.exactVersion(request.model, request.base_version!).info, data);
+  checkBudget(request, estimate, limits);
 }
 
 export function datasetRef(name: string, models: ModelManager): DatasetRef {
