@@ -9,13 +9,15 @@ import type { AliasTarget, ModelConfig } from '../registry/model-config';
 import { NameTakenError } from '../registry/repository';
 import { aliasesPointingAt, type ModelManager, type ServedVersion } from '../serving/version-service';
 import { mediaType } from '../http/body';
+import { modelFilter } from '../auth/model-restriction';
 
 type Schemas = components['schemas'];
 
 export const registryRoutes: RouteTable = {
-  listModels: ({ state, query }) => {
+  listModels: ({ state, query, principal }) => {
     const models = state.models
       .modelNames()
+      .filter(modelFilter(principal))
       .map((name) => modelView(state.models, name))
       .filter(
         (m) =>
