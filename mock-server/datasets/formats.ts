@@ -2,9 +2,15 @@
  * Uploaded datasets, JSON lines and CSV, read into flat typed arrays. The formats are exactly
  * the ones openapi.yaml `createDataset` describes; every problem found becomes a `details` entry
  * (`/line/<n>/...`, 1-based) so a user can fix a file in one go rather than one error per upload.
+ *
+ * Read line by line in slices that yield to the event loop (records.ts), within the limits on
+ * records, numbers, line and field length and distinct labels (413 `dataset_too_large` as soon as
+ * one is passed). The format is simpler than general CSV (no quoted commas, quotes or line breaks),
+ * so this scanner, not a CSV library, reads it and names each problem's line and column.
  */
 import type { components } from 'modelport';
 import { HttpError, type ErrorDetail } from '../http/errors';
+import { type DatasetLimits, MAX_FIELD_CHARS, MAX_LINE_CHARS, Records, Slicer, tooLarge } from './records';
 
 /** The formats a dataset can be uploaded in (openapi.yaml's `Dataset.format`, minus the built-ins'). */
 export type DatasetFormat = Exclude<components['schemas']['Dataset']['format'], 'builtin'>;
@@ -22,6 +28,7 @@ export interface ParsedDataset {
 export interface ParseOptions {
   /** Declared class names, in class order; records must use them. */
   labels?: string[];
+  limits: DatasetLimits;
 }
 
 const MAX_DETAILS = 20;
@@ -56,16 +63,7 @@ class Problems {
   }
 }
 
-/** One record as read, before labels become class indices. */
-interface Row {
-  line: number;
-  values: number[];
-  label: string;
-  /** Where the label sits, for `unknown_label` details. */
-  labelPath: string;
-}
-
-export function parseDataset(format: DatasetFormat, bytes: Uint8Array, options: ParseOptions = {}): ParsedDataset {
+export async function parseDataset(format: DatasetFormat, bytes: Uint8Array, options: ParseOptions): Promise<ParsedDataset> {
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -75,32 +73,17 @@ export function parseDataset(format: DatasetFormat, bytes: Uint8Array, options: 
     ]);
   }
   const problems = new Problems();
-  const rows = format === 'csv' ? readCsv(text, problems) : readJsonLines(text, problems);
-  if (options.labels) {
-    const declared = new Set(options.labels);
-    for (const row of rows) {
-      if (!declared.has(row.label))
-        problems.add(
-          'unknown_label',
-          row.labelPath,
-          `label '${row.label}' is not one of the declared labels (${options.labels.slice(0, 10).join(', ')}${options.labels.length > 10 ? ', …' : ''})`,
-        );
-    }
-  }
+  const records = new Records(options.limits);
+  const labels = new LabelCheck(options.labels);
+  if (format === 'csv') await readCsv(text, records, labels, problems);
+  else await readJsonLines(text, records, labels, problems);
+  labels.report(problems);
   problems.throwIfAny(format === 'csv' ? 'invalid CSV dataset' : 'invalid JSON lines dataset');
-  if (rows.length === 0) {
+  if (records.samples === 0) {
     throw new HttpError(400, 'empty_dataset', 'the dataset has no records', [{ path: '/', message: 'holds no records' }]);
   }
-  const labels = options.labels ?? deriveLabels(rows.map((r) => r.label));
-  const index = new Map(labels.map((label, i) => [label, i]));
-  const width = rows[0]!.values.length;
-  const x = new Float32Array(rows.length * width);
-  const y = new Int32Array(rows.length);
-  rows.forEach((row, i) => {
-    x.set(row.values, i * width);
-    y[i] = index.get(row.label)!;
-  });
-  return { x, y, samples: rows.length, width, labels };
+  const classes = options.labels ?? deriveLabels(records.labelNames);
+  return { x: records.elements(), y: records.classes(classes), samples: records.samples, width: records.width!, labels: classes };
 }
 
 /** Distinct labels in numeric order when all are non-negative integers, else in code-unit order. */
@@ -111,66 +94,107 @@ export function deriveLabels(labels: readonly string[]): string[] {
     : distinct.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-function lines(text: string): { line: number; content: string }[] {
-  const out: { line: number; content: string }[] = [];
-  text.split('\n').forEach((raw, i) => {
-    const content = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    if (content.trim() !== '') out.push({ line: i + 1, content });
-  });
-  return out;
+/** Labels outside the declared ones, reported after the records' own problems (as a second pass would). */
+class LabelCheck {
+  private readonly declared: Set<string> | undefined;
+  private readonly found: { path: string; label: string }[] = [];
+
+  constructor(private readonly labels: string[] | undefined) {
+    this.declared = labels && new Set(labels);
+  }
+
+  accepts(label: string, path: string): boolean {
+    if (!this.declared || this.declared.has(label)) return true;
+    if (this.found.length < MAX_DETAILS) this.found.push({ path, label });
+    return false;
+  }
+
+  report(problems: Problems): void {
+    const shown = `${this.labels?.slice(0, 10).join(', ')}${(this.labels?.length ?? 0) > 10 ? ', …' : ''}`;
+    for (const { path, label } of this.found) {
+      problems.add('unknown_label', path, `label '${label}' is not one of the declared labels (${shown})`);
+    }
+  }
 }
 
-function readCsv(text: string, problems: Problems): Row[] {
-  const all = lines(text);
-  if (all.length === 0) return [];
-  const first = splitCsv(all[0]!.content, all[0]!.line, problems);
-  if (!first) return [];
-  const headerLabels = first.map((f, i) => (f.toLowerCase() === 'label' ? i : -1)).filter((i) => i >= 0);
-  if (headerLabels.length > 1) {
-    problems.add(
-      'invalid_csv',
-      `/line/${all[0]!.line}`,
-      `the header names ${headerLabels.length} columns 'label'; exactly one holds the labels`,
-    );
-    return [];
+/**
+ * The non-blank lines of `text`, one at a time, without splitting it whole (`\n` or `\r\n`; line
+ * numbers count blank lines); a line longer than MAX_LINE_CHARS is refused before it is copied.
+ */
+function* lines(text: string): Generator<{ line: number; content: string }> {
+  let line = 0;
+  for (let start = 0; start < text.length; ) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    line += 1;
+    if (end - start > MAX_LINE_CHARS) {
+      throw tooLarge(
+        `line ${line} is ${(end - start).toLocaleString('en-US')} characters long; the limit is ${MAX_LINE_CHARS.toLocaleString('en-US')} characters per line`,
+      );
+    }
+    const content = text.charCodeAt(end - 1) === 13 ? text.slice(start, end - 1) : text.slice(start, end);
+    start = end + 1;
+    if (content.trim() !== '') yield { line, content };
   }
-  const hasHeader = headerLabels.length === 1;
-  const fields = first.length;
-  const labelColumn = hasHeader ? headerLabels[0]! : fields - 1;
-  if (fields < 2) {
-    problems.add('invalid_csv', `/line/${all[0]!.line}`, 'a record needs at least one element and a label');
-    return [];
-  }
-  const rows: Row[] = [];
-  for (const { line, content } of hasHeader ? all.slice(1) : all) {
+}
+
+async function readCsv(text: string, records: Records, labels: LabelCheck, problems: Problems): Promise<void> {
+  let header: { line: number; fields: number; labelColumn: number; hasHeader: boolean } | undefined;
+  let scratch = new Float32Array(0);
+  const slicer = new Slicer();
+  for (const { line, content } of lines(text)) {
     if (problems.full) break;
+    if (slicer.due()) await slicer.pause();
     const cells = splitCsv(content, line, problems);
+    if (!header) {
+      if (!cells) return;
+      const headerLabels = cells.map((f, i) => (f.toLowerCase() === 'label' ? i : -1)).filter((i) => i >= 0);
+      if (headerLabels.length > 1) {
+        problems.add(
+          'invalid_csv',
+          `/line/${line}`,
+          `the header names ${headerLabels.length} columns 'label'; exactly one holds the labels`,
+        );
+        return;
+      }
+      if (cells.length < 2) {
+        problems.add('invalid_csv', `/line/${line}`, 'a record needs at least one element and a label');
+        return;
+      }
+      const hasHeader = headerLabels.length === 1;
+      header = { line, fields: cells.length, labelColumn: hasHeader ? headerLabels[0]! : cells.length - 1, hasHeader };
+      scratch = new Float32Array(cells.length - 1);
+      if (hasHeader) continue;
+    }
     if (!cells) continue;
+    const { fields, labelColumn, hasHeader } = header;
     if (cells.length !== fields) {
       problems.add(
         'row_width_mismatch',
         `/line/${line}`,
-        `expected ${fields} fields (${fields - 1} elements and a label${hasHeader ? ', as the header says' : ', as line ' + all[0]!.line + ' has'}), found ${cells.length}`,
+        `expected ${fields} fields (${fields - 1} elements and a label${hasHeader ? ', as the header says' : `, as line ${header.line} has`}), found ${cells.length}`,
       );
       continue;
     }
-    const values: number[] = [];
+    records.admit(fields - 1);
     let ok = true;
-    cells.forEach((cell, column) => {
-      if (column === labelColumn) return;
+    let element = 0;
+    for (let column = 0; column < cells.length; column++) {
+      if (column === labelColumn) continue;
+      const cell = cells[column]!;
       if (!DECIMAL.test(cell)) {
         problems.add('invalid_csv', `/line/${line}/column/${column + 1}`, `'${cell.slice(0, 40)}' is not a number`);
         ok = false;
-      } else values.push(Number(cell));
-    });
+      } else scratch[element++] = Number(cell);
+    }
     const label = cells[labelColumn]!;
+    const labelPath = `/line/${line}/column/${labelColumn + 1}`;
     if (label === '') {
-      problems.add('invalid_csv', `/line/${line}/column/${labelColumn + 1}`, 'the label is empty');
+      problems.add('invalid_csv', labelPath, 'the label is empty');
       ok = false;
     }
-    if (ok) rows.push({ line, values, label, labelPath: `/line/${line}/column/${labelColumn + 1}` });
+    if (ok && labels.accepts(label, labelPath)) records.add(scratch, label);
   }
-  return rows;
 }
 
 /** Splits one CSV line; a field may be wrapped in double quotes that hold no comma, quote or line break. */
@@ -178,6 +202,11 @@ function splitCsv(content: string, line: number, problems: Problems): string[] |
   const cells: string[] = [];
   let bad = false;
   content.split(',').forEach((raw, column) => {
+    if (raw.length > MAX_FIELD_CHARS + 2 && raw.trim().length > MAX_FIELD_CHARS + 2) {
+      throw tooLarge(
+        `line ${line} column ${column + 1} is ${raw.trim().length.toLocaleString('en-US')} characters long; the limit is ${MAX_FIELD_CHARS} characters per field`,
+      );
+    }
     const field = raw.trim();
     if (!field.includes('"')) return cells.push(field);
     if (field.length >= 2 && field.startsWith('"') && field.endsWith('"') && !field.slice(1, -1).includes('"'))
@@ -192,11 +221,11 @@ function splitCsv(content: string, line: number, problems: Problems): string[] |
   return bad ? undefined : cells;
 }
 
-function readJsonLines(text: string, problems: Problems): Row[] {
-  const rows: Row[] = [];
-  let width: number | undefined;
+async function readJsonLines(text: string, records: Records, labels: LabelCheck, problems: Problems): Promise<void> {
+  const slicer = new Slicer();
   for (const { line, content } of lines(text)) {
     if (problems.full) break;
+    if (slicer.due()) await slicer.pause();
     const at = `/line/${line}`;
     let record: unknown;
     try {
@@ -223,6 +252,7 @@ function readJsonLines(text: string, problems: Problems): Row[] {
       );
       ok = false;
     } else {
+      records.admit(tensor.length);
       const bad = tensor.findIndex((v) => typeof v !== 'number' || !Number.isFinite(v));
       if (bad >= 0) {
         problems.add(
@@ -233,8 +263,8 @@ function readJsonLines(text: string, problems: Problems): Row[] {
             : 'must be a finite number',
         );
         ok = false;
-      } else if (width !== undefined && tensor.length !== width) {
-        problems.add('row_width_mismatch', `${at}/tensor`, `has ${tensor.length} elements; the first record has ${width}`);
+      } else if (records.width !== undefined && tensor.length !== records.width) {
+        problems.add('row_width_mismatch', `${at}/tensor`, `has ${tensor.length} elements; the first record has ${records.width}`);
         ok = false;
       }
     }
@@ -245,9 +275,11 @@ function readJsonLines(text: string, problems: Problems): Row[] {
       problems.add('invalid_json_lines', `${at}/label`, label === undefined ? 'is required' : 'must be a non-empty string or an integer');
       ok = false;
     }
-    if (!ok) continue;
-    width ??= (tensor as number[]).length;
-    rows.push({ line, values: tensor as number[], label: name!, labelPath: `${at}/label` });
+    if (name !== undefined && name.length > MAX_FIELD_CHARS) {
+      throw tooLarge(
+        `line ${line}: the label is ${name.length.toLocaleString('en-US')} characters long; the limit is ${MAX_FIELD_CHARS} characters`,
+      );
+    }
+    if (ok && labels.accepts(name!, `${at}/label`)) records.add(tensor as number[], name!);
   }
-  return rows;
 }

@@ -32,12 +32,19 @@ export const journalRequests: Middleware = async (c, next) => {
       headers: c.request.headers,
       body: c.body,
       rawBytes: c.rawBody?.byteLength,
+      ...declaredLength(c),
     });
   } catch (error) {
     console.error(`[modelport] could not record request ${c.requestId} in the journal:`, error); // the answer still goes out
   }
   return answer;
 };
+
+/** The body's size as its Content-Length says (the journal keeps only the start of a long body). */
+function declaredLength(c: Exchange): { declaredBytes?: number } {
+  const bytes = Number(c.request.headers.get('content-length') ?? Number.NaN);
+  return Number.isSafeInteger(bytes) && bytes >= 0 ? { declaredBytes: bytes } : {};
+}
 
 export const injectFaults: Middleware = (c, next) => {
   const operation = c.operation!;

@@ -25,7 +25,8 @@ async function createDataset({ state, request, query, rawBody }: RequestContext)
   const { datasets } = await state.lab.open();
   const format = FORMATS[mediaType(request) ?? '']!; // the contract admits only these media types
   const labels = query.labels === undefined ? undefined : declaredLabels(query.labels);
-  const parsed = parseDataset(format, rawBody!, labels ? { labels } : {});
+  const { maxDatasetRows: maxRows, maxDatasetElements: maxElements } = state.options;
+  const parsed = await parseDataset(format, rawBody!, { ...(labels ? { labels } : {}), limits: { maxRows, maxElements } });
   const shape = query.shape === undefined ? [parsed.width] : query.shape.split(',').map(Number);
   const elements = shape.reduce((n, d) => n * d, 1);
   if (elements !== parsed.width) {

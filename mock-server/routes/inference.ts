@@ -1,5 +1,5 @@
 /** OIP inference, JSON and binary, with image inputs and classification outputs. */
-import { HEADER_LENGTH_HEADER, encodeBinaryBody, splitBinaryBody, type Datatype } from 'modelport';
+import { HEADER_LENGTH_HEADER, elementCount, encodeBinaryBody, splitBinaryBody, type Datatype } from 'modelport';
 import type { components } from 'modelport';
 import type { RequestContext, RouteTable } from '../server/context';
 import { checkJsonDepth } from '../http/body';
@@ -8,13 +8,17 @@ import { bytes as bytesReply, json, type Reply } from '../http/respond';
 import type { ServedVersion } from '../serving/version-service';
 import { classify, decodeImages } from '../runtime/preprocess';
 import {
-  checkAgainstSpec,
+  checkDeclaredInput,
+  checkElementLimit,
   decodeBinaryInput,
   decodeJsonInput,
   encodeOutput,
   type HostTensor,
+  type InputLimits,
+  type RequestInput,
   type ResponseOutput,
 } from '../runtime/tensors';
+import type { ImagePreprocessing } from '../registry/model-config';
 
 type InferenceRequest = components['schemas']['InferenceRequest'];
 type InferenceResponse = components['schemas']['InferenceResponse'];
@@ -31,7 +35,7 @@ async function infer(context: RequestContext, version: string | undefined): Prom
   // (Requests beyond the model's in-flight limit were shed by middleware/admission.ts before their body was read.)
   try {
     const plan = planOutputs(request, served);
-    const inputs = decodeInputs(context, request, binary, served);
+    const inputs = await decodeInputs(context, request, binary, served);
     const outputs = await served.infer(inputs);
     const response = encodeResponse(request, served, plan, outputs);
     served.stats.recordRequest(true, Number(process.hrtime.bigint() - started));
@@ -86,12 +90,12 @@ function readInferenceRequest(context: RequestContext): { request: InferenceRequ
   return { request: header as InferenceRequest, binary: split.rest };
 }
 
-function decodeInputs(
+async function decodeInputs(
   context: RequestContext,
   request: InferenceRequest,
   binary: Uint8Array | undefined,
   served: ServedVersion,
-): HostTensor[] {
+): Promise<HostTensor[]> {
   const { config } = served;
   const byName = new Map<string, number>();
   request.inputs.forEach((input, i) => {
@@ -142,8 +146,12 @@ function decodeInputs(
     );
   }
 
+  // What every input declares is checked before any input's data is decoded: a request that is
+  // wrong about its datatype, shape or size costs no more than its parsed body.
+  const { options } = context.state;
+  const limits = { maxElements: options.maxInputElements, maxStrings: options.maxInputStrings };
   const image = config.preprocessing?.image;
-  const tensors = config.inputs.map((spec, specIndex) => {
+  const planned = config.inputs.map((spec) => {
     const i = byName.get(spec.name);
     if (i === undefined)
       throw badRequest(
@@ -152,16 +160,19 @@ function decodeInputs(
         'missing_input',
       );
     const input = request.inputs[i]!;
-    const bytes = binarySlices.get(i);
-    if (image?.input === spec.name && input.datatype === 'BYTES') {
-      const encoded = bytes ? decodeBinaryInput(input, i, bytes) : decodeJsonInput(input, i, { base64Bytes: true });
-      return decodeImages(context.state.runtime, encoded.values as Uint8Array[], image, i);
-    }
-    const tensor = bytes ? decodeBinaryInput(input, i, bytes) : decodeJsonInput(input, i);
-    checkAgainstSpec(tensor, spec, i);
-    void specIndex;
-    return tensor;
+    const images = image?.input === spec.name && input.datatype === 'BYTES' ? image : undefined;
+    if (images) checkImageBatch(input, i, images, limits);
+    else checkDeclaredInput(input, spec, i, limits);
+    return { input, i, images };
   });
+  const tensors: HostTensor[] = [];
+  for (const { input, i, images } of planned) {
+    const bytes = binarySlices.get(i);
+    if (images) {
+      const encoded = bytes ? decodeBinaryInput(input, i, bytes) : decodeJsonInput(input, i, { base64Bytes: true });
+      tensors.push(await decodeImages(context.state.runtime, encoded.values as Uint8Array[], images, i, options.maxImagePixels));
+    } else tensors.push(bytes ? decodeBinaryInput(input, i, bytes) : decodeJsonInput(input, i));
+  }
   const batch = tensors[0]?.shape[0];
   tensors.forEach((t, i) => {
     if (config.inputs[i]!.shape[0] === -1 && t.shape[0] !== batch) {
@@ -173,6 +184,14 @@ function decodeInputs(
     }
   });
   return tensors;
+}
+
+/** A batch of encoded images: as many as a BYTES input may hold, and the FP32 tensor they become within the element limit. */
+function checkImageBatch(input: RequestInput, index: number, image: ImagePreprocessing, limits: InputLimits): void {
+  const count = elementCount(input.shape);
+  checkElementLimit(input.name, index, count, limits.maxStrings, 'max-input-strings', 'images');
+  const pixels = image.height * image.width * image.channels;
+  checkElementLimit(input.name, index, count * pixels, limits.maxElements, 'max-input-elements', 'elements once decoded');
 }
 
 interface OutputPlan {

@@ -4,12 +4,24 @@
  * Triton's `"score:index:label"` form.
  */
 import type { ImagePreprocessing } from '../registry/model-config';
-import { badRequest } from '../http/errors';
+import { badRequest, HttpError } from '../http/errors';
+import { imageSize } from './image-size';
 import type { Runtime } from './backend';
 import type { HostTensor } from './tensors';
 
-/** Decodes a batch of encoded images into the FP32 tensor the model takes. */
-export function decodeImages(runtime: Runtime, images: Uint8Array[], spec: ImagePreprocessing, inputIndex: number): HostTensor {
+/**
+ * Decodes a batch of encoded images into the FP32 tensor the model takes. Each image's size is
+ * read from its header and bounded (`maxPixels`, frames included) before it is decoded; each is
+ * decoded, resized and its full-size pixels freed before the next, with a turn of the event loop
+ * between images, so a batch holds one full-size image at a time and never blocks for long.
+ */
+export async function decodeImages(
+  runtime: Runtime,
+  images: Uint8Array[],
+  spec: ImagePreprocessing,
+  inputIndex: number,
+  maxPixels: number,
+): Promise<HostTensor> {
   const { tf, node } = runtime;
   if (!node) {
     throw badRequest(
@@ -18,25 +30,48 @@ export function decodeImages(runtime: Runtime, images: Uint8Array[], spec: Image
       'unsupported_input',
     );
   }
-  const values = tf.tidy(() => {
-    const decoded = images.map((bytes, i) => {
+  images.forEach((bytes, i) => checkImageSize(bytes, i, spec, inputIndex, maxPixels));
+  const perImage = spec.height * spec.width * spec.channels;
+  const values = new Float32Array(images.length * perImage);
+  for (let i = 0; i < images.length; i++) {
+    if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+    const pixels = tf.tidy(() => {
       let image;
       try {
-        image = node.decodeImage(bytes, spec.channels, 'int32', false) as import('./tfjs').Tensor3D;
+        image = node.decodeImage(images[i]!, spec.channels, 'int32', false) as import('./tfjs').Tensor3D;
       } catch {
-        throw badRequest(
-          `input '${spec.input}': element ${i} is not a PNG, JPEG, GIF or BMP image`,
-          [{ path: `/inputs/${inputIndex}/data`, message: `element ${i} is not a decodable image` }],
-          'invalid_image',
-        );
+        throw notAnImage(spec, i, inputIndex);
       }
       const resized = tf.image.resizeBilinear(image.toFloat(), [spec.height, spec.width]);
       const scaled = resized.mul(spec.scale);
       return spec.invert ? tf.scalar(255 * spec.scale).sub(scaled) : scaled;
     });
-    return tf.stack(decoded).dataSync() as Float32Array;
-  });
+    values.set(pixels.dataSync() as Float32Array, i * perImage);
+    pixels.dispose();
+  }
   return { datatype: 'FP32', dtype: 'float32', shape: [images.length, spec.height, spec.width, spec.channels], values };
+}
+
+function checkImageSize(bytes: Uint8Array, i: number, spec: ImagePreprocessing, inputIndex: number, maxPixels: number): void {
+  const size = imageSize(bytes);
+  if (!size) throw notAnImage(spec, i, inputIndex);
+  const pixels = size.width * size.height * size.frames;
+  if (pixels <= maxPixels) return;
+  const frames = size.frames > 1 ? ` in ${size.frames} frames` : '';
+  throw new HttpError(
+    413,
+    'input_too_large',
+    `input '${spec.input}': element ${i} is a ${size.width}×${size.height} ${size.format}${frames} (${pixels.toLocaleString('en-US')} pixels); the limit is ${maxPixels.toLocaleString('en-US')} pixels per image (--max-image-pixels)`,
+    [{ path: `/inputs/${inputIndex}/data`, message: `element ${i} has ${pixels} pixels, more than the limit of ${maxPixels}` }],
+  );
+}
+
+function notAnImage(spec: ImagePreprocessing, i: number, inputIndex: number): HttpError {
+  return badRequest(
+    `input '${spec.input}': element ${i} is not a PNG, JPEG, GIF or BMP image`,
+    [{ path: `/inputs/${inputIndex}/data`, message: `element ${i} is not a decodable image` }],
+    'invalid_image',
+  );
 }
 
 /** The top `k` classes of each row, as Triton's classification extension returns them. */

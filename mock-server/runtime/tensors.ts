@@ -147,6 +147,12 @@ export function decodeBinaryInput(input: RequestInput, index: number, bytes: Uin
       'data_length_mismatch',
     );
   }
+  // One byte per element: copied straight (the SDK's fromBytes makes an array of booleans, 8× the size).
+  if (datatype === 'BOOL') {
+    const values = new Uint8Array(bytes.byteLength);
+    for (let i = 0; i < values.length; i++) values[i] = bytes[i] === 0 ? 0 : 1;
+    return { datatype, shape: input.shape, dtype: 'bool', values };
+  }
   let elements;
   try {
     elements = fromBytes(datatype, bytes, count);
@@ -159,7 +165,6 @@ export function decodeBinaryInput(input: RequestInput, index: number, bytes: Uin
   }
   const dtype = tfDtypeOf(datatype);
   if (dtype === 'string') return { datatype, shape: input.shape, dtype, values: elements as Uint8Array[] };
-  if (dtype === 'bool') return { datatype, shape: input.shape, dtype, values: Uint8Array.from(elements as boolean[], (b) => (b ? 1 : 0)) };
   if (dtype === 'float32') {
     const values = elements instanceof Float32Array ? elements : Float32Array.from(elements as ArrayLike<number>);
     // FP64: a finite double beyond float32 would silently become Infinity (infinities sent as such stay).
@@ -190,23 +195,61 @@ export function decodeBinaryInput(input: RequestInput, index: number, bytes: Uin
   return { datatype, shape: input.shape, dtype, values: numbers instanceof Int32Array ? numbers : Int32Array.from(numbers) };
 }
 
-/** Checks a decoded input against the model's declared tensor; returns its batch size. */
-export function checkAgainstSpec(tensor: HostTensor, spec: TensorSpec, index: number): void {
-  if (tensor.datatype !== spec.datatype) {
+/** How many elements one input may hold; checked on what it declares, before its data is read. */
+export interface InputLimits {
+  /** Elements of a number or BOOL input, and of the FP32 tensor decoded images become (--max-input-elements). */
+  maxElements: number;
+  /** Elements of a BYTES input (strings, encoded images): each becomes an object of its own (--max-input-strings). */
+  maxStrings: number;
+}
+
+/**
+ * Checks what an input declares (datatype, shape, element count) against the model's tensor and
+ * the server's limits BEFORE its data is decoded: a request that is wrong about them costs nothing
+ * beyond its parsed body. Returns the declared element count.
+ */
+export function checkDeclaredInput(input: RequestInput, spec: TensorSpec, index: number, limits: InputLimits): number {
+  checkAgainstSpec(input, spec, index);
+  const count = elementCount(input.shape);
+  const strings = input.datatype === 'BYTES';
+  checkElementLimit(
+    input.name,
+    index,
+    count,
+    strings ? limits.maxStrings : limits.maxElements,
+    strings ? 'max-input-strings' : 'max-input-elements',
+  );
+  return count;
+}
+
+/** Checks an input's datatype and shape (declared or decoded) against the model's tensor. */
+export function checkAgainstSpec(input: { datatype: string; shape: number[] }, spec: TensorSpec, index: number): void {
+  if (input.datatype !== spec.datatype) {
     throw badRequest(
-      `input '${spec.name}': expected datatype ${spec.datatype}, received ${tensor.datatype}`,
-      [{ path: `/inputs/${index}/datatype`, message: `expected ${spec.datatype}, received ${tensor.datatype}` }],
+      `input '${spec.name}': expected datatype ${spec.datatype}, received ${input.datatype}`,
+      [{ path: `/inputs/${index}/datatype`, message: `expected ${spec.datatype}, received ${input.datatype}` }],
       'datatype_mismatch',
     );
   }
-  const fits = tensor.shape.length === spec.shape.length && spec.shape.every((d, i) => d === -1 || d === tensor.shape[i]);
+  const fits = input.shape.length === spec.shape.length && spec.shape.every((d, i) => d === -1 || d === input.shape[i]);
   if (!fits) {
     throw badRequest(
-      `input '${spec.name}': expected shape [${spec.shape}], received [${tensor.shape}]`,
-      [{ path: `/inputs/${index}/shape`, message: `expected [${spec.shape}], received [${tensor.shape}]` }],
+      `input '${spec.name}': expected shape [${spec.shape}], received [${input.shape}]`,
+      [{ path: `/inputs/${index}/shape`, message: `expected [${spec.shape}], received [${input.shape}]` }],
       'shape_mismatch',
     );
   }
+}
+
+/** A 413 `input_too_large` when `count` elements exceed `limit` (the flag that sets it is named). */
+export function checkElementLimit(name: string, index: number, count: number, limit: number, flag: string, what = 'elements'): void {
+  if (count <= limit) return;
+  throw new HttpError(
+    413,
+    'input_too_large',
+    `input '${name}' has ${count.toLocaleString('en-US')} ${what}; the limit is ${limit.toLocaleString('en-US')} per input (--${flag})`,
+    [{ path: `/inputs/${index}/shape`, message: `holds ${count} ${what}, more than the limit of ${limit}` }],
+  );
 }
 
 /** Encodes an output for the response: JSON data, or bytes for the binary section. */

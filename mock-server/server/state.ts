@@ -31,10 +31,24 @@ export interface ServerOptions {
   cors?: string[] | '*';
   /** Largest accepted request body in bytes (default 64 MiB). */
   maxBodyBytes?: number;
+  /** Largest accepted JSON request body in bytes (default 8 MiB): JSON is parsed on the main thread in one step. */
+  maxJsonBodyBytes?: number;
   /** Largest accepted model upload in bytes (default 512 MiB); archives may expand to 4×. */
   maxUploadBytes?: number;
   /** Inference requests one model may have in flight before 503 + Retry-After (default 1024). */
   maxInFlightPerModel?: number;
+  /** Elements one inference input may declare (numbers, BOOL, and decoded images' pixels; default 16,777,216). */
+  maxInputElements?: number;
+  /** Elements one BYTES inference input may declare (strings, encoded images; default 262,144). */
+  maxInputStrings?: number;
+  /** Pixels (× GIF frames) one encoded image input may declare in its header (default 16,777,216 = 4096²). */
+  maxImagePixels?: number;
+  /** Records one dataset upload may have (default 1,000,000). */
+  maxDatasetRows?: number;
+  /** Numbers one dataset upload may hold, records × elements (default 16,777,216). */
+  maxDatasetElements?: number;
+  /** Bytes the request journal (test controls) keeps, oldest entries dropped first (default 32 MiB). */
+  maxJournalBytes?: number;
   /** Request headers must all arrive within this many ms, else Node answers 408 (default 20,000). */
   headersTimeoutMs?: number;
   /** A request body with no byte for this many ms is answered 408 and its connection closed (default 30,000). */
@@ -66,6 +80,17 @@ export interface ServerOptions {
   /** Rate limit for keys that have none of their own (default none). */
   defaultRateLimit?: { requests_per_second: number; burst?: number };
 }
+
+/** The decode limits' defaults: what one request may make the server decode and keep (issue #18). */
+export const DEFAULT_LIMITS = {
+  maxJsonBodyBytes: 8 * 1024 * 1024,
+  maxInputElements: 16_777_216,
+  maxInputStrings: 262_144,
+  maxImagePixels: 4096 * 4096,
+  maxDatasetRows: 1_000_000,
+  maxDatasetElements: 16_777_216,
+  maxJournalBytes: 32 * 1024 * 1024,
+} as const;
 
 /** The options with their defaults filled in; fixed for the server's life. */
 export type ResolvedOptions = Required<Omit<ServerOptions, 'apiKey' | 'defaultRateLimit'>> & Pick<ServerOptions, 'defaultRateLimit'>;
@@ -112,7 +137,7 @@ export async function openServerState({ contract, runtime, repository, adminKey,
   const models = new ModelManager(runtime, repository);
   const uploads = uploadLimits(options);
   const faults = new FaultInjector();
-  const journal = new Journal();
+  const journal = new Journal({ maxBytes: options.maxJournalBytes ?? DEFAULT_LIMITS.maxJournalBytes });
   const state: ServerState = {
     contract,
     runtime,
@@ -136,8 +161,15 @@ export async function openServerState({ contract, runtime, repository, adminKey,
       mockControls: options.mockControls ?? false,
       cors: options.cors ?? [],
       maxBodyBytes: options.maxBodyBytes ?? 64 * 1024 * 1024,
+      maxJsonBodyBytes: options.maxJsonBodyBytes ?? DEFAULT_LIMITS.maxJsonBodyBytes,
       maxUploadBytes: options.maxUploadBytes ?? 512 * 1024 * 1024,
       maxInFlightPerModel: options.maxInFlightPerModel ?? 1024,
+      maxInputElements: options.maxInputElements ?? DEFAULT_LIMITS.maxInputElements,
+      maxInputStrings: options.maxInputStrings ?? DEFAULT_LIMITS.maxInputStrings,
+      maxImagePixels: options.maxImagePixels ?? DEFAULT_LIMITS.maxImagePixels,
+      maxDatasetRows: options.maxDatasetRows ?? DEFAULT_LIMITS.maxDatasetRows,
+      maxDatasetElements: options.maxDatasetElements ?? DEFAULT_LIMITS.maxDatasetElements,
+      maxJournalBytes: options.maxJournalBytes ?? DEFAULT_LIMITS.maxJournalBytes,
       headersTimeoutMs: options.headersTimeoutMs ?? 20_000,
       bodyIdleTimeoutMs: options.bodyIdleTimeoutMs ?? 30_000,
       bodyTimeoutMs: options.bodyTimeoutMs ?? 300_000,
