@@ -5,8 +5,25 @@ import { listen } from '../http/node-adapter';
 import { createModelServer } from '../server/create-server';
 import { BACKENDS, type BackendName } from '../runtime/backend';
 import { UsageError } from './output';
+import type { ServerOptions } from '../server/state';
+import { positive } from './flags';
 import { addRequestLimitFlags, requestLimitOptions } from './request-limit-flags';
 import { addDecodeLimitFlags, decodeLimitOptions } from './decode-limit-flags';
+
+/** The upload inspection flags (server/state.ts has their options and defaults). */
+function uploadInspectionOptions(flags: Record<string, string | undefined>): ServerOptions {
+  const read = (flag: string, text: string | undefined) => (text === undefined ? undefined : positive(text, flag));
+  const timeout = read('--upload-inspection-timeout', flags.uploadInspectionTimeout);
+  const memory = read('--upload-inspection-memory', flags.uploadInspectionMemory);
+  const expansion = read('--max-upload-expansion', flags.maxUploadExpansion);
+  const inspections = read('--upload-inspections', flags.uploadInspections);
+  return {
+    ...(timeout ? { uploadInspectionTimeoutMs: timeout * 1000 } : {}),
+    ...(memory ? { uploadInspectionMemoryMb: memory } : {}),
+    ...(expansion ? { maxUploadExpansion: expansion } : {}),
+    ...(inspections ? { uploadInspections: inspections } : {}),
+  };
+}
 
 export function serveCommand(): Command {
   return addDecodeLimitFlags(addRequestLimitFlags(new Command('serve')))
@@ -28,6 +45,24 @@ export function serveCommand(): Command {
       '--trust-models',
       'skip the op allowlist of uploaded SavedModels (they may then read and write files): trusted uploaders only',
       false,
+    )
+    .addOption(
+      new Option('--upload-inspection-timeout <seconds>', 'how long one upload may take to unpack, check and test-load (default 60)').env(
+        'MODELPORT_UPLOAD_INSPECTION_TIMEOUT',
+      ),
+    )
+    .addOption(
+      new Option('--upload-inspection-memory <mb>', "resident memory of one upload's inspection process (default 2048)").env(
+        'MODELPORT_UPLOAD_INSPECTION_MEMORY',
+      ),
+    )
+    .addOption(
+      new Option('--max-upload-expansion <ratio>', 'bytes an upload may unpack to per byte received, above 8 MiB (default 100)').env(
+        'MODELPORT_MAX_UPLOAD_EXPANSION',
+      ),
+    )
+    .addOption(
+      new Option('--upload-inspections <n>', 'uploads inspected at once; more wait (default 2)').env('MODELPORT_UPLOAD_INSPECTIONS'),
     )
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate')
     .option('--tls-key <file>', 'and this PEM key')
@@ -61,6 +96,7 @@ export function serveCommand(): Command {
           : {}),
         ...(rate ? { defaultRateLimit: { requests_per_second: rate } } : {}),
         ...(maxInFlight ? { maxInFlightPerModel: maxInFlight } : {}),
+        ...uploadInspectionOptions(options),
         ...requestLimitOptions(options),
         ...decodeLimitOptions(options),
       });
