@@ -33,7 +33,7 @@ function post(key: string, pathname: string, body: unknown, headers: Record<stri
   });
 }
 
-async function irisForm(weights?: Uint8Array): Promise<FormData> {
+async function irisForm(weights?: Uint8Array<ArrayBuffer>): Promise<FormData> {
   const form = new FormData();
   const dir = path.join(BUNDLED, 'iris', '1');
   form.append('files', new Blob([await readFile(path.join(dir, 'model.json'))]), 'model.json');
