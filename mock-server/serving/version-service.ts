@@ -170,6 +170,9 @@ export class ModelManager {
       committed = await this.repository.commitVersion(name, staged, info);
     } catch (error) {
       loaded.dispose();
+      // The model was deleted while the upload was checked: its folder, and the staged upload in it, went with it.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' && this.models.get(name) !== entry)
+        throw notFound(`model '${name}' was deleted while the version was uploaded`, 'model_not_found');
       throw error;
     }
     const served = new ServedVersion(entry, committed, this.runtime);
