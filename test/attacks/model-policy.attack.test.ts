@@ -64,7 +64,7 @@ describe('model policy attacks', () => {
         const upload = await server.fetch(`/v1/models/${fixture}/versions`, {
           method: 'POST',
           headers: { authorization: `Bearer ${writer}`, 'content-type': 'application/zip' },
-          body: archives[i],
+          body: new Uint8Array(archives[i]!),
         });
         uploads.push(await refusal(upload));
       }
