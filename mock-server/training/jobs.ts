@@ -24,9 +24,8 @@ type StoredJob = TrainingJob & { owner?: string };
 const QUEUE_RETRY_SECONDS = 30;
 
 export class TrainingJobs {
-  /** Jobs accepted but not yet saved (so not yet in the store's list), per owner and in all. */
-  private readonly creating = new Map<string, number>();
-  private creatingTotal = 0;
+  /** Jobs accepted and being saved (the store lists a job only once saved): id → owner. */
+  private readonly creating = new Map<string, string>();
 
   private constructor(
     private readonly store: JobStore<StoredJob, TrainingEvent>,
@@ -48,13 +47,13 @@ export class TrainingJobs {
   /** Checks the job (4xx, 413 over budget), then queues it unless `owner` or the server has as many as they may (429). */
   async create(request: TrainingJobCreate, owner = 'anonymous'): Promise<TrainingJob> {
     await checkRequest(request, this.models, this.limits);
+    const id = `tj_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
     this.checkQueue(owner);
-    this.creating.set(owner, (this.creating.get(owner) ?? 0) + 1);
-    this.creatingTotal += 1;
+    this.creating.set(id, owner);
     try {
       return view(
         await this.store.create({
-          id: `tj_${randomUUID().replace(/-/g, '').slice(0, 12)}`,
+          id,
           status: 'queued',
           model: request.model,
           ...(request.base_version !== undefined ? { base_version: request.base_version } : {}),
@@ -67,18 +66,18 @@ export class TrainingJobs {
         }),
       );
     } finally {
-      const left = this.creating.get(owner)! - 1;
-      if (left) this.creating.set(owner, left);
-      else this.creating.delete(owner);
-      this.creatingTotal -= 1;
+      this.creating.delete(id);
     }
   }
 
   /** 429 `too_many_jobs` when the owner, or the server, already has its limit of jobs queued or running. */
   private checkQueue(owner: string): void {
-    const unfinished = this.store.list().filter((job) => !isFinal(job.status));
-    const total = unfinished.length + this.creatingTotal;
-    const mine = unfinished.filter((job) => job.owner === owner).length + (this.creating.get(owner) ?? 0);
+    // id → owner of every job queued or running, saved or being saved (a job may be both for a moment).
+    const unfinished = new Map(this.creating);
+    for (const job of this.store.list()) if (!isFinal(job.status)) unfinished.set(job.id, job.owner ?? '');
+    const total = unfinished.size;
+    let mine = 0;
+    for (const jobOwner of unfinished.values()) if (jobOwner === owner) mine += 1;
     const { maxTrainingJobsPerKey: perKey, maxTrainingJobs: all } = this.limits;
     const refuse = (message: string) =>
       new HttpError(429, 'too_many_jobs', `${message}; retry when one ends`, undefined, { 'retry-after': String(QUEUE_RETRY_SECONDS) });
