@@ -14,7 +14,7 @@ import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import { HttpError, badRequest } from '../http/errors';
 import { ExpansionBudget, count, type ExpansionLimits } from './expansion-budget';
-import { extractZipEntry, readZipDirectory } from './zip-reader';
+import { INFLATE_CHUNK, extractZipEntry, readZipDirectory } from './zip-reader';
 
 export interface UploadSource {
   /** The request body, written to a file by the server. */
@@ -193,7 +193,7 @@ async function fromTarGz(bodyFile: string, received: number, sink: FileSink, lim
   const declared = trailer.readUInt32LE(0);
   const stream = new ExpansionBudget(limits, received);
   stream.declare(declared, 'the gzip trailer');
-  const gunzip = createReadStream(bodyFile).pipe(createGunzip());
+  const gunzip = createReadStream(bodyFile).pipe(createGunzip({ chunkSize: INFLATE_CHUNK }));
   const counted = gunzip.on('data', (chunk: Buffer) => {
     try {
       stream.produce(chunk.byteLength, `its gzip trailer declared ${count(declared)}`);
