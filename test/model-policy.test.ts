@@ -514,6 +514,18 @@ describe('uploads through a real server', () => {
     },
   );
 
+  it('a 9-byte saved_model.pb is 400 invalid_model, not a stalled server', async () => {
+    await client.models.create({ name: 'garbage', task: 'policy' });
+    const garbage = Uint8Array.from([0xde, 0xad, 0xbe, 0xef, 0x13, 0x37, 0xc0, 0xff, 0xee]);
+    const error = (await client.models.versions
+      .upload('garbage', { archive: zip({ 'saved_model.pb': garbage }), format: 'zip' })
+      .catch((e: unknown) => e)) as APIError;
+    expect(error).toMatchObject({ status: 400, code: 'invalid_model' });
+    expect((error.body as { error: string }).error).toBe(
+      'saved_model.pb is not a valid SavedModel protobuf: field number 666759899 at byte 0',
+    );
+  });
+
   it('trustUploadedModels (--trust-models) accepts the read_file model, which then reads what it is told', async () => {
     const secret = path.join(data.dir, 'secret.txt');
     await writeFile(secret, 'a file outside the model');
