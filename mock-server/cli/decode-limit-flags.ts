@@ -21,11 +21,11 @@ type DecodeLimitOptions = Pick<
 
 /** flag, environment variable, help, and the option it sets. */
 const FLAGS: [string, string, string, keyof DecodeLimitOptions][] = [
-  ['--max-json-body-bytes <bytes>', 'MODELPORT_MAX_JSON_BODY_BYTES', 'largest JSON request body (default 8388608)', 'maxJsonBodyBytes'],
+  ['--max-json-body-bytes <bytes>', 'MODELPORT_MAX_JSON_BODY_BYTES', 'largest JSON request body (default 4194304)', 'maxJsonBodyBytes'],
   [
     '--max-input-elements <n>',
     'MODELPORT_MAX_INPUT_ELEMENTS',
-    'elements one inference input may declare (default 16777216)',
+    'elements one inference input may declare (default 1048576)',
     'maxInputElements',
   ],
   [

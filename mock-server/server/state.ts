@@ -31,13 +31,13 @@ export interface ServerOptions {
   cors?: string[] | '*';
   /** Largest accepted request body in bytes (default 64 MiB). */
   maxBodyBytes?: number;
-  /** Largest accepted JSON request body in bytes (default 8 MiB): JSON is parsed on the main thread in one step. */
+  /** Largest accepted JSON request body in bytes (default 4 MiB): JSON is parsed on the main thread in one step. */
   maxJsonBodyBytes?: number;
   /** Largest accepted model upload in bytes (default 512 MiB); archives may expand to 4×. */
   maxUploadBytes?: number;
   /** Inference requests one model may have in flight before 503 + Retry-After (default 1024). */
   maxInFlightPerModel?: number;
-  /** Elements one inference input may declare (numbers, BOOL, and decoded images' pixels; default 16,777,216). */
+  /** Elements one inference input may declare (numbers, BOOL, and decoded images' pixels; default 1,048,576). */
   maxInputElements?: number;
   /** Elements one BYTES inference input may declare (strings, encoded images; default 262,144). */
   maxInputStrings?: number;
@@ -83,8 +83,8 @@ export interface ServerOptions {
 
 /** The decode limits' defaults: what one request may make the server decode and keep (issue #18). */
 export const DEFAULT_LIMITS = {
-  maxJsonBodyBytes: 8 * 1024 * 1024,
-  maxInputElements: 16_777_216,
+  maxJsonBodyBytes: 4 * 1024 * 1024,
+  maxInputElements: 1_048_576,
   maxInputStrings: 262_144,
   maxImagePixels: 4096 * 4096,
   maxDatasetRows: 1_000_000,
