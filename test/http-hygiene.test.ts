@@ -63,6 +63,7 @@ describe('Idempotency-Key is per caller', () => {
     // The first caller's retry is still the first answer.
     const retry = await post(first, '/v1/api-keys', body, { 'idempotency-key': 'same-key' });
     expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(retry.headers.get('cache-control')).toBe('no-store');
     expect(((await retry.json()) as { secret: string }).secret).toBe(created.secret);
   });
 
