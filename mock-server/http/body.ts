@@ -1,9 +1,9 @@
 /** Reads a request body within a size limit and parses it by content type. */
 import { HttpError, badRequest } from './errors';
-import type { BodyTimeouts, HeaderBag } from './request';
+import type { BodyLimits, HeaderBag } from './request';
 
 /** A fetch `Request`'s body within `maxBytes` (the node:http adapter reads its own, in node-adapter.ts). */
-export async function readBody(request: Request, maxBytes: number, timeouts?: BodyTimeouts): Promise<Uint8Array> {
+export async function readBody(request: Request, maxBytes: number, timeouts?: BodyLimits): Promise<Uint8Array> {
   const declared = Number(request.headers.get('content-length') ?? NaN);
   if (declared > maxBytes) throw tooLarge(maxBytes);
   if (!request.body) return new Uint8Array(0);
@@ -24,6 +24,7 @@ export async function readBody(request: Request, maxBytes: number, timeouts?: Bo
     }
     const { done, value } = chunk;
     if (done) break;
+    timeouts?.onChunk?.(value.byteLength);
     total += value.byteLength;
     if (total > maxBytes) {
       await reader.cancel().catch(() => undefined);
@@ -123,7 +124,7 @@ export function mediaType(request: { headers: HeaderBag }): string | undefined {
 /** The next chunk, or a 408 when none comes within the idle timeout or the body's deadline passes. */
 function readWithin(
   reader: ReadableStreamDefaultReader<Uint8Array>,
-  timeouts: BodyTimeouts,
+  timeouts: BodyLimits,
   deadline: number,
 ): Promise<ReadableStreamReadResult<Uint8Array>> {
   const left = deadline - performance.now();

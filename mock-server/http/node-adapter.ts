@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { bodyIdle, bodyLate, tooLarge } from './body';
 import { badRequest } from './errors';
 import { APP, type AppHandler, type Handler } from './handler';
-import type { BodyTimeouts, HeaderBag, IncomingRequest } from './request';
+import type { BodyLimits, HeaderBag, IncomingRequest } from './request';
 import { Reply } from './respond';
 
 export interface Listening {
@@ -173,7 +173,7 @@ function readNodeBody(
   req: IncomingMessage,
   contentLength: string | undefined,
   maxBytes: number,
-  timeouts?: BodyTimeouts,
+  timeouts?: BodyLimits,
 ): Promise<Uint8Array> {
   const declared = Number(contentLength ?? NaN);
   if (declared > maxBytes)
@@ -195,6 +195,14 @@ function readNodeBody(
     };
     const onData = (chunk: Buffer) => {
       clock?.progress();
+      try {
+        timeouts?.onChunk?.(chunk.byteLength);
+      } catch (error) {
+        chunks.length = 0;
+        req.pause();
+        finish(error as Error);
+        return;
+      }
       total += chunk.byteLength;
       if (total > maxBytes) {
         stop();
@@ -225,7 +233,7 @@ function readNodeBody(
  */
 const DRAIN_BYTES = 8 * 1024 * 1024;
 
-function drainThenRefuse(req: IncomingMessage, maxBytes: number, alreadyRead = 0, timeouts?: BodyTimeouts): Promise<never> {
+function drainThenRefuse(req: IncomingMessage, maxBytes: number, alreadyRead = 0, timeouts?: BodyLimits): Promise<never> {
   return new Promise((_, reject) => {
     let total = alreadyRead;
     // A drain that stalls ends in the 413 it was going to be (the connection is closed either way).
@@ -251,7 +259,7 @@ function drainThenRefuse(req: IncomingMessage, maxBytes: number, alreadyRead = 0
  * runs out, `expire` gets the 408 and the request stops being read; the 408 says
  * `connection: close`, so the rest of the body is never waited for.
  */
-function bodyClock(req: IncomingMessage, timeouts: BodyTimeouts, expire: (error: Error) => void) {
+function bodyClock(req: IncomingMessage, timeouts: BodyLimits, expire: (error: Error) => void) {
   const expireWith = (error: Error) => {
     clearTimeout(idle);
     clearTimeout(total);

@@ -8,10 +8,12 @@
  * How long a body may take: a client that sends nothing for `idleMs`, or has not sent all of it
  * after `totalMs`, is answered 408 and its connection closed, so a stalled upload holds a socket
  * for a bounded time and never a model's admission slot (those are taken once the body is in).
+ * `onChunk` sees each chunk's size as it arrives; an error it throws ends the read with that error.
  */
-export interface BodyTimeouts {
+export interface BodyLimits {
   idleMs: number;
   totalMs: number;
+  onChunk?(byteLength: number): void;
 }
 
 /** Request headers: names case-insensitive, repeated headers joined with `, ` (as `Headers` does). */
@@ -29,7 +31,7 @@ export interface IncomingRequest {
   /**
    * The whole body (empty for GET and HEAD). A Content-Length above `maxBytes`, or a body that
    * grows beyond it, is a 413; a body cut short by the client a 400 `malformed_body`; one that
-   * stalls past `timeouts` a 408 `request_timeout` (and its connection is closed).
+   * stalls past `limits` a 408 `request_timeout` (and its connection is closed).
    */
-  bytes(maxBytes: number, timeouts?: BodyTimeouts): Promise<Uint8Array>;
+  bytes(maxBytes: number, limits?: BodyLimits): Promise<Uint8Array>;
 }

@@ -38,14 +38,18 @@ async function readBody(c: Exchange): Promise<void> {
   // JSON is parsed on the main thread in one step (~1 s per 8 MiB of numbers on a busy core), so it has a smaller limit.
   const jsonLimit = json && !operation.isUpload && options.maxJsonBodyBytes < options.maxBodyBytes;
   const maxBytes = operation.isUpload ? options.maxUploadBytes : jsonLimit ? options.maxJsonBodyBytes : options.maxBodyBytes;
-  const reserved = reserveBodyBytes(c, maxBytes);
+  const counted = countBodyBytes(c, maxBytes);
   let bytes: Uint8Array;
   try {
-    bytes = await c.request.bytes(maxBytes, { idleMs: options.bodyIdleTimeoutMs, totalMs: options.bodyTimeoutMs });
+    bytes = await c.request.bytes(maxBytes, {
+      idleMs: options.bodyIdleTimeoutMs,
+      totalMs: options.bodyTimeoutMs,
+      onChunk: counted.onChunk,
+    });
   } catch (error) {
     throw jsonLimit && error instanceof HttpError && error.status === 413 ? jsonTooLarge(maxBytes, options.maxBodyBytes, error) : error;
   } finally {
-    c.state.bodyBytesInProgress -= reserved;
+    c.state.bodyBytesInProgress -= counted.bytes();
   }
   if (bytes.byteLength === 0) {
     if (operation.bodyRequired) throw badRequest('request body is required', [{ path: '/', message: 'is required' }]);
@@ -60,31 +64,48 @@ async function readBody(c: Exchange): Promise<void> {
 }
 
 /**
- * Counts the body's declared length (the operation's limit when it declares none) against the
- * bytes the server may be receiving at once; 503 when it would pass them. One body alone may
- * always be received, so a limit below the largest body starves nothing.
+ * Counts the body against the bytes the server may be receiving at once: its declared length
+ * before it is read (503 at once when it would pass them), or, without a Content-Length, each
+ * chunk as it arrives (503 and the connection closed when one would pass them). One body alone
+ * may always be received, so a limit below the largest body starves nothing.
  */
-function reserveBodyBytes(c: Exchange, maxBytes: number): number {
-  const declared = Number(c.request.headers.get('content-length') ?? Number.NaN);
-  if (declared > maxBytes) return 0; // refused (413) without being kept
-  const bytes = Number.isInteger(declared) && declared >= 0 ? declared : maxBytes;
+function countBodyBytes(c: Exchange, maxBytes: number): { bytes(): number; onChunk?(byteLength: number): void } {
   const { state } = c;
-  const limit = state.options.maxBodyBytesInProgress;
-  if (state.bodyBytesInProgress > 0 && state.bodyBytesInProgress + bytes > limit) {
-    throw new HttpError(
-      503,
-      'overloaded',
-      `the server is receiving ${mib(state.bodyBytesInProgress)} of request bodies; this one's ${mib(bytes)} would pass the limit of ${mib(limit)} (--max-body-bytes-in-progress); retry shortly`,
-      undefined,
-      { 'retry-after': '1' },
-    );
+  const declared = Number(c.request.headers.get('content-length') ?? Number.NaN);
+  if (declared > maxBytes) return { bytes: () => 0 }; // refused (413) without being kept
+  if (Number.isInteger(declared) && declared >= 0) {
+    if (state.bodyBytesInProgress > 0 && state.bodyBytesInProgress + declared > state.options.maxBodyBytesInProgress) {
+      throw receivingTooMuch(state.bodyBytesInProgress, declared, state.options.maxBodyBytesInProgress);
+    }
+    state.bodyBytesInProgress += declared;
+    return { bytes: () => declared };
   }
-  state.bodyBytesInProgress += bytes;
-  return bytes;
+  let counted = 0;
+  return {
+    bytes: () => counted,
+    onChunk(byteLength) {
+      const others = state.bodyBytesInProgress - counted;
+      if (others > 0 && state.bodyBytesInProgress + byteLength > state.options.maxBodyBytesInProgress) {
+        throw receivingTooMuch(others, counted + byteLength, state.options.maxBodyBytesInProgress, { connection: 'close' });
+      }
+      counted += byteLength;
+      state.bodyBytesInProgress += byteLength;
+    },
+  };
 }
 
-function mib(bytes: number): string {
-  return `${Number((bytes / 1024 ** 2).toFixed(2))} MiB`;
+function receivingTooMuch(others: number, bytes: number, limit: number, headers: Record<string, string> = {}): HttpError {
+  return new HttpError(
+    503,
+    'overloaded',
+    `the server is receiving ${size(others)} of other request bodies; this one's ${size(bytes)} would pass the limit of ${size(limit)} (--max-body-bytes-in-progress); retry shortly`,
+    undefined,
+    { 'retry-after': '1', ...headers },
+  );
+}
+
+function size(bytes: number): string {
+  return bytes < 1024 ** 2 ? `${bytes.toLocaleString('en-US')} bytes` : `${Number((bytes / 1024 ** 2).toFixed(2))} MiB`;
 }
 
 function jsonTooLarge(maxBytes: number, maxBodyBytes: number, error: HttpError): HttpError {
