@@ -179,6 +179,12 @@ export interface paths {
          *     to the version `production` points at (honouring canary weights), else the newest ready version.
          *     Send JSON, or the binary tensor extension: `application/octet-stream` with the JSON header first,
          *     its length in `Inference-Header-Content-Length`, then each binary input's bytes in order.
+         *
+         *     Every input's name, datatype and shape are checked against the model, and its element count
+         *     against the server's limits, before any data is decoded: 400 `datatype_mismatch` or
+         *     `shape_mismatch`, 413 `input_too_large` past 1,048,576 elements (262,144 for BYTES; an image
+         *     batch counts its decoded pixels) or an encoded image whose header declares more than 4096²
+         *     pixels. A JSON body may be 4 MiB (larger tensors go in binary, up to the 64 MiB body limit).
          */
         post: operations["modelInfer"];
         delete?: never;
@@ -718,7 +724,7 @@ export interface paths {
         };
         /**
          * The request journal
-         * @description Test control. Requests the server received (newest last), filterable, for assertions. Secrets (Authorization, API keys) are never recorded.
+         * @description Test control. Requests the server received (newest last), filterable, for assertions. Secrets (Authorization, API keys) are never recorded. The journal keeps at most `maxJournalBytes` (32 MiB by default; the oldest entries go first) and a listing answers the newest matching entries up to 8 MiB.
          */
         get: operations["listJournal"];
         put?: never;
@@ -930,6 +936,10 @@ export interface paths {
          *     `query/labels` and `query/shape`. Codes:
          *     `invalid_csv`, `invalid_json_lines`, `row_width_mismatch`, `unknown_label`, `shape_mismatch`,
          *     `empty_dataset`; `dataset_exists` (409) when the name is taken (the built-in names are).
+         *
+         *     Limits (413 `dataset_too_large`, naming the limit, as soon as the upload passes it): 1,000,000
+         *     records (`--max-dataset-rows`), 16,777,216 numbers in all (`--max-dataset-elements`), lines of
+         *     4 MiB, CSV fields and labels of 256 characters, 65,536 distinct labels.
          *
          *     The dataset is stored under `<data dir>/datasets/<name>/` in one atomic step (written to a
          *     temporary folder, flushed, renamed), so a crash leaves it complete or absent.
@@ -1516,7 +1526,7 @@ export interface components {
             headers: {
                 [key: string]: string;
             };
-            /** @description The JSON request body (binary bodies as their size), truncated past 64 KiB. */
+            /** @description The JSON request body (binary bodies as `{binary_bytes}`); one longer than 8 KiB of JSON is kept as `{truncated: true, bytes, start}`: its Content-Length and its first 1 KiB. */
             body?: unknown;
             /** @description The id of the fault that answered or delayed this request. */
             fault?: string;
