@@ -63,7 +63,7 @@ export async function startAttackServer(options: { args?: string[]; env?: Record
         body: JSON.stringify({ name: `attacker-${scopes.join('-')}`, scopes, ...(models ? { models } : {}) }),
       });
       expect(response.status, await response.clone().text()).toBe(201);
-      return ((await response.json()) as { key: string }).key;
+      return ((await response.json()) as { secret: string }).secret;
     },
     stop: async () => {
       await kill(child, 'SIGTERM');
