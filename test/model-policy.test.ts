@@ -54,8 +54,7 @@ describe('SavedModels real users make are accepted', () => {
     const report = checkSavedModelPolicy(pbOf(dir), serve(assetsOf(dir)));
     expect(report.trusted).toBe(false);
     expect(report.metaGraphs).toEqual([['serve']]);
-    expect(report.nodes).toBeGreaterThan(50);
-    expect(report.functions).toBeGreaterThan(3);
+    expect(report.nodes).toBeGreaterThan(40);
     // Keras's _traced_save / _traced_restore: checkpoint ops, allowed because only the saver reaches them.
     expect(report.ops.SaveV2).toBe(1);
     expect(report.ops.RestoreV2).toBe(1);
@@ -112,6 +111,25 @@ describe('the graphs modelport writes for TF.js layers models are accepted', () 
         .sort(),
     );
     model.dispose();
+  });
+});
+
+describe('a TF1 export (compat.v1 Builder): a vocabulary file in the top graph, its asset in a collection', () => {
+  const dir = 'policy/tf1-vocabulary-file';
+
+  it('is accepted with its assets/words.txt, refused without it', () => {
+    const [graph] = parseSavedModel(pbOf(dir));
+    expect(graph!.functions).toEqual([]);
+    expect(graph!.assets).toEqual([]);
+    expect(graph!.collectionAssets).toEqual([{ tensor: expect.stringMatching(/:0$/), filename: 'words.txt' }]);
+    // The session's own tables initializer is left in the graph; only the main op runs at load.
+    expect(graph!.nodes.map((n) => n.name)).toContain('init_all_tables');
+    expect(graph!.nodeLists.get('saved_model_main_op')).toEqual(['init_all_tables_1']);
+    expect(checkSavedModelPolicy(pbOf(dir), serve(['words.txt'])).ops.InitializeTableFromTextFileV2).toBe(1);
+    const error = refusal(() => checkSavedModelPolicy(pbOf(dir), serve([])));
+    expect(error.message).toMatch(
+      /^op 'InitializeTableFromTextFileV2' \(node 'text_file_init\/InitializeTableFromTextFileV2', in the top graph\) fills a lookup table from a file that is not one of the model's own assets\/: asset_file_def names 'words.txt', which is not in the upload's assets\//,
+    );
   });
 });
 
@@ -207,6 +225,8 @@ interface GraphSpec {
   mainOp?: string[];
   assets?: { tensor: string; filename: string }[];
   tags?: string[];
+  /** The tensors signature 'serving_default' returns (what a client can make the server run). */
+  outputs?: string[];
 }
 function savedModel(spec: GraphSpec): Uint8Array {
   const graph = new Pb();
@@ -235,6 +255,13 @@ function savedModel(spec: GraphSpec): Uint8Array {
       ),
     );
   for (const asset of spec.assets ?? []) meta.message(6, new Pb().message(1, new Pb().string(1, asset.tensor)).string(2, asset.filename));
+  if (spec.outputs) {
+    const signature = spec.outputs.reduce(
+      (sig, tensor, i) => sig.message(2, new Pb().string(1, `output_${i}`).message(2, new Pb().string(1, tensor))),
+      new Pb(),
+    );
+    meta.message(5, new Pb().string(1, 'serving_default').message(2, signature));
+  }
   return new Pb().int(1, 1).message(2, meta).finish();
 }
 const check = (spec: GraphSpec, assetFiles: string[] = []) => checkSavedModelPolicy(savedModel(spec), serve(assetFiles));
@@ -294,14 +321,22 @@ describe('graph shapes Python does not make', () => {
     ];
     const saver = { filename: 'save/Const:0', save: 'save/control_dependency:0', restore: 'save/restore_all' };
     const serving = [input, node('read', 'ReadVariableOp', ['v']), node('y', 'MatMul', ['x', 'read'])];
-    expect(check({ nodes: [...serving, ...saverNodes], saver }).ops.SaveV2).toBe(1);
+    const outputs = ['y:0'];
+    expect(check({ nodes: [...serving, ...saverNodes], saver, outputs }).ops.SaveV2).toBe(1);
 
-    const leak = refused({ nodes: [...serving, ...saverNodes, node('out', 'Identity', ['save/control_dependency'])], saver });
+    const leak = refused({
+      nodes: [...serving, ...saverNodes, node('out', 'Identity', ['save/control_dependency'])],
+      saver,
+      outputs: ['y:0', 'out:0'],
+    });
     expect(leak.message).toMatch(
-      /^op 'SaveV2' \(node 'save\/SaveV2', in the top graph\) saves or restores checkpoints, which only the SavedModel's saver may do; it is also an input of node 'out', which the saver does not run; /,
+      /^op 'SaveV2' \(node 'save\/SaveV2', in the top graph\) saves or restores checkpoints, which only the SavedModel's saver may do; signature 'serving_default' reaches it through node 'out'; /,
     );
-    const noSaver = refused({ nodes: [...serving, ...saverNodes] });
-    expect(noSaver.message).toMatch(/^op 'SaveV2' \(node 'save\/SaveV2', in the top graph\)/);
+    // No saver_def: nothing TensorFlow runs reaches the checkpoint ops, and they are refused all the same.
+    const noSaver = refused({ nodes: [...serving, ...saverNodes], outputs });
+    expect(noSaver.message).toMatch(
+      /^op 'SaveV2' \(node 'save\/SaveV2', in the top graph\) saves or restores checkpoints, which only the SavedModel's saver may do; nothing reaches it from the saver's save tensor or restore op; /,
+    );
 
     const elsewhere = saverNodes.map((n, i) =>
       i === 6 ? node('save/RestoreV2', 'RestoreV2', ['save/default', 'save/names', 'save/names']) : n,
@@ -324,6 +359,7 @@ describe('graph shapes Python does not make', () => {
       ],
       mainOp: ['main_op'],
       assets: [{ tensor: 'asset_filepath:0', filename }],
+      outputs: ['y:0'],
     });
 
     it('is accepted when the file is in assets/', () => {
@@ -344,8 +380,13 @@ describe('graph shapes Python does not make', () => {
     });
 
     it('is refused when a serving node also reaches it (it would run again, outside the init op)', () => {
-      const error = refused(table('vocab.txt', [node('again', 'Identity', ['x', '^init_table'])]), ['vocab.txt']);
-      expect(error.message).toContain("only the init op may do with a file of the model's assets/; it is also an input of node 'again'");
+      const again = { ...table('vocab.txt', [node('again', 'Identity', ['x', '^init_table'])]), outputs: ['y:0', 'again:0'] };
+      const error = refused(again, ['vocab.txt']);
+      expect(error.message).toContain(
+        "only the init op may do with a file of the model's assets/; signature 'serving_default' reaches it through node 'again'",
+      );
+      // A stray op no root reaches (TF1 sessions leave `init_all_tables`) never runs: no refusal for it.
+      expect(check(table('vocab.txt', [node('init_all_tables', 'NoOp', ['^init_table'])]), ['vocab.txt']).ops.NoOp).toBe(2);
     });
   });
 
@@ -500,8 +541,8 @@ describe('uploads through a real server', () => {
     expect((await client.models.versions.list(model)).data).toEqual([]);
   });
 
-  it.each(['text-vectorization', 'string-lookup-file', 'keras-export', 'batchnorm-cnn'])(
-    'accepts the Keras export %s: 201 READY, and predicts what Python computed',
+  it.each(['text-vectorization', 'string-lookup-file', 'keras-export', 'batchnorm-cnn', 'tf1-vocabulary-file'])(
+    'accepts the export %s: 201 READY, and predicts what Python computed',
     async (fixture) => {
       const version = await upload(client, fixture, fixture);
       expect(version).toMatchObject({ version: 1, state: 'READY', platform: 'tensorflow_savedmodel' });

@@ -8,11 +8,16 @@
  *
  * - the checkpoint ops (`SaveV2`, `RestoreV2`, ...) in what only the saver reaches: the nodes
  *   behind `saver_def`'s save tensor and restore op and the functions they call, and nothing else
- *   (no signature, no other node) may reach them; a restore reads only the saver's filename tensor;
+ *   (no signature, no function the library holds uncalled) may reach them; a restore reads only
+ *   the saver's filename tensor;
  * - lookup tables filled from a text file (TextVectorization, StringLookup) in what only the init
  *   op reaches, when the file name traces (through identities, function arguments and the
  *   variable TF2 keeps it in) to one of `asset_file_def`'s tensors, naming a file of the upload's
  *   own `assets/`. Anything harder to trace is refused: safe by default.
+ *
+ * What runs, and so which rules apply where, is what TensorFlow's loader and this server run: the
+ * restore op and the init op at load (with the asset tensors fed), and the tensors of signatures.
+ * Top-graph nodes none of them reach never run; functions no node calls count as reachable by anyone.
  *
  * Pure: no TensorFlow, no file access. Its cost is one pass over the bytes (saved-model-proto.ts)
  * and a walk over nodes and calls, linear in the file's size.
@@ -156,6 +161,8 @@ class MetaGraphCheck {
   /** Contexts of each top-graph node (CONTEXT_BITS), and for 'other' the root that reaches it. */
   private readonly graphContexts = new Map<string, number>();
   private readonly otherRoot = new Map<string, string>();
+  /** The signature that names each signature tensor's node. */
+  private readonly rootSignature = new Map<string, string>();
   private readonly functionContexts = new Map<string, Map<Context, Via>>();
   private readonly callSites = new Map<string, CallSite[]>();
 
@@ -218,12 +225,16 @@ class MetaGraphCheck {
 
   /** Why a node that only `allowed` may run is reached from elsewhere, or undefined. */
   private outside(scope: Scope, node: NodeDef, contexts: Set<Context>, allowed: Context): string | undefined {
+    if (!contexts.size) return `nothing reaches it from ${allowed === 'saver' ? "the saver's save tensor or restore op" : 'the init op'}`;
     const others = [...contexts].filter((c) => c !== allowed);
     if (!others.length) return undefined;
     const context = others.includes('other') ? 'other' : others[0]!;
     if (context === 'saver') return "the saver's save or restore function reaches it";
     if (context === 'init') return 'the init op, which runs at load, reaches it';
-    if (!scope.fn) return `it is also an input of node '${this.otherRoot.get(node.name)}', which the saver does not run`;
+    if (!scope.fn) {
+      const root = this.otherRoot.get(node.name)!;
+      return `signature '${this.rootSignature.get(root)}' reaches it through node '${root}'`;
+    }
     return `it is reachable from ${this.path(scope.fn.name, 'other')}`;
   }
 
@@ -260,19 +271,23 @@ class MetaGraphCheck {
 
   /**
    * A top-graph node runs for the saver when it feeds the save tensor or restore op, for the init
-   * op when it feeds an init op, and for anyone else when it feeds any other node (signatures
-   * name their tensors among those, and a fetch can name any node).
+   * op when it feeds it, and for clients when it feeds a tensor of a signature: TensorFlow's
+   * loader runs the restore op and the init op, and the server fetches only signature tensors. A
+   * node none of them reaches never runs (TF1 exports keep stray `init_all_tables` ops).
    */
   private markGraphContexts(): void {
     const saverRoots = [this.graph.saver?.saveTensor, this.graph.saver?.restoreOp].filter((n): n is string => !!n).map(nodeOf);
-    const initRoots = [
-      ...(this.graph.nodeLists.get('saved_model_main_op') ?? []),
-      ...(this.graph.nodeLists.get('legacy_init_op') ?? []),
-      ...(this.graph.signatures.get('__saved_model_init_op')?.outputs ?? []),
-    ].map(nodeOf);
     const saver = this.ancestors(saverRoots);
-    const init = this.ancestors(initRoots);
-    const other = this.ancestors(this.graph.nodes.map((n) => n.name).filter((n) => !saver.has(n) && !init.has(n)));
+    const init = this.ancestors(initOp(this.graph).map(nodeOf));
+    const signatureRoots: string[] = [];
+    for (const [key, signature] of this.graph.signatures) {
+      if (key === INIT_SIGNATURE) continue;
+      for (const tensor of [...signature.inputs, ...signature.outputs]) {
+        signatureRoots.push(nodeOf(tensor));
+        if (!this.rootSignature.has(nodeOf(tensor))) this.rootSignature.set(nodeOf(tensor), key);
+      }
+    }
+    const other = this.ancestors(signatureRoots);
     for (const [context, reached] of [
       ['saver', saver],
       ['init', init],
@@ -334,9 +349,14 @@ class MetaGraphCheck {
     drain();
   }
 
+  /** The tensors the loader feeds with asset paths: `asset_file_def`, else TF1's `saved_model_assets` collection. */
+  private get assets(): { tensor: string; filename: string }[] {
+    return this.graph.assets.length ? this.graph.assets : this.graph.collectionAssets;
+  }
+
   /** 'ok' when a graph tensor is an asset of the upload; the problem otherwise; undefined when it is not an asset tensor. */
   private assetCheck(tensor: string): 'ok' | string | undefined {
-    const asset = this.graph.assets.find((a) => graphTensor(a.tensor) === tensor);
+    const asset = this.assets.find((a) => graphTensor(a.tensor) === tensor);
     if (!asset) return undefined;
     if (!safeRelativePath(asset.filename))
       return `asset_file_def names '${asset.filename}', which is not a plain relative path under assets/`;
@@ -422,6 +442,18 @@ class MetaGraphCheck {
     }
     return assigned ? undefined : `variable '${variable.name}' is never assigned in the top graph`;
   }
+}
+
+const INIT_SIGNATURE = '__saved_model_init_op';
+
+/**
+ * The one init op TensorFlow's loader runs (cc/saved_model/loader_util.cc GetInitOp): the init
+ * signature's output, else collection `saved_model_main_op`, else `legacy_init_op`.
+ */
+function initOp(graph: MetaGraph): string[] {
+  const signature = graph.signatures.get(INIT_SIGNATURE);
+  if (signature) return signature.outputs.slice(0, 1);
+  return graph.nodeLists.get('saved_model_main_op') ?? graph.nodeLists.get('legacy_init_op') ?? [];
 }
 
 /** `vocabulary.txt`, `sub/dir/file`: no absolute path, no `..`, no backslashes, no empty or `.` segments. */

@@ -39,7 +39,10 @@ export interface MetaGraph {
   nodeLists: Map<string, string[]>;
   /** Signature key → the graph tensor names of its inputs and outputs. */
   signatures: Map<string, { inputs: string[]; outputs: string[] }>;
+  /** `asset_file_def`: the tensors the loader feeds with `<export dir>/assets/<filename>`. */
   assets: { tensor: string; filename: string }[];
+  /** TF1 exports keep them in collection `saved_model_assets` (AssetFileDefs packed in Any); used when `assets` is empty. */
+  collectionAssets: { tensor: string; filename: string }[];
 }
 
 /** How deeply attribute values may nest (NameAttrList → AttrValue → ...); real graphs use 1-2. */
@@ -177,7 +180,15 @@ export function parseSavedModel(savedModelPb: Uint8Array): MetaGraph[] {
 }
 
 function metaGraph(bytes: Bytes): MetaGraph {
-  const graph: MetaGraph = { tags: [], nodes: [], functions: [], nodeLists: new Map(), signatures: new Map(), assets: [] };
+  const graph: MetaGraph = {
+    tags: [],
+    nodes: [],
+    functions: [],
+    nodeLists: new Map(),
+    signatures: new Map(),
+    assets: [],
+    collectionAssets: [],
+  };
   const r = new Reader(bytes);
   while (r.next()) {
     switch (r.field) {
@@ -202,16 +213,20 @@ function metaGraph(bytes: Bytes): MetaGraph {
         break;
       }
       case 4: {
-        // collection_def: map<string, CollectionDef { node_list = 1 { value = 1 } }>
+        // collection_def: map<string, CollectionDef { node_list = 1 { value = 1 }, any_list = 5 { value = 1 Any } }>
         const { key, value } = mapEntry(r.bytes('collection_def'), 'collection_def');
         if (!value) break;
         const c = new Reader(value);
         while (c.next()) {
-          if (c.field !== 1) continue;
-          const names = graph.nodeLists.get(key) ?? [];
-          const list = new Reader(c.bytes('node_list'));
-          while (list.next()) if (list.field === 1) names.push(list.text('node_list value'));
-          graph.nodeLists.set(key, names);
+          if (c.field === 1) {
+            const names = graph.nodeLists.get(key) ?? [];
+            const list = new Reader(c.bytes('node_list'));
+            while (list.next()) if (list.field === 1) names.push(list.text('node_list value'));
+            graph.nodeLists.set(key, names);
+          } else if (c.field === 5 && key === 'saved_model_assets') {
+            const list = new Reader(c.bytes('any_list'));
+            while (list.next()) if (list.field === 1) graph.collectionAssets.push(assetInAny(list.bytes('any_list value')));
+          }
         }
         break;
       }
@@ -228,20 +243,37 @@ function metaGraph(bytes: Bytes): MetaGraph {
         graph.signatures.set(key, signature);
         break;
       }
-      case 6: {
-        // asset_file_def: AssetFileDef { tensor_info = 1, filename = 2 }
-        const asset = { tensor: '', filename: '' };
-        const a = new Reader(r.bytes('asset_file_def'));
-        while (a.next()) {
-          if (a.field === 1) asset.tensor = tensorInfoNames(a.bytes('tensor_info'), 0)[0] ?? '';
-          else if (a.field === 2) asset.filename = a.text('asset filename');
-        }
-        graph.assets.push(asset);
+      case 6:
+        graph.assets.push(assetFileDef(r.bytes('asset_file_def')));
         break;
-      }
     }
   }
   return graph;
+}
+
+/** AssetFileDef: tensor_info = 1, filename = 2. */
+function assetFileDef(bytes: Bytes): { tensor: string; filename: string } {
+  const asset = { tensor: '', filename: '' };
+  const a = new Reader(bytes);
+  while (a.next()) {
+    if (a.field === 1) asset.tensor = tensorInfoNames(a.bytes('tensor_info'), 0)[0] ?? '';
+    else if (a.field === 2) asset.filename = a.text('asset filename');
+  }
+  return asset;
+}
+
+/** google.protobuf.Any { type_url = 1, value = 2 } holding an AssetFileDef (anything else is malformed, as TensorFlow's loader says too). */
+function assetInAny(bytes: Bytes): { tensor: string; filename: string } {
+  let type = '';
+  let value: Bytes = { buf: new Uint8Array(0), origin: bytes.origin };
+  const r = new Reader(bytes);
+  while (r.next()) {
+    if (r.field === 1) type = r.text('Any type_url');
+    else if (r.field === 2) value = r.bytes('Any value');
+  }
+  if (!type.endsWith('/tensorflow.AssetFileDef'))
+    throw new Malformed(`collection saved_model_assets holds a '${type}', not an AssetFileDef, at byte ${bytes.origin}`);
+  return assetFileDef(value);
 }
 
 /** TensorInfo: name = 1, coo_sparse = 4 { values, indices, dense_shape = 1..3 }, composite_tensor = 5 { components = 2 }. */
