@@ -125,6 +125,16 @@ describe('slow bodies and headers', () => {
     expect(closedAfterMs).toBeLessThan(HEADERS_MS + 2000);
   });
 
+  it('a request answered before its body is in (401 without a key) closes the connection at once, not after the body timeouts', async () => {
+    const { answer } = rawRequest(
+      `POST /v2/models/iris/infer HTTP/1.1\r\nhost: ${url.host}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{`,
+    );
+    const { text, closedAfterMs } = await answer;
+    expect(text).toMatch(/^HTTP\/1\.1 401 /);
+    expect(text.toLowerCase()).toContain('connection: close');
+    expect(closedAfterMs).toBeLessThan(IDLE_MS);
+  });
+
   it('the fetch path (a handler called with a Request whose body stalls) answers 408 too', async () => {
     const stream = new ReadableStream<Uint8Array>({
       start(controller) {

@@ -50,7 +50,7 @@ export function listen(handler: Handler, options: ListenOptions = {}): Promise<L
   const app = (handler as Handler & { [APP]?: AppHandler })[APP];
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const request = app ? nodeRequest(req, host, scheme) : undefined;
-    const served = request ? serveDirect(app!, request, res) : serve(handler, req, res, host, scheme);
+    const served = request ? serveDirect(app!, request, req, res) : serve(handler, req, res, host, scheme);
     served.catch((error) => {
       console.error('[modelport] failed to write a response:', error);
       res.destroy();
@@ -95,8 +95,11 @@ const DIRECT_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE',
 const FORBIDDEN_IN_VALUE = /[\0\r\n]/;
 const EMPTY = new Uint8Array(0);
 
-async function serveDirect(app: AppHandler, request: IncomingRequest, res: ServerResponse): Promise<void> {
+async function serveDirect(app: AppHandler, request: IncomingRequest, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const result = await app(request);
+  // Answered before its body was all in (401, 429, an early 503, a 408): the connection closes
+  // after the answer, rather than waiting for the rest of a body that may never come.
+  if (!req.complete) res.shouldKeepAlive = false;
   if (result instanceof Reply) writeReply(result, res);
   else await writeResponse(result, res);
 }
