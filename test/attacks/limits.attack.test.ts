@@ -111,7 +111,7 @@ describe('request limits under attack', () => {
     // done before the attack, by a job refused after its dataset was looked up.
     expect((await json('/v1/training-jobs', 'POST', { ...job, epochs: 1000 }, trainer)).status).toBe(413);
     try {
-      const answers = await underAttack(server, { maxLoopDelayMs: 1000, maxRssGrowthMb: 150 }, () =>
+      const answers = await underAttack(server, { maxLoopDelayMs: 1000, maxRssGrowthMb: 50 }, () =>
         Promise.all(
           Array.from({ length: 300 }, async () => {
             const response = await json('/v1/training-jobs', 'POST', job, trainer);
@@ -155,7 +155,7 @@ describe('request limits under attack', () => {
   });
 
   it('3 M labels are refused before anything is stored, and so are 25,001 (the maximum is 25,000)', async () => {
-    const { huge, over } = await underAttack(server, { maxLoopDelayMs: 1000, maxRssGrowthMb: 300 }, async () => {
+    const { huge, over } = await underAttack(server, { maxLoopDelayMs: 1000, maxRssGrowthMb: 50 }, async () => {
       const huge = await refusal(await json('/v1/models/iris', 'PATCH', `{"labels":[${'"x",'.repeat(2_999_999)}"x"]}`));
       const over = await refusal(await json('/v1/models/iris', 'PATCH', { labels: Array(25_001).fill('x') }));
       return { huge, over };
