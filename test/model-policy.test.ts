@@ -16,6 +16,7 @@ import { Pb } from '../mock-server/runtime/graph-protobuf';
 import { MAX_ATTR_DEPTH, parseSavedModel } from '../mock-server/runtime/saved-model-proto';
 import { checkSavedModelPolicy, type SavedModelPolicyOptions } from '../mock-server/runtime/saved-model-policy';
 import { filesOf, zip } from './helpers/archives';
+import { type ChildServer, kill, startChildServer } from './helpers/child-server';
 import { BUNDLED, tempDataDir } from './helpers/data-dir';
 
 const FIXTURES = new URL('./fixtures/savedmodel/', import.meta.url).pathname;
@@ -502,19 +503,20 @@ describe('malformed saved_model.pb is invalid_model at once, never a hang', () =
 describe('uploads through a real server', () => {
   let data: Awaited<ReturnType<typeof tempDataDir>>;
   let server: RunningMockServer;
-  let trusting: RunningMockServer;
+  /** `modelport serve --trust-models`: the flag, end to end. */
+  let trusting: ChildServer;
   let client: Modelport;
 
   beforeAll(async () => {
     data = await tempDataDir();
     [server, trusting] = await Promise.all([
       startMockServer({ auth: false, dataDir: path.join(data.dir, 'strict') }),
-      startMockServer({ auth: false, dataDir: path.join(data.dir, 'trusting'), trustUploadedModels: true }),
+      startChildServer(path.join(data.dir, 'trusting'), ['--trust-models']),
     ]);
     client = new Modelport({ baseUrl: server.url, maxRetries: 0 });
   });
   afterAll(async () => {
-    await Promise.all([server?.close(), trusting?.close()]);
+    await Promise.all([server?.close(), trusting && kill(trusting, 'SIGTERM')]);
     await data?.remove();
   });
 
@@ -567,7 +569,7 @@ describe('uploads through a real server', () => {
     );
   });
 
-  it('trustUploadedModels (--trust-models) accepts the read_file model, which then reads what it is told', async () => {
+  it('modelport serve --trust-models (trustUploadedModels) accepts the read_file model, which then reads what it is told', async () => {
     const secret = path.join(data.dir, 'secret.txt');
     await writeFile(secret, 'a file outside the model');
     const trusted = new Modelport({ baseUrl: trusting.url, maxRetries: 0 });
