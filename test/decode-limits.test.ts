@@ -30,7 +30,7 @@ beforeAll(async () => {
 });
 afterAll(() => server?.close());
 
-async function post(pathname: string, body: string | Uint8Array, headers: Record<string, string> = { 'content-type': 'application/json' }) {
+async function post(pathname: string, body: string | Uint8Array<ArrayBuffer>, headers: Record<string, string> = { 'content-type': 'application/json' }) {
   const response = await fetch(new URL(pathname, server.url), {
     method: 'POST',
     headers: { authorization: `Bearer ${server.adminKey}`, ...headers },
@@ -39,7 +39,7 @@ async function post(pathname: string, body: string | Uint8Array, headers: Record
   return { status: response.status, body: (await response.json()) as any };
 }
 
-function binaryInfer(model: string, inputs: object[], data: Uint8Array) {
+function binaryInfer(model: string, inputs: object[], data: Uint8Array<ArrayBuffer>) {
   const header = new TextEncoder().encode(JSON.stringify({ inputs }));
   const body = new Uint8Array(header.length + data.length);
   body.set(header);
