@@ -3,8 +3,11 @@
  * send — CR/LF and NUL in header values, forbidden methods (TRACE, CONNECT), request targets
  * such as `*` and absolute URLs, Host headers that are no host, lying or duplicated
  * Content-Length, broken chunked encoding, bodies cut short by a client that goes away, oversized
- * headers, pipelining. Checks: no 5xx, every JSON answer carries `x-request-id` equal to its
- * `request_id`, nothing is logged as an internal error, and the server then serves normally.
+ * headers, pipelining, and bodies or headers that never end (the client stays connected and
+ * silent). Checks: no 5xx, every JSON answer carries `x-request-id` equal to its `request_id`, a
+ * stalled request is answered or closed within the server's timeouts (never held), nothing is
+ * logged as an internal error, and the server then serves normally, also while more stalled
+ * inference bodies than a model has admission slots are open.
  */
 import net from 'node:net';
 import fc from 'fast-check';
@@ -17,7 +20,7 @@ export interface RawCase {
   version: string;
   headers: string[];
   body: string;
-  framing: 'exact' | 'short' | 'long' | 'none' | 'chunked' | 'bad-chunk' | 'te+cl' | 'dup-cl';
+  framing: 'exact' | 'short' | 'long' | 'none' | 'chunked' | 'bad-chunk' | 'te+cl' | 'dup-cl' | 'stall-body' | 'stall-headers';
 }
 
 export interface RawReport {
@@ -100,7 +103,19 @@ export const rawCase: fc.Arbitrary<RawCase> = fc.record({
     ),
   ),
   body: fc.constantFrom(INFER, INFER, '', 'garbage', '{"inputs":', '\u00ff\u00fe\u0000'),
-  framing: fc.constantFrom('exact', 'exact', 'short', 'long', 'none', 'chunked', 'bad-chunk', 'te+cl', 'dup-cl'),
+  framing: fc.constantFrom(
+    'exact',
+    'exact',
+    'short',
+    'long',
+    'none',
+    'chunked',
+    'bad-chunk',
+    'te+cl',
+    'dup-cl',
+    'stall-body',
+    'stall-headers',
+  ),
 });
 
 export function encodeRaw(c: RawCase): Buffer {
@@ -133,6 +148,14 @@ export function encodeRaw(c: RawCase): Buffer {
       break;
     case 'none':
       break;
+    case 'stall-body':
+      // Announces the body, sends its first byte, then nothing more.
+      headers.push(`Content-Length: ${body.length + 100}`);
+      payload = body.subarray(0, 1);
+      break;
+    case 'stall-headers':
+      // The head never ends: no blank line.
+      return Buffer.from(`${c.method} ${c.target} ${c.version}\r\n${headers.map((h) => `${h}\r\n`).join('')}`, 'latin1');
   }
   return Buffer.concat([
     Buffer.from(`${c.method} ${c.target} ${c.version}\r\n${headers.map((h) => `${h}\r\n`).join('')}\r\n`, 'latin1'),
@@ -140,21 +163,34 @@ export function encodeRaw(c: RawCase): Buffer {
   ]);
 }
 
-/** Sends one raw request, half-closes, and collects what comes back until the server closes (or 2 s). */
-function exchange(port: number, bytes: Buffer): Promise<string> {
+/** The raw fuzz server's timeouts: short, so that stalled requests are answered within a case. */
+const STALL_LIMITS = { headersTimeoutMs: 600, bodyIdleTimeoutMs: 300, bodyTimeoutMs: 1200 };
+/** A stalled request must be answered or closed by then (the timeouts plus Node's checking interval and slack). */
+const STALL_DEADLINE_MS = 3000;
+
+/**
+ * Sends one raw request and collects what comes back until the server closes (or 2 s). A stalled
+ * request keeps its side open (a client that stays silent); `closed` says whether the server
+ * answered or closed before the deadline.
+ */
+function exchange(port: number, bytes: Buffer, stall = false): Promise<{ received: string; closed: boolean }> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
     let received = '';
-    const done = () => {
+    const done = (closed: boolean) => {
       clearTimeout(timer);
       socket.destroy();
-      resolve(received);
+      resolve({ received, closed });
     };
-    const timer = setTimeout(done, 2000);
-    socket.on('data', (chunk) => (received += chunk.toString('latin1')));
-    socket.on('error', done);
-    socket.on('close', done);
-    socket.end(bytes);
+    const timer = setTimeout(() => done(!stall || received.length > 0), stall ? STALL_DEADLINE_MS : 2000);
+    socket.on('data', (chunk) => {
+      received += chunk.toString('latin1');
+      if (stall && /\r\n\r\n/.test(received)) setTimeout(() => done(true), 50);
+    });
+    socket.on('error', () => done(true));
+    socket.on('close', () => done(true));
+    if (stall) socket.write(bytes);
+    else socket.end(bytes);
   });
 }
 
@@ -179,6 +215,10 @@ function responses(text: string): { status: number; headers: Record<string, stri
   return out;
 }
 
+function describe(c: RawCase): string {
+  return JSON.stringify({ ...c, headers: c.headers.map((h) => h.slice(0, 60)), target: c.target.slice(0, 60) });
+}
+
 function dechunk(text: string): string {
   let out = '';
   let rest = text;
@@ -192,8 +232,8 @@ function dechunk(text: string): string {
 }
 
 export async function runRawHttpFuzz(options: { seed: number; runs: number }): Promise<RawReport> {
-  const server = await createModelServer({ auth: false, validateResponses: false });
-  const listening = await listen(server.handler);
+  const server = await createModelServer({ auth: false, validateResponses: false, maxInFlightPerModel: 4, ...STALL_LIMITS });
+  const listening = await listen(server.handler, STALL_LIMITS);
   const port = Number(new URL(listening.url).port);
   const report: RawReport = { cases: 0, responses: 0, statuses: {}, closedWithoutAnswer: 0, failures: [], internalErrorsLogged: 0 };
   const consoleError = console.error;
@@ -205,7 +245,10 @@ export async function runRawHttpFuzz(options: { seed: number; runs: number }): P
     const cases = fc.sample(rawCase, { seed: options.seed, numRuns: options.runs });
     for (const c of cases) {
       report.cases += 1;
-      const answers = responses(await exchange(port, encodeRaw(c)));
+      const stall = c.framing.startsWith('stall');
+      const { received, closed } = await exchange(port, encodeRaw(c), stall);
+      if (!closed) report.failures.push(`${describe(c)}: a stalled request was neither answered nor closed within ${STALL_DEADLINE_MS} ms`);
+      const answers = responses(received);
       if (!answers.length) report.closedWithoutAnswer += 1;
       for (const answer of answers) {
         report.responses += 1;
@@ -219,12 +262,26 @@ export async function runRawHttpFuzz(options: { seed: number; runs: number }): P
           if (answer.status >= 400 && c.method !== 'HEAD' && answer.json?.request_id !== id)
             problems.push(`request_id ${answer.json?.request_id} ≠ x-request-id ${id}`);
         }
-        if (problems.length)
-          report.failures.push(
-            `${JSON.stringify({ ...c, headers: c.headers.map((h) => h.slice(0, 60)), target: c.target.slice(0, 60) })}: ${problems.join('; ')}`,
-          );
+        if (problems.length) report.failures.push(`${describe(c)}: ${problems.join('; ')}`);
       }
     }
+    // Twice as many silent inference bodies as iris has admission slots: none holds a slot.
+    const stalled = Array.from({ length: 8 }, () => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      socket.write(
+        `POST /v2/models/iris/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${INFER.length}\r\n\r\n{`,
+      );
+      return socket;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const during = await fetch(`${listening.url}/v2/models/iris/infer`, {
+      method: 'POST',
+      body: INFER,
+      headers: { 'content-type': 'application/json' },
+    });
+    if (during.status !== 200) report.failures.push(`with 8 stalled inference bodies open, an inference answered ${during.status}`);
+    for (const socket of stalled) socket.destroy();
     // Afterwards the server answers a plain request as usual.
     const after = await fetch(`${listening.url}/v2/models/iris/infer`, {
       method: 'POST',
