@@ -380,6 +380,14 @@ describe('graph shapes Python does not make', () => {
       expect(error.message).toContain(reason);
     });
 
+    it('is refused when the same asset tensor is also fed a path outside assets/', () => {
+      const twice = table('vocab.txt');
+      twice.assets.push({ tensor: 'asset_filepath:0', filename: '../../../etc/hostname' });
+      expect(refused(twice, ['vocab.txt']).message).toContain(
+        "asset_file_def names '../../../etc/hostname', which is not a plain relative path under assets/",
+      );
+    });
+
     it('is refused when a serving node also reaches it (it would run again, outside the init op)', () => {
       const again = { ...table('vocab.txt', [node('again', 'Identity', ['x', '^init_table'])]), outputs: ['y:0', 'again:0'] };
       const error = refused(again, ['vocab.txt']);

@@ -356,11 +356,15 @@ class MetaGraphCheck {
 
   /** 'ok' when a graph tensor is an asset of the upload; the problem otherwise; undefined when it is not an asset tensor. */
   private assetCheck(tensor: string): 'ok' | string | undefined {
-    const asset = this.assets.find((a) => graphTensor(a.tensor) === tensor);
-    if (!asset) return undefined;
-    if (!safeRelativePath(asset.filename))
-      return `asset_file_def names '${asset.filename}', which is not a plain relative path under assets/`;
-    if (!this.assetFiles.includes(asset.filename)) return `asset_file_def names '${asset.filename}', which is not in the upload's assets/`;
+    // Every entry feeding this tensor: the loader feeds them all, and which one wins is not ours to guess.
+    const assets = this.assets.filter((a) => graphTensor(a.tensor) === tensor);
+    if (!assets.length) return undefined;
+    for (const asset of assets) {
+      if (!safeRelativePath(asset.filename))
+        return `asset_file_def names '${asset.filename}', which is not a plain relative path under assets/`;
+      if (!this.assetFiles.includes(asset.filename))
+        return `asset_file_def names '${asset.filename}', which is not in the upload's assets/`;
+    }
     return 'ok';
   }
 
