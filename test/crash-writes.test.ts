@@ -5,8 +5,9 @@
  * deletions from two writers (datasets), pairs of evaluations created at once and followed
  * (evaluations), and a training job that registers its result as a version and moves an alias
  * (training). Even rounds kill at a random moment (0–2.5 s) once the quick writes of every store
- * have been acknowledged in the round; odd rounds kill up to 1.5 s after the training job reaches its last epochs: in its last
- * epoch, in the registration of its result, or after it. After each restart nothing acknowledged is
+ * have been acknowledged in the round; odd rounds kill up to 1.5 s after the training job reaches
+ * its last epochs: in its last epoch, in the registration of its result, or after it (every fourth
+ * round up to 1.5 s after the job's end, so that longer runs also keep acknowledged results). After each restart nothing acknowledged is
  * lost (every version, deletion, alias, description, key, revocation, dataset, dataset deletion,
  * evaluation and training job), a write that was in flight is either fully there or fully absent,
  * and nothing half-written is visible: every version loads and predicts, every alias points at a
@@ -149,8 +150,13 @@ describe('SIGKILL during every kind of write', () => {
 
         const atTrainingEnd = round % 2 === 1;
         const delay = atTrainingEnd ? plan() * 1500 : plan() * 2500;
+        // Every fourth round (from the fourth) waits for the job's end instead: its result, registered
+        // as a version through the upload inspection, is then acknowledged and must survive the kills.
+        const afterTraining = round % 4 === 3;
         let trainingEnding: () => void = () => undefined;
         const trainingEnds = new Promise<void>((resolve) => (trainingEnding = resolve));
+        let trainingDone: () => void = () => undefined;
+        const trainingEnded = new Promise<void>((resolve) => (trainingDone = resolve));
 
         let stop = false;
         const inFlight = new Set<string>();
@@ -295,6 +301,7 @@ describe('SIGKILL during every kind of write', () => {
                 // From the last epochs on, the worker finishes and the server registers the result.
                 if ((now.progress?.epoch ?? 0) >= EPOCHS - 1 || TERMINAL.includes(now.status)) trainingEnding();
                 if (TERMINAL.includes(now.status)) {
+                  trainingDone();
                   if (now.status === 'succeeded') count('training result');
                   inFlight.delete('training');
                   return;
@@ -310,11 +317,11 @@ describe('SIGKILL during every kind of write', () => {
         if (atTrainingEnd) {
           // Bounded: a job that does not reach its last epochs in time is killed wherever it is.
           const reached = await Promise.race([
-            trainingEnds.then(() => true),
-            new Promise<false>((r) => setTimeout(() => r(false), 30_000)),
+            (afterTraining ? trainingEnded : trainingEnds).then(() => true),
+            new Promise<false>((r) => setTimeout(() => r(false), afterTraining ? 60_000 : 30_000)),
           ]);
           await new Promise((r) => setTimeout(r, delay));
-          what = `${reached ? '' : 'not '}at the training job's last epochs + ${Math.round(delay)} ms`;
+          what = `${reached ? '' : 'not '}at the training job's ${afterTraining ? 'end' : 'last epochs'} + ${Math.round(delay)} ms`;
         } else {
           // Once every store's quick writes have been acknowledged in this round (bounded), at a random
           // moment after. Uploads are not waited for: each is inspected in a child process (seconds on
