@@ -25,97 +25,102 @@ beforeAll(async () => {
 afterAll(() => data?.remove());
 
 describe('SIGKILL during uploads and alias changes', () => {
-  it(`leaves every version whole or absent across ${ROUNDS} kills`, async () => {
-    const repo = path.join(data.dir, 'repo');
-    const files = await filesOf(path.join(BUNDLED, 'digits-mlp', '1'));
-    delete files['version.json'];
-    const upload = Object.entries(files).map(([name, bytes]) => ({ name, data: bytes }));
-    const acknowledged = new Set<number>();
-    const deleted = new Set<number>();
-    /** Every number acknowledged or seen on disk, deleted or not: none may be handed out again. */
-    const handedOut = new Set<number>();
-    const state: Consistency = { acknowledged, deleted, handedOut, alias: {} };
-    const unexpected: string[] = [];
-    let killsDuringWrites = 0;
-    let uploads = 0;
-    let interrupted = 0;
+  // Each round waits for an acknowledged upload, inspected in a child process: seconds each on a busy machine.
+  it(
+    `leaves every version whole or absent across ${ROUNDS} kills`,
+    async () => {
+      const repo = path.join(data.dir, 'repo');
+      const files = await filesOf(path.join(BUNDLED, 'digits-mlp', '1'));
+      delete files['version.json'];
+      const upload = Object.entries(files).map(([name, bytes]) => ({ name, data: bytes }));
+      const acknowledged = new Set<number>();
+      const deleted = new Set<number>();
+      /** Every number acknowledged or seen on disk, deleted or not: none may be handed out again. */
+      const handedOut = new Set<number>();
+      const state: Consistency = { acknowledged, deleted, handedOut, alias: {} };
+      const unexpected: string[] = [];
+      let killsDuringWrites = 0;
+      let uploads = 0;
+      let interrupted = 0;
 
-    for (let round = 0; round < ROUNDS; round++) {
-      const server = await startChildServer(repo);
-      const client = new Modelport({ baseUrl: server.url, maxRetries: 0, timeout: 10_000 });
+      for (let round = 0; round < ROUNDS; round++) {
+        const server = await startChildServer(repo);
+        const client = new Modelport({ baseUrl: server.url, maxRetries: 0, timeout: 10_000 });
 
-      // What the previous kill left must be consistent.
-      await checkConsistent(client, repo, state);
-      if (round === 0) await client.models.create({ name: 'crashy', task: 'image-classification', labels: [...'0123456789'] });
+        // What the previous kill left must be consistent.
+        await checkConsistent(client, repo, state);
+        if (round === 0) await client.models.create({ name: 'crashy', task: 'image-classification', labels: [...'0123456789'] });
 
-      let stop = false;
-      const writers = ['upload', 'upload', 'alias', 'delete'].map(async (kind) => {
-        while (!stop) {
-          try {
-            if (kind === 'upload') {
-              const { version } = await client.models.versions.upload('crashy', { files: upload });
-              if (handedOut.has(version)) unexpected.push(`version ${version} handed out again`);
-              handedOut.add(version);
-              acknowledged.add(version);
-              uploads += 1;
-            } else if (kind === 'alias') {
-              const live = [...acknowledged].filter((v) => v !== state.deleting);
-              if (!live.length) await new Promise((r) => setTimeout(r, 50));
-              else {
-                state.alias.inFlight = live[Math.floor(Math.random() * live.length)]!;
-                await client.models.aliases.set('crashy', 'production', state.alias.inFlight);
-                state.alias = { acked: state.alias.inFlight };
+        let stop = false;
+        const writers = ['upload', 'upload', 'alias', 'delete'].map(async (kind) => {
+          while (!stop) {
+            try {
+              if (kind === 'upload') {
+                const { version } = await client.models.versions.upload('crashy', { files: upload });
+                if (handedOut.has(version)) unexpected.push(`version ${version} handed out again`);
+                handedOut.add(version);
+                acknowledged.add(version);
+                uploads += 1;
+              } else if (kind === 'alias') {
+                const live = [...acknowledged].filter((v) => v !== state.deleting);
+                if (!live.length) await new Promise((r) => setTimeout(r, 50));
+                else {
+                  state.alias.inFlight = live[Math.floor(Math.random() * live.length)]!;
+                  await client.models.aliases.set('crashy', 'production', state.alias.inFlight);
+                  state.alias = { acked: state.alias.inFlight };
+                }
+              } else {
+                // The newest version no alias needs, once there are a few: its number must not come back.
+                const newest = [...acknowledged].sort((a, b) => b - a).find((v) => v !== state.alias.acked && v !== state.alias.inFlight);
+                if (acknowledged.size < 3 || newest === undefined) await new Promise((r) => setTimeout(r, 50));
+                else {
+                  state.deleting = newest;
+                  await client.models.versions.delete('crashy', newest);
+                  acknowledged.delete(newest);
+                  deleted.add(newest);
+                  state.deleting = undefined;
+                }
               }
-            } else {
-              // The newest version no alias needs, once there are a few: its number must not come back.
-              const newest = [...acknowledged].sort((a, b) => b - a).find((v) => v !== state.alias.acked && v !== state.alias.inFlight);
-              if (acknowledged.size < 3 || newest === undefined) await new Promise((r) => setTimeout(r, 50));
-              else {
-                state.deleting = newest;
-                await client.models.versions.delete('crashy', newest);
-                acknowledged.delete(newest);
-                deleted.add(newest);
-                state.deleting = undefined;
-              }
+            } catch (error) {
+              // The server died under us; an error answer is a finding.
+              if (!stop && error instanceof APIError && error.status !== undefined) unexpected.push(`${kind}: ${error.message}`);
+              return;
             }
-          } catch (error) {
-            // The server died under us; an error answer is a finding.
-            if (!stop && error instanceof APIError && error.status !== undefined) unexpected.push(`${kind}: ${error.message}`);
-            return;
           }
+        });
+        // Kill only once this round has something acknowledged (an upload takes seconds on a loaded
+        // machine), then at a random moment among the writes that follow.
+        const before = uploads;
+        for (const deadline = Date.now() + 60_000; uploads === before && Date.now() < deadline; ) {
+          await new Promise((r) => setTimeout(r, 50));
         }
-      });
-      // Kill only once this round has something acknowledged (an upload takes seconds on a loaded
-      // machine), then at a random moment among the writes that follow.
-      const before = uploads;
-      for (const deadline = Date.now() + 60_000; uploads === before && Date.now() < deadline; ) {
-        await new Promise((r) => setTimeout(r, 50));
+        await new Promise((r) => setTimeout(r, 150 + Math.random() * 400));
+        killsDuringWrites += 1;
+        await kill(server);
+        stop = true;
+        await Promise.all(writers);
+        // Half-written uploads the kill left behind (swept at the next start).
+        const left = await readdir(path.join(repo, 'models', 'crashy')).catch(() => []);
+        interrupted += left.filter((n) => n.startsWith('.tmp-')).length;
       }
-      await new Promise((r) => setTimeout(r, 150 + Math.random() * 400));
-      killsDuringWrites += 1;
-      await kill(server);
-      stop = true;
-      await Promise.all(writers);
-      // Half-written uploads the kill left behind (swept at the next start).
-      const left = await readdir(path.join(repo, 'models', 'crashy')).catch(() => []);
-      interrupted += left.filter((n) => n.startsWith('.tmp-')).length;
-    }
 
-    const server = await startChildServer(repo);
-    try {
-      const client = new Modelport({ baseUrl: server.url, maxRetries: 0 });
-      await checkConsistent(client, repo, state);
-      expect(unexpected, 'error answers, and version numbers handed out twice').toEqual([]);
-      expect(acknowledged.size).toBeGreaterThan(0);
-      expect(killsDuringWrites).toBe(ROUNDS);
-      console.log(
-        `crash test: ${ROUNDS} kills, ${uploads} uploads acknowledged, ${acknowledged.size} versions kept, ${deleted.size} deletions stay deleted, ` +
-          `${handedOut.size} numbers handed out (highest ${Math.max(...handedOut)}), none twice, ${interrupted} half-written uploads left by kills and swept`,
-      );
-    } finally {
-      await kill(server, 'SIGTERM');
-    }
-  });
+      const server = await startChildServer(repo);
+      try {
+        const client = new Modelport({ baseUrl: server.url, maxRetries: 0 });
+        await checkConsistent(client, repo, state);
+        expect(unexpected, 'error answers, and version numbers handed out twice').toEqual([]);
+        expect(acknowledged.size).toBeGreaterThan(0);
+        expect(killsDuringWrites).toBe(ROUNDS);
+        console.log(
+          `crash test: ${ROUNDS} kills, ${uploads} uploads acknowledged, ${acknowledged.size} versions kept, ${deleted.size} deletions stay deleted, ` +
+            `${handedOut.size} numbers handed out (highest ${Math.max(...handedOut)}), none twice, ${interrupted} half-written uploads left by kills and swept`,
+        );
+      } finally {
+        await kill(server, 'SIGTERM');
+      }
+    },
+    60_000 + ROUNDS * 30_000,
+  );
 });
 
 interface Consistency {
