@@ -32,8 +32,10 @@ afterAll(() => server?.stop());
 const budget = (maxRssGrowthMb: number) => ({ maxLoopDelayMs: 1000, maxRssGrowthMb });
 
 /**
- * POSTs over node:http and reads the answer even when the server answers before the body is sent
- * (a 413 on Content-Length closes the connection, so writing the rest fails with EPIPE; fetch would throw).
+ * POSTs over node:http: the headers, then (for a large body 300 ms later) the body in 1 MiB writes, stopping once
+ * the answer arrives. A 413 on Content-Length comes before the body is read and closes the
+ * connection; writing into it would fail (EPIPE, or a reset that loses the answer), and fetch
+ * reports only the broken write.
  */
 function post(pathname: string, key: string, body: string | Uint8Array, headers: Record<string, string>): Promise<Response> {
   const bytes = typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
@@ -53,9 +55,23 @@ function post(pathname: string, key: string, body: string | Uint8Array, headers:
     req.on('error', (error) => {
       if (!answered) reject(error);
     });
-    req.end(bytes);
+    const writeFrom = (offset: number): void => {
+      for (let at = offset; at < bytes.length; at += MIB) {
+        if (answered || req.destroyed) return;
+        if (!req.write(bytes.subarray(at, at + MIB))) {
+          req.once('drain', () => writeFrom(at + MIB));
+          return;
+        }
+      }
+      req.end();
+    };
+    // The headers first: a large body refused on its Content-Length is answered before any of it is sent.
+    req.flushHeaders();
+    setTimeout(() => writeFrom(0), bytes.length > 8 * MIB ? 300 : 0);
   });
 }
+
+const MIB = 1024 * 1024;
 
 function binaryBody(inputs: object[], data: Uint8Array): { body: Uint8Array; headerLength: number } {
   const header = new TextEncoder().encode(JSON.stringify({ inputs }));
@@ -148,13 +164,15 @@ describe('decode limits under attack', () => {
     const data = Array(7500 * 4).fill(1); // ~60 KB of JSON, refused (wrong input name) so only the journal works
     const body = JSON.stringify({ inputs: [{ name: 'nope', datatype: 'FP32', shape: [7500, 4], data }] });
     expect(body.length).toBeGreaterThan(60_000);
-    const listed = await underAttack(server, budget(100), async () => {
+    await underAttack(server, budget(100), async () => {
       for (let i = 0; i < 1000; i += 20) {
         const batch = Array.from({ length: 20 }, () =>
           post('/v2/models/iris/infer', inference, body, { 'content-type': 'application/json' }).then((r) => r.status),
         );
         expect(new Set(await Promise.all(batch))).toEqual(new Set([400]));
       }
+    });
+    const listed = await underAttack(server, budget(100), async () => {
       const response = await server.fetch('/_mock/requests?operation=modelInfer');
       return { status: response.status, text: await response.text() };
     });
