@@ -77,6 +77,7 @@ export async function createModelServer(options: CreateServerOptions = {}): Prom
     adminKeyGenerated: !given,
     close: async () => {
       await state.training.close();
+      state.uploads.close();
       state.vitals.close();
       state.models.dispose();
       if (temporary) await rm(temporary, { recursive: true, force: true });

@@ -16,6 +16,11 @@ import { checkMetadata } from './upload-metadata';
 
 const send = (message: FromInspection) => new Promise<void>((resolve) => process.send!(message, undefined, {}, () => resolve()));
 
+// TensorFlow starts while the process waits for its upload (the server keeps one started): on
+// the server's backend, which MODELPORT_BACKEND names, so the model is test-loaded as it will be served.
+const runtime = loadRuntime({ warn: () => undefined });
+runtime.catch(() => undefined); // reported to the upload that needs it
+
 process.on('disconnect', () => process.exit(1)); // the server died: nobody waits for the answer
 process.once('message', (job: InspectionJob) => {
   inspect(job)
@@ -30,10 +35,9 @@ async function inspect(job: InspectionJob): Promise<FromInspection> {
     : { files: await filesIn(job.dir), metadata: undefined };
   const meta = checkMetadata(metadata);
   const unpacked = performance.now();
-  // TensorFlow starts only for uploads that unpacked: a refused archive costs no TensorFlow start.
-  const runtime = await loadRuntime({ backend: job.backend, warn: () => undefined });
+  const tf = await runtime;
   const ready = performance.now();
-  const info = await inspectUpload(runtime, job.dir, files, job.model, {
+  const info = await inspectUpload(tf, job.dir, files, job.model, {
     ...(meta.signature !== undefined ? { signature: meta.signature } : {}),
     ...(meta.tags !== undefined ? { tags: meta.tags } : {}),
     trusted: job.trusted,

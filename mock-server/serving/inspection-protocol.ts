@@ -3,7 +3,6 @@ import type { ErrorCode, ErrorDetail } from '../http/errors';
 import type { UploadSource } from '../registry/archive';
 import type { ExpansionLimits } from '../registry/expansion-budget';
 import type { ModelConfig } from '../registry/model-config';
-import type { BackendName } from '../runtime/backend';
 import type { InspectedInfo } from './upload-inspection';
 import type { UploadMetadata } from './upload-metadata';
 
@@ -17,8 +16,6 @@ export interface InspectionJob {
   limits: ExpansionLimits;
   /** Skip the SavedModel op allowlist (--trust-models). */
   trusted: boolean;
-  /** The server's backend, so the model is test-loaded as it will be served. */
-  backend: BackendName;
 }
 
 export type FromInspection =
@@ -27,7 +24,7 @@ export type FromInspection =
       info: InspectedInfo;
       files: string[];
       metrics?: UploadMetadata['metrics'];
-      /** Milliseconds spent unpacking, starting TensorFlow, and checking and loading the model. */
+      /** Milliseconds spent unpacking, waiting for TensorFlow to have started, and checking and loading the model. */
       timings: { unpackMs: number; runtimeMs: number; inspectMs: number };
     }
   | { type: 'refused'; status: number; code: ErrorCode; message: string; details?: ErrorDetail[] }

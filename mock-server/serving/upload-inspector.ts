@@ -11,7 +11,7 @@ import type { ExpansionLimits } from '../registry/expansion-budget';
 import type { ModelConfig } from '../registry/model-config';
 import type { Runtime } from '../runtime/backend';
 import { type LoadedModel, loadModel } from '../runtime/loader';
-import { type Accepted, runInspection, type SupervisionLimits } from './inspection-process';
+import { type Accepted, InspectionProcesses, type SupervisionLimits } from './inspection-process';
 import type { InspectedInfo } from './upload-inspection';
 import type { UploadMetadata } from './upload-metadata';
 
@@ -49,11 +49,21 @@ export interface AcceptedVersion {
 export class UploadInspector {
   private running = 0;
   private readonly waiting: (() => void)[] = [];
+  private readonly processes: InspectionProcesses;
 
+  /** `keepSpare`: keep a process started for the next upload once uploads arrive (the server's; not a one-off's). */
   constructor(
     private readonly runtime: Runtime,
     readonly limits: InspectionLimits,
-  ) {}
+    { keepSpare = true }: { keepSpare?: boolean } = {},
+  ) {
+    this.processes = new InspectionProcesses(limits, runtime.backend, keepSpare);
+  }
+
+  /** Stops the spare process; the server is closing. */
+  close(): void {
+    this.processes.close();
+  }
 
   /**
    * Checks the upload into `staged` (empty when `upload` is given: it is unpacked there; else it
@@ -65,18 +75,14 @@ export class UploadInspector {
     let accepted: Accepted;
     try {
       accepted = await this.inTurn(() =>
-        runInspection(
-          {
-            type: 'inspect',
-            dir: staged,
-            ...(upload ? { source: { bodyFile, mediaType: upload.mediaType, contentType: upload.contentType } } : {}),
-            model,
-            limits: { maxExpandedBytes: this.limits.maxExpandedBytes, maxRatio: this.limits.maxRatio },
-            trusted: this.limits.trusted,
-            backend: this.runtime.backend,
-          },
-          this.limits,
-        ),
+        this.processes.run({
+          type: 'inspect',
+          dir: staged,
+          ...(upload ? { source: { bodyFile, mediaType: upload.mediaType, contentType: upload.contentType } } : {}),
+          model,
+          limits: { maxExpandedBytes: this.limits.maxExpandedBytes, maxRatio: this.limits.maxRatio },
+          trusted: this.limits.trusted,
+        }),
       );
     } finally {
       if (upload) await rm(bodyFile, { force: true });

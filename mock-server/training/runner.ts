@@ -128,7 +128,8 @@ async function register(
   try {
     await cp(run.scratch, staged, { recursive: true });
     // Checked and test-loaded in a child process like an upload, then loaded here.
-    const accepted = await new UploadInspector(runtime, DEFAULT_INSPECTION_LIMITS).accept(staged, models.config(request.model));
+    const inspector = new UploadInspector(runtime, DEFAULT_INSPECTION_LIMITS, { keepSpare: false });
+    const accepted = await inspector.accept(staged, models.config(request.model));
     const info = {
       ...accepted.info,
       params: done.params,
