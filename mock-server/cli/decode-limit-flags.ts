@@ -25,7 +25,7 @@ const FLAGS: [string, string, string, keyof DecodeLimitOptions][] = [
   [
     '--max-input-elements <n>',
     'MODELPORT_MAX_INPUT_ELEMENTS',
-    'elements one inference input may declare (default 1048576)',
+    'elements one inference input may declare (default 262144)',
     'maxInputElements',
   ],
   [

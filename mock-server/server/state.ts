@@ -37,7 +37,7 @@ export interface ServerOptions {
   maxUploadBytes?: number;
   /** Inference requests one model may have in flight before 503 + Retry-After (default 1024). */
   maxInFlightPerModel?: number;
-  /** Elements one inference input may declare (numbers, BOOL, and decoded images' pixels; default 1,048,576). */
+  /** Elements one inference input may declare (numbers, BOOL, and decoded images' pixels; default 262,144). */
   maxInputElements?: number;
   /** Elements one BYTES inference input may declare (strings, encoded images; default 262,144). */
   maxInputStrings?: number;
@@ -84,7 +84,7 @@ export interface ServerOptions {
 /** The decode limits' defaults: what one request may make the server decode and keep (issue #18). */
 export const DEFAULT_LIMITS = {
   maxJsonBodyBytes: 4 * 1024 * 1024,
-  maxInputElements: 1_048_576,
+  maxInputElements: 262_144,
   maxInputStrings: 262_144,
   maxImagePixels: 4096 * 4096,
   maxDatasetRows: 1_000_000,

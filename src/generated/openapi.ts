@@ -182,7 +182,7 @@ export interface paths {
          *
          *     Every input's name, datatype and shape are checked against the model, and its element count
          *     against the server's limits, before any data is decoded: 400 `datatype_mismatch` or
-         *     `shape_mismatch`, 413 `input_too_large` past 1,048,576 elements (262,144 for BYTES; an image
+         *     `shape_mismatch`, 413 `input_too_large` past 262,144 elements (as many for BYTES; an image
          *     batch counts its decoded pixels) or an encoded image whose header declares more than 4096²
          *     pixels. A JSON body may be 4 MiB (larger tensors go in binary, up to the 64 MiB body limit).
          */
