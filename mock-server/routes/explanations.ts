@@ -36,14 +36,15 @@ export const explanationRoutes: RouteTable = {
         [{ path: '/inputs/0/name', message: `expected '${spec.name}'` }],
         'unknown_input',
       );
-    const tensor = decodeJsonInput(input, 0);
-    checkAgainstSpec(tensor, spec, 0);
-    if (tensor.shape[0] !== 1)
+    // What the input declares is checked before its data is decoded: a wrong or oversized request costs nothing more.
+    checkAgainstSpec(input, spec, 0);
+    if (input.shape[0] !== 1)
       throw badRequest(
         'explain one sample at a time (batch size 1)',
         [{ path: '/inputs/0/shape', message: 'the first dimension must be 1' }],
         'shape_mismatch',
       );
+    const tensor = decodeJsonInput(input, 0);
     const values = tensor.values as Float32Array;
 
     const outputIndex = request.output === undefined ? 0 : config.outputs.findIndex((o) => o.name === request.output);
