@@ -32,6 +32,8 @@ beforeAll(async () => {
     bodyTimeoutMs: TOTAL_MS,
     maxTrainingJobsPerKey: 3,
     maxTrainingJobs: 5,
+    maxEvaluationsPerKey: 2,
+    maxEvaluations: 3,
     maxTrainingMemoryBytes: 256 * 1024 * 1024,
   });
   listening = await listen(server.handler, { headersTimeoutMs: HEADERS_MS, bodyTimeoutMs: TOTAL_MS });
@@ -335,6 +337,36 @@ describe('training budget and queue', () => {
       expect(more.map((r) => r.status).sort()).toEqual([202, 202, 429]);
       const full = await more.find((r) => r.status === 429)!.json();
       expect(full.error).toContain('the server has 5 training jobs queued or running; the limit is 5 (--max-training-jobs)');
+    } finally {
+      await call('/_mock/reset', { method: 'POST' });
+    }
+  });
+});
+
+describe('evaluation queue', () => {
+  it('evaluations queued or running are capped per key (2) and in all (3): 429 too_many_jobs with Retry-After, naming the cap', async () => {
+    const keyOf = async (name: string) => {
+      const response = await call('/v1/api-keys', { method: 'POST', body: JSON.stringify({ name, scopes: ['models:write'] }) });
+      expect(response.status).toBe(201);
+      return (await response.json()).secret as string;
+    };
+    const [first, second] = [await keyOf('evaluator-1'), await keyOf('evaluator-2')];
+    // One sample per batch over 2,000 digits: the first job is still running when the last request arrives.
+    const slow = JSON.stringify({ dataset: 'mnist-holdout', models: [{ model: 'digits' }], batch_size: 1 });
+    const evaluate = (key: string) => call('/v1/evaluations', { method: 'POST', body: slow, key });
+    try {
+      const burst = await Promise.all(Array.from({ length: 5 }, () => evaluate(first)));
+      expect(burst.map((r) => r.status).sort()).toEqual([202, 202, 429, 429, 429]);
+      for (const response of burst.filter((r) => r.status === 429)) {
+        expect(response.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
+        const body = await response.json();
+        expect(body.code).toBe('too_many_jobs');
+        expect(body.error).toContain('this key has 2 evaluations queued or running; the limit is 2 per key (--max-evaluations-per-key)');
+      }
+      const more = await Promise.all(Array.from({ length: 2 }, () => evaluate(second)));
+      expect(more.map((r) => r.status).sort()).toEqual([202, 429]);
+      const full = await more.find((r) => r.status === 429)!.json();
+      expect(full.error).toContain('the server has 3 evaluations queued or running; the limit is 3 (--max-evaluations)');
     } finally {
       await call('/_mock/reset', { method: 'POST' });
     }

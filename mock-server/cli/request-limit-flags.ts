@@ -20,6 +20,8 @@ type RequestLimitOptions = Pick<
   | 'maxTrainingEpochs'
   | 'maxTrainingJobs'
   | 'maxTrainingJobsPerKey'
+  | 'maxEvaluations'
+  | 'maxEvaluationsPerKey'
 >;
 
 /** flag, environment variable, help, the option it sets, and how a value becomes it. */
@@ -86,6 +88,14 @@ const FLAGS: [string, string, string, keyof RequestLimitOptions, (n: number) => 
     'MODELPORT_MAX_TRAINING_JOBS_PER_KEY',
     'training jobs queued or running per API key (default 8)',
     'maxTrainingJobsPerKey',
+    (n) => n,
+  ],
+  ['--max-evaluations <n>', 'MODELPORT_MAX_EVALUATIONS', 'evaluations queued or running (default 64)', 'maxEvaluations', (n) => n],
+  [
+    '--max-evaluations-per-key <n>',
+    'MODELPORT_MAX_EVALUATIONS_PER_KEY',
+    'evaluations queued or running per API key (default 8)',
+    'maxEvaluationsPerKey',
     (n) => n,
   ],
 ];

@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { components } from 'modelport';
 import { HttpError, badRequest, conflict, notFound, type ErrorDetail } from '../http/errors';
-import { INTERRUPTED } from '../jobs/lifecycle';
+import { INTERRUPTED, isFinal } from '../jobs/lifecycle';
+import { JobQueueLimit, type QueueCaps } from '../jobs/queue-limit';
 import { JobStore, type Ending, type JobRun } from '../jobs/store';
 import { aliasTargets, type ModelManager, type ServedVersion } from '../serving/version-service';
 import type { DatasetStore } from '../datasets/datasets';
@@ -37,14 +38,21 @@ export const DEFAULT_LATENCY_SAMPLES = 50;
 interface StoredEvaluation extends Evaluation {
   /** `created_at` of each evaluated version: a version deleted and re-uploaded under the same number is another model. */
   version_created_at: string[];
+  /** Who created it (the API key's id), for the queue's limit per key; never shown. */
+  owner?: string;
 }
 
 export class EvaluationJobs {
+  private readonly queue: JobQueueLimit;
+
   private constructor(
     private readonly store: JobStore<StoredEvaluation>,
     private readonly models: ModelManager,
     private readonly datasets: DatasetStore,
-  ) {}
+    caps: QueueCaps,
+  ) {
+    this.queue = new JobQueueLimit('evaluations', caps, { all: 'max-evaluations', perKey: 'max-evaluations-per-key' });
+  }
 
   /** Loads every stored job: one the last process was running is now failed, `interrupted`; queued ones run. */
   static async open(
@@ -52,6 +60,7 @@ export class EvaluationJobs {
     models: ModelManager,
     datasets: DatasetStore,
     measurements: MeasurementQueue,
+    caps: QueueCaps,
   ): Promise<EvaluationJobs> {
     const store = new JobStore<StoredEvaluation>(path.join(dataDir, 'evaluations'), {
       notFound: (id) => notFound(`evaluation '${id}' not found`, 'evaluation_not_found'),
@@ -61,11 +70,11 @@ export class EvaluationJobs {
       run: (run) => runEvaluation(run, models, datasets, measurements),
     });
     await store.open();
-    return new EvaluationJobs(store, models, datasets);
+    return new EvaluationJobs(store, models, datasets, caps);
   }
 
-  /** Checks everything that can be checked up front (as 4xx), then queues the job. */
-  async create(request: EvaluationCreate): Promise<Evaluation> {
+  /** Checks everything that can be checked up front (as 4xx), then queues the job unless `owner` or the server has as many as they may (429). */
+  async create(request: EvaluationCreate, owner = 'anonymous'): Promise<Evaluation> {
     const dataset = this.datasets.info(request.dataset);
     const data = await this.datasets.load(request.dataset);
     const targets = request.models.map((target, i) => resolveTarget(this.models, target, `/models/${i}`));
@@ -94,19 +103,24 @@ export class EvaluationJobs {
         'incompatible_dataset',
       );
     }
-    return view(
-      await this.store.create({
-        id: `ev_${randomUUID().replace(/-/g, '').slice(0, 12)}`,
-        status: 'queued',
-        progress: 0,
-        dataset: dataset.name,
-        models: targets.map(({ served, requested }) => ({ model: served.name, version: served.info.version, requested })),
-        batch_size: request.batch_size ?? DEFAULT_BATCH_SIZE,
-        latency_samples: request.latency_samples ?? DEFAULT_LATENCY_SAMPLES,
-        results: [],
-        created_at: new Date().toISOString(),
-        version_created_at: targets.map(({ served }) => served.info.created_at ?? ''),
-      }),
+    const id = `ev_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+    const unfinished = this.store.list().filter((job) => !isFinal(job.status));
+    return this.queue.reserve(id, owner, unfinished, async () =>
+      view(
+        await this.store.create({
+          id,
+          status: 'queued',
+          progress: 0,
+          dataset: dataset.name,
+          models: targets.map(({ served, requested }) => ({ model: served.name, version: served.info.version, requested })),
+          batch_size: request.batch_size ?? DEFAULT_BATCH_SIZE,
+          latency_samples: request.latency_samples ?? DEFAULT_LATENCY_SAMPLES,
+          results: [],
+          created_at: new Date().toISOString(),
+          version_created_at: targets.map(({ served }) => served.info.created_at ?? ''),
+          owner,
+        }),
+      ),
     );
   }
 
@@ -315,7 +329,7 @@ function resolveTarget(
 }
 
 function view(record: StoredEvaluation): Evaluation {
-  const { version_created_at: _guard, ...evaluation } = record;
+  const { version_created_at: _guard, owner: _owner, ...evaluation } = record;
   return structuredClone(evaluation);
 }
 

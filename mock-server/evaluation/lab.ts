@@ -6,8 +6,12 @@
  */
 import { DatasetStore } from '../datasets/datasets';
 import type { ModelManager } from '../serving/version-service';
+import type { QueueCaps } from '../jobs/queue-limit';
 import { MeasurementQueue } from './engine';
 import { EvaluationJobs } from './jobs';
+
+/** Evaluations queued or running: 64 on the server, 8 per API key (each measures every sample of its dataset). */
+export const DEFAULT_EVALUATION_CAPS: QueueCaps = { all: 64, perKey: 8 };
 
 export interface Lab {
   datasets: DatasetStore;
@@ -21,6 +25,8 @@ export class EvaluationLab {
   constructor(
     private readonly dataDir: string,
     private readonly models: ModelManager,
+    /** How many evaluations may be queued or running, per key and in all. */
+    private readonly caps: QueueCaps,
   ) {}
 
   open(): Promise<Lab> {
@@ -45,7 +51,7 @@ export class EvaluationLab {
   private async openNow(): Promise<Lab> {
     const measurements = new MeasurementQueue();
     const datasets = await DatasetStore.open(this.dataDir);
-    const jobs = await EvaluationJobs.open(this.dataDir, this.models, datasets, measurements);
+    const jobs = await EvaluationJobs.open(this.dataDir, this.models, datasets, measurements, this.caps);
     return { datasets, jobs, measurements };
   }
 }

@@ -11,8 +11,8 @@ import { datasetRoutes } from './datasets';
 import { selectionRoutes } from './selection';
 
 const evaluationJobRoutes: RouteTable = {
-  createEvaluation: async ({ state, body }) => {
-    const evaluation = await (await state.lab.open()).jobs.create(body as EvaluationCreate);
+  createEvaluation: async ({ state, body, principal }) => {
+    const evaluation = await (await state.lab.open()).jobs.create(body as EvaluationCreate, principal?.keyId);
     return json(evaluation, 202, { location: `/v1/evaluations/${evaluation.id}` });
   },
 

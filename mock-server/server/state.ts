@@ -7,7 +7,7 @@ import { KeyStore } from '../auth/keys';
 import { RateLimiter } from '../auth/rate-limit';
 import { UsageMeter } from '../auth/usage';
 import type { Contract } from '../contract/contract';
-import { EvaluationLab } from '../evaluation/lab';
+import { DEFAULT_EVALUATION_CAPS, EvaluationLab } from '../evaluation/lab';
 import { IdempotencyStore } from '../http/idempotency-store';
 import type { Repository } from '../registry/repository';
 import type { Runtime } from '../runtime/backend';
@@ -37,18 +37,6 @@ export interface ServerOptions {
   maxUploadBytes?: number;
   /** Inference requests one model may have in flight before 503 + Retry-After (default 1024). */
   maxInFlightPerModel?: number;
-  /** Elements one inference input may declare (numbers, BOOL, and decoded images' pixels; default 262,144). */
-  maxInputElements?: number;
-  /** Elements one BYTES inference input may declare (strings, encoded images; default 262,144). */
-  maxInputStrings?: number;
-  /** Pixels (× GIF frames) one encoded image input may declare in its header (default 16,777,216 = 4096²). */
-  maxImagePixels?: number;
-  /** Records one dataset upload may have (default 1,000,000). */
-  maxDatasetRows?: number;
-  /** Numbers one dataset upload may hold, records × elements (default 16,777,216). */
-  maxDatasetElements?: number;
-  /** Bytes the request journal (test controls) keeps, oldest entries dropped first (default 32 MiB). */
-  maxJournalBytes?: number;
   /** Request headers must all arrive within this many ms, else Node answers 408 (default 20,000). */
   headersTimeoutMs?: number;
   /** A request body with no byte for this many ms is answered 408 and its connection closed (default 30,000). */
@@ -64,6 +52,21 @@ export interface ServerOptions {
   maxTrainingEpochs?: number;
   maxTrainingJobs?: number;
   maxTrainingJobsPerKey?: number;
+  /** Evaluations queued or running on the server (default 64), and per API key (default 8); beyond, 429 too_many_jobs. */
+  maxEvaluations?: number;
+  maxEvaluationsPerKey?: number;
+  /** Elements one inference input may declare (numbers, BOOL, and decoded images' pixels; default 262,144). */
+  maxInputElements?: number;
+  /** Elements one BYTES inference input may declare (strings, encoded images; default 262,144). */
+  maxInputStrings?: number;
+  /** Pixels (× GIF frames) one encoded image input may declare in its header (default 16,777,216 = 4096²). */
+  maxImagePixels?: number;
+  /** Records one dataset upload may have (default 1,000,000). */
+  maxDatasetRows?: number;
+  /** Numbers one dataset upload may hold, records × elements (default 16,777,216). */
+  maxDatasetElements?: number;
+  /** Bytes the request journal (test controls) keeps, oldest entries dropped first (default 32 MiB). */
+  maxJournalBytes?: number;
   /** Wall-clock time one upload's inspection (unpack, parse, test-load in a child process) may take (default 60,000 ms). */
   uploadInspectionTimeoutMs?: number;
   /** Resident memory one upload's inspection process may use (default 2,048 MB). */
@@ -143,7 +146,10 @@ export async function openServerState({ contract, runtime, repository, adminKey,
     runtime,
     models,
     training: await TrainingJobs.open(repository.dataDir, models, runtime, trainingLimits(options)),
-    lab: new EvaluationLab(repository.dataDir, models),
+    lab: new EvaluationLab(repository.dataDir, models, {
+      all: options.maxEvaluations ?? DEFAULT_EVALUATION_CAPS.all,
+      perKey: options.maxEvaluationsPerKey ?? DEFAULT_EVALUATION_CAPS.perKey,
+    }),
     keys: await KeyStore.open(repository.dataDir, adminKey),
     rateLimiter: new RateLimiter(),
     usage: new UsageMeter(),
@@ -164,17 +170,19 @@ export async function openServerState({ contract, runtime, repository, adminKey,
       maxJsonBodyBytes: options.maxJsonBodyBytes ?? DEFAULT_LIMITS.maxJsonBodyBytes,
       maxUploadBytes: options.maxUploadBytes ?? 512 * 1024 * 1024,
       maxInFlightPerModel: options.maxInFlightPerModel ?? 1024,
+      headersTimeoutMs: options.headersTimeoutMs ?? 20_000,
+      bodyIdleTimeoutMs: options.bodyIdleTimeoutMs ?? 30_000,
+      bodyTimeoutMs: options.bodyTimeoutMs ?? 300_000,
+      maxBodyBytesInProgress: options.maxBodyBytesInProgress ?? 1024 * 1024 * 1024,
+      ...trainingLimits(options),
+      maxEvaluations: options.maxEvaluations ?? DEFAULT_EVALUATION_CAPS.all,
+      maxEvaluationsPerKey: options.maxEvaluationsPerKey ?? DEFAULT_EVALUATION_CAPS.perKey,
       maxInputElements: options.maxInputElements ?? DEFAULT_LIMITS.maxInputElements,
       maxInputStrings: options.maxInputStrings ?? DEFAULT_LIMITS.maxInputStrings,
       maxImagePixels: options.maxImagePixels ?? DEFAULT_LIMITS.maxImagePixels,
       maxDatasetRows: options.maxDatasetRows ?? DEFAULT_LIMITS.maxDatasetRows,
       maxDatasetElements: options.maxDatasetElements ?? DEFAULT_LIMITS.maxDatasetElements,
       maxJournalBytes: options.maxJournalBytes ?? DEFAULT_LIMITS.maxJournalBytes,
-      headersTimeoutMs: options.headersTimeoutMs ?? 20_000,
-      bodyIdleTimeoutMs: options.bodyIdleTimeoutMs ?? 30_000,
-      bodyTimeoutMs: options.bodyTimeoutMs ?? 300_000,
-      maxBodyBytesInProgress: options.maxBodyBytesInProgress ?? 1024 * 1024 * 1024,
-      ...trainingLimits(options),
       uploadInspectionTimeoutMs: uploads.timeoutMs,
       uploadInspectionMemoryMb: uploads.memoryMb,
       maxUploadExpansion: uploads.maxRatio,
@@ -197,6 +205,7 @@ function uploadLimits(options: ServerOptions): InspectionLimits {
     maxExpandedBytes: 4 * (options.maxUploadBytes ?? 512 * 1024 * 1024),
     maxRatio: options.maxUploadExpansion ?? defaults.maxRatio,
     concurrency: options.uploadInspections ?? defaults.concurrency,
+    trusted: options.trustUploadedModels ?? false,
   };
 }
 

@@ -5,8 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { HttpError, notFound } from '../http/errors';
+import { notFound } from '../http/errors';
 import { isFinal } from '../jobs/lifecycle';
+import { JobQueueLimit } from '../jobs/queue-limit';
 import { JobStore } from '../jobs/store';
 import type { Runtime } from '../runtime/backend';
 import type { ModelManager } from '../serving/version-service';
@@ -20,18 +21,20 @@ export type { TrainingEvent, TrainingJob };
 /** A job as stored: who created it (the API key's id), for the queue's limit per key; never shown. */
 type StoredJob = TrainingJob & { owner?: string };
 
-/** Seconds a client refused for a full queue is told to wait: about one small job. */
-const QUEUE_RETRY_SECONDS = 30;
-
 export class TrainingJobs {
-  /** Jobs accepted and being saved (the store lists a job only once saved): id → owner. */
-  private readonly creating = new Map<string, string>();
+  private readonly queue: JobQueueLimit;
 
   private constructor(
     private readonly store: JobStore<StoredJob, TrainingEvent>,
     private readonly models: ModelManager,
     private readonly limits: TrainingLimits,
-  ) {}
+  ) {
+    this.queue = new JobQueueLimit(
+      'training jobs',
+      { all: limits.maxTrainingJobs, perKey: limits.maxTrainingJobsPerKey },
+      { all: 'max-training-jobs', perKey: 'max-training-jobs-per-key' },
+    );
+  }
 
   /** Loads the stored jobs: one the last process was running is now failed, `interrupted`; queued ones run. */
   static async open(dataDir: string, models: ModelManager, runtime: Runtime, limits: TrainingLimits): Promise<TrainingJobs> {
@@ -48,10 +51,9 @@ export class TrainingJobs {
   async create(request: TrainingJobCreate, owner = 'anonymous'): Promise<TrainingJob> {
     await checkRequest(request, this.models, this.limits);
     const id = `tj_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-    this.checkQueue(owner);
-    this.creating.set(id, owner);
-    try {
-      return view(
+    const unfinished = this.store.list().filter((job) => !isFinal(job.status));
+    return this.queue.reserve(id, owner, unfinished, async () =>
+      view(
         await this.store.create({
           id,
           status: 'queued',
@@ -64,26 +66,8 @@ export class TrainingJobs {
           created_at: new Date().toISOString(),
           owner,
         }),
-      );
-    } finally {
-      this.creating.delete(id);
-    }
-  }
-
-  /** 429 `too_many_jobs` when the owner, or the server, already has its limit of jobs queued or running. */
-  private checkQueue(owner: string): void {
-    // id → owner of every job queued or running, saved or being saved (a job may be both for a moment).
-    const unfinished = new Map(this.creating);
-    for (const job of this.store.list()) if (!isFinal(job.status)) unfinished.set(job.id, job.owner ?? '');
-    const total = unfinished.size;
-    let mine = 0;
-    for (const jobOwner of unfinished.values()) if (jobOwner === owner) mine += 1;
-    const { maxTrainingJobsPerKey: perKey, maxTrainingJobs: all } = this.limits;
-    const refuse = (message: string) =>
-      new HttpError(429, 'too_many_jobs', `${message}; retry when one ends`, undefined, { 'retry-after': String(QUEUE_RETRY_SECONDS) });
-    if (mine >= perKey)
-      throw refuse(`this key has ${mine} training jobs queued or running; the limit is ${perKey} per key (--max-training-jobs-per-key)`);
-    if (total >= all) throw refuse(`the server has ${total} training jobs queued or running; the limit is ${all} (--max-training-jobs)`);
+      ),
+    );
   }
 
   get(id: string): TrainingJob {
