@@ -179,6 +179,22 @@ describe('the inspection process is held to its limits', () => {
     }
   });
 
+  it('a model whose test-load takes longer than --max-model-load-seconds is refused: serving would stall the event loop as long', async () => {
+    // 1 ms: every real load takes longer, so the check is exercised without a slow model.
+    const tight = await startMockServer({ auth: false, dataDir: path.join(data.dir, 'tight-load'), maxModelLoadMs: 1 });
+    try {
+      await create('m', tight.url);
+      const answer = await upload('m', form(await irisFiles()), undefined, tight.url);
+      expect(answer).toMatchObject({ status: 400, code: 'invalid_model' });
+      expect(answer.message).toMatch(
+        /^loading the model took \d+\.\d s; the server loads models on its event loop, so it accepts models that load within 0\.0 s \(--max-model-load-seconds\)$/,
+      );
+      expect((await (await fetch(`${tight.url}/v1/models/m/versions`)).json()).data).toEqual([]);
+    } finally {
+      await tight.close();
+    }
+  });
+
   it('over --upload-inspection-memory it is killed: 413 naming the limit', async () => {
     // 600 MiB of zero weights in a 600 KB zip: the ratio is allowed here, the memory is not (TensorFlow
     // alone takes ~450 MB; reading the weights goes past 800).

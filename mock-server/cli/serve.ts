@@ -17,7 +17,9 @@ function uploadInspectionOptions(flags: Record<string, string | undefined>): Ser
   const memory = read('--upload-inspection-memory', flags.uploadInspectionMemory);
   const expansion = read('--max-upload-expansion', flags.maxUploadExpansion);
   const inspections = read('--upload-inspections', flags.uploadInspections);
+  const load = read('--max-model-load-seconds', flags.maxModelLoadSeconds);
   return {
+    ...(load ? { maxModelLoadMs: load * 1000 } : {}),
     ...(timeout ? { uploadInspectionTimeoutMs: timeout * 1000 } : {}),
     ...(memory ? { uploadInspectionMemoryMb: memory } : {}),
     ...(expansion ? { maxUploadExpansion: expansion } : {}),
@@ -63,6 +65,12 @@ export function serveCommand(): Command {
     )
     .addOption(
       new Option('--upload-inspections <n>', 'uploads inspected at once; more wait (default 2)').env('MODELPORT_UPLOAD_INSPECTIONS'),
+    )
+    .addOption(
+      new Option(
+        '--max-model-load-seconds <seconds>',
+        'an upload whose test-load takes longer is refused: serving loads it again on the event loop (default 10)',
+      ).env('MODELPORT_MAX_MODEL_LOAD_SECONDS'),
     )
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate')
     .option('--tls-key <file>', 'and this PEM key')

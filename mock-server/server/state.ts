@@ -80,6 +80,11 @@ export interface ServerOptions {
    * files; turn this on only for a local server whose uploaders you trust (`modelport serve --trust-models`).
    */
   trustUploadedModels?: boolean;
+  /**
+   * The longest an upload's test-load may take (default 10,000 ms): serving loads the model again
+   * on the event loop, which a slower model would stall about as long.
+   */
+  maxModelLoadMs?: number;
   /** Rate limit for keys that have none of their own (default none). */
   defaultRateLimit?: { requests_per_second: number; burst?: number };
 }
@@ -188,6 +193,7 @@ export async function openServerState({ contract, runtime, repository, adminKey,
       maxUploadExpansion: uploads.maxRatio,
       uploadInspections: uploads.concurrency,
       trustUploadedModels: options.trustUploadedModels ?? false,
+      maxModelLoadMs: uploads.maxLoadMs,
       ...(options.defaultRateLimit ? { defaultRateLimit: options.defaultRateLimit } : {}),
     },
     ready: false,
@@ -206,6 +212,7 @@ function uploadLimits(options: ServerOptions): InspectionLimits {
     maxRatio: options.maxUploadExpansion ?? defaults.maxRatio,
     concurrency: options.uploadInspections ?? defaults.concurrency,
     trusted: options.trustUploadedModels ?? false,
+    maxLoadMs: options.maxModelLoadMs ?? defaults.maxLoadMs,
   };
 }
 

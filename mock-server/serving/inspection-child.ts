@@ -41,6 +41,7 @@ async function inspect(job: InspectionJob): Promise<FromInspection> {
     ...(meta.signature !== undefined ? { signature: meta.signature } : {}),
     ...(meta.tags !== undefined ? { tags: meta.tags } : {}),
     trusted: job.trusted,
+    maxLoadMs: job.maxLoadMs,
   });
   return {
     type: 'accepted',

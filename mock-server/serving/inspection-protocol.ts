@@ -16,6 +16,8 @@ export interface InspectionJob {
   limits: ExpansionLimits;
   /** Skip the SavedModel op allowlist (--trust-models). */
   trusted: boolean;
+  /** The longest the test-load may take (--max-model-load-seconds). */
+  maxLoadMs: number;
 }
 
 export type FromInspection =

@@ -20,6 +20,12 @@ export interface InspectionOptions {
   tags?: string[];
   /** Skip the SavedModel op allowlist (the server was told to trust uploaded models). */
   trusted?: boolean;
+  /**
+   * The longest the test-load may take. Serving loads the model again on the server's event loop
+   * (tfjs-node's load is synchronous), so a model that takes this long here stalls the server about
+   * as long there: slower ones are refused (--max-model-load-seconds).
+   */
+  maxLoadMs?: number;
 }
 
 const DTYPE_TO_DATATYPE: Record<string, TensorSpec['datatype']> = {
@@ -69,11 +75,20 @@ export async function inspectUpload(
     ...(signature.params !== undefined ? { params: signature.params } : {}),
     ...(platform === 'tensorflow_savedmodel' ? { signature: options.signature ?? 'serving_default', tags } : {}),
   };
+  const loadStarted = performance.now();
   try {
     const loaded = await loadModel(runtime, { ...model, platform, inputs, outputs, info: { ...info, version: 0 } }, dir);
     loaded.dispose();
   } catch (error) {
     throw badRequest(`the model does not load: ${(error as Error).message}`, undefined, 'invalid_model');
+  }
+  const loadMs = performance.now() - loadStarted;
+  if (options.maxLoadMs !== undefined && loadMs > options.maxLoadMs) {
+    throw badRequest(
+      `loading the model took ${(loadMs / 1000).toFixed(1)} s; the server loads models on its event loop, so it accepts models that load within ${(options.maxLoadMs / 1000).toFixed(1)} s (--max-model-load-seconds)`,
+      [{ path: '/files', message: `loads in ${Math.round(loadMs)} ms, more than ${options.maxLoadMs} ms` }],
+      'invalid_model',
+    );
   }
   return info;
 }

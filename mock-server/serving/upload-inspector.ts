@@ -20,6 +20,8 @@ export interface InspectionLimits extends SupervisionLimits, ExpansionLimits {
   concurrency: number;
   /** Skip the SavedModel op allowlist (--trust-models). */
   trusted: boolean;
+  /** The longest an upload's test-load may take: serving loads it again on the event loop (--max-model-load-seconds). */
+  maxLoadMs: number;
 }
 
 /** The defaults of `modelport serve` (--upload-inspection-timeout, --upload-inspection-memory, --max-upload-expansion, --upload-inspections). */
@@ -30,6 +32,7 @@ export const DEFAULT_INSPECTION_LIMITS: InspectionLimits = {
   maxRatio: 100,
   concurrency: 2,
   trusted: false,
+  maxLoadMs: 10_000,
 };
 
 export interface RawUpload {
@@ -82,6 +85,7 @@ export class UploadInspector {
           model,
           limits: { maxExpandedBytes: this.limits.maxExpandedBytes, maxRatio: this.limits.maxRatio },
           trusted: this.limits.trusted,
+          maxLoadMs: this.limits.maxLoadMs,
         }),
       );
     } finally {
