@@ -30,7 +30,11 @@ beforeAll(async () => {
 });
 afterAll(() => server?.close());
 
-async function post(pathname: string, body: string | Uint8Array<ArrayBuffer>, headers: Record<string, string> = { 'content-type': 'application/json' }) {
+async function post(
+  pathname: string,
+  body: string | Uint8Array<ArrayBuffer>,
+  headers: Record<string, string> = { 'content-type': 'application/json' },
+) {
   const response = await fetch(new URL(pathname, server.url), {
     method: 'POST',
     headers: { authorization: `Bearer ${server.adminKey}`, ...headers },

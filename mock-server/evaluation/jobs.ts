@@ -7,8 +7,9 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { components } from 'modelport';
 import { HttpError, badRequest, conflict, notFound, type ErrorDetail } from '../http/errors';
-import { INTERRUPTED, isFinal } from '../jobs/lifecycle';
+import { INTERRUPTED } from '../jobs/lifecycle';
 import { JobQueueLimit, type QueueCaps } from '../jobs/queue-limit';
+import type { JobEvent } from '../jobs/event-log';
 import { JobStore, type Ending, type JobRun } from '../jobs/store';
 import { aliasTargets, type ModelManager, type ServedVersion } from '../serving/version-service';
 import type { DatasetStore } from '../datasets/datasets';
@@ -43,7 +44,7 @@ interface StoredEvaluation extends Evaluation {
 }
 
 export class EvaluationJobs {
-  private readonly queue: JobQueueLimit;
+  private readonly queue: JobQueueLimit<StoredEvaluation, JobEvent>;
 
   private constructor(
     private readonly store: JobStore<StoredEvaluation>,
@@ -51,7 +52,7 @@ export class EvaluationJobs {
     private readonly datasets: DatasetStore,
     caps: QueueCaps,
   ) {
-    this.queue = new JobQueueLimit('evaluations', caps, { all: 'max-evaluations', perKey: 'max-evaluations-per-key' });
+    this.queue = new JobQueueLimit(store, 'evaluations', caps, { all: 'max-evaluations', perKey: 'max-evaluations-per-key' });
   }
 
   /** Loads every stored job: one the last process was running is now failed, `interrupted`; queued ones run. */
@@ -103,24 +104,20 @@ export class EvaluationJobs {
         'incompatible_dataset',
       );
     }
-    const id = `ev_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-    const unfinished = this.store.list().filter((job) => !isFinal(job.status));
-    return this.queue.reserve(id, owner, unfinished, async () =>
-      view(
-        await this.store.create({
-          id,
-          status: 'queued',
-          progress: 0,
-          dataset: dataset.name,
-          models: targets.map(({ served, requested }) => ({ model: served.name, version: served.info.version, requested })),
-          batch_size: request.batch_size ?? DEFAULT_BATCH_SIZE,
-          latency_samples: request.latency_samples ?? DEFAULT_LATENCY_SAMPLES,
-          results: [],
-          created_at: new Date().toISOString(),
-          version_created_at: targets.map(({ served }) => served.info.created_at ?? ''),
-          owner,
-        }),
-      ),
+    return view(
+      await this.queue.admit({
+        id: `ev_${randomUUID().replace(/-/g, '').slice(0, 12)}`,
+        status: 'queued',
+        progress: 0,
+        dataset: dataset.name,
+        models: targets.map(({ served, requested }) => ({ model: served.name, version: served.info.version, requested })),
+        batch_size: request.batch_size ?? DEFAULT_BATCH_SIZE,
+        latency_samples: request.latency_samples ?? DEFAULT_LATENCY_SAMPLES,
+        results: [],
+        created_at: new Date().toISOString(),
+        version_created_at: targets.map(({ served }) => served.info.created_at ?? ''),
+        owner,
+      }),
     );
   }
 

@@ -4,6 +4,9 @@
  * cannot queue hours of work or fill the data dir with job records.
  */
 import { HttpError } from '../http/errors';
+import { isFinal } from './lifecycle';
+import type { JobEvent } from './event-log';
+import type { JobRecord, JobStore } from './store';
 
 export interface QueueCaps {
   /** Jobs queued or running on the server. */
@@ -15,11 +18,12 @@ export interface QueueCaps {
 /** Seconds a client refused for a full queue is told to wait: about one small job. */
 const RETRY_SECONDS = 30;
 
-export class JobQueueLimit {
+export class JobQueueLimit<J extends JobRecord & { owner?: string }, E extends JobEvent> {
   /** Jobs accepted and being saved (a store lists a job only once it is saved): id → owner. */
   private readonly creating = new Map<string, string>();
 
   constructor(
+    private readonly store: JobStore<J, E>,
     /** e.g. `training jobs`, as messages name them. */
     private readonly kind: string,
     private readonly caps: QueueCaps,
@@ -28,12 +32,13 @@ export class JobQueueLimit {
   ) {}
 
   /**
-   * Runs `create` with a place held for `owner`, or throws 429 when the owner or the server has
-   * none left. `unfinished` are the saved jobs not yet final; a job being saved counts once.
+   * Saves `job` (queued, so the store runs it in its turn) if its owner and the server have a place
+   * left, else throws 429. Jobs not yet final hold a place; a job being saved counts once.
    */
-  async reserve<T>(id: string, owner: string, unfinished: Iterable<{ id: string; owner?: string }>, create: () => Promise<T>): Promise<T> {
+  async admit(job: J & { owner: string }): Promise<J> {
+    const { id, owner } = job;
     const holders = new Map(this.creating);
-    for (const job of unfinished) holders.set(job.id, job.owner ?? '');
+    for (const saved of this.store.list()) if (!isFinal(saved.status)) holders.set(saved.id, saved.owner ?? '');
     let mine = 0;
     for (const holder of holders.values()) if (holder === owner) mine += 1;
     if (mine >= this.caps.perKey)
@@ -46,7 +51,7 @@ export class JobQueueLimit {
       );
     this.creating.set(id, owner);
     try {
-      return await create();
+      return await this.store.create(job);
     } finally {
       this.creating.delete(id);
     }

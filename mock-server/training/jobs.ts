@@ -6,7 +6,6 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { notFound } from '../http/errors';
-import { isFinal } from '../jobs/lifecycle';
 import { JobQueueLimit } from '../jobs/queue-limit';
 import { JobStore } from '../jobs/store';
 import type { Runtime } from '../runtime/backend';
@@ -22,7 +21,7 @@ export type { TrainingEvent, TrainingJob };
 type StoredJob = TrainingJob & { owner?: string };
 
 export class TrainingJobs {
-  private readonly queue: JobQueueLimit;
+  private readonly queue: JobQueueLimit<StoredJob, TrainingEvent>;
 
   private constructor(
     private readonly store: JobStore<StoredJob, TrainingEvent>,
@@ -30,6 +29,7 @@ export class TrainingJobs {
     private readonly limits: TrainingLimits,
   ) {
     this.queue = new JobQueueLimit(
+      store,
       'training jobs',
       { all: limits.maxTrainingJobs, perKey: limits.maxTrainingJobsPerKey },
       { all: 'max-training-jobs', perKey: 'max-training-jobs-per-key' },
@@ -50,23 +50,19 @@ export class TrainingJobs {
   /** Checks the job (4xx, 413 over budget), then queues it unless `owner` or the server has as many as they may (429). */
   async create(request: TrainingJobCreate, owner = 'anonymous'): Promise<TrainingJob> {
     await checkRequest(request, this.models, this.limits);
-    const id = `tj_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-    const unfinished = this.store.list().filter((job) => !isFinal(job.status));
-    return this.queue.reserve(id, owner, unfinished, async () =>
-      view(
-        await this.store.create({
-          id,
-          status: 'queued',
-          model: request.model,
-          ...(request.base_version !== undefined ? { base_version: request.base_version } : {}),
-          dataset: request.dataset,
-          epochs: request.epochs,
-          progress: { epoch: 0, epochs: request.epochs, fraction: 0 },
-          request,
-          created_at: new Date().toISOString(),
-          owner,
-        }),
-      ),
+    return view(
+      await this.queue.admit({
+        id: `tj_${randomUUID().replace(/-/g, '').slice(0, 12)}`,
+        status: 'queued',
+        model: request.model,
+        ...(request.base_version !== undefined ? { base_version: request.base_version } : {}),
+        dataset: request.dataset,
+        epochs: request.epochs,
+        progress: { epoch: 0, epochs: request.epochs, fraction: 0 },
+        request,
+        created_at: new Date().toISOString(),
+        owner,
+      }),
     );
   }
 

@@ -150,23 +150,26 @@ describe('decode limits under attack', () => {
   it.each([
     ['iris', 'features', [65_536, 4]],
     ['digits', 'image', [334, 28, 28, 1]],
-  ])('the largest input the defaults allow, %s input %s of shape %j answered in JSON: 200 within the budget', async (model, name, shape) => {
-    const count = shape.reduce((n, d) => n * d, 1);
-    expect(count).toBeLessThanOrEqual(262_144);
-    const { body, headerLength } = binaryBody(
-      [{ name, datatype: 'FP32', shape, parameters: { binary_data_size: count * 4 } }],
-      new Uint8Array(new Float32Array(count).fill(0.5).buffer),
-    );
-    const answer = await underAttack(server, budget(150), async () => {
-      const response = await post(`/v2/models/${model}/infer`, inference, body, {
-        'content-type': 'application/octet-stream',
-        'inference-header-content-length': String(headerLength),
+  ])(
+    'the largest input the defaults allow, %s input %s of shape %j answered in JSON: 200 within the budget',
+    async (model, name, shape) => {
+      const count = shape.reduce((n, d) => n * d, 1);
+      expect(count).toBeLessThanOrEqual(262_144);
+      const { body, headerLength } = binaryBody(
+        [{ name, datatype: 'FP32', shape, parameters: { binary_data_size: count * 4 } }],
+        new Uint8Array(new Float32Array(count).fill(0.5).buffer),
+      );
+      const answer = await underAttack(server, budget(150), async () => {
+        const response = await post(`/v2/models/${model}/infer`, inference, body, {
+          'content-type': 'application/octet-stream',
+          'inference-header-content-length': String(headerLength),
+        });
+        return { status: response.status, body: (await response.json()) as { outputs: { shape: number[] }[] } };
       });
-      return { status: response.status, body: (await response.json()) as { outputs: { shape: number[] }[] } };
-    });
-    expect(answer.status).toBe(200);
-    expect(answer.body.outputs[0]!.shape[0]).toBe(shape[0]);
-  });
+      expect(answer.status).toBe(200);
+      expect(answer.body.outputs[0]!.shape[0]).toBe(shape[0]);
+    },
+  );
 
   it('a 16384² greyscale PNG (261 KB): 413 input_too_large from its header, nothing decoded', async () => {
     const png = Buffer.from(pngOf(16384, 16384));
