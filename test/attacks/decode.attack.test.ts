@@ -13,20 +13,10 @@ let inference: string;
 let writer: string;
 beforeAll(async () => {
   server = await startAttackServer();
-  inference = await secretOf(['inference']);
-  writer = await secretOf(['models:write', 'models:read']);
+  inference = await server.key(['inference']);
+  writer = await server.key(['models:write', 'models:read']);
 });
 
-/** A key's secret (the harness's `key()` reads a `key` field; createApiKey answers `secret`). */
-async function secretOf(scopes: string[]): Promise<string> {
-  const response = await server.fetch('/v1/api-keys', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ name: `decode-${scopes.join('-')}`, scopes }),
-  });
-  expect(response.status).toBe(201);
-  return ((await response.json()) as { secret: string }).secret;
-}
 afterAll(() => server?.stop());
 
 const budget = (maxRssGrowthMb: number) => ({ maxLoopDelayMs: 1000, maxRssGrowthMb });

@@ -25,12 +25,6 @@ const json = (pathname: string, method: string, body: unknown, key?: string) =>
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
 
-async function keyWith(scopes: string[]): Promise<string> {
-  const response = await json('/v1/api-keys', 'POST', { name: `limits-${scopes.join('-')}`, scopes });
-  expect(response.status).toBe(201);
-  return (await response.json()).secret;
-}
-
 /** Headers and `{`, then nothing: the slow-body attack of the issue. */
 function stalledBody(): Promise<string> {
   const url = new URL(server.url);
@@ -66,7 +60,7 @@ describe('request limits under attack', () => {
   });
 
   it('training architectures of 2.7e11 and 1.4e14 parameters, and 1,000 epochs, are refused before queueing (413)', async () => {
-    const trainer = await keyWith(['training']);
+    const trainer = await server.key(['training']);
     const base = { model: 'huge', dataset: 'iris-train', optimizer: { name: 'sgd' }, loss: 'mean_squared_error' };
     const answers = await underAttack(server, { maxLoopDelayMs: 1000, maxRssGrowthMb: 50 }, async () => {
       const dense = Array.from({ length: 64 }, () => ({ type: 'dense', units: 65536 }));
@@ -96,7 +90,7 @@ describe('request limits under attack', () => {
   });
 
   it('300 training jobs sent at once: 8 are queued (the per-key cap), 292 get 429 too_many_jobs with Retry-After', async () => {
-    const trainer = await keyWith(['training']);
+    const trainer = await server.key(['training']);
     const job = {
       model: 'flood',
       dataset: 'mnist-train',

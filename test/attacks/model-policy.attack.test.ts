@@ -29,16 +29,6 @@ afterAll(async () => {
   await rm(outside, { recursive: true, force: true });
 });
 
-async function key(scopes: string[]): Promise<string> {
-  const response = await server.fetch('/v1/api-keys', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ name: `attacker-${scopes.join('-')}`, scopes }),
-  });
-  expect(response.status).toBe(201);
-  return ((await response.json()) as { secret: string }).secret;
-}
-
 const as = (secret: string, body: unknown) => ({
   method: 'POST',
   headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
@@ -47,8 +37,8 @@ const as = (secret: string, body: unknown) => ({
 
 describe('model policy attacks', () => {
   it('SavedModels that read and write files are refused at upload; /etc/hostname is never readable through /infer', async () => {
-    const writer = await key(['models:read', 'models:write']);
-    const reader = await key(['inference']);
+    const writer = await server.key(['models:read', 'models:write']);
+    const reader = await server.key(['inference']);
     const hostile = [
       ['read-file', 'ReadFile'],
       ['write-file', 'WriteFile'],

@@ -26,7 +26,7 @@ beforeAll(async () => {
   server = await startAttackServer({
     args: ['--upload-inspection-timeout', String(TIMEOUT_S), '--upload-inspection-memory', String(MEMORY_MB)],
   });
-  writer = await secretOf(['models:read', 'models:write']);
+  writer = await server.key(['models:read', 'models:write']);
   for (const name of ['victim', 'tiny']) {
     const response = await server.fetch('/v1/models', {
       method: 'POST',
@@ -37,17 +37,6 @@ beforeAll(async () => {
   }
 }, 120_000);
 afterAll(() => server?.stop());
-
-/** A new key's secret (the create answer's `secret`). */
-async function secretOf(scopes: string[]): Promise<string> {
-  const response = await server.fetch('/v1/api-keys', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'uploader', scopes }),
-  });
-  expect(response.status).toBe(201);
-  return ((await response.json()) as { secret: string }).secret;
-}
 
 function upload(model: string, body: Uint8Array | FormData, contentType?: string) {
   return server
