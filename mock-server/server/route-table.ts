@@ -1,6 +1,6 @@
 /**
  * Every operation's route handler, by operationId. The light route modules are imported at start;
- * those of the registry (uploads: tar, fflate), training, evaluations, datasets, model selection and
+ * those of the registry (uploads: tar, node:zlib), training, evaluations, datasets, model selection and
  * explanations on the first request to any of their operations (through tsx, every module loaded
  * at start costs start-up time).
  */
