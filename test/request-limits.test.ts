@@ -81,6 +81,23 @@ function errorOf(text: string): { status: number; body: { code: string; error: s
 }
 
 describe('slow bodies and headers', () => {
+  it('a body answered from its headers alone (401) is read to its end before the connection closes, so the client sees the 401', async () => {
+    // 1 MiB in 16 writes, 20 ms apart: a server that closed at its answer would break the later writes.
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    const writes: Promise<Error | undefined>[] = [];
+    const { socket, answer } = rawRequest(
+      `POST /v1/models/iris/versions HTTP/1.1\r\nhost: ${url.host}\r\ncontent-type: application/zip\r\ncontent-length: ${16 * chunk.byteLength}\r\n\r\n`,
+    );
+    for (let i = 0; i < 16; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      writes.push(new Promise((resolve) => socket.write(chunk, (error) => resolve(error ?? undefined))));
+    }
+    expect((await Promise.all(writes)).filter(Boolean)).toEqual([]);
+    const { text } = await answer;
+    expect(errorOf(text)).toMatchObject({ status: 401, body: { code: 'unauthorized' } });
+    expect(text.toLowerCase()).toContain('connection: close');
+  });
+
   it(`${IN_FLIGHT * 2} stalled bodies hold no admission slot: a normal inference gets 200, the stalled ones 408 after ${IDLE_MS} ms and are closed`, async () => {
     const stalled = Array.from({ length: IN_FLIGHT * 2 }, stalledInference);
     await new Promise((resolve) => setTimeout(resolve, 200)); // they are all being read

@@ -97,9 +97,15 @@ const EMPTY = new Uint8Array(0);
 
 async function serveDirect(app: AppHandler, request: IncomingRequest, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const result = await app(request);
-  // Answered before its body was all in (401, 429, an early 503, a 408): the connection closes
-  // after the answer, rather than waiting for the rest of a body that may never come.
-  if (!req.complete) res.shouldKeepAlive = false;
+  if (!req.complete) {
+    // Answered before its body was all in (401, 403, 429, an early 503, a 408): the connection
+    // closes after the answer, rather than waiting for the rest of a body that may never come.
+    res.shouldKeepAlive = false;
+    // A body nobody has read (the answer came from the headers alone) is read and dropped for a
+    // moment first: a client still sending when the connection closes reports the broken write
+    // (Node 24's fetch does), not the answer. A body being read (a 408, a 413) is not waited for.
+    if (req.readableFlowing === null) await drainBriefly(req);
+  }
   if (result instanceof Reply) writeReply(result, res);
   else await writeResponse(result, res);
 }
@@ -235,6 +241,35 @@ function readNodeBody(
  * its connection closed (the 413 says `connection: close`).
  */
 const DRAIN_BYTES = 8 * 1024 * 1024;
+
+/** How long an unread body is drained before an early answer: until 300 ms pass without a byte, or 5 s in all. */
+const DRAIN_IDLE_MS = 300;
+const DRAIN_TOTAL_MS = 5000;
+
+/** Reads and drops the rest of a body nobody read: to its end, or DRAIN_BYTES, or the drain's clocks, whichever comes first. */
+function drainBriefly(req: IncomingMessage): Promise<void> {
+  if (Number(req.headers['content-length']) > DRAIN_BYTES) return Promise.resolve();
+  return new Promise((resolve) => {
+    let total = 0;
+    let idle = setTimeout(() => done(), DRAIN_IDLE_MS);
+    const deadline = setTimeout(() => done(), DRAIN_TOTAL_MS);
+    const done = () => {
+      clearTimeout(idle);
+      clearTimeout(deadline);
+      req.off('data', onData).off('end', done).off('error', done).off('close', done);
+      req.pause();
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      total += chunk.byteLength;
+      if (total > DRAIN_BYTES) return done();
+      clearTimeout(idle);
+      idle = setTimeout(() => done(), DRAIN_IDLE_MS);
+    };
+    req.on('data', onData).on('end', done).on('error', done).on('close', done);
+    req.resume();
+  });
+}
 
 function drainThenRefuse(req: IncomingMessage, maxBytes: number, alreadyRead = 0, timeouts?: BodyLimits): Promise<never> {
   return new Promise((_, reject) => {
