@@ -24,7 +24,8 @@ const WARM_UP_PHASES = 3;
 const OPERATIONS_PER_PHASE = 300;
 const CONCURRENCY = 8;
 /** RSS may grow this much from the end of the warm-up to the end (allocator pools settling). */
-const RSS_TOLERANCE_MB = 40;
+// 48: Node 24 settled 43 MB above its warm-up once (2026-12-07 CI) with no climb between phases; the climb check below catches a leak.
+const RSS_TOLERANCE_MB = 48;
 /** Descriptors may differ by this many (a keep-alive socket opened or closed by the pool). */
 const FD_TOLERANCE = 4;
 
