@@ -14,7 +14,7 @@ export interface NativeEntry {
   cacheRoot: string;
   /** False when the package's vendor/ folder is missing (a clone that never ran its prepare script). */
   vendored: boolean;
-  manifest?: { 'tfjs-node': string; 'tfjs-core': string; bindingSymbol: string };
+  manifest?: { 'tfjs-node': string; 'tfjs-core': string; bindingSymbol: string; bindingPatch?: string };
   key?: string;
   dir?: string;
   binding?: string;

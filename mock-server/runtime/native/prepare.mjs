@@ -64,7 +64,9 @@ export function nativeEntry(packageRoot, env = process.env) {
   } catch {
     return { vendorDir, cacheRoot, vendored: false, ready: false };
   }
-  const key = `tfjs-node-${manifest['tfjs-node']}_tf-${TF_VERSION}_${process.platform}-${process.arch}_napi-${NAPI_VERSION}`;
+  // The binding's source patch (vendor-tfjs-node.mjs BINDING_PATCH) is part of the key: a new patch rebuilds.
+  const patch = manifest.bindingPatch ? `+${manifest.bindingPatch}` : '';
+  const key = `tfjs-node-${manifest['tfjs-node']}${patch}_tf-${TF_VERSION}_${process.platform}-${process.arch}_napi-${NAPI_VERSION}`;
   const dir = path.join(cacheRoot, key);
   return { vendorDir, cacheRoot, vendored: true, manifest, key, dir, binding: path.join(dir, 'tfjs_binding.node'), ready: isReady(dir) };
 }

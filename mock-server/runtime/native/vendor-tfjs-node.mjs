@@ -12,7 +12,7 @@
 //                                node-pre-gyp, `@tensorflow/tfjs` mapped to ./tfjs.cjs, and the
 //                                Node >= 23 fix below
 //   vendor/tfjs-node-binding/    tfjs-node's C++ sources, compiled in the user's install by prepare.mjs
-//   vendor/manifest.json         versions, for the native cache key
+//   vendor/manifest.json         versions and the binding patch's revision, for the native cache key
 //   vendor/THIRD_PARTY_NOTICES.md the licenses of the code bundled above
 //
 // Needs the repository's devDependencies (@tensorflow/tfjs-node, esbuild).
@@ -37,6 +37,109 @@ const BINDING_SYMBOL = 'modelport.tfjs-node.binding';
 const REMOVED_NODE_UTIL = [
   ['(0, util_1.isNullOrUndefined)(', '((value) => value == null)('],
   ['(0, util_1.isArray)(', 'Array.isArray('],
+];
+
+/**
+ * tfjs-node's binding carries float32, int32, int64 (in), bool, uint8 (in) and strings only. Served
+ * SavedModels need every numeric dtype both ways (runtime/saved-model-runner.ts), so its C++ learns
+ * the typed array of each: Int8Array ↔ TF_INT8, Int16Array ↔ TF_INT16, Uint16Array ↔ TF_UINT16 and
+ * TF_HALF (raw bits), Uint32Array ↔ TF_UINT32, Float64Array ↔ TF_DOUBLE, BigUint64Array ↔ TF_UINT64,
+ * and TF_UINT8 out as Uint8Array (int64 goes in as pairs of int32 words, as tfjs-node sends it, and
+ * comes out as BigInt64Array already). Bump BINDING_PATCH when the patch changes: the native cache
+ * key includes it (prepare.mjs), so every cache rebuilds the binding.
+ */
+export const BINDING_PATCH = 'modelport-dtypes-1';
+const TYPED_ARRAY_IN = (array, width, dtypes) => `    case napi_${array}_array:
+      if (${dtypes.map((d) => `dtype != ${d}`).join(' && ')}) {
+        NAPI_THROW_ERROR(env, "Tensor type does not match the ${array} typed array");
+        return nullptr;
+      }
+      width = ${width};
+      break;
+`;
+const BINDING_SOURCE_PATCHES = [
+  {
+    file: 'tfjs_backend.cc',
+    why: 'every numeric dtype in (CreateTFE_TensorHandleFromTypedArray)',
+    anchor: `      width = sizeof(uint8_t);
+      break;
+`,
+    insert: [
+      TYPED_ARRAY_IN('int8', 1, ['TF_INT8']),
+      TYPED_ARRAY_IN('int16', 2, ['TF_INT16']),
+      TYPED_ARRAY_IN('uint16', 2, ['TF_UINT16', 'TF_HALF']),
+      TYPED_ARRAY_IN('uint32', 4, ['TF_UINT32']),
+      TYPED_ARRAY_IN('float64', 8, ['TF_DOUBLE']),
+      TYPED_ARRAY_IN('biguint64', 8, ['TF_UINT64']),
+    ].join(''),
+  },
+  {
+    file: 'tfjs_backend.cc',
+    why: 'every numeric dtype out (CopyTFE_TensorHandleDataToJSData)',
+    anchor: `    case TF_INT64:
+      typed_array_type = napi_bigint64_array;
+      break;
+`,
+    insert: `    case TF_DOUBLE:
+      typed_array_type = napi_float64_array;
+      break;
+    case TF_INT8:
+      typed_array_type = napi_int8_array;
+      break;
+    case TF_UINT8:
+      typed_array_type = napi_uint8_array;
+      break;
+    case TF_INT16:
+      typed_array_type = napi_int16_array;
+      break;
+    case TF_UINT16:
+    case TF_HALF:
+      typed_array_type = napi_uint16_array;
+      break;
+    case TF_UINT32:
+      typed_array_type = napi_uint32_array;
+      break;
+    case TF_UINT64:
+      typed_array_type = napi_biguint64_array;
+      break;
+`,
+  },
+];
+
+/** The binding's source with BINDING_SOURCE_PATCHES applied; throws if an anchor moved. */
+function patchBindingSource(file, source) {
+  for (const patch of BINDING_SOURCE_PATCHES.filter((p) => p.file === file)) {
+    if (source.split(patch.anchor).length !== 2) {
+      throw new Error(`tfjs-node's binding/${file} no longer has the anchor for the patch "${patch.why}": update vendor-tfjs-node.mjs`);
+    }
+    source = source.replace(patch.anchor, () => `${patch.anchor}    // modelport (${BINDING_PATCH}): ${patch.why}\n${patch.insert}`);
+  }
+  return source;
+}
+
+/**
+ * tfjs-node reads a SavedModel's signature through mapTFDtypeToJSDtype, which throws on every dtype
+ * tfjs has no tensor for (DT_DOUBLE, DT_INT8, ...): loading or inspecting such a model failed. The
+ * server reads `tfDtype` itself and runs SavedModels on the binding; `dtype` only has to not throw.
+ */
+const SAVED_MODEL_DTYPES = [
+  [
+    "        case 'DT_UINT8':\n            return 'int32';",
+    "        case 'DT_UINT8':\n        case 'DT_INT8':\n        case 'DT_INT16':\n        case 'DT_UINT16':\n        case 'DT_UINT32':\n        case 'DT_UINT64':\n            return 'int32';\n        case 'DT_DOUBLE':\n        case 'DT_HALF':\n            return 'float32';",
+  ],
+  [
+    "            throw new Error('Unsupported tensor DataType: ' + tfDtype +",
+    "            return undefined; // modelport: the server refuses it, naming the tensor\n            throw new Error('Unsupported tensor DataType: ' + tfDtype +",
+  ],
+];
+
+/**
+ * tfjs-node's compiled protobuf enum stops at DT_BFLOAT16 (14), so a signature's DT_UINT16, DT_HALF,
+ * DT_UINT32, DT_UINT64, DT_COMPLEX128 ... read as `tfDtype: undefined`: the values of types.proto.
+ */
+const DATA_TYPE_ENUM = [
+  '  DT_BFLOAT16: 14,\n',
+  '  DT_BFLOAT16: 14,\n  DT_QINT16: 15,\n  DT_QUINT16: 16,\n  DT_UINT16: 17,\n  DT_COMPLEX128: 18,\n  DT_HALF: 19,\n  DT_RESOURCE: 20,\n  DT_VARIANT: 21,\n  DT_UINT32: 22,\n  DT_UINT64: 23,\n  DT_FLOAT8_E5M2: 24,\n  DT_FLOAT8_E4M3FN: 25,\n  DT_FLOAT8_E4M3FNUZ: 26,\n  DT_FLOAT8_E4M3B11FNUZ: 27,\n  DT_FLOAT8_E5M2FNUZ: 28,\n  DT_INT4: 29,\n  DT_UINT4: 30,\n',
 ];
 
 /**
@@ -86,7 +189,9 @@ export async function vendorTfjsNode({ onlyIfStale = false } = {}) {
       plugins: [tfjsNodeForModelport(tfjsNodeDir, tfjsNodePkg), tensorflowPackagesExternal()],
     });
     for (const file of fs.readdirSync(path.join(tfjsNodeDir, 'binding'))) {
-      if (/\.(cc|h)$/.test(file)) fs.copyFileSync(path.join(tfjsNodeDir, 'binding', file), path.join(staging, 'tfjs-node-binding', file));
+      if (!/\.(cc|h)$/.test(file)) continue;
+      const source = fs.readFileSync(path.join(tfjsNodeDir, 'binding', file), 'utf8');
+      fs.writeFileSync(path.join(staging, 'tfjs-node-binding', file), patchBindingSource(file, source));
     }
     fs.writeFileSync(
       path.join(staging, 'manifest.json'),
@@ -95,6 +200,7 @@ export async function vendorTfjsNode({ onlyIfStale = false } = {}) {
           'tfjs-node': tfjsNodePkg.version,
           'tfjs-core': coreVersion,
           bindingSymbol: BINDING_SYMBOL,
+          bindingPatch: BINDING_PATCH,
           source,
         },
         null,
@@ -164,6 +270,18 @@ function tfjsNodeForModelport(tfjsNodeDir, tfjsNodePkg) {
           throw new Error(`${args.path} still calls a util function Node 23 removed, in a form this script does not patch`);
         }
         if (args.path === index) source = replaceBindingLookup(source, tfjsNodePkg);
+        if (path.basename(args.path) === 'api_pb.js') {
+          if (source.split(DATA_TYPE_ENUM[0]).length !== 2)
+            throw new Error(`${args.path} no longer has the DataType enum as this script patches it`);
+          source = source.replace(DATA_TYPE_ENUM[0], () => DATA_TYPE_ENUM[1]);
+        }
+        if (path.basename(args.path) === 'saved_model.js') {
+          for (const [from, to] of SAVED_MODEL_DTYPES) {
+            if (source.split(from).length !== 2)
+              throw new Error(`${args.path} no longer has mapTFDtypeToJSDtype as this script patches it`);
+            source = source.replace(from, () => to);
+          }
+        }
         return { contents: source, loader: 'js' };
       });
     },
