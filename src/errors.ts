@@ -183,6 +183,36 @@ export class TimeoutError extends APIError {
   }
 }
 
+/**
+ * The SDK refused a call before sending anything: input data that cannot make the tensor the
+ * call needs (wrong element count for the shape, values that fit no shape, a multi-input model
+ * called without input names). `input` names the input when there is one.
+ */
+export class InvalidInputError extends ModelportError {
+  override name = 'InvalidInputError';
+  constructor(
+    message: string,
+    readonly input?: string | undefined,
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+  }
+}
+
+/** A client option the SDK cannot work with, reported by `new Modelport(...)`: a `baseUrl` that is not an http(s) URL. */
+export class ConfigurationError extends ModelportError {
+  override name = 'ConfigurationError';
+}
+
+/**
+ * A successful response (2xx) the SDK cannot read: a body that is not the JSON it should be, a
+ * tensor datatype this SDK does not know (`"string"`), a binary body whose parts do not add up.
+ * `status`, `requestId`, `headers` and `body` are those of the response.
+ */
+export class UnexpectedResponseError extends APIError {
+  override name = 'UnexpectedResponseError';
+}
+
 /** A training job that did not succeed (failed or cancelled); `job` says why. */
 export class TrainingJobError extends ModelportError {
   override name = 'TrainingJobError';

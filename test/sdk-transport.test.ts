@@ -30,7 +30,7 @@ describe('retries', () => {
   it('does not retry a 400', async () => {
     const { fetch, calls } = scriptedFetch([errorReply(400, 'invalid_request')]);
     const client = new Modelport({ baseUrl: BASE, fetch });
-    await expect(client.health.live()).rejects.toBeInstanceOf(BadRequestError);
+    await expect(client.server.metadata()).rejects.toBeInstanceOf(BadRequestError);
     expect(calls).toHaveLength(1);
   });
 
@@ -48,7 +48,7 @@ describe('retries', () => {
   it('per-call maxRetries overrides the client', async () => {
     const { fetch, calls } = scriptedFetch([errorReply(503, 'unavailable')]);
     const client = new Modelport({ baseUrl: BASE, fetch, maxRetries: 5 });
-    await expect(client.health.live({ maxRetries: 0 })).rejects.toBeInstanceOf(ServiceUnavailableError);
+    await expect(client.server.metadata({ maxRetries: 0 })).rejects.toBeInstanceOf(ServiceUnavailableError);
     expect(calls).toHaveLength(1);
   });
 
@@ -120,7 +120,8 @@ describe('error mapping', () => {
       request_id: `rid-${status}`,
     };
     const { fetch } = scriptedFetch([jsonReply(status, body, { 'retry-after': '7' })]);
-    const error = await new Modelport({ baseUrl: BASE, fetch, maxRetries: 0 }).health.live().catch((e) => e);
+    // GET /v2 (a health probe would answer 400 and 503 as `false`: test/sdk-fidelity.test.ts).
+    const error = await new Modelport({ baseUrl: BASE, fetch, maxRetries: 0 }).server.metadata().catch((e) => e);
     expect(error).toBeInstanceOf(ErrorClass);
     expect(error.constructor).toBe(ErrorClass);
     expect(error).toMatchObject({

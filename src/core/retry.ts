@@ -3,7 +3,8 @@
  * connection errors, 408, 409, 429 and 5xx; `Retry-After` (or a rate-limit reset header) on
  * 409, 429 and 503, capped at a minute; otherwise exponential backoff with equal jitter up to
  * 8 s. Idempotent methods retry; a POST or PATCH only with an idempotency key, which the server
- * uses to perform it at most once. Timeouts are not retried (ky's default).
+ * uses to perform it at most once. An attempt that times out is retried like a connection error
+ * (ky's `retryOnTimeout`): the `timeout` is per attempt, under the same method rule.
  */
 import type { RetryOptions, ShouldRetryState } from 'ky';
 
@@ -28,6 +29,7 @@ export function retryPolicy(method: string, limit: number, idempotencyKey: strin
     delay: backoff,
     jitter,
     shouldRetry: conflictNeedsRetryAfter,
+    retryOnTimeout: true,
   };
 }
 

@@ -5,7 +5,15 @@
  * nothing (ky's module probes the platform's Request when it loads).
  */
 import type { KyInstance } from 'ky';
-import { APIError, ConnectionError, TimeoutError } from '../errors';
+import {
+  APIError,
+  ConfigurationError,
+  ConnectionError,
+  InvalidInputError,
+  ModelportError,
+  TimeoutError,
+  UnexpectedResponseError,
+} from '../errors';
 import { randomId } from './ids';
 import { retryPolicy } from './retry';
 
@@ -77,11 +85,24 @@ export interface TransportRequest extends RequestOptions {
   json?: unknown;
   body?: RequestBody | undefined;
   onUploadProgress?: ((progress: TransferProgress, chunk: Uint8Array) => void) | undefined;
+  /**
+   * The user's call as messages name it, e.g. `client.predict('iris')`, when this request is one
+   * step of it (predict's metadata GET); default the method and URL of this request.
+   */
+  call?: string | undefined;
+  /**
+   * Error statuses that answer this call rather than fail it (a health probe's 400 or 503 "not
+   * ready"): the response is returned as it is, and never retried.
+   */
+  answerStatuses?: readonly number[] | undefined;
 }
 
 export const DEFAULT_BASE_URL = 'http://127.0.0.1:8700';
 export const DEFAULT_TIMEOUT_MS = 60_000;
 export const DEFAULT_MAX_RETRIES = 2;
+
+/** The longest timeout timers can wait (2^31 - 1 ms); ky refuses longer ones. */
+const MAX_TIMEOUT_MS = 2_147_483_647;
 
 /** ky and the error classes the transport maps, loaded together on the first request. */
 interface Engine {
@@ -99,7 +120,7 @@ export class Transport {
   private engine: Promise<Engine> | undefined;
 
   constructor(options: ClientOptions = {}) {
-    this.baseUrl = (options.baseUrl || readEnv('MODELPORT_URL') || DEFAULT_BASE_URL).replace(/\/+$/, '');
+    this.baseUrl = resolveBaseUrl(options.baseUrl);
     this.options = {
       timeout: options.timeout ?? DEFAULT_TIMEOUT_MS,
       maxRetries: options.maxRetries ?? DEFAULT_MAX_RETRIES,
@@ -115,17 +136,17 @@ export class Transport {
   /** Sends the request and parses a JSON response; the request id is attached as `_request_id`. */
   async json<T>(request: TransportRequest): Promise<T> {
     const response = await this.send(request);
-    const text = await response.text();
-    const data = (text ? JSON.parse(text) : undefined) as T;
-    if (data && typeof data === 'object') {
-      Object.defineProperty(data, '_request_id', { value: response.headers.get('x-request-id'), enumerable: false });
-    }
-    return data;
+    return withRequestId(await parseJsonBody<T>(response), response);
   }
 
   /** Sends the request and returns the successful Response (binary, text and stream bodies). */
   async send(request: TransportRequest): Promise<Response> {
-    if (request.path.startsWith('/')) throw new Error('`path` must not begin with a slash');
+    if (request.path.startsWith('/')) throw new InvalidInputError(`transport path '${request.path}' must not begin with a slash`);
+    const timeout = request.timeout ?? this.options.timeout;
+    if (!(timeout > 0 && timeout <= MAX_TIMEOUT_MS)) {
+      throw new ConfigurationError(`timeout ${timeout} is not a number of milliseconds between 1 and ${MAX_TIMEOUT_MS}`);
+    }
+    const maxRetries = request.maxRetries ?? this.options.maxRetries;
     const engine = await (this.engine ??= this.start());
     // One request id for every attempt: the server's logs tie the retries together.
     const headers: Record<string, string> = { 'x-request-id': randomId() };
@@ -139,12 +160,16 @@ export class Transport {
     const searchParams = request.query && definedEntries(request.query);
     // ky needs the body in its Request to report upload progress, or to tee a stream for retries.
     const kyCarriesBody = request.onUploadProgress !== undefined || isStream(body);
+    const answers = request.answerStatuses;
+    let attempts = 1;
     try {
       return await engine.ky(request.path, {
         method: request.method,
         headers,
-        timeout: request.timeout ?? this.options.timeout,
-        retry: retryPolicy(request.method, request.maxRetries ?? this.options.maxRetries, request.idempotencyKey),
+        timeout,
+        retry: retryPolicy(request.method, maxRetries, request.idempotencyKey),
+        hooks: { beforeRetry: [() => void attempts++] },
+        ...(answers ? { throwHttpErrors: (status: number) => !answers.includes(status) } : {}),
         ...(request.signal ? { signal: request.signal } : {}),
         ...(searchParams ? { searchParams } : {}),
         ...(kyCarriesBody ? { body: body as NonNullable<RequestInit['body']> } : { fetch: this.fetchWith(body) }),
@@ -153,10 +178,12 @@ export class Transport {
     } catch (error) {
       if (request.signal?.aborted) throw request.signal.reason ?? error;
       if (engine.isHTTPError(error)) throw await errorFromResponse(error.response);
+      const call = request.call ?? `${request.method} ${this.baseUrl}/${request.path}`;
       if (engine.isTimeoutError(error)) {
-        throw new TimeoutError(`request timed out: ${error.request.method} ${error.request.url}`, { cause: error });
+        const each = attempts > 1 ? ` on each of its ${attempts} attempts (maxRetries: ${maxRetries})` : '';
+        throw new TimeoutError(`${call} timed out after ${timeout} ms (timeout option)${each}`, { cause: error });
       }
-      throw mapFailure(error);
+      throw mapFailure(error, call, this.baseUrl);
     }
   }
 
@@ -205,13 +232,82 @@ async function errorFromResponse(response: Response): Promise<unknown> {
   return APIError.fromResponse(response.status, body, response.headers);
 }
 
-/** A failure without a response: fetch's TypeError (undici's cause says why) is a ConnectionError. */
-function mapFailure(error: unknown): unknown {
-  if (error instanceof TypeError || (error instanceof Error && error.name === 'FetchError')) {
-    const reason = error.cause instanceof Error ? error.cause.message : error.message;
-    return new ConnectionError(`connection failed: ${reason}`, { cause: error });
+/**
+ * A failure without a response is a ConnectionError: fetch's TypeError (undici's cause says why),
+ * or whatever a custom `fetch` threw. In a web page calling another origin, fetch cannot tell a
+ * server that is down from one that refused the page's origin (CORS): the message says both.
+ */
+function mapFailure(error: unknown, call: string, baseUrl: string): unknown {
+  if (error instanceof ModelportError) return error;
+  const reason = error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
+  const pageOrigin = crossOriginPage(baseUrl);
+  const cors =
+    pageOrigin && error instanceof TypeError
+      ? `. This page (${pageOrigin}) calls another origin: either the server is down, or it does not allow this origin ` +
+        `(CORS; start modelport with --cors ${pageOrigin}, or allow the origin in your proxy); the browser console says which`
+      : '';
+  return new ConnectionError(`connection failed: ${call}: ${reason}${cors}`, { cause: error });
+}
+
+/** The origin of the web page this runs in, when `baseUrl` is on another origin; undefined outside pages. */
+function crossOriginPage(baseUrl: string): string | undefined {
+  const page = (globalThis as { document?: unknown; location?: { origin?: string } }).location;
+  if (typeof (globalThis as { document?: unknown }).document === 'undefined' || typeof page?.origin !== 'string') return undefined;
+  return new URL(baseUrl).origin === page.origin ? undefined : page.origin;
+}
+
+/** A successful response's JSON, or undefined when it has no body; a body that is not JSON is an UnexpectedResponseError. */
+export async function parseJsonBody<T>(response: Response): Promise<T> {
+  const text = await response.text();
+  if (!text) return undefined as T;
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    throw new UnexpectedResponseError(
+      `${response.status} response from ${response.url || 'the server'} is not JSON (${(error as Error).message}): ${preview(text)}`,
+      {
+        status: response.status,
+        headers: response.headers,
+        requestId: response.headers.get('x-request-id') ?? undefined,
+        body: text,
+        cause: error,
+      },
+    );
   }
-  return error;
+}
+
+/** `data` with the response's `x-request-id` as a non-enumerable `_request_id` (objects only). */
+export function withRequestId<T>(data: T, response: Response): T {
+  if (data && typeof data === 'object') {
+    Object.defineProperty(data, '_request_id', { value: response.headers.get('x-request-id'), enumerable: false });
+  }
+  return data;
+}
+
+function preview(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > 120 ? `${flat.slice(0, 120)}…` : flat;
+}
+
+/**
+ * The base URL from the option, else `MODELPORT_URL`, else the default, without trailing
+ * slashes. An explicit option (even '') is used as given; it must be an absolute http(s) URL.
+ */
+function resolveBaseUrl(option: string | undefined): string {
+  const fromEnv = option === undefined ? readEnv('MODELPORT_URL') : undefined;
+  const value = option ?? fromEnv ?? DEFAULT_BASE_URL;
+  const source = option !== undefined ? 'baseUrl' : fromEnv !== undefined ? 'MODELPORT_URL' : 'the default baseUrl';
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    const example = /^[\w.-]+(:\d+)?(\/|$)/.test(value) && !value.includes('://') ? `'http://${value}'` : `'http://127.0.0.1:8700'`;
+    throw new ConfigurationError(`${source} '${value}' is not an http:// or https:// URL; give the scheme too, e.g. ${example}`);
+  }
+  return value.replace(/\/+$/, '');
 }
 
 function isStream(body: RequestBody | undefined): boolean {

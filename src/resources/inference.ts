@@ -1,9 +1,10 @@
-import { HEADER_LENGTH_HEADER, encodeBinaryBody, splitBinaryBody } from '../core/binary';
+import { DATATYPE_SIZE, HEADER_LENGTH_HEADER, encodeBinaryBody, splitBinaryBody } from '../core/binary';
 import { randomId } from '../core/ids';
 import { path } from '../core/path';
 import { APIResource } from '../core/resource';
-import type { RequestOptions } from '../core/transport';
+import { parseJsonBody, type RequestOptions } from '../core/transport';
 import { fromResponseOutput, type Tensor } from '../core/tensors';
+import { ModelportError, UnexpectedResponseError } from '../errors';
 import type { InferenceRequest, InferenceResponse } from '../types';
 
 export interface InferOptions extends RequestOptions {
@@ -52,26 +53,61 @@ export class Inference extends APIResource {
       idempotencyKey: rest.idempotencyKey ?? randomId(),
       headers: { 'content-type': 'application/octet-stream', [HEADER_LENGTH_HEADER]: String(headerLength), ...rest.headers },
     });
-    return decodeInferResponse(response);
+    return decodeInferResponse(response, `client.inference.inferBinary('${model}')`);
   }
 }
 
-export async function decodeInferResponse(response: Response): Promise<DecodedInferenceResponse> {
+/** The datatypes this SDK decodes (openapi.yaml's `Datatype`). */
+const KNOWN_DATATYPES: ReadonlySet<string> = new Set([...Object.keys(DATATYPE_SIZE), 'BYTES']);
+
+/**
+ * Decodes an infer response, JSON or binary. What cannot be decoded (a body that is not JSON, no
+ * `outputs`, a datatype this SDK does not know, binary parts that do not add up) is an
+ * UnexpectedResponseError naming `call` and the output, never `data: undefined` or a RangeError.
+ */
+export async function decodeInferResponse(response: Response, call: string): Promise<DecodedInferenceResponse> {
+  const unexpected = (why: string, cause?: unknown) =>
+    new UnexpectedResponseError(`${call}: the server's ${response.status} response ${why}`, {
+      status: response.status,
+      headers: response.headers,
+      requestId: response.headers.get('x-request-id') ?? undefined,
+      cause,
+    });
   const headerLength = response.headers.get(HEADER_LENGTH_HEADER);
+  let header: InferenceResponse;
+  let rest: Uint8Array = new Uint8Array(0);
   if (headerLength === null) {
-    const json = (await response.json()) as InferenceResponse;
-    return { ...json, outputs: json.outputs.map((o) => fromResponseOutput(o)) };
+    header = await parseJsonBody<InferenceResponse>(response);
+  } else {
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    try {
+      const parts = splitBinaryBody(bytes, Number(headerLength));
+      rest = parts.rest;
+      header = JSON.parse(parts.headerText) as InferenceResponse;
+    } catch (error) {
+      throw unexpected(`has a binary body whose JSON header cannot be read: ${(error as Error).message}`, error);
+    }
   }
-  const bytes = new Uint8Array(await response.arrayBuffer());
-  const { headerText, rest } = splitBinaryBody(bytes, Number(headerLength));
-  const header = JSON.parse(headerText) as InferenceResponse;
+  if (!header || !Array.isArray(header.outputs)) throw unexpected('has no `outputs` array');
   let offset = 0;
   const outputs = header.outputs.map((output) => {
+    if (!KNOWN_DATATYPES.has(output.datatype)) {
+      throw unexpected(
+        `has output '${output.name}' of datatype '${output.datatype}', which this SDK does not know (${[...KNOWN_DATATYPES].join(', ')})`,
+      );
+    }
     const size = output.parameters?.binary_data_size as number | undefined;
-    if (size === undefined) return fromResponseOutput(output);
-    const tensor = fromResponseOutput(output, rest.subarray(offset, offset + size));
-    offset += size;
-    return tensor;
+    try {
+      if (size === undefined) return fromResponseOutput(output);
+      if (offset + size > rest.byteLength)
+        throw new RangeError(`${size} bytes at offset ${offset} overrun the ${rest.byteLength} bytes after the header`);
+      const tensor = fromResponseOutput(output, rest.subarray(offset, offset + size));
+      offset += size;
+      return tensor;
+    } catch (error) {
+      if (error instanceof ModelportError) throw error;
+      throw unexpected(`has output '${output.name}' that cannot be decoded: ${(error as Error).message}`, error);
+    }
   });
   return { ...header, outputs };
 }

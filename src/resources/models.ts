@@ -1,4 +1,5 @@
 import { PagePromise } from '../core/pagination';
+import { NOT_READY_STATUSES, probeAnswer } from '../core/probe';
 import { path } from '../core/path';
 import { APIResource } from '../core/resource';
 import { randomId } from '../core/ids';
@@ -90,8 +91,11 @@ export class Models extends APIResource {
     input: { data: ArrayLike<number>; shape: number[]; name?: string | undefined },
     options: ExplainOptions = {},
   ): Promise<DecodedExplanation> {
-    const { version, target, methods, baseline, steps, output, ...rest } = options;
-    const name = input.name ?? (await this.metadata(model, { version, ...rest })).inputs[0]!.name;
+    const { version, target, methods, baseline, steps, output, ...options_ } = options;
+    // The metadata GET and the explain POST are named as the user's call in errors.
+    const rest = { ...options_, call: `client.models.explain('${model}')` };
+    const name =
+      input.name ?? (await this.transport.json<ModelMetadata>({ method: 'GET', path: modelPath(model, version), ...rest })).inputs[0]!.name;
     const request: ExplainRequest = {
       inputs: [{ name, shape: input.shape, datatype: 'FP32', data: Array.from(input.data) }],
       ...(version !== undefined ? { version: String(version) } : {}),
@@ -126,10 +130,20 @@ export class Models extends APIResource {
     return this.transport.json({ method: 'GET', path: modelPath(model, version), ...rest });
   }
 
-  /** `GET /v2/models/{model}[/versions/{version}]/ready`. */
-  ready(model: string, options: ModelVersionOptions = {}): Promise<ModelReadyResponse> {
+  /**
+   * `GET /v2/models/{model}[/versions/{version}]/ready`: `{ name, ready }`. An empty 200 (Triton)
+   * is ready; 400 (Triton's "Model version not ready") or 503 is `ready: false`, not an error.
+   * An unknown model is still a NotFoundError where the server answers 404 (modelport, KServe).
+   */
+  async ready(model: string, options: ModelVersionOptions = {}): Promise<ModelReadyResponse> {
     const { version, ...rest } = options;
-    return this.transport.json({ method: 'GET', path: `${modelPath(model, version)}/ready`, ...rest });
+    const response = await this.transport.send({
+      method: 'GET',
+      path: `${modelPath(model, version)}/ready`,
+      ...rest,
+      answerStatuses: NOT_READY_STATUSES,
+    });
+    return probeAnswer<'ready', ModelReadyResponse>(response, 'ready', { name: model });
   }
 }
 

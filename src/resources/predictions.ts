@@ -3,7 +3,7 @@ import { randomId } from '../core/ids';
 import { APIResource } from '../core/resource';
 import type { RequestOptions } from '../core/transport';
 import { encodeInferRequest, toRequestInput, type Tensor, type TensorLike } from '../core/tensors';
-import { ModelportError } from '../errors';
+import { InvalidInputError, ModelportError } from '../errors';
 import type { InferenceRequest, ModelMetadata } from '../types';
 import { decodeInferResponse, inferPath } from './inference';
 import { modelPath } from './models';
@@ -59,13 +59,17 @@ export class Predictions extends APIResource {
     options: PredictOptions = {},
     classify = false,
   ): Promise<Prediction> {
-    const { version, outputs: outputNames, binary = false, topK = 1, ...requestOptions } = options;
+    const { version, outputs: outputNames, binary = false, topK = 1, ...callOptions } = options;
+    // Every request of this call (the metadata GET, the infer POST) is named as the user's call in errors.
+    const call = `client.${classify ? 'classify' : 'predict'}('${model}')`;
+    const requestOptions = { ...callOptions, call };
     const metadata = await this.metadata(model, version, requestOptions);
     if (classify && !metadata.labels?.length) throw notAClassifier(model, 'its metadata has no labels');
-    const named = isNamedInputs(inputs) ? inputs : { [soleInputName(metadata, model)]: inputs };
+    const named = isNamedInputs(inputs) ? inputs : { [soleInputName(metadata, call)]: inputs };
 
     const encoded = Object.entries(named).map(([name, value]) =>
-      toRequestInput(
+      buildInput(
+        call,
         name,
         value,
         metadata.inputs.find((spec) => spec.name === name),
@@ -97,7 +101,7 @@ export class Predictions extends APIResource {
           idempotencyKey: requestOptions.idempotencyKey ?? randomId(),
           headers: { 'content-type': 'application/json', ...requestOptions.headers },
         });
-    const decoded = await decodeInferResponse(response);
+    const decoded = await decodeInferResponse(response, call);
     const outputs = Object.fromEntries(decoded.outputs.map((t) => [t.name, t]));
     const prediction: Prediction = {
       model: decoded.model_name ?? model,
@@ -115,7 +119,11 @@ export class Predictions extends APIResource {
   }
 
   /** Metadata is fetched once per model and version, then reused. */
-  private metadata(model: string, version: string | number | undefined, options: RequestOptions): Promise<ModelMetadata> {
+  private metadata(
+    model: string,
+    version: string | number | undefined,
+    options: RequestOptions & { call: string },
+  ): Promise<ModelMetadata> {
     const key = `${model}\u0000${version ?? ''}`;
     let cached = this.metadataCache.get(key);
     if (!cached) {
@@ -131,7 +139,7 @@ export class Predictions extends APIResource {
     version: string | number | undefined,
     request: InferenceRequest,
     chunks: Uint8Array[],
-    options: RequestOptions,
+    options: RequestOptions & { call: string },
   ) {
     const { body, headerLength } = encodeBinaryBody(request, chunks);
     return this.transport.send({
@@ -153,13 +161,27 @@ function isNamedInputs(inputs: TensorLike | Record<string, TensorLike>): inputs 
   return typeof inputs === 'object' && !Array.isArray(inputs) && !ArrayBuffer.isView(inputs) && !('data' in inputs && 'shape' in inputs);
 }
 
-function soleInputName(metadata: ModelMetadata, model: string): string {
+function soleInputName(metadata: ModelMetadata, call: string): string {
   if (metadata.inputs.length !== 1) {
-    throw new TypeError(
-      `model '${model}' has ${metadata.inputs.length} inputs (${metadata.inputs.map((i) => i.name).join(', ')}); pass them by name`,
+    throw new InvalidInputError(
+      `${call}: the model has ${metadata.inputs.length} inputs (${metadata.inputs.map((i) => i.name).join(', ')}); pass them by name`,
     );
   }
   return metadata.inputs[0]!.name;
+}
+
+/**
+ * `toRequestInput`, with its refusals of the data (a length that does not match the shape,
+ * values that fit no shape: RangeErrors) as InvalidInputErrors naming the call and the input.
+ */
+function buildInput(call: string, ...args: Parameters<typeof toRequestInput>): ReturnType<typeof toRequestInput> {
+  try {
+    return toRequestInput(...args);
+  } catch (error) {
+    if (error instanceof ModelportError) throw error;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new InvalidInputError(`${call}: ${reason}`, args[0], { cause: error });
+  }
 }
 
 function topClasses(output: Tensor, labels: string[], k: number): ClassScore[][] {

@@ -4,7 +4,7 @@ import { path } from '../core/path';
 import { APIResource } from '../core/resource';
 import { readEvents } from '../core/sse';
 import type { RequestOptions } from '../core/transport';
-import { TrainingJobError } from '../errors';
+import { ConnectionError, ModelportError, TrainingJobError, UnexpectedResponseError } from '../errors';
 import type { TrainingEvent, TrainingJob, TrainingJobCreateParams, TrainingJobStatus } from '../types';
 
 const TERMINAL: TrainingJobStatus[] = ['succeeded', 'failed', 'cancelled'];
@@ -70,7 +70,8 @@ export class TrainingJobs extends APIResource {
           if ((TERMINAL as string[]).includes(event.type)) return;
         }
       } catch (error) {
-        if (options.signal?.aborted || ++reconnects > (options.maxRetries ?? 2)) throw error;
+        if (options.signal?.aborted) throw error;
+        if (++reconnects > (options.maxRetries ?? 2)) throw streamFailure(error, id, response);
       }
     }
   }
@@ -91,4 +92,23 @@ export class TrainingJobs extends APIResource {
       events: { value: (options?: RequestOptions) => this.events(job.id, options), enumerable: false },
     }) as TrainingJobRun;
   }
+}
+
+/**
+ * How an event stream that kept failing after its reconnects is reported: an event that is not
+ * JSON is an UnexpectedResponseError; a stream that broke (fetch's TypeError "terminated") a
+ * ConnectionError.
+ */
+function streamFailure(error: unknown, id: string, response: Response): ModelportError {
+  if (error instanceof ModelportError) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  if (error instanceof SyntaxError) {
+    return new UnexpectedResponseError(`training job ${id}: an event is not JSON (${reason})`, {
+      status: response.status,
+      headers: response.headers,
+      requestId: response.headers.get('x-request-id') ?? undefined,
+      cause: error,
+    });
+  }
+  return new ConnectionError(`training job ${id}: the event stream broke: ${reason}`, { cause: error });
 }

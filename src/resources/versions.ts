@@ -4,6 +4,7 @@ import { APIResource } from '../core/resource';
 import { randomId } from '../core/ids';
 import type { RequestBody, RequestOptions } from '../core/transport';
 import type { ModelVersion, VersionUploadMetadata } from '../types';
+import { InvalidInputError } from '../errors';
 
 export interface UploadProgress {
   /** 0 to 1. */
@@ -124,12 +125,16 @@ async function readDirectory(directory: string): Promise<{ name: string; data: U
   const pathModule = 'node:path';
   const { readdir, readFile } = (await import(/* @vite-ignore */ /* webpackIgnore: true */ fsModule)) as typeof import('node:fs/promises');
   const { join, relative, sep } = (await import(/* @vite-ignore */ /* webpackIgnore: true */ pathModule)) as typeof import('node:path');
-  const entries = await readdir(directory, { withFileTypes: true, recursive: true });
-  const files = [];
-  for (const entry of entries) {
-    if (!entry.isFile()) continue;
-    const full = join(entry.parentPath, entry.name);
-    files.push({ name: relative(directory, full).split(sep).join('/'), data: new Uint8Array(await readFile(full)) });
+  try {
+    const entries = await readdir(directory, { withFileTypes: true, recursive: true });
+    const files = [];
+    for (const entry of entries) {
+      if (!entry.isFile()) continue;
+      const full = join(entry.parentPath, entry.name);
+      files.push({ name: relative(directory, full).split(sep).join('/'), data: new Uint8Array(await readFile(full)) });
+    }
+    return files;
+  } catch (error) {
+    throw new InvalidInputError(`cannot read the model folder '${directory}': ${(error as Error).message}`, undefined, { cause: error });
   }
-  return files;
 }
