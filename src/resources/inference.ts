@@ -57,8 +57,8 @@ export class Inference extends APIResource {
   }
 }
 
-/** The datatypes this SDK decodes (openapi.yaml's `Datatype`). */
-const KNOWN_DATATYPES: ReadonlySet<string> = new Set([...Object.keys(DATATYPE_SIZE), 'BYTES']);
+/** The datatypes this SDK decodes (openapi.yaml's `Datatype`); a function, so importing the SDK runs nothing. */
+const knownDatatypes = (): string[] => [...Object.keys(DATATYPE_SIZE), 'BYTES'];
 
 /**
  * Decodes an infer response, JSON or binary. What cannot be decoded (a body that is not JSON, no
@@ -91,9 +91,9 @@ export async function decodeInferResponse(response: Response, call: string): Pro
   if (!header || !Array.isArray(header.outputs)) throw unexpected('has no `outputs` array');
   let offset = 0;
   const outputs = header.outputs.map((output) => {
-    if (!KNOWN_DATATYPES.has(output.datatype)) {
+    if (!knownDatatypes().includes(output.datatype)) {
       throw unexpected(
-        `has output '${output.name}' of datatype '${output.datatype}', which this SDK does not know (${[...KNOWN_DATATYPES].join(', ')})`,
+        `has output '${output.name}' of datatype '${output.datatype}', which this SDK does not know (${knownDatatypes().join(', ')})`,
       );
     }
     const size = output.parameters?.binary_data_size as number | undefined;
