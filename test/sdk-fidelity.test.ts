@@ -10,8 +10,10 @@
  * `{"error":"Model version not ready"}`; any method but GET is 405 `{"error":"Method Not Allowed"}`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parse } from 'yaml';
 import { importMsw } from '../mock-server/msw';
 import {
   AuthenticationError,
@@ -107,6 +109,13 @@ describe('health and model-ready probes as Triton answers them (empty 200, 400 w
       { method: 'GET', url: '/v2/models/densenet/ready' },
       { method: 'GET', url: '/v2/models/densenet/versions/1/ready' },
     ]);
+  });
+
+  it('the official OIP spec declares the three probes as a 200 without a body, as the stub answers', () => {
+    const official = parse(readFileSync(new URL('./fixtures/oip/open_inference_rest.yaml', import.meta.url), 'utf8'));
+    for (const probe of ['/v2/health/live', '/v2/health/ready', `/v2/models/\${MODEL_NAME}/versions/\${MODEL_VERSION}/ready`]) {
+      expect(official.paths[probe].get.responses, probe).toEqual({ '200': { description: 'OK' } });
+    }
   });
 
   it("Triton's 400 is { live: false } / { ready: false }, at once: no throw, no retry", async () => {
