@@ -20,7 +20,8 @@ describe('health and server metadata over real HTTP', () => {
   it('reports the runtime: native TensorFlow 2.21 on machines that built it', async () => {
     const metadata = await client.server.metadata();
     expect(metadata).toMatchObject({ name: 'modelport', version: '0.1.0' });
-    expect(metadata.extensions).toEqual(expect.arrayContaining(['binary_tensor_data', 'model_repository', 'statistics']));
+    // Triton's extension names, for what is served (classification: an output's `parameters.classification`).
+    expect(metadata.extensions).toEqual(['binary_tensor_data', 'classification', 'model_repository', 'statistics']);
     const expected = process.env.MODELPORT_BACKEND ?? 'tensorflow';
     expect(metadata.runtime.backend).toBe(expected);
     if (expected === 'tensorflow') expect(metadata.runtime.tensorflow_version).toBe('2.21.0');

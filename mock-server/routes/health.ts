@@ -3,7 +3,8 @@ import type { RouteTable } from '../server/context';
 import { unavailable } from '../http/errors';
 import { json } from '../http/respond';
 
-export const EXTENSIONS = ['binary_tensor_data', 'model_repository', 'statistics'];
+/** Triton's names for the protocol extensions served: `classification` is an output's `parameters.classification: k`. */
+export const EXTENSIONS = ['binary_tensor_data', 'classification', 'model_repository', 'statistics'];
 
 export const healthRoutes: RouteTable = {
   serverLive: () => json({ live: true }),
