@@ -1,12 +1,20 @@
 /**
  * The request against openapi.yaml before any handler runs: the body is read within its limit
- * (413) and its timeouts (408), parsed by its content type (JSON; binary types kept as bytes; 415
- * for others), and path, query, header parameters and the JSON body are validated (400 with
- * `details`). A bad request never reaches a model. Bodies being received at once are bounded in
- * bytes (`maxBodyBytesInProgress`, 503): what the in-flight limit bounded when slots were taken
- * before the body, now that they are taken once it is in (middleware/admission.ts).
+ * (413) and its timeouts (408), parsed as JSON or kept as bytes, and path, query, header
+ * parameters and the JSON body are validated (400 with `details`). A bad request never reaches a
+ * model. Bodies being received at once are bounded in bytes (`maxBodyBytesInProgress`, 503): what
+ * the in-flight limit bounded when slots were taken before the body, now that they are taken once
+ * it is in (middleware/admission.ts).
+ *
+ * What a body is, is decided before it is read, and decides its limit: an inference body is binary
+ * when it carries `Inference-Header-Content-Length` and JSON when it does not, whatever its
+ * Content-Type (as Triton does; http/binary-tensors.ts); any other body by its Content-Type (JSON
+ * types parsed, the types the operation declares kept as bytes, 415 for others). A compressed body
+ * is refused unread (415, http/codings.ts).
  */
 import { mediaType, parseJson } from '../http/body';
+import { BINARY_TENSOR_MEDIA_TYPE, binaryHeaderLength, checkBinaryHeaderLength } from '../http/binary-tensors';
+import { checkBodyCodings } from '../http/codings';
 import { HttpError, badRequest } from '../http/errors';
 import type { HeaderBag } from '../http/request';
 import type { RouteResult } from '../http/respond';
@@ -34,7 +42,9 @@ async function readBody(c: Exchange): Promise<void> {
   const operation = c.operation!;
   const type = mediaType(c.request);
   const { options } = c.state;
-  const json = JSON_MEDIA_TYPES.has(type) || type?.endsWith('+json') === true;
+  checkBodyCodings(c.request.headers);
+  const kind = bodyKind(c, type);
+  const json = kind === 'json';
   // JSON is parsed on the main thread in one step (~0.5 s per 4 MiB on a busy core), so it has a smaller limit.
   const jsonLimit = json && !operation.isUpload && options.maxJsonBodyBytes < options.maxBodyBytes;
   const maxBytes = operation.isUpload ? options.maxUploadBytes : jsonLimit ? options.maxJsonBodyBytes : options.maxBodyBytes;
@@ -55,11 +65,42 @@ async function readBody(c: Exchange): Promise<void> {
     if (operation.bodyRequired) throw badRequest('request body is required', [{ path: '/', message: 'is required' }]);
   } else if (json) {
     if (!operation.bodyContentTypes.includes('application/json')) throw unsupported(type, operation.bodyContentTypes);
-    c.body = parseJson(bytes);
-  } else if (type && operation.bodyContentTypes.includes(type)) {
+    c.body = type === BINARY_TENSOR_MEDIA_TYPE ? parseJsonSentAsBinary(bytes) : parseJson(bytes);
+  } else if (kind === 'binary' || (type && operation.bodyContentTypes.includes(type))) {
     c.rawBody = bytes;
   } else {
     throw unsupported(type, operation.bodyContentTypes);
+  }
+}
+
+/**
+ * `binary` for an inference body with `Inference-Header-Content-Length` (its JSON header checked
+ * against the JSON limit here, before the body is read), `json` for one without it, whatever the
+ * Content-Type of either; other bodies by their Content-Type.
+ */
+function bodyKind(c: Exchange, type: string | undefined): 'json' | 'binary' | 'other' {
+  if (c.operation!.bodyContentTypes.includes(BINARY_TENSOR_MEDIA_TYPE)) {
+    const headerLength = binaryHeaderLength(c.request.headers);
+    if (headerLength === undefined) return 'json';
+    checkBinaryHeaderLength(headerLength, c.state.options.maxJsonBodyBytes);
+    return 'binary';
+  }
+  return JSON_MEDIA_TYPES.has(type) || type?.endsWith('+json') === true ? 'json' : 'other';
+}
+
+/** An octet-stream body without the binary header is JSON (aiohttp's type for bytes); when it is not, the refusal says what binary needs. */
+function parseJsonSentAsBinary(bytes: Uint8Array): unknown {
+  try {
+    return parseJson(bytes);
+  } catch (error) {
+    if (!(error instanceof HttpError)) throw error;
+    throw new HttpError(
+      error.status,
+      error.code,
+      `${error.message} (an application/octet-stream body without the Inference-Header-Content-Length header is read as JSON; a binary body needs that header)`,
+      error.details,
+      error.headers,
+    );
   }
 }
 
@@ -112,7 +153,7 @@ function jsonTooLarge(maxBytes: number, maxBodyBytes: number, error: HttpError):
   return new HttpError(
     413,
     'payload_too_large',
-    `the JSON body exceeds ${maxBytes.toLocaleString('en-US')} bytes, the limit for JSON (--max-json-body-bytes); larger tensors go in binary (application/octet-stream, up to ${maxBodyBytes.toLocaleString('en-US')} bytes)`,
+    `the JSON body exceeds ${maxBytes.toLocaleString('en-US')} bytes, the limit for JSON (--max-json-body-bytes); larger tensors go in binary (with Inference-Header-Content-Length, up to ${maxBodyBytes.toLocaleString('en-US')} bytes)`,
     undefined,
     error.headers,
   );

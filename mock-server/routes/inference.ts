@@ -3,6 +3,7 @@ import { HEADER_LENGTH_HEADER, elementCount, encodeBinaryBody, splitBinaryBody, 
 import type { components } from 'modelport';
 import type { RequestContext, RouteTable } from '../server/context';
 import { checkJsonDepth } from '../http/body';
+import { binaryHeaderLength } from '../http/binary-tensors';
 import { badRequest, HttpError } from '../http/errors';
 import { bytes as bytesReply, json, type Reply } from '../http/respond';
 import type { ServedVersion } from '../serving/version-service';
@@ -46,20 +47,16 @@ async function infer(context: RequestContext, version: string | undefined): Prom
   }
 }
 
-/** The JSON request, and for binary bodies the bytes that follow its header. */
+/**
+ * The JSON request, and for binary bodies (those sent with Inference-Header-Content-Length, as
+ * middleware/validation.ts decided) the bytes that follow its header.
+ */
 function readInferenceRequest(context: RequestContext): { request: InferenceRequest; binary: Uint8Array | undefined } {
   if (!context.rawBody) return { request: context.body as InferenceRequest, binary: undefined };
-  const declared = context.request.headers.get(HEADER_LENGTH_HEADER);
-  if (declared === null) {
-    throw badRequest(
-      'binary inference bodies need the Inference-Header-Content-Length header',
-      [{ path: `header/${HEADER_LENGTH_HEADER}`, message: 'is required for application/octet-stream' }],
-      'invalid_binary_header',
-    );
-  }
+  const declared = binaryHeaderLength(context.request.headers)!;
   let split;
   try {
-    split = splitBinaryBody(context.rawBody, Number(declared));
+    split = splitBinaryBody(context.rawBody, declared);
   } catch (error) {
     throw badRequest(
       (error as Error).message,
@@ -72,7 +69,7 @@ function readInferenceRequest(context: RequestContext): { request: InferenceRequ
     header = JSON.parse(split.headerText);
   } catch (error) {
     throw badRequest(
-      `the JSON header of the binary body is not valid JSON: ${(error as Error).message}`,
+      `the JSON header of the binary body is not valid JSON: ${(error as Error).message}. Inference-Header-Content-Length says it is the first ${declared.toLocaleString('en-US')} bytes of the ${context.rawBody.byteLength.toLocaleString('en-US')}; a JSON request sends no such header (tritonclient writes it into the headers dict given to infer(), so a dict reused after a binary call carries it into the next call: pass a new dict each time)`,
       [{ path: `header/${HEADER_LENGTH_HEADER}`, message: 'does not delimit a JSON header' }],
       'invalid_binary_header',
     );

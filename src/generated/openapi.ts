@@ -177,14 +177,28 @@ export interface paths {
          * Run inference
          * @description Runs the model on the input tensors (Open Inference Protocol). Without a version the request goes
          *     to the version `production` points at (honouring canary weights), else the newest ready version.
-         *     Send JSON, or the binary tensor extension: `application/octet-stream` with the JSON header first,
-         *     its length in `Inference-Header-Content-Length`, then each binary input's bytes in order.
+         *     Send JSON, or the binary tensor extension: the JSON header first, its length in
+         *     `Inference-Header-Content-Length`, then each binary input's bytes in order. As in Triton, that
+         *     header decides: a body with it is binary and a body without it JSON, whatever the Content-Type
+         *     (Triton's Python clients send binary bodies with no Content-Type or as `application/octet-stream`,
+         *     and JSON as `application/octet-stream` too). Compressed bodies are refused (415 `unsupported_encoding`).
          *
          *     Every input's name, datatype and shape are checked against the model, and its element count
          *     against the server's limits, before any data is decoded: 400 `datatype_mismatch` or
          *     `shape_mismatch`, 413 `input_too_large` past 262,144 elements (as many for BYTES; an image
          *     batch counts its decoded pixels) or an encoded image whose header declares more than 4096²
          *     pixels. A JSON body may be 4 MiB (larger tensors go in binary, up to the 64 MiB body limit).
+         *
+         *     JSON numbers cannot be NaN or ±Infinity: an output asked for in JSON (or ranked by `classification`)
+         *     that holds one is 422 `non_finite_output`, naming the output and its first such element, where
+         *     Triton writes bare `NaN` tokens (not JSON) and KServe writes `null`. In binary it carries the IEEE values.
+         *
+         *     Every datatype of a SavedModel's signature is served as it is (FP64, INT64, UINT8, ...). JSON numbers
+         *     are doubles: INT64/UINT64 JSON inputs must be integers within ±(2^53−1) (400 `invalid_tensor_data`;
+         *     binary carries the whole range), and an INT64/UINT64 output asked for in JSON that holds a value beyond
+         *     that is 422 `output_exceeds_json_range`, naming the output (binary carries it exactly, 8 bytes each).
+         *     Nested JSON `data` must have the shape's structure (or be flat): ragged data is 400 `invalid_tensor_data`
+         *     naming where it departs, even when its element count matches.
          */
         post: operations["modelInfer"];
         delete?: never;
@@ -1137,7 +1151,7 @@ export interface components {
          *     Each value below says the HTTP status it comes with and what it means.
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "malformed_json" | "malformed_body" | "unsupported_media_type" | "payload_too_large" | "request_timeout" | "route_not_found" | "method_not_allowed" | "invalid_cursor" | "idempotency_key_reused" | "idempotency_in_progress" | "unauthorized" | "forbidden" | "model_forbidden" | "rate_limited" | "key_not_found" | "not_ready" | "model_not_ready" | "overloaded" | "internal_error" | "injected_fault" | "model_not_found" | "version_not_found" | "alias_not_found" | "model_exists" | "version_in_use" | "invalid_archive" | "invalid_multipart" | "unsafe_path" | "manifest_mismatch" | "invalid_model" | "forbidden_op" | "signature_mismatch" | "unsupported_model" | "shape_mismatch" | "datatype_mismatch" | "data_length_mismatch" | "invalid_tensor_data" | "unknown_input" | "missing_input" | "duplicate_input" | "unknown_output" | "invalid_binary_header" | "invalid_image" | "unsupported_input" | "output_out_of_range" | "input_too_large" | "dataset_not_found" | "evaluation_not_found" | "dataset_exists" | "dataset_read_only" | "version_not_ready" | "incompatible_dataset" | "ambiguous_alias" | "invalid_csv" | "invalid_json_lines" | "row_width_mismatch" | "unknown_label" | "empty_dataset" | "dataset_too_large" | "job_not_found" | "job_finished" | "training_too_large" | "too_many_jobs";
+        ErrorCode: "invalid_request" | "malformed_json" | "malformed_body" | "unsupported_media_type" | "unsupported_encoding" | "payload_too_large" | "request_timeout" | "route_not_found" | "method_not_allowed" | "invalid_cursor" | "idempotency_key_reused" | "idempotency_in_progress" | "unauthorized" | "forbidden" | "model_forbidden" | "rate_limited" | "key_not_found" | "not_ready" | "model_not_ready" | "overloaded" | "internal_error" | "injected_fault" | "model_not_found" | "version_not_found" | "alias_not_found" | "model_exists" | "version_in_use" | "invalid_archive" | "invalid_multipart" | "unsafe_path" | "manifest_mismatch" | "invalid_model" | "forbidden_op" | "signature_mismatch" | "unsupported_model" | "shape_mismatch" | "datatype_mismatch" | "data_length_mismatch" | "invalid_tensor_data" | "unknown_input" | "missing_input" | "duplicate_input" | "unknown_output" | "invalid_binary_header" | "invalid_image" | "unsupported_input" | "output_out_of_range" | "non_finite_output" | "output_exceeds_json_range" | "input_too_large" | "dataset_not_found" | "evaluation_not_found" | "dataset_exists" | "dataset_read_only" | "version_not_ready" | "incompatible_dataset" | "ambiguous_alias" | "invalid_csv" | "invalid_json_lines" | "row_width_mismatch" | "unknown_label" | "empty_dataset" | "dataset_too_large" | "job_not_found" | "job_finished" | "training_too_large" | "too_many_jobs";
         LiveResponse: {
             live: boolean;
         };
@@ -1905,10 +1919,10 @@ export interface components {
         };
         EvaluationFailure: {
             /**
-             * @description `interrupted`: the server stopped while the job was running (submit it again); `model_unavailable`: a version was unloaded or deleted meanwhile; `dataset_unavailable`: the dataset was deleted before the job started; `invalid_output`: the model output is not one score per class.
+             * @description `interrupted`: the server stopped while the job was running (submit it again); `model_unavailable`: a version was unloaded or deleted meanwhile; `dataset_unavailable`: the dataset was deleted before the job started; `invalid_output`: the model output is not one score per class; `non_finite_output`: the loss is not a finite number because a score is NaN or ±Infinity (the message names the model, the output, the sample and the value).
              * @enum {string}
              */
-            reason: "interrupted" | "model_unavailable" | "dataset_unavailable" | "invalid_output" | "internal";
+            reason: "interrupted" | "model_unavailable" | "dataset_unavailable" | "invalid_output" | "non_finite_output" | "internal";
             message: string;
         };
         /**
@@ -2292,7 +2306,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description The request body has a content type this operation does not take. */
+        /** @description The request body has a content type this operation does not take (`unsupported_media_type`), or a compression the server does not decode (`unsupported_encoding`, with `Accept-Encoding` `identity`). */
         UnsupportedMediaType: {
             headers: {
                 "x-request-id": components["headers"]["RequestId"];
@@ -2315,6 +2329,20 @@ export interface components {
         };
         /** @description The Idempotency-Key was already used for a different request. */
         IdempotencyKeyReused: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /**
+         * @description An output asked for in JSON holds NaN or ±Infinity (JSON numbers cannot), or a `classification`
+         *     would rank such scores. The message names the output, the first such element and how many there
+         *     are. The same output asked for in binary (`binary_data: true`) carries the IEEE values as they are.
+         */
+        NonFiniteOutput: {
             headers: {
                 "x-request-id": components["headers"]["RequestId"];
                 [name: string]: unknown;
@@ -2349,7 +2377,12 @@ export interface components {
         ModelName: string;
         /** @description A version number, or an alias such as `production`. */
         ModelVersion: string;
-        /** @description Binary tensor extension; the byte length of the JSON header that starts a binary body. */
+        /**
+         * @description Binary tensor extension; the byte length of the JSON header that starts a binary body, in
+         *     decimal digits. Sending it makes the body binary, whatever its Content-Type. Anything but
+         *     digits (`0x1a`, `1e3`; Triton's `std::stoi` would read these as 0 and 1) and 0 (Triton's raw
+         *     binary request) are 400 `invalid_binary_header`; a header longer than JSON bodies may be (4 MiB) is 413.
+         */
         InferenceHeaderContentLength: number;
     };
     requestBodies: {
@@ -2525,7 +2558,12 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Binary tensor extension; the byte length of the JSON header that starts a binary body. */
+                /**
+                 * @description Binary tensor extension; the byte length of the JSON header that starts a binary body, in
+                 *     decimal digits. Sending it makes the body binary, whatever its Content-Type. Anything but
+                 *     digits (`0x1a`, `1e3`; Triton's `std::stoi` would read these as 0 and 1) and 0 (Triton's raw
+                 *     binary request) are 400 `invalid_binary_header`; a header longer than JSON bodies may be (4 MiB) is 413.
+                 */
                 "Inference-Header-Content-Length"?: components["parameters"]["InferenceHeaderContentLength"];
             };
             path: {
@@ -2544,6 +2582,7 @@ export interface operations {
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["NonFiniteOutput"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -2553,7 +2592,12 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Binary tensor extension; the byte length of the JSON header that starts a binary body. */
+                /**
+                 * @description Binary tensor extension; the byte length of the JSON header that starts a binary body, in
+                 *     decimal digits. Sending it makes the body binary, whatever its Content-Type. Anything but
+                 *     digits (`0x1a`, `1e3`; Triton's `std::stoi` would read these as 0 and 1) and 0 (Triton's raw
+                 *     binary request) are 400 `invalid_binary_header`; a header longer than JSON bodies may be (4 MiB) is 413.
+                 */
                 "Inference-Header-Content-Length"?: components["parameters"]["InferenceHeaderContentLength"];
             };
             path: {
@@ -2574,6 +2618,7 @@ export interface operations {
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["NonFiniteOutput"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
