@@ -345,6 +345,23 @@ describe('responses the SDK cannot read are UnexpectedResponseErrors', () => {
     );
   });
 
+  it('a body that breaks off after the headers is a ConnectionError', async () => {
+    const broken = () =>
+      new Response(
+        new ReadableStream({
+          start(controller) {
+            controller.enqueue(new TextEncoder().encode('{"name":'));
+            controller.error(new TypeError('terminated'));
+          },
+        }),
+        { status: 200, headers: { 'content-type': 'application/json' } },
+      );
+    const { fetch } = scriptedFetch([broken]);
+    const error = await new Modelport({ baseUrl: BASE, fetch }).server.metadata().catch((e) => e);
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect(error.message).toMatch(/^the 200 response from .* broke off: terminated$/);
+  });
+
   it('a training event that is not JSON', async () => {
     const stream = () => new Response('id: 1\ndata: {not json\n\n', { status: 200, headers: { 'content-type': 'text/event-stream' } });
     const { fetch } = scriptedFetch([stream]);

@@ -258,7 +258,7 @@ function crossOriginPage(baseUrl: string): string | undefined {
 
 /** A successful response's JSON, or undefined when it has no body; a body that is not JSON is an UnexpectedResponseError. */
 export async function parseJsonBody<T>(response: Response): Promise<T> {
-  const text = await response.text();
+  const text = await readBody(response, (r) => r.text());
   if (!text) return undefined as T;
   try {
     return JSON.parse(text) as T;
@@ -273,6 +273,22 @@ export async function parseJsonBody<T>(response: Response): Promise<T> {
         cause: error,
       },
     );
+  }
+}
+
+/**
+ * Reads a successful response's body; a body that breaks off (the connection reset mid-body:
+ * fetch's TypeError "terminated") is a ConnectionError. An abort stays the AbortError it is.
+ */
+export async function readBody<T>(response: Response, read: (response: Response) => Promise<T>): Promise<T> {
+  try {
+    return await read(response);
+  } catch (error) {
+    if (error instanceof ModelportError || (error as { name?: unknown })?.name === 'AbortError') throw error;
+    const reason = error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
+    throw new ConnectionError(`the ${response.status} response from ${response.url || 'the server'} broke off: ${reason}`, {
+      cause: error,
+    });
   }
 }
 

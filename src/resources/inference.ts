@@ -2,7 +2,7 @@ import { DATATYPE_SIZE, HEADER_LENGTH_HEADER, encodeBinaryBody, splitBinaryBody 
 import { randomId } from '../core/ids';
 import { path } from '../core/path';
 import { APIResource } from '../core/resource';
-import { parseJsonBody, type RequestOptions } from '../core/transport';
+import { parseJsonBody, readBody, type RequestOptions } from '../core/transport';
 import { fromResponseOutput, type Tensor } from '../core/tensors';
 import { ModelportError, UnexpectedResponseError } from '../errors';
 import type { InferenceRequest, InferenceResponse } from '../types';
@@ -79,7 +79,7 @@ export async function decodeInferResponse(response: Response, call: string): Pro
   if (headerLength === null) {
     header = await parseJsonBody<InferenceResponse>(response);
   } else {
-    const bytes = new Uint8Array(await response.arrayBuffer());
+    const bytes = new Uint8Array(await readBody(response, (r) => r.arrayBuffer()));
     try {
       const parts = splitBinaryBody(bytes, Number(headerLength));
       rest = parts.rest;
