@@ -345,6 +345,15 @@ describe('responses the SDK cannot read are UnexpectedResponseErrors', () => {
     );
   });
 
+  it('an explanation without attributions', async () => {
+    const { fetch } = scriptedFetch([jsonReply(200, { model_name: 'iris', target: 0 })]);
+    const error = await new Modelport({ baseUrl: BASE, fetch }).models
+      .explain('iris', { name: 'features', data: [1, 2, 3, 4], shape: [1, 4] })
+      .catch((e) => e);
+    expect(error).toBeInstanceOf(UnexpectedResponseError);
+    expect(error.message).toBe("client.models.explain('iris'): the server's response has no `attributions`");
+  });
+
   it('a body that breaks off after the headers is a ConnectionError', async () => {
     const broken = () =>
       new Response(

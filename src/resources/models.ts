@@ -14,6 +14,7 @@ import type {
   ModelReadyResponse,
   ModelUpdateParams,
 } from '../types';
+import { UnexpectedResponseError } from '../errors';
 import { Aliases } from './aliases';
 import { Versions } from './versions';
 
@@ -112,6 +113,9 @@ export class Models extends APIResource {
       ...rest,
       idempotencyKey: rest.idempotencyKey ?? randomId(),
     });
+    if (typeof explanation?.attributions !== 'object' || explanation.attributions === null) {
+      throw new UnexpectedResponseError(`${rest.call}: the server's response has no \`attributions\``, { status: 200, body: explanation });
+    }
     const decode = (t: { shape: number[]; data: number[] }): AttributionTensor => ({ shape: t.shape, data: Float32Array.from(t.data) });
     return {
       ...explanation,
