@@ -10,6 +10,7 @@ import type { Datatype } from 'modelport';
 import { HttpError, type ErrorDetail } from '../http/errors';
 import type { ServedVersion } from '../serving/version-service';
 import type { HostTensor, TfDtype } from '../runtime/tensors';
+import { findNonFinite } from '../runtime/finite';
 import type { DatasetData } from '../datasets/datasets';
 import { ConfusionMatrix, LossAccumulator, argmax, percentile, roundMs, type ClassificationReport } from './metrics';
 
@@ -143,6 +144,7 @@ export async function runPass(
   const classes = plan.modelLabels.length;
   const matrix = new ConfusionMatrix(classes);
   const loss = new LossAccumulator();
+  const nonFinite = new NonFiniteScores(classes);
   const batchMs: number[] = [];
   const n = data.info.samples;
   for (let start = 0; start < n; start += batchSize) {
@@ -169,9 +171,42 @@ export async function runPass(
       matrix.add(truth, argmax(values, i * classes, classes));
       loss.add(values, i * classes, classes, truth);
     }
+    nonFinite.add(values, start);
     onSamples(end);
   }
-  return { report: matrix.report(plan.modelLabels), confusion: matrix.counts, ...loss.result(), batchMs };
+  const result = loss.result();
+  // JSON has no NaN: a loss that is not a number fails the evaluation, naming where it came from.
+  if (!Number.isFinite(result.loss)) throw nonFinite.error(served, plan.modelLabels, result.loss);
+  return { report: matrix.report(plan.modelLabels), confusion: matrix.counts, ...result, batchMs };
+}
+
+/** Where the first NaN or ±Infinity score of a pass was, and how many there were. */
+class NonFiniteScores {
+  private first: { sample: number; label: number; value: number } | undefined;
+  private count = 0;
+  private scores = 0;
+
+  constructor(private readonly classes: number) {}
+
+  add(values: ArrayLike<number>, firstSample: number): void {
+    this.scores += values.length;
+    const found = findNonFinite(values);
+    if (!found) return;
+    this.count += found.count;
+    this.first ??= {
+      sample: firstSample + Math.floor(found.index / this.classes),
+      label: found.index % this.classes,
+      value: found.value,
+    };
+  }
+
+  error(served: ServedVersion, labels: string[], loss: number): EvaluationError {
+    const output = served.config.outputs[0]?.name ?? 'output 0';
+    const where = this.first
+      ? `: output '${output}' scores sample ${this.first.sample} as ${this.first.value} for class '${labels[this.first.label]}' (${this.count} of ${this.scores} scores are not finite)`
+      : '';
+    return new EvaluationError('non_finite_output', `${served.name} version ${served.version}'s loss is ${loss}${where}`);
+  }
 }
 
 export interface LatencyProbe {
@@ -240,7 +275,7 @@ export async function artifactBytes(dir: string): Promise<number> {
 /** A failure that ends an evaluation with a reason the API names. */
 export class EvaluationError extends Error {
   constructor(
-    readonly reason: 'interrupted' | 'model_unavailable' | 'dataset_unavailable' | 'invalid_output' | 'internal',
+    readonly reason: 'interrupted' | 'model_unavailable' | 'dataset_unavailable' | 'invalid_output' | 'non_finite_output' | 'internal',
     message: string,
   ) {
     super(message);

@@ -8,6 +8,7 @@ import { badRequest, HttpError } from '../http/errors';
 import { bytes as bytesReply, json, type Reply } from '../http/respond';
 import type { ServedVersion } from '../serving/version-service';
 import { classify, decodeImages } from '../runtime/preprocess';
+import { mayBeNonFinite, nonFiniteOutput } from '../runtime/finite';
 import {
   checkDeclaredInput,
   checkElementLimit,
@@ -231,12 +232,25 @@ function encodeResponse(
   outputs: { shape: number[]; values: unknown }[],
 ): Reply {
   const chunks: Uint8Array[] = [];
-  const encoded: ResponseOutput[] = plan.map((p) => {
+  const what = `model '${served.name}' version ${served.version}`;
+  const encoded: ResponseOutput[] = plan.map((p, i) => {
     const tensor = outputs[p.index];
     if (!tensor) throw new HttpError(500, 'internal_error', `model produced ${outputs.length} outputs, config declares output '${p.name}'`);
+    const where = request.outputs ? `/outputs/${i}/parameters` : '/parameters';
     const top = p.classification
-      ? classify(tensor.values as ArrayLike<number>, tensor.shape, p.classification, served.config.labels)
+      ? classify(tensor.values as ArrayLike<number>, tensor.shape, p.classification, served.config.labels, {
+          name: p.name,
+          what,
+          path: `${where}/classification`,
+        })
       : undefined;
+    // JSON numbers cannot be NaN or ±Infinity (JSON.stringify would write null); binary carries IEEE values.
+    if (!top && !p.binary && p.datatype.startsWith('FP') && mayBeNonFinite(tensor.values)) {
+      const remedy = 'ask for it in binary (binary_data: true) to receive the IEEE values';
+      const path = request.outputs ? `${where}/binary_data` : `${where}/binary_data_output`;
+      const error = nonFiniteOutput(p.name, tensor.values, tensor.shape, { what, remedy, path });
+      if (error) throw error;
+    }
     const { output, bytes } = encodeOutput(
       p.name,
       p.datatype,

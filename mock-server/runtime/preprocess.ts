@@ -6,6 +6,7 @@
 import type { ImagePreprocessing } from '../registry/model-config';
 import { badRequest, HttpError } from '../http/errors';
 import { imageSize } from './image-size';
+import { nonFiniteOutput } from './finite';
 import type { Runtime } from './backend';
 import type { HostTensor } from './tensors';
 
@@ -74,13 +75,24 @@ function notAnImage(spec: ImagePreprocessing, i: number, inputIndex: number): Ht
   );
 }
 
-/** The top `k` classes of each row, as Triton's classification extension returns them. */
+/**
+ * The top `k` classes of each row, as Triton's classification extension returns them. Scores that
+ * are NaN or ±Infinity cannot be ranked (NaN compares false with everything) nor written as JSON
+ * numbers: they fail with `non_finite_output`, naming the output (`output.what` says whose).
+ */
 export function classify(
   values: ArrayLike<number>,
   shape: number[],
   k: number,
   labels: string[] | undefined,
+  output: { name: string; what: string; path?: string },
 ): { shape: number[]; values: string[] } {
+  const nonFinite = nonFiniteOutput(output.name, values, shape, {
+    what: output.what,
+    remedy: 'ask for the output without classification, in binary (binary_data: true), to receive the IEEE scores',
+    path: output.path,
+  });
+  if (nonFinite) throw nonFinite;
   const rows = shape[0] ?? 1;
   const classes = rows === 0 ? 0 : values.length / rows;
   const top = Math.min(k, classes);

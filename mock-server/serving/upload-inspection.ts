@@ -7,9 +7,10 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { badRequest } from '../http/errors';
+import { badRequest, type HttpError } from '../http/errors';
 import type { Runtime } from '../runtime/backend';
 import { loadModel, readTfjsArtifacts } from '../runtime/loader';
+import { refuseNonFiniteOnZeros } from '../runtime/finite';
 import { checkSavedModelPolicy } from '../runtime/saved-model-policy';
 import type { ModelConfig, Platform, TensorSpec, VersionInfo } from '../registry/model-config';
 
@@ -76,9 +77,15 @@ export async function inspectUpload(
     ...(platform === 'tensorflow_savedmodel' ? { signature: options.signature ?? 'serving_default', tags } : {}),
   };
   const loadStarted = performance.now();
+  let nonFinite: HttpError | undefined;
   try {
     const loaded = await loadModel(runtime, { ...model, platform, inputs, outputs, info: { ...info, version: 0 } }, dir);
-    loaded.dispose();
+    // One run on zeros, as serving's warm-up does on the event loop (so it counts as load time).
+    try {
+      nonFinite = refuseNonFiniteOnZeros(runtime, loaded, inputs, outputs);
+    } finally {
+      loaded.dispose();
+    }
   } catch (error) {
     throw badRequest(`the model does not load: ${(error as Error).message}`, undefined, 'invalid_model');
   }
@@ -90,6 +97,7 @@ export async function inspectUpload(
       'invalid_model',
     );
   }
+  if (nonFinite) throw nonFinite;
   return info;
 }
 
