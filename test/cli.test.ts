@@ -224,7 +224,7 @@ describe('the modelport CLI', () => {
       // Native TensorFlow comes from modelport's cache, not from node_modules.
       expect(checks.find((c: { name: string }) => c.name === 'native')).toMatchObject({
         ok: true,
-        detail: expect.stringMatching(/^prepared in \/.*\/tfjs-node-4\.22\.0_tf-2\.21\.0_linux-x64_napi-8$/),
+        detail: expect.stringMatching(/^prepared in \/.*\/tfjs-node-4\.22\.0\+modelport-dtypes-\d+_tf-2\.21\.0_linux-x64_napi-8$/),
       });
     }
   });

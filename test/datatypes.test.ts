@@ -5,7 +5,8 @@
  *
  * TF.js computes in float32, int32, bool and string, so the server converts: FP16 and FP64 ↔
  * float32 (binary FP16 is IEEE half bits), INT8/UINT8/INT16/UINT16/INT64 ↔ int32 (values that do
- * not fit are a 400), BOOL ↔ bool, BYTES ↔ string.
+ * not fit are a 400), BOOL ↔ bool, BYTES ↔ string. SavedModels compute in every datatype exactly:
+ * test/savedmodel-dtypes.test.ts.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -411,11 +412,13 @@ describe('INT8, UINT8, INT16, UINT16, INT32 and INT64', () => {
     expect(integersFrom(datatype, bothBinary.raw.same!)).toEqual(values);
     expect(integersFrom(scaledType, bothBinary.raw.scaled!)).toEqual(scaled);
 
-    // The SDK, both ways: predict encodes numbers as the declared datatype and decodes them back.
+    // The SDK, both ways: predict encodes numbers as the declared datatype and decodes them back
+    // (INT64 exactly, as a BigInt64Array).
     for (const binary of [false, true]) {
       const prediction = await client.predict(model, [values], { binary });
-      expect(plain(prediction.outputs.same!.data)).toEqual(values);
-      expect(plain(prediction.outputs.scaled!.data)).toEqual(scaled);
+      if (datatype === 'INT64') expect(prediction.outputs.same!.data).toBeInstanceOf(BigInt64Array);
+      expect(plain(prediction.outputs.same!.data).map(Number)).toEqual(values);
+      expect(plain(prediction.outputs.scaled!.data).map(Number)).toEqual(scaled);
       expect(prediction.outputs.same!.datatype).toBe(datatype);
     }
   });

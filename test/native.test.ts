@@ -158,7 +158,9 @@ describe('preparing native TensorFlow', () => {
       message: 'tensorflow/libtensorflow_cc.so.2 is missing from tensorflow_cpu-2.21.0-fake.whl',
       fix: 'use a tensorflow-cpu 2.21.0 wheel for Linux x64, then run: npx modelport doctor --no-server',
     });
-    expect(lines[0]).toMatch(/^preparing it in .*cache-wheel\/tfjs-node-4\.22\.0_tf-2\.21\.0_linux-x64_napi-8: once per machine/);
+    expect(lines[0]).toMatch(
+      /^preparing it in .*cache-wheel\/tfjs-node-4\.22\.0\+modelport-dtypes-\d+_tf-2\.21\.0_linux-x64_napi-8: once per machine/,
+    );
     expect(lines).not.toContain('downloading the tensorflow-cpu 2.21.0 wheel with pip');
     expect(readdirSync(cache)).toEqual([]);
   });
@@ -196,7 +198,48 @@ describe('preparing native TensorFlow', () => {
       Object.keys(createRequire(import.meta.url).cache).filter((file) => file.includes('tfjs-node') && file.includes('node_modules')),
     ).toEqual([]);
   });
+
+  it("the binding is built with modelport's dtype patch: every numeric dtype goes in and comes back exactly", async () => {
+    const { tf } = await loadRuntime();
+    const entry = nativeEntry(PACKAGE_ROOT);
+    expect(entry.manifest?.bindingPatch).toMatch(/^modelport-dtypes-\d+$/);
+    expect(entry.key).toContain(`+${entry.manifest!.bindingPatch}_`);
+    const binding = (tf.backend() as unknown as { binding: NativeBinding }).binding;
+    const before = binding.getNumOfTensors();
+    // TF_DataType numbers (tensorflow/c/tf_datatype.h) and the typed array each travels in.
+    const cases: [number, ArrayBufferView & ArrayLike<number | bigint>][] = [
+      [2, Float64Array.from([0.1, -1e300, 2 ** 60])], // TF_DOUBLE
+      [4, Uint8Array.from([0, 255, 7])], // TF_UINT8
+      [5, Int16Array.from([-32768, 1, 32767])], // TF_INT16
+      [6, Int8Array.from([-128, 1, 127])], // TF_INT8
+      [17, Uint16Array.from([0, 1, 65535])], // TF_UINT16
+      [19, Uint16Array.from([0x3c00, 0x7bff, 0x8001])], // TF_HALF, as its bits
+      [22, Uint32Array.from([0, 1, 4294967295])], // TF_UINT32
+      [23, BigUint64Array.from([0n, 1n, 2n ** 64n - 1n])], // TF_UINT64
+    ];
+    for (const [dtype, values] of cases) {
+      const id = binding.createTensor([3], dtype, values);
+      try {
+        expect(binding.tensorDataSync(id), `TF_DataType ${dtype}`).toEqual(values);
+      } finally {
+        binding.deleteTensor(id);
+      }
+    }
+    // INT64 goes in as pairs of int32 words (as tfjs-node sends it) and comes back a BigInt64Array.
+    const int64 = BigInt64Array.from([-(2n ** 63n), 2n ** 60n + 1n, 2n ** 63n - 1n]);
+    const id = binding.createTensor([3], 9, new Int32Array(int64.buffer));
+    expect(binding.tensorDataSync(id)).toEqual(int64);
+    binding.deleteTensor(id);
+    expect(binding.getNumOfTensors()).toBe(before);
+  });
 });
+
+interface NativeBinding {
+  createTensor(shape: number[], dtype: number, values: ArrayBufferView): number;
+  tensorDataSync(id: number): unknown;
+  deleteTensor(id: number): void;
+  getNumOfTensors(): number;
+}
 
 describe('one @tensorflow/tfjs-core', () => {
   const fakePackage = (dir: string, name: string) => {

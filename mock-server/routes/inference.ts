@@ -169,7 +169,8 @@ async function decodeInputs(
     if (images) {
       const encoded = bytes ? decodeBinaryInput(input, i, bytes) : decodeJsonInput(input, i, { base64Bytes: true });
       tensors.push(await decodeImages(context.state.runtime, encoded.values as Uint8Array[], images, i, options.maxImagePixels));
-    } else tensors.push(bytes ? decodeBinaryInput(input, i, bytes) : decodeJsonInput(input, i));
+    } else if (bytes) tensors.push(decodeBinaryInput(input, i, bytes, served.storage));
+    else tensors.push(decodeJsonInput(input, i, { storage: served.storage }));
   }
   const batch = tensors[0]?.shape[0];
   tensors.forEach((t, i) => {

@@ -14,6 +14,8 @@ import type * as tfTypes from './tfjs';
 import type { Platform, ServingConfig } from '../registry/model-config';
 import type { Runtime } from './backend';
 import { compileLayersGraph, type LayersGraph, type NotCompiled } from './layers-graph';
+import { nativeBinding, runSignature, type SavedModelOutput, type SignatureTensor } from './saved-model-runner';
+import type { HostTensor } from './tensors';
 
 /** How a batch runs, as a version's `execution.mode` reports it. */
 type ExecutionMode = NonNullable<components['schemas']['ModelVersion']['execution']>['mode'];
@@ -22,6 +24,11 @@ export interface LoadedModel {
   readonly platform: Platform;
   /** Runs one batch: inputs in config order, outputs in config order. Caller owns (and disposes) the result. */
   run(inputs: tfTypes.Tensor[]): tfTypes.Tensor[];
+  /**
+   * Runs one batch on host arrays of each tensor's exact datatype (SavedModels: INT64 as
+   * BigInt64Array, FP64 as Float64Array, ...); serving uses it instead of `run` when present.
+   */
+  runHost?: (inputs: HostTensor[]) => SavedModelOutput[];
   /** The same computation in a form tf.grad can differentiate (TF.js models only; SavedModels run opaque). */
   differentiable?: (inputs: tfTypes.Tensor[]) => tfTypes.Tensor[];
   /** Bytes of weights on disk. */
@@ -100,10 +107,31 @@ export async function loadModel(runtime: Runtime, config: ServingConfig, dir: st
     case 'tensorflow_savedmodel': {
       if (!runtime.node) throw new Error(`SavedModels need the native TensorFlow backend; this server runs on '${runtime.backend}'`);
       const model = await runtime.node.loadSavedModel(dir, config.info.tags ?? ['serve'], config.info.signature ?? 'serving_default');
+      const { sessionId, signature } = model as unknown as {
+        sessionId: number;
+        signature: { inputs: Record<string, SignatureTensor>; outputs: Record<string, SignatureTensor> };
+      };
+      const tensorOf = (kind: 'inputs' | 'outputs', name: string) => {
+        const tensor = signature[kind][name];
+        if (!tensor)
+          throw new Error(`SavedModel signature has no ${kind.slice(0, -1)} '${name}' (it has ${Object.keys(signature[kind]).join(', ')})`);
+        return tensor;
+      };
+      const inputTensors = config.inputs.map((spec) => tensorOf('inputs', spec.name));
+      const outputTensors = config.outputs.map((spec) => tensorOf('outputs', spec.name));
+      const binding = nativeBinding(runtime.tf);
       return {
         platform: config.platform,
         sizeBytes,
         execution: 'graph',
+        runHost: (inputs) =>
+          runSignature(
+            binding,
+            sessionId,
+            inputs.map((host, i) => ({ tensor: inputTensors[i]!, host })),
+            outputTensors,
+          ),
+        // TF.js tensors through tfjs-node's predict (int64 and uint8 become int32): serving uses runHost.
         run: (inputs) => {
           const named = Object.fromEntries(config.inputs.map((spec, i) => [spec.name, inputs[i]!]));
           const result = model.predict(named) as tfTypes.Tensor | tfTypes.NamedTensorMap;

@@ -10,7 +10,7 @@ import type { Runtime } from './backend';
 import { Batcher, QueueFullError, type Pending } from './batcher';
 import { loadModel, type LoadedModel } from './loader';
 import { VersionStats } from './stats';
-import { tfDtypeOf, type HostTensor, type HostValues } from './tensors';
+import { tfDtypeOf, type HostTensor, type HostValues, type Storage } from './tensors';
 
 export type VersionState = components['schemas']['ModelVersion']['state'];
 
@@ -43,6 +43,11 @@ export class ServedVersion {
 
   get config(): ServingConfig {
     return servingConfig(this.model.config, this.info);
+  }
+
+  /** How requests' inputs are decoded for this model: each datatype exactly when it runs on host arrays (SavedModels). */
+  get storage(): Storage {
+    return this.loaded?.runHost ? 'exact' : 'tfjs';
   }
 
   async load(dir: string): Promise<void> {
@@ -150,6 +155,16 @@ export class ServedVersion {
   private execute(model: LoadedModel, requests: HostTensor[][]): OutputTensor[] {
     const { tf } = this.runtime;
     const inputCount = requests[0]!.length;
+    if (model.runHost) {
+      const inputs = Array.from({ length: inputCount }, (_, i): HostTensor => {
+        const parts = requests.map((r) => r[i]!);
+        const first = parts[0]!;
+        if (parts.length === 1) return first;
+        const rows = parts.reduce((n, p) => n + (p.shape[0] ?? 1), 0);
+        return { ...first, shape: [rows, ...first.shape.slice(1)], values: concatValues(parts.map((p) => p.values)) };
+      });
+      return model.runHost(inputs);
+    }
     const outputs = tf.tidy(() => {
       const tensors: tfTypes.Tensor[] = [];
       for (let i = 0; i < inputCount; i++) {
@@ -180,10 +195,19 @@ function concatValues(parts: HostValues[]): HostValues {
   const out = new Ctor(total);
   let offset = 0;
   for (const part of parts as Float32Array[]) {
-    out.set(part, offset);
+    out.set(part.constructor === Ctor ? part : sameKind(part, out), offset);
     offset += part.length;
   }
   return out;
+}
+
+/**
+ * A batch may join requests decoded into different arrays (an evaluation's Int32Array beside a
+ * request's BigInt64Array for an INT64 SavedModel): `set` cannot mix bigints and numbers.
+ */
+function sameKind(part: ArrayLike<number | bigint>, like: ArrayLike<number | bigint>): ArrayLike<number> {
+  const bigints = like instanceof BigInt64Array || like instanceof BigUint64Array;
+  return Array.from(part, (v) => (bigints ? BigInt(Math.trunc(Number(v))) : Number(v))) as ArrayLike<number>;
 }
 
 function sliceRows(tensor: OutputTensor, start: number, count: number): OutputTensor {

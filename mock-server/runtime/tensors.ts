@@ -12,7 +12,25 @@ export type ResponseOutput = components['schemas']['ResponseOutput'];
 
 /** The storage tfjs computes with. */
 export type TfDtype = 'float32' | 'int32' | 'bool' | 'string';
-export type HostValues = Float32Array | Int32Array | Uint8Array | Uint8Array[];
+export type HostValues =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array
+  | Uint8Array[];
+
+/**
+ * How a model computes, so how its inputs are decoded: `tfjs` in TF.js storage (float32, int32,
+ * bool, string: FP64 rounded to float32, integers within int32), `exact` in each datatype's own
+ * array (SavedModels run on the binding: FP64 as Float64Array, INT64 as BigInt64Array, ...).
+ */
+export type Storage = 'tfjs' | 'exact';
 
 export interface HostTensor {
   datatype: Datatype;
@@ -53,6 +71,32 @@ const INTEGER_RANGES: Partial<Record<Datatype, [number, number]>> = {
   UINT64: [0, 2147483647],
 };
 
+/**
+ * What each integer datatype holds in `exact` storage. JSON numbers are doubles: INT64 and UINT64
+ * sent as JSON must be exact integers (within ±(2^53−1)); binary carries their whole range.
+ */
+const EXACT_JSON_RANGES: Partial<Record<Datatype, [number, number]>> = {
+  ...SMALL_INTEGER_RANGES,
+  INT32: [-2147483648, 2147483647],
+  UINT32: [0, 4294967295],
+  INT64: [-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+  UINT64: [0, Number.MAX_SAFE_INTEGER],
+};
+
+type ExactArrayConstructor = new (length: number) => Exclude<HostValues, Uint8Array[]>;
+
+const EXACT_ARRAYS: Partial<Record<Datatype, ExactArrayConstructor>> = {
+  FP64: Float64Array,
+  INT8: Int8Array,
+  UINT8: Uint8Array,
+  INT16: Int16Array,
+  UINT16: Uint16Array,
+  INT32: Int32Array,
+  UINT32: Uint32Array,
+  INT64: BigInt64Array as unknown as ExactArrayConstructor,
+  UINT64: BigUint64Array as unknown as ExactArrayConstructor,
+};
+
 /** What each integer datatype holds, for outputs (within JS safe integers for the 64-bit types). */
 const OUTPUT_RANGES: Partial<Record<Datatype, [number, number]>> = {
   ...SMALL_INTEGER_RANGES,
@@ -67,15 +111,19 @@ const toHalf = (v: number) => float16BitsToFloat32(float32ToFloat16Bits(v));
 
 const utf8 = new TextEncoder();
 
-/** Decodes a JSON input (flat or nested data) to host values. */
-export function decodeJsonInput(input: RequestInput, index: number, options: { base64Bytes?: boolean } = {}): HostTensor {
+/** Decodes a JSON input (flat data, or nested data with the shape's structure) to host values. */
+export function decodeJsonInput(
+  input: RequestInput,
+  index: number,
+  options: { base64Bytes?: boolean; storage?: Storage } = {},
+): HostTensor {
   const where = `/inputs/${index}`;
   if (input.data === undefined)
     throw badRequest(`input '${input.name}' has no data`, [
       { path: `${where}/data`, message: 'is required (or send it in binary with parameters.binary_data_size)' },
     ]);
   const count = elementCount(input.shape);
-  const flat = flatten(input.data as unknown[]);
+  const flat = flatten(input.data as unknown[], input, where);
   if (flat.length !== count) {
     throw badRequest(
       `input '${input.name}': shape [${input.shape}] needs ${count} elements, data has ${flat.length}`,
@@ -112,6 +160,28 @@ export function decodeJsonInput(input: RequestInput, index: number, options: { b
     }
     return { datatype, shape: input.shape, dtype, values };
   }
+  const Exact = options.storage === 'exact' ? EXACT_ARRAYS[datatype] : undefined;
+  if (Exact && datatype === 'FP64') {
+    const values = new Float64Array(count);
+    for (let i = 0; i < count; i++) {
+      const v = flat[i];
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(i, 'a finite number (FP64)');
+      values[i] = v;
+    }
+    return { datatype, shape: input.shape, dtype, values };
+  }
+  if (Exact) {
+    const [min, max] = EXACT_JSON_RANGES[datatype]!;
+    const wide = datatype === 'INT64' || datatype === 'UINT64';
+    const values = new Exact(count);
+    for (let i = 0; i < count; i++) {
+      const v = flat[i];
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+        throw bad(i, `an integer in [${min}, ${max}] (${datatype}${wide ? '; send larger values in binary' : ''})`);
+      values[i] = (wide ? BigInt(v) : v) as never;
+    }
+    return { datatype, shape: input.shape, dtype, values };
+  }
   if (dtype === 'float32') {
     const values = new Float32Array(count);
     for (let i = 0; i < count; i++) {
@@ -137,7 +207,7 @@ export function decodeJsonInput(input: RequestInput, index: number, options: { b
 }
 
 /** Decodes an input sent in binary. */
-export function decodeBinaryInput(input: RequestInput, index: number, bytes: Uint8Array): HostTensor {
+export function decodeBinaryInput(input: RequestInput, index: number, bytes: Uint8Array, storage: Storage = 'tfjs'): HostTensor {
   const datatype = input.datatype as Datatype;
   const count = elementCount(input.shape);
   if (datatype !== 'BYTES' && bytes.byteLength !== count * DATATYPE_SIZE[datatype]) {
@@ -165,6 +235,8 @@ export function decodeBinaryInput(input: RequestInput, index: number, bytes: Uin
   }
   const dtype = tfDtypeOf(datatype);
   if (dtype === 'string') return { datatype, shape: input.shape, dtype, values: elements as Uint8Array[] };
+  // Every datatype's bytes are its values exactly (FP16 as the numbers its half bits hold).
+  if (storage === 'exact') return { datatype, shape: input.shape, dtype, values: elements as Exclude<HostValues, Uint8Array[]> };
   if (dtype === 'float32') {
     const values = elements instanceof Float32Array ? elements : Float32Array.from(elements as ArrayLike<number>);
     // FP64: a finite double beyond float32 would silently become Infinity (infinities sent as such stay).
@@ -181,7 +253,10 @@ export function decodeBinaryInput(input: RequestInput, index: number, bytes: Uin
     return { datatype, shape: input.shape, dtype, values };
   }
   const [min, max] = INTEGER_RANGES[datatype]!;
-  const numbers = elements as ArrayLike<number>;
+  // INT64/UINT64 arrive as BigInt64Array/BigUint64Array: compared as numbers (exact within int32).
+  const numbers = (
+    elements instanceof BigInt64Array || elements instanceof BigUint64Array ? Array.from(elements, Number) : elements
+  ) as ArrayLike<number>;
   for (let i = 0; i < numbers.length; i++) {
     const v = numbers[i]!;
     if (v < min || v > max) {
@@ -260,6 +335,10 @@ export function encodeOutput(
   values: HostValues | string[],
   binary: boolean,
 ): { output: ResponseOutput; bytes?: Uint8Array } {
+  if (values instanceof BigInt64Array || values instanceof BigUint64Array) {
+    if (datatype === 'INT64' || datatype === 'UINT64') return encodeWideOutput(name, datatype, shape, values, binary);
+    values = Float64Array.from(values, Number); // another declared datatype: range-checked below
+  }
   const range = OUTPUT_RANGES[datatype];
   if (range && !Array.isArray(values)) {
     // The model's numbers must fit the declared integer datatype: binary would wrap them, JSON would not.
@@ -290,15 +369,72 @@ export function encodeOutput(
   return { output: { name, datatype, shape, data } };
 }
 
-function flatten(data: unknown[]): unknown[] {
+/**
+ * INT64/UINT64 outputs: binary carries them exactly (8 bytes each); JSON numbers are doubles, so a
+ * value beyond ±(2^53−1) cannot be written exactly and the request fails naming the output.
+ */
+function encodeWideOutput(
+  name: string,
+  datatype: 'INT64' | 'UINT64',
+  shape: number[],
+  values: BigInt64Array | BigUint64Array,
+  binary: boolean,
+): { output: ResponseOutput; bytes?: Uint8Array } {
+  if (binary) {
+    const bytes = toBytes(datatype, values);
+    return { output: { name, datatype, shape, parameters: { binary_data_size: bytes.byteLength } }, bytes };
+  }
+  const limit = BigInt(Number.MAX_SAFE_INTEGER);
+  const data = new Array<number>(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (v > limit || v < -limit) {
+      throw new HttpError(
+        422,
+        'output_exceeds_json_range',
+        `output '${name}': element ${i} is ${v}, beyond ±(2^53−1), which a JSON number cannot hold exactly; ask for '${name}' in binary (parameters.binary_data: true)`,
+        [{ path: '/outputs', message: `'${name}' holds ${datatype} values beyond ±9007199254740991` }],
+      );
+    }
+    data[i] = Number(v);
+  }
+  return { output: { name, datatype, shape, data } };
+}
+
+/**
+ * Flat data, or nested arrays with exactly the shape's structure (every level as long as its
+ * dimension, numbers only at the innermost one): ragged data is refused even when its element
+ * count happens to match, naming where it departs from the shape.
+ */
+function flatten(data: unknown[], input: RequestInput, where: string): unknown[] {
   if (!data.some(Array.isArray)) return data;
+  const { shape } = input;
+  if (shape.length > 32) throw badRequest('tensor data is nested more than 32 levels deep', undefined, 'invalid_tensor_data');
   const out: unknown[] = [];
-  const walk = (node: unknown, depth: number) => {
-    if (depth > 32) throw badRequest('tensor data is nested more than 32 levels deep', undefined, 'invalid_tensor_data');
-    if (Array.isArray(node)) for (const child of node) walk(child, depth + 1);
-    else out.push(node);
+  const ragged = (path: number[], message: string) =>
+    badRequest(
+      `input '${input.name}': data${path.map((i) => `[${i}]`).join('')} ${message}; nested data must have the structure of shape [${shape}] (or send it flat)`,
+      [{ path: `${where}/data${path.map((i) => `/${i}`).join('')}`, message }],
+      'invalid_tensor_data',
+    );
+  const path: number[] = []; // where the walk is; copied only into an error
+  const walk = (node: unknown) => {
+    const depth = path.length;
+    if (depth === shape.length) {
+      if (Array.isArray(node)) throw ragged(path, `is an array, where shape [${shape}] has an element`);
+      out.push(node);
+      return;
+    }
+    if (!Array.isArray(node)) throw ragged(path, `is an element, where shape [${shape}] has an array of ${shape[depth]}`);
+    if (node.length !== shape[depth])
+      throw ragged(path, `has ${node.length} ${node.length === 1 ? 'entry' : 'entries'}, where shape [${shape}] has ${shape[depth]}`);
+    for (let i = 0; i < node.length; i++) {
+      path.push(i);
+      walk(node[i]);
+      path.pop();
+    }
   };
-  walk(data, 0);
+  walk(data);
   return out;
 }
 

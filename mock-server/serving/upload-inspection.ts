@@ -12,6 +12,7 @@ import type { Runtime } from '../runtime/backend';
 import { loadModel, readTfjsArtifacts } from '../runtime/loader';
 import { refuseNonFiniteOnZeros } from '../runtime/finite';
 import { checkSavedModelPolicy } from '../runtime/saved-model-policy';
+import { datatypeOfTfDtype, SERVED_TF_DTYPES } from '../runtime/saved-model-runner';
 import type { ModelConfig, Platform, TensorSpec, VersionInfo } from '../registry/model-config';
 
 export type InspectedInfo = Omit<VersionInfo, 'version'>;
@@ -232,14 +233,23 @@ async function savedModelSignature(runtime: Runtime, dir: string, signatureName:
     );
   // tfjs-node hands shapes over as protobuf Dim objects despite its types; getSize() reads them.
   const dims = (shape: unknown[]) => shape.map((d) => (typeof d === 'number' ? d : Number((d as { getSize(): number }).getSize())));
-  const spec = ([name, t]: [string, { dtype: string; shape: unknown[] }]) => ({
-    name,
-    datatype: datatypeOf(t.dtype),
-    shape: dims(t.shape),
-  });
+  // The signature's own dtype (tfDtype, e.g. DT_INT64), not tfjs-node's TF.js dtype for it (int32).
+  type SignatureTensor = { tfDtype?: string; shape: unknown[] };
+  const spec = (kind: 'input' | 'output', [name, t]: [string, SignatureTensor]) => {
+    const datatype = datatypeOfTfDtype(t.tfDtype);
+    if (!datatype) {
+      const dtype = t.tfDtype ?? 'a dtype tfjs-node does not know';
+      throw badRequest(
+        `the SavedModel's ${kind} '${name}' is ${dtype}, which modelport cannot serve (it serves ${SERVED_TF_DTYPES.join(', ')})`,
+        [{ path: `/signature/${kind}s/${name}`, message: `is ${dtype}` }],
+        'unsupported_model',
+      );
+    }
+    return { name, datatype, shape: dims(t.shape) };
+  };
   return {
-    inputs: Object.entries(definition.inputs as Record<string, { dtype: string; shape: unknown[] }>).map(spec),
-    outputs: Object.entries(definition.outputs as Record<string, { dtype: string; shape: unknown[] }>).map(spec),
+    inputs: Object.entries(definition.inputs as Record<string, SignatureTensor>).map((entry) => spec('input', entry)),
+    outputs: Object.entries(definition.outputs as Record<string, SignatureTensor>).map((entry) => spec('output', entry)),
   };
 }
 

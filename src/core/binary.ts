@@ -26,8 +26,8 @@ export const DATATYPE_SIZE: Record<Exclude<Datatype, 'BYTES'>, number> = {
   FP64: 8,
 };
 
-/** Element values as plain JS: numbers (bigint-free), booleans, or byte strings. */
-export type ElementArray = ArrayLike<number> | boolean[] | Uint8Array[];
+/** Element values as plain JS: numbers, 64-bit integers (BigInt64Array, bigint[]), booleans, or byte strings. */
+export type ElementArray = ArrayLike<number> | ArrayLike<bigint> | boolean[] | Uint8Array[];
 
 const encoder = /* @__PURE__ */ new TextEncoder();
 
@@ -86,6 +86,7 @@ export function toBytes(datatype: Datatype, values: ElementArray): Uint8Array {
   // Fast path: a typed array already in the wire layout (this machine and every target is little-endian).
   const direct = directView(datatype, values);
   if (direct) return direct;
+  if (datatype === 'INT64' || datatype === 'UINT64') return int64Bytes(datatype, values as ArrayLike<number | bigint>);
   const out = new Uint8Array(n * size);
   const view = new DataView(out.buffer);
   const numbers = values as ArrayLike<number | boolean>;
@@ -119,12 +120,6 @@ export function toBytes(datatype: Datatype, values: ElementArray): Uint8Array {
       case 'FP32':
         view.setFloat32(i * 4, v, true);
         break;
-      case 'UINT64':
-        view.setBigUint64(i * 8, BigInt(Math.trunc(v)), true);
-        break;
-      case 'INT64':
-        view.setBigInt64(i * 8, BigInt(Math.trunc(v)), true);
-        break;
       case 'FP64':
         view.setFloat64(i * 8, v, true);
         break;
@@ -134,11 +129,27 @@ export function toBytes(datatype: Datatype, values: ElementArray): Uint8Array {
 }
 
 /**
- * Decodes little-endian bytes into elements: FP16/FP32/FP64 → Float32Array/Float64Array, integer
- * types → number arrays (Int32Array/Uint8Array/… where they fit, Float64Array for 64-bit), BOOL →
- * boolean[], BYTES → Uint8Array[]. Throws RangeError when the byte length does not match.
+ * INT64/UINT64 elements as 8 little-endian bytes each: bigints exactly (wrapping as BigInt64Array
+ * does), numbers truncated to integers.
  */
-export function fromBytes(datatype: Datatype, bytes: Uint8Array, count?: number): ArrayLike<number> | boolean[] | Uint8Array[] {
+function int64Bytes(datatype: 'INT64' | 'UINT64', values: ArrayLike<number | bigint>): Uint8Array {
+  const out = datatype === 'INT64' ? new BigInt64Array(values.length) : new BigUint64Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    out[i] = typeof v === 'bigint' ? v : BigInt(Math.trunc(v));
+  }
+  return new Uint8Array(out.buffer);
+}
+
+/** What `fromBytes` decodes to. */
+export type DecodedElements = ArrayLike<number> | BigInt64Array | BigUint64Array | boolean[] | Uint8Array[];
+
+/**
+ * Decodes little-endian bytes into elements: FP16/FP32/FP64 → Float32Array/Float64Array, integer
+ * types → their typed array (Int32Array/Uint8Array/…), INT64/UINT64 → BigInt64Array/BigUint64Array
+ * (exact), BOOL → boolean[], BYTES → Uint8Array[]. Throws RangeError when the byte length does not match.
+ */
+export function fromBytes(datatype: Datatype, bytes: Uint8Array, count?: number): DecodedElements {
   if (datatype === 'BYTES') {
     const items: Uint8Array[] = [];
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -189,10 +200,9 @@ export function fromBytes(datatype: Datatype, bytes: Uint8Array, count?: number)
       return out;
     }
     case 'INT64':
-    case 'UINT64': {
-      const big = datatype === 'INT64' ? new BigInt64Array(buffer, offset, n) : new BigUint64Array(buffer, offset, n);
-      return Float64Array.from(big, (v) => Number(v));
-    }
+      return new BigInt64Array(buffer, offset, n);
+    case 'UINT64':
+      return new BigUint64Array(buffer, offset, n);
   }
 }
 
@@ -205,7 +215,9 @@ function directView(datatype: Datatype, values: ElementArray): Uint8Array | unde
     (datatype === 'INT16' && values instanceof Int16Array) ||
     (datatype === 'UINT16' && values instanceof Uint16Array) ||
     (datatype === 'INT8' && values instanceof Int8Array) ||
-    (datatype === 'UINT32' && values instanceof Uint32Array);
+    (datatype === 'UINT32' && values instanceof Uint32Array) ||
+    (datatype === 'INT64' && values instanceof BigInt64Array) ||
+    (datatype === 'UINT64' && values instanceof BigUint64Array);
   if (!matches) return undefined;
   const typed = values as unknown as ArrayBufferView;
   return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);

@@ -4,7 +4,17 @@
 import { elementCount, fromBytes, toBytes, type Datatype } from './binary';
 import type { RequestInput, ResponseOutput, TensorMetadata } from '../types';
 
-export type TypedArray = Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array;
+export type TypedArray =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array;
 export type NestedArray<T> = T | NestedArray<T>[];
 
 /** What `predict` accepts for one input. */
@@ -20,7 +30,7 @@ export interface Tensor {
   name: string;
   datatype: Datatype;
   shape: number[];
-  /** FP* → Float32Array/Float64Array, integers → Int32Array/…, BOOL → boolean[], BYTES → string[]. */
+  /** FP* → Float32Array/Float64Array, integers → Int32Array/…, INT64/UINT64 → BigInt64Array/BigUint64Array (exact), BOOL → boolean[], BYTES → string[]. */
   data: TypedArray | boolean[] | string[];
 }
 
@@ -33,6 +43,8 @@ const TYPED_DATATYPES: [new (...args: never[]) => TypedArray, Datatype][] = [
   [Uint8Array, 'UINT8'],
   [Uint16Array, 'UINT16'],
   [Uint32Array, 'UINT32'],
+  [BigInt64Array, 'INT64'],
+  [BigUint64Array, 'UINT64'],
 ];
 
 /**
@@ -65,6 +77,8 @@ export function toRequestInput(
     return { input: { name, shape, datatype, parameters: { binary_data_size: bytes.byteLength } }, bytes };
   }
   if (ArrayBuffer.isView(flat)) return { input: { name, shape, datatype } as RequestInput, dataJson: typedArrayJson(flat as TypedArray) };
+  // JSON.stringify cannot write bigints; join writes them as exact integers.
+  if (typeof flat[0] === 'bigint') return { input: { name, shape, datatype } as RequestInput, dataJson: `[${flat.join(',')}]` };
   return { input: { name, shape, datatype, data: flat as number[] } };
 }
 
@@ -121,8 +135,9 @@ function typedFromValues(datatype: Datatype, values: unknown[]): Tensor['data'] 
     case 'FP64':
       return floatsFrom(new Float64Array(values.length), values as (number | null)[]);
     case 'INT64':
+      return BigInt64Array.from(values as number[], toBigInt);
     case 'UINT64':
-      return Float64Array.from(values as number[]);
+      return BigUint64Array.from(values as number[], toBigInt);
     case 'INT32':
       return Int32Array.from(values as number[]);
     case 'INT16':
@@ -140,6 +155,11 @@ function typedFromValues(datatype: Datatype, values: unknown[]): Tensor['data'] 
     case 'BYTES':
       return values.map(String);
   }
+}
+
+/** A JSON integer (a number, or a decimal string as some servers write 64-bit values) as a bigint. */
+function toBigInt(value: number | string): bigint {
+  return BigInt(typeof value === 'number' ? Math.trunc(value) : value);
 }
 
 function floatsFrom<T extends Float32Array | Float64Array>(out: T, values: (number | null | undefined)[]): T {
