@@ -298,22 +298,17 @@ describe('FP32, FP16 and FP64', () => {
     expect(plain(new Float32Array(raw.y!.buffer))).toEqual([Infinity, NaN]);
   });
 
-  it('non-finite outputs asked for in JSON are null (JSON has no NaN or ∞), and the SDK reads null as NaN, not 0', async () => {
-    const response = await postBinary(
-      'affine-fp32',
-      { inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', parameters: { binary_data_size: 12 } }] },
-      [bytesOf(Float32Array.from([Infinity, 0, 0]))],
-    );
-    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
-    expect((await response.json()).outputs[0].data).toEqual([null, null]);
+  it('non-finite outputs asked for in JSON are 422 non_finite_output (JSON has no NaN or ∞); in binary the SDK reads their IEEE values', async () => {
+    const header = { inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', parameters: { binary_data_size: 12 } }] };
+    const response = await postBinary('affine-fp32', header, [bytesOf(Float32Array.from([Infinity, 0, 0]))]);
+    const error = await expectError(response, 422, 'non_finite_output');
+    expect(error.error).toContain("output 'y'");
     const sdk = await client.inference.inferBinary(
       'affine-fp32',
-      {
-        inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', parameters: { binary_data_size: 12 } }],
-      },
+      { ...header, parameters: { binary_data_output: true } },
       { binaryInputs: [bytesOf(Float32Array.from([Infinity, 0, 0]))] },
     );
-    expect(plain(sdk.outputs[0]!.data)).toEqual([NaN, NaN]);
+    expect(plain(sdk.outputs[0]!.data)).toEqual([Infinity, NaN]);
   });
 });
 
