@@ -31,7 +31,7 @@ async function check(results, name, run) {
   }
 }
 
-window.runSdkChecks = async ({ baseUrl, apiKey, digit, irisFiles }) => {
+window.runSdkChecks = async ({ baseUrl, apiKey, digit, irisFiles, noCorsUrl }) => {
   summary.textContent = `page ${location.origin} calling ${baseUrl}`;
   const client = new Modelport({ baseUrl, apiKey, maxRetries: 0 });
   const results = {};
@@ -97,6 +97,18 @@ window.runSdkChecks = async ({ baseUrl, apiKey, digit, irisFiles }) => {
       predictedWithIt: prediction.labels,
       servedVersion: prediction.version,
       progress,
+    };
+  });
+
+  await check(results, 'a server that does not allow this origin', async () => {
+    const error = await new Modelport({ baseUrl: noCorsUrl, maxRetries: 0 }).health.live().then(
+      () => undefined,
+      (e) => e,
+    );
+    return {
+      name: error?.name,
+      modelportError: error instanceof ModelportError,
+      hintsCors: error?.message.includes(`start modelport with --cors ${location.origin}`),
     };
   });
 
