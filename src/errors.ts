@@ -164,7 +164,11 @@ export class InternalServerError extends APIError {
     super(message, { ...init, status: init.status ?? 500 });
   }
 }
-/** The server could not be reached, or the connection broke before a response arrived. */
+/**
+ * The server could not be reached, the connection broke before a response (or its body) arrived,
+ * or a custom `fetch` threw. In a web page calling another origin the message also says that the
+ * server may not allow the page's origin (CORS, `--cors`): browsers report both alike.
+ */
 export class ConnectionError extends APIError {
   override name = 'ConnectionError';
   declare readonly status: undefined;
@@ -173,7 +177,10 @@ export class ConnectionError extends APIError {
     super(message, init);
   }
 }
-/** No response within the `timeout` of the call (after every retry), or a `wait` past its `maxWait`. */
+/**
+ * No response within the `timeout` of each attempt (timed-out attempts are retried per
+ * `maxRetries`), or a `wait` past its `maxWait`. The message names your call and the limit.
+ */
 export class TimeoutError extends APIError {
   override name = 'TimeoutError';
   declare readonly status: undefined;
