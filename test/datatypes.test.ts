@@ -299,7 +299,7 @@ describe('FP32, FP16 and FP64', () => {
   });
 
   it('non-finite outputs asked for in JSON are 422 non_finite_output (JSON has no NaN or ∞); in binary the SDK reads their IEEE values', async () => {
-    const header = { inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', parameters: { binary_data_size: 12 } }] };
+    const header = { inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32' as const, parameters: { binary_data_size: 12 } }] };
     const response = await postBinary('affine-fp32', header, [bytesOf(Float32Array.from([Infinity, 0, 0]))]);
     const error = await expectError(response, 422, 'non_finite_output');
     expect(error.error).toContain("output 'y'");

@@ -30,22 +30,12 @@ export interface InspectionOptions {
   maxLoadMs?: number;
 }
 
+/** TF.js models' dtypes (a SavedModel's own dtypes: datatypeOfTfDtype in runtime/saved-model-runner.ts). */
 const DTYPE_TO_DATATYPE: Record<string, TensorSpec['datatype']> = {
   float32: 'FP32',
   int32: 'INT32',
   bool: 'BOOL',
   string: 'BYTES',
-  DT_FLOAT: 'FP32',
-  DT_INT32: 'INT32',
-  DT_INT64: 'INT64',
-  DT_BOOL: 'BOOL',
-  DT_STRING: 'BYTES',
-  DT_DOUBLE: 'FP64',
-  DT_HALF: 'FP16',
-  DT_UINT8: 'UINT8',
-  DT_INT8: 'INT8',
-  DT_INT16: 'INT16',
-  DT_UINT16: 'UINT16',
 };
 
 /** The version's info, once the model in `dir` has been checked and loaded (then disposed) here. */
