@@ -196,6 +196,17 @@ describe('baseUrl is checked by the constructor', () => {
     );
   });
 
+  it('a timeout timers cannot wait is refused by the call, before anything is sent', async () => {
+    const { fetch, calls } = scriptedFetch([jsonReply(200, { live: true })]);
+    const client = new Modelport({ baseUrl: BASE, fetch });
+    for (const timeout of [0, -1, Number.NaN, 2 ** 31]) {
+      const error = await client.health.live({ timeout }).catch((e) => e);
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect(error.message).toBe(`timeout ${timeout} is not a number of milliseconds between 1 and 2147483647`);
+    }
+    expect(calls).toHaveLength(0);
+  });
+
   it('http and https URLs pass, without their trailing slashes', () => {
     expect(new Modelport({ baseUrl: 'https://models.example.com/v/' }).baseUrl).toBe('https://models.example.com/v');
     expect(new Modelport({ baseUrl: 'http://[::1]:8700' }).baseUrl).toBe('http://[::1]:8700');
