@@ -1,14 +1,14 @@
 /** `modelport serve`: the local model server on a port. */
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { listen } from '../http/node-adapter';
-import { createModelServer } from '../server/create-server';
 import { BACKENDS, type BackendName } from '../runtime/backend';
 import { UsageError } from './output';
 import type { ServerOptions } from '../server/state';
 import { positive } from './flags';
 import { addRequestLimitFlags, requestLimitOptions } from './request-limit-flags';
 import { addDecodeLimitFlags, decodeLimitOptions } from './decode-limit-flags';
+import { isVerbose } from '../runtime/log-level';
+import { onFilteringParentGone, serveInFilteredChild, wantsFilteredChild } from './quiet-start';
 
 /** The upload inspection flags (server/state.ts has their options and defaults). */
 function uploadInspectionOptions(flags: Record<string, string | undefined>): ServerOptions {
@@ -72,10 +72,25 @@ export function serveCommand(): Command {
         'an upload whose test-load takes longer is refused: serving loads it again on the event loop (default 10)',
       ).env('MODELPORT_MAX_MODEL_LOAD_SECONDS'),
     )
+    .option(
+      '--verbose',
+      "TensorFlow's own log lines too: its INFO logs, and the two lines it prints while loading that no log level hides (env MODELPORT_VERBOSE=1)",
+      false,
+    )
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate')
     .option('--tls-key <file>', 'and this PEM key')
-    .addHelpText('after', '\nThe admin API key comes from MODELPORT_API_KEY, or is generated and printed at start.')
+    .addHelpText(
+      'after',
+      '\nThe admin API key comes from MODELPORT_API_KEY, or is generated and printed at start.' +
+        '\nTensorFlow logs its warnings and errors (TF_CPP_MIN_LOG_LEVEL=1); a TF_CPP_MIN_LOG_LEVEL you set wins.',
+    )
     .action(async (options) => {
+      // Before anything loads TensorFlow: its log level is read when its library loads.
+      const verbose = Boolean(options.verbose) || isVerbose();
+      if (verbose) process.env.MODELPORT_VERBOSE = '1';
+      if (wantsFilteredChild(verbose)) return serveInFilteredChild();
+      // Loaded here, not at the top: the filtering parent above never needs the server.
+      const [{ createModelServer }, { listen }] = await Promise.all([import('../server/create-server'), import('../http/node-adapter')]);
       const port = Number(options.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got '${options.port}'`);
       const rate = options.rateLimit === undefined ? undefined : Number(options.rateLimit);
@@ -134,6 +149,7 @@ export function serveCommand(): Command {
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+      onFilteringParentGone(stop);
       await new Promise(() => {}); // serve until a signal
     });
 }

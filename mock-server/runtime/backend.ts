@@ -14,6 +14,7 @@ import type { components } from 'modelport';
 import { PACKAGE_ROOT } from '../server/package-paths';
 import { NativeUnavailable, PREPARE_COMMAND, loadNative, prepareNative } from './native/prepare.mjs';
 import type * as tfTypes from './tfjs';
+import { tensorflowLogLevel } from './log-level';
 
 export type BackendName = components['schemas']['RuntimeInfo']['backend'];
 export const BACKENDS: BackendName[] = ['tensorflow', 'wasm', 'cpu'];
@@ -130,7 +131,9 @@ async function chooseBackend(forced: BackendName | undefined, warn: (message: st
 
 const loaders: Record<BackendName, () => Promise<Runtime>> = {
   async tensorflow() {
-    process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+    // Read by TensorFlow when its library loads: set before the binding is required, and inherited
+    // by the upload inspection and training processes.
+    process.env.TF_CPP_MIN_LOG_LEVEL = tensorflowLogLevel();
     const entry = await prepareNative({
       packageRoot: PACKAGE_ROOT,
       log: (line) => console.error(`[modelport] native TensorFlow: ${line}`),

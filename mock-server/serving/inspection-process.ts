@@ -15,6 +15,7 @@ import { availableParallelism } from 'node:os';
 import { HttpError, badRequest } from '../http/errors';
 import { count } from '../registry/expansion-budget';
 import type { BackendName } from '../runtime/backend';
+import { tensorflowLogLevel } from '../runtime/log-level';
 import { INSPECTION_CHILD } from '../server/package-paths';
 import { limitedCommand } from './child-limits';
 import type { FromInspection, InspectionJob } from './inspection-protocol';
@@ -105,7 +106,7 @@ export class InspectionProcesses {
       openFiles: 512,
     });
     const child = spawn(command, args, {
-      env: { ...process.env, MODELPORT_BACKEND: this.backend, TF_CPP_MIN_LOG_LEVEL: process.env.TF_CPP_MIN_LOG_LEVEL ?? '2' },
+      env: { ...process.env, MODELPORT_BACKEND: this.backend, TF_CPP_MIN_LOG_LEVEL: tensorflowLogLevel() },
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
     let stderr = '';

@@ -9,6 +9,7 @@ import type { components } from 'modelport';
 import type { Ending, JobRun, StopReason } from '../jobs/store';
 import type { ModelConfig } from '../registry/model-config';
 import type { Runtime } from '../runtime/backend';
+import { tensorflowLogLevel } from '../runtime/log-level';
 import { TRAINING_WORKER as WORKER } from '../server/package-paths';
 import { DEFAULT_INSPECTION_LIMITS, UploadInspector } from '../serving/upload-inspector';
 import type { ModelManager } from '../serving/version-service';
@@ -43,7 +44,7 @@ export async function runTraining(run: Run, models: ModelManager, runtime: Runti
 
   const worker = fork(WORKER, [], {
     execArgv: WORKER.endsWith('.ts') ? ['--import', 'tsx'] : [],
-    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: process.env.TF_CPP_MIN_LOG_LEVEL ?? '2' },
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: tensorflowLogLevel() },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   const exited = new Promise<void>((resolve) => worker.on('exit', () => resolve()));
