@@ -71,18 +71,6 @@ const INTEGER_RANGES: Partial<Record<Datatype, [number, number]>> = {
   UINT64: [0, 2147483647],
 };
 
-/**
- * What each integer datatype holds in `exact` storage. JSON numbers are doubles: INT64 and UINT64
- * sent as JSON must be exact integers (within ±(2^53−1)); binary carries their whole range.
- */
-const EXACT_JSON_RANGES: Partial<Record<Datatype, [number, number]>> = {
-  ...SMALL_INTEGER_RANGES,
-  INT32: [-2147483648, 2147483647],
-  UINT32: [0, 4294967295],
-  INT64: [-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
-  UINT64: [0, Number.MAX_SAFE_INTEGER],
-};
-
 type ExactArrayConstructor = new (length: number) => Exclude<HostValues, Uint8Array[]>;
 
 const EXACT_ARRAYS: Partial<Record<Datatype, ExactArrayConstructor>> = {
@@ -97,8 +85,12 @@ const EXACT_ARRAYS: Partial<Record<Datatype, ExactArrayConstructor>> = {
   UINT64: BigUint64Array as unknown as ExactArrayConstructor,
 };
 
-/** What each integer datatype holds, for outputs (within JS safe integers for the 64-bit types). */
-const OUTPUT_RANGES: Partial<Record<Datatype, [number, number]>> = {
+/**
+ * What each integer datatype holds, for outputs, and for JSON inputs in `exact` storage: JSON
+ * numbers are doubles, so INT64 and UINT64 in JSON must be exact integers (within ±(2^53−1));
+ * binary carries their whole range.
+ */
+const EXACT_RANGES: Partial<Record<Datatype, [number, number]>> = {
   ...SMALL_INTEGER_RANGES,
   INT32: [-2147483648, 2147483647],
   UINT32: [0, 4294967295],
@@ -171,7 +163,7 @@ export function decodeJsonInput(
     return { datatype, shape: input.shape, dtype, values };
   }
   if (Exact) {
-    const [min, max] = EXACT_JSON_RANGES[datatype]!;
+    const [min, max] = EXACT_RANGES[datatype]!;
     const wide = datatype === 'INT64' || datatype === 'UINT64';
     const values = new Exact(count);
     for (let i = 0; i < count; i++) {
@@ -339,7 +331,7 @@ export function encodeOutput(
     if (datatype === 'INT64' || datatype === 'UINT64') return encodeWideOutput(name, datatype, shape, values, binary);
     values = Float64Array.from(values, Number); // another declared datatype: range-checked below
   }
-  const range = OUTPUT_RANGES[datatype];
+  const range = EXACT_RANGES[datatype];
   if (range && !Array.isArray(values)) {
     // The model's numbers must fit the declared integer datatype: binary would wrap them, JSON would not.
     const numbers = values as ArrayLike<number>;
