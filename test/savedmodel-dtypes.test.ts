@@ -14,6 +14,7 @@ import type { Datatype } from '../src/core/binary';
 import { type RunningMockServer, startMockServer } from '../mock-server/index';
 import { bindingTensorCount } from '../mock-server/runtime/saved-model-runner';
 import { filesOf, zip } from './helpers/archives';
+import { kill, startChildServer } from './helpers/child-server';
 import { tempDataDir } from './helpers/data-dir';
 import { tf } from './helpers/tf';
 
@@ -225,6 +226,29 @@ describe('SavedModels of every dtype', () => {
     }
     expect(bindingTensorCount(tf)).toBe(before);
     expect(tf.memory().numTensors).toBe(tfjsBefore);
+  });
+});
+
+describe('modelport serve', () => {
+  it('serves an INT64 and a UINT8 SavedModel from the command line, metadata and answers exact', async () => {
+    const dir = await tempDataDir();
+    const child = await startChildServer(dir.dir);
+    try {
+      const cli = new Modelport({ baseUrl: child.url, maxRetries: 0 });
+      for (const fixture of ['int64', 'uint8']) {
+        await cli.models.create({ name: fixture, task: 'dtypes' });
+        await cli.models.versions.upload(fixture, { archive: zip(await filesOf(path.join(FIXTURES, fixture))), format: 'zip' });
+      }
+      expect((await cli.models.metadata('int64')).outputs).toEqual([{ name: 'y', datatype: 'INT64', shape: [-1, 3] }]);
+      expect((await cli.models.metadata('uint8')).inputs).toEqual([{ name: 'x', datatype: 'UINT8', shape: [-1, 3] }]);
+      const big = await cli.predict('int64', { data: BigInt64Array.from([2n ** 62n / 3n, -1n, 0n]), shape: [1, 3] }, { binary: true });
+      expect(big.output.data).toEqual(BigInt64Array.from([(2n ** 62n / 3n) * 3n, -3n, 0n]));
+      const wrapped = await cli.predict('uint8', { data: Uint8Array.from([255, 0, 7]), shape: [1, 3] });
+      expect(wrapped.output.data).toEqual(Uint8Array.from([0, 1, 8]));
+    } finally {
+      await kill(child, 'SIGTERM');
+      await dir.remove();
+    }
   });
 });
 
