@@ -29,6 +29,7 @@ interface TensorJson {
 interface Expected {
   models: Record<string, { inputs: Record<string, TensorJson>; outputs: Record<string, TensorJson> }>;
   unservable: Record<string, { tensor: string; dtype: string }>;
+  non_finite_on_zeros: Record<string, { output: string; value: string }>;
 }
 const expected = JSON.parse(readFileSync(path.join(FIXTURES, 'expected.json'), 'utf8')) as Expected;
 
@@ -259,6 +260,16 @@ describe('what cannot be served', () => {
     expect(error).toMatchObject({ status: 400, code: 'unsupported_model' });
     expect(error.message).toContain(`the SavedModel's input '${tensor}' is ${dtype}, which modelport cannot serve`);
     expect((await client.models.versions.list(fixture)).data).toEqual([]);
+  });
+});
+
+describe('the upload probe runs every dtype', () => {
+  it('an FP64 SavedModel that is -Infinity on zeros is refused (TF.js tensors could not feed its DT_DOUBLE input)', async () => {
+    const [fixture, { output, value }] = Object.entries(expected.non_finite_on_zeros)[0]!;
+    const error = (await upload(fixture)) as APIError;
+    expect(error).toMatchObject({ status: 400, code: 'non_finite_output' });
+    expect(error.message).toContain(`the model's output '${output}' is not finite on an all-zeros input`);
+    expect(error.message).toContain(value);
   });
 });
 

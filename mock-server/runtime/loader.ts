@@ -15,7 +15,7 @@ import type { Platform, ServingConfig } from '../registry/model-config';
 import type { Runtime } from './backend';
 import { compileLayersGraph, type LayersGraph, type NotCompiled } from './layers-graph';
 import { nativeBinding, runSignature, type SavedModelOutput, type SignatureTensor } from './saved-model-runner';
-import type { HostTensor } from './tensors';
+import type { HostTensor, HostValues, TfDtype } from './tensors';
 
 /** How a batch runs, as a version's `execution.mode` reports it. */
 type ExecutionMode = NonNullable<components['schemas']['ModelVersion']['execution']>['mode'];
@@ -120,26 +120,37 @@ export async function loadModel(runtime: Runtime, config: ServingConfig, dir: st
       const inputTensors = config.inputs.map((spec) => tensorOf('inputs', spec.name));
       const outputTensors = config.outputs.map((spec) => tensorOf('outputs', spec.name));
       const binding = nativeBinding(runtime.tf);
+      const runHost = (inputs: HostTensor[]) =>
+        runSignature(
+          binding,
+          sessionId,
+          inputs.map((host, i) => ({ tensor: inputTensors[i]!, host })),
+          outputTensors,
+        );
+      const { tf } = runtime;
       return {
         platform: config.platform,
         sizeBytes,
         execution: 'graph',
-        runHost: (inputs) =>
-          runSignature(
-            binding,
-            sessionId,
-            inputs.map((host, i) => ({ tensor: inputTensors[i]!, host })),
-            outputTensors,
-          ),
-        // TF.js tensors through tfjs-node's predict (int64 and uint8 become int32): serving uses runHost.
+        runHost,
+        // For callers holding TF.js tensors (serving uses runHost): the same run, its outputs in the
+        // nearest TF.js dtype (FP64 and FP16 as float32, the other integers as int32). tfjs-node's own
+        // predict cannot feed DT_DOUBLE or DT_HALF inputs at all.
         run: (inputs) => {
-          const named = Object.fromEntries(config.inputs.map((spec, i) => [spec.name, inputs[i]!]));
-          const result = model.predict(named) as tfTypes.Tensor | tfTypes.NamedTensorMap;
-          if (result instanceof runtime.tf.Tensor) return [result];
-          return config.outputs.map((spec) => {
-            const tensor = (result as tfTypes.NamedTensorMap)[spec.name];
-            if (!tensor) throw new Error(`SavedModel signature has no output '${spec.name}' (it has ${Object.keys(result).join(', ')})`);
-            return tensor;
+          const hosts = inputs.map(
+            (t, i): HostTensor => ({
+              datatype: config.inputs[i]!.datatype,
+              dtype: t.dtype as TfDtype,
+              shape: t.shape,
+              values: (t.dtype === 'string' ? tf.engine().readSync(t.dataId) : t.dataSync()) as HostValues,
+            }),
+          );
+          return runHost(hosts).map(({ shape, values }, i) => {
+            if (Array.isArray(values)) return tf.tensor(values, shape, 'string');
+            if (outputTensors[i]!.tfDtype === 'DT_BOOL') return tf.tensor(values as Uint8Array, shape, 'bool');
+            if (values instanceof Float32Array || values instanceof Float64Array)
+              return tf.tensor(Float32Array.from(values), shape, 'float32');
+            return tf.tensor(Int32Array.from(values as ArrayLike<number | bigint>, Number), shape, 'int32');
           });
         },
         dispose: () => model.dispose(),
