@@ -203,6 +203,22 @@ describe('SavedModels of every dtype', () => {
     expect(plain('INT64', binary.outputs.big!.data)).toEqual(outputs.big!.data);
   });
 
+  it('classification ranks an INT64 output and prints its scores exactly', async () => {
+    await upload('int64');
+    const { x } = expected.models.int64!.inputs;
+    const response = await postJson('int64', {
+      inputs: [{ name: 'x', datatype: 'INT64', shape: x!.shape, data: x!.data.map(Number) }],
+      outputs: [{ name: 'y', parameters: { classification: 2 } }],
+    });
+    const answer = (await response.json()) as { outputs: { datatype: string; shape: number[]; data: string[] }[] };
+    expect(response.status, JSON.stringify(answer)).toBe(200);
+    expect(answer.outputs[0]).toMatchObject({
+      datatype: 'BYTES',
+      shape: [2, 2],
+      data: ['9:2', '3:0', '6755399441055744:2', '3377699720527872:0'],
+    });
+  });
+
   it('a JSON UINT64 input beyond 2^53−1 is 400 (binary carries the whole range: 2^64−1 above)', async () => {
     await upload('uint64');
     const json = await postJson('uint64', { inputs: [{ name: 'x', datatype: 'UINT64', shape: [1, 3], data: [0, 1, 2 ** 60] }] });

@@ -9,7 +9,7 @@ import { badRequest, HttpError } from '../http/errors';
 import type { TensorSpec } from '../registry/model-config';
 import type { Runtime } from './backend';
 import type { LoadedModel } from './loader';
-import { tfDtypeOf } from './tensors';
+import { type HostTensor, tfDtypeOf } from './tensors';
 
 /**
  * 422, not 500: the server and the model ran as told, and running them again gives the same
@@ -101,15 +101,12 @@ export function refuseNonFiniteOnZeros(
   const shapes = inputs.map((spec) => spec.shape.map((d) => (d < 0 ? 1 : d)));
   let results: { shape: number[]; values: ArrayLike<number> | undefined }[];
   try {
-    const tensors = tf.tidy(() => loaded.run(inputs.map((spec, i) => tf.zeros(shapes[i]!, tfDtypeOf(spec.datatype)))));
-    try {
-      results = tensors.map((t) => ({
-        shape: t.shape.slice(),
-        values: t.dtype === 'float32' ? (t.dataSync() as Float32Array) : undefined,
-      }));
-    } finally {
-      tf.dispose(tensors);
-    }
+    if (loaded.runHost) {
+      // Outputs in their own datatype: an FP64 output beyond float32's range is finite, not Infinity.
+      results = loaded
+        .runHost(inputs.map((spec, i) => zerosHost(spec, shapes[i]!)))
+        .map(({ shape, values }) => ({ shape, values: mayBeNonFinite(values) ? values : undefined }));
+    } else results = runOnTfjsZeros(tf, loaded, inputs, shapes);
   } catch {
     return undefined;
   }
@@ -125,4 +122,25 @@ export function refuseNonFiniteOnZeros(
     );
   }
   return undefined;
+}
+
+function zerosHost(spec: TensorSpec, shape: number[]): HostTensor {
+  const dtype = tfDtypeOf(spec.datatype);
+  const count = shape.reduce((n, d) => n * d, 1);
+  const values = dtype === 'float32' ? new Float32Array(count) : dtype === 'bool' ? new Uint8Array(count) : new Int32Array(count);
+  return { datatype: spec.datatype, dtype, shape, values };
+}
+
+function runOnTfjsZeros(
+  tf: Runtime['tf'],
+  loaded: LoadedModel,
+  inputs: TensorSpec[],
+  shapes: number[][],
+): { shape: number[]; values: ArrayLike<number> | undefined }[] {
+  const tensors = tf.tidy(() => loaded.run(inputs.map((spec, i) => tf.zeros(shapes[i]!, tfDtypeOf(spec.datatype)))));
+  try {
+    return tensors.map((t) => ({ shape: t.shape.slice(), values: t.dtype === 'float32' ? (t.dataSync() as Float32Array) : undefined }));
+  } finally {
+    tf.dispose(tensors);
+  }
 }

@@ -81,13 +81,16 @@ function notAnImage(spec: ImagePreprocessing, i: number, inputIndex: number): Ht
  * numbers: they fail with `non_finite_output`, naming the output (`output.what` says whose).
  */
 export function classify(
-  values: ArrayLike<number>,
+  values: ArrayLike<number> | BigInt64Array | BigUint64Array,
   shape: number[],
   k: number,
   labels: string[] | undefined,
   output: { name: string; what: string; path?: string },
 ): { shape: number[]; values: string[] } {
-  const nonFinite = nonFiniteOutput(output.name, values, shape, {
+  // INT64/UINT64 scores rank as numbers (exact within ±2^53) and print exactly, as their digits.
+  const scores: ArrayLike<number> =
+    values instanceof BigInt64Array || values instanceof BigUint64Array ? Array.from(values, Number) : values;
+  const nonFinite = nonFiniteOutput(output.name, scores, shape, {
     what: output.what,
     remedy: 'ask for the output without classification, in binary (binary_data: true), to receive the IEEE scores',
     path: output.path,
@@ -99,9 +102,9 @@ export function classify(
   const out: string[] = [];
   for (let r = 0; r < rows; r++) {
     const indices = Array.from({ length: classes }, (_, c) => c);
-    indices.sort((a, b) => values[r * classes + b]! - values[r * classes + a]!);
+    indices.sort((a, b) => scores[r * classes + b]! - scores[r * classes + a]!);
     for (const index of indices.slice(0, top)) {
-      const score = values[r * classes + index]!;
+      const score = String(values[r * classes + index]!);
       out.push(labels?.[index] !== undefined ? `${score}:${index}:${labels[index]}` : `${score}:${index}`);
     }
   }
