@@ -3,7 +3,7 @@
  * (datatype, shape, element values, data length, binary sizes) becomes a 400 that names the input.
  */
 import { DATATYPE_SIZE, elementCount, float16BitsToFloat32, float32ToFloat16Bits, fromBytes, toBytes, type Datatype } from 'modelport';
-import type { components } from 'modelport';
+import type { components, TypedArray } from 'modelport';
 import { badRequest, HttpError } from '../http/errors';
 import type { TensorSpec } from '../registry/model-config';
 
@@ -12,18 +12,8 @@ export type ResponseOutput = components['schemas']['ResponseOutput'];
 
 /** The storage tfjs computes with. */
 export type TfDtype = 'float32' | 'int32' | 'bool' | 'string';
-export type HostValues =
-  | Float32Array
-  | Float64Array
-  | Int8Array
-  | Int16Array
-  | Int32Array
-  | Uint8Array
-  | Uint16Array
-  | Uint32Array
-  | BigInt64Array
-  | BigUint64Array
-  | Uint8Array[];
+/** Numbers in the typed array of their datatype (the SDK's own set), or BYTES elements. */
+export type HostValues = TypedArray | Uint8Array[];
 
 /**
  * How a model computes, so how its inputs are decoded: `tfjs` in TF.js storage (float32, int32,
