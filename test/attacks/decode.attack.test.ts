@@ -3,10 +3,9 @@
  * journal of 11), at the sizes the issue found them: each is refused with the limit named, within
  * the event-loop and memory budget measured inside the server, and the server is ready after.
  */
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pngOf } from '../helpers/images';
-import { type AttackServer, refusal, startAttackServer, underAttack } from './harness';
+import { type AttackServer, postEarly, refusal, startAttackServer, underAttack } from './harness';
 
 let server: AttackServer;
 let inference: string;
@@ -21,48 +20,6 @@ afterAll(() => server?.stop());
 
 const budget = (maxRssGrowthMb: number) => ({ maxLoopDelayMs: 1000, maxRssGrowthMb });
 
-/**
- * POSTs over node:http: the headers, then (for a large body 300 ms later) the body in 1 MiB writes, stopping once
- * the answer arrives. A 413 on Content-Length comes before the body is read and closes the
- * connection; writing into it would fail (EPIPE, or a reset that loses the answer), and fetch
- * reports only the broken write.
- */
-function post(pathname: string, key: string, body: string | Uint8Array, headers: Record<string, string>): Promise<Response> {
-  const bytes = typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  return new Promise((resolve, reject) => {
-    const req = request(new URL(pathname, server.url), {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-length': String(bytes.length), ...headers },
-    });
-    let answered = false;
-    req.on('response', (res) => {
-      answered = true;
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve(new Response(Buffer.concat(chunks), { status: res.statusCode! })));
-      res.on('error', reject);
-    });
-    req.on('error', (error) => {
-      if (!answered) reject(error);
-    });
-    const writeFrom = (offset: number): void => {
-      for (let at = offset; at < bytes.length; at += MIB) {
-        if (answered || req.destroyed) return;
-        if (!req.write(bytes.subarray(at, at + MIB))) {
-          req.once('drain', () => writeFrom(at + MIB));
-          return;
-        }
-      }
-      req.end();
-    };
-    // The headers first: a large body refused on its Content-Length is answered before any of it is sent.
-    req.flushHeaders();
-    setTimeout(() => writeFrom(0), bytes.length > 8 * MIB ? 300 : 0);
-  });
-}
-
-const MIB = 1024 * 1024;
-
 function binaryBody(inputs: object[], data: Uint8Array): { body: Uint8Array; headerLength: number } {
   const header = new TextEncoder().encode(JSON.stringify({ inputs }));
   const body = new Uint8Array(header.length + data.length);
@@ -75,7 +32,7 @@ describe('decode limits under attack', () => {
   it('a 40 MB CSV of 10,000,000 rows: 413 dataset_too_large at the row limit, read in slices', async () => {
     const csv = '1,a\n'.repeat(10_000_000);
     const result = await underAttack(server, budget(300), async () =>
-      refusal(await post('/v1/datasets?name=flood', writer, csv, { 'content-type': 'text/csv' })),
+      refusal(await postEarly(server, '/v1/datasets?name=flood', writer, csv, { 'content-type': 'text/csv' })),
     );
     expect(result).toMatchObject({ status: 413, code: 'dataset_too_large' });
     expect(result.message).toBe('the dataset has more than 1,000,000 records; the limit is 1,000,000 (--max-dataset-rows)');
@@ -85,7 +42,7 @@ describe('decode limits under attack', () => {
     const n = 15_750_000;
     const body = `{"inputs":[{"name":"features","datatype":"BYTES","shape":[${n}],"data":[${'"a",'.repeat(n - 1)}"a"]}]}`;
     const result = await underAttack(server, budget(50), async () =>
-      refusal(await post('/v2/models/iris/infer', inference, body, { 'content-type': 'application/json' })),
+      refusal(await postEarly(server, '/v2/models/iris/infer', inference, body, { 'content-type': 'application/json' })),
     );
     expect(result).toMatchObject({ status: 413, code: 'payload_too_large' });
     expect(result.message).toMatch(/^the JSON body exceeds 4,194,304 bytes, the limit for JSON \(--max-json-body-bytes\)/);
@@ -95,7 +52,7 @@ describe('decode limits under attack', () => {
     const n = 1_000_000;
     const body = `{"inputs":[{"name":"features","datatype":"BYTES","shape":[${n}],"data":[${'"a",'.repeat(n - 1)}"a"]}]}`;
     const result = await underAttack(server, budget(150), async () =>
-      refusal(await post('/v2/models/iris/infer', inference, body, { 'content-type': 'application/json' })),
+      refusal(await postEarly(server, '/v2/models/iris/infer', inference, body, { 'content-type': 'application/json' })),
     );
     expect(result).toMatchObject({ status: 400, code: 'datatype_mismatch' });
     expect(result.message).toBe("input 'features': expected datatype FP32, received BYTES");
@@ -109,7 +66,7 @@ describe('decode limits under attack', () => {
     );
     const result = await underAttack(server, budget(200), async () =>
       refusal(
-        await post('/v2/models/iris/infer', inference, body, {
+        await postEarly(server, '/v2/models/iris/infer', inference, body, {
           'content-type': 'application/octet-stream',
           'inference-header-content-length': String(headerLength),
         }),
@@ -127,7 +84,7 @@ describe('decode limits under attack', () => {
     );
     const result = await underAttack(server, budget(200), async () =>
       refusal(
-        await post('/v2/models/iris/infer', inference, body, {
+        await postEarly(server, '/v2/models/iris/infer', inference, body, {
           'content-type': 'application/octet-stream',
           'inference-header-content-length': String(headerLength),
         }),
@@ -150,7 +107,7 @@ describe('decode limits under attack', () => {
         new Uint8Array(new Float32Array(count).fill(0.5).buffer),
       );
       const answer = await underAttack(server, budget(150), async () => {
-        const response = await post(`/v2/models/${model}/infer`, inference, body, {
+        const response = await postEarly(server, `/v2/models/${model}/infer`, inference, body, {
           'content-type': 'application/octet-stream',
           'inference-header-content-length': String(headerLength),
         });
@@ -166,7 +123,7 @@ describe('decode limits under attack', () => {
     expect(png.length).toBeLessThan(300_000);
     const body = JSON.stringify({ inputs: [{ name: 'image', datatype: 'BYTES', shape: [1], data: [png.toString('base64')] }] });
     const result = await underAttack(server, budget(50), async () =>
-      refusal(await post('/v2/models/digits/infer', inference, body, { 'content-type': 'application/json' })),
+      refusal(await postEarly(server, '/v2/models/digits/infer', inference, body, { 'content-type': 'application/json' })),
     );
     expect(result).toMatchObject({ status: 413, code: 'input_too_large' });
     expect(result.message).toBe(
@@ -181,7 +138,7 @@ describe('decode limits under attack', () => {
     await underAttack(server, budget(100), async () => {
       for (let i = 0; i < 1000; i += 20) {
         const batch = Array.from({ length: 20 }, () =>
-          post('/v2/models/iris/infer', inference, body, { 'content-type': 'application/json' }).then((r) => r.status),
+          postEarly(server, '/v2/models/iris/infer', inference, body, { 'content-type': 'application/json' }).then((r) => r.status),
         );
         expect(new Set(await Promise.all(batch))).toEqual(new Set([400]));
       }

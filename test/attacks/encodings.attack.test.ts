@@ -8,7 +8,7 @@
 import { connect } from 'node:net';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AttackServer, refusal, startAttackServer, underAttack } from './harness';
+import { type AttackServer, postEarly, refusal, startAttackServer, underAttack } from './harness';
 
 const MiB = 1024 * 1024;
 /** 256 MiB of JSON-ish text that gzip packs into well under 1 MiB. */
@@ -92,9 +92,7 @@ describe('the binary header never carries JSON past the JSON limit', () => {
   it('a 60 MB JSON body sent as application/octet-stream (no binary header): 413 at the JSON limit, before it is read', async () => {
     const body = Buffer.alloc(60 * 1000 * 1000, ' ');
     const answer = await underAttack(server, BUDGET, async () =>
-      refusal(
-        await server.fetch('/v2/models/iris/infer', { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body }),
-      ),
+      refusal(await postEarly(server, '/v2/models/iris/infer', server.adminKey, body, { 'content-type': 'application/octet-stream' })),
     );
     expect(answer).toMatchObject({ status: 413, code: 'payload_too_large' });
     expect(answer.message).toContain('the limit for JSON (--max-json-body-bytes)');
@@ -104,10 +102,9 @@ describe('the binary header never carries JSON past the JSON limit', () => {
     const body = Buffer.alloc(60 * 1000 * 1000, ' ');
     const answer = await underAttack(server, BUDGET, async () =>
       refusal(
-        await server.fetch('/v2/models/iris/infer', {
-          method: 'POST',
-          headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(59 * 1000 * 1000) },
-          body,
+        await postEarly(server, '/v2/models/iris/infer', server.adminKey, body, {
+          'content-type': 'application/octet-stream',
+          'inference-header-content-length': String(59 * 1000 * 1000),
         }),
       ),
     );

@@ -7,6 +7,7 @@
  * test-results/attacks.jsonl, the source of RELIABILITY.md's table.
  */
 import { appendFile, mkdir } from 'node:fs/promises';
+import { request } from 'node:http';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { type ChildServer, kill, startChildServer } from '../helpers/child-server';
@@ -111,4 +112,52 @@ async function record(entry: object): Promise<void> {
 
 function currentTestName(): string {
   return expect.getState().currentTestName ?? 'attack';
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * POSTs over node:http: the headers, then (for a large body 300 ms later) the body in 1 MiB writes, stopping once
+ * the answer arrives. A 413 on Content-Length comes before the body is read and closes the
+ * connection; writing into it would fail (EPIPE, or a reset that loses the answer), and fetch
+ * reports only the broken write.
+ */
+export function postEarly(
+  server: AttackServer,
+  pathname: string,
+  key: string,
+  body: string | Uint8Array,
+  headers: Record<string, string>,
+): Promise<Response> {
+  const bytes = typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  return new Promise((resolve, reject) => {
+    const req = request(new URL(pathname, server.url), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-length': String(bytes.length), ...headers },
+    });
+    let answered = false;
+    req.on('response', (res) => {
+      answered = true;
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve(new Response(Buffer.concat(chunks), { status: res.statusCode! })));
+      res.on('error', reject);
+    });
+    req.on('error', (error) => {
+      if (!answered) reject(error);
+    });
+    const writeFrom = (offset: number): void => {
+      for (let at = offset; at < bytes.length; at += MiB) {
+        if (answered || req.destroyed) return;
+        if (!req.write(bytes.subarray(at, at + MiB))) {
+          req.once('drain', () => writeFrom(at + MiB));
+          return;
+        }
+      }
+      req.end();
+    };
+    // The headers first: a large body refused on its Content-Length is answered before any of it is sent.
+    req.flushHeaders();
+    setTimeout(() => writeFrom(0), bytes.length > 8 * MiB ? 300 : 0);
+  });
 }
