@@ -23,7 +23,7 @@ const CPU_FEATURES = /cpu_feature_guard\.cc:\d+\] This TensorFlow binary is opti
 
 /** `modelport serve` in a terminal until it listens, then SIGTERM; everything the terminal showed, and the exit code. */
 function serveAtTerminal(args: string[]): Promise<{ output: string; code: number | null }> {
-  const command = [process.execPath, CLI, 'serve', '--port', '0', '--no-auth', '--data-dir', path.join(work, 'data'), ...args].join(' ');
+  const command = ['exec', process.execPath, CLI, 'serve', '--port', '0', '--no-auth', '--data-dir', path.join(work, 'data'), ...args].join(' ');
   const env = { ...process.env };
   delete env.TF_CPP_MIN_LOG_LEVEL;
   delete env.MODELPORT_VERBOSE;
@@ -35,7 +35,8 @@ function serveAtTerminal(args: string[]): Promise<{ output: string; code: number
       output += chunk.toString('utf8');
       if (stopped || !/listening on http/.test(output)) return;
       stopped = true;
-      // The command `script` runs (serve) is its only child.
+      // `script` runs the command through $SHELL -c (dash when SHELL is unset, as in CI), so the command
+      // execs serve to make it the only child, whichever shell.
       const serve = execFileSync('pgrep', ['-P', String(terminal.pid)], { encoding: 'utf8' }).trim();
       process.kill(Number(serve), 'SIGTERM');
     });
