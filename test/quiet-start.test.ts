@@ -23,7 +23,8 @@ const CPU_FEATURES = /cpu_feature_guard\.cc:\d+\] This TensorFlow binary is opti
 
 /** `modelport serve` in a terminal until it listens, then SIGTERM; everything the terminal showed, and the exit code. */
 function serveAtTerminal(args: string[]): Promise<{ output: string; code: number | null }> {
-  const command = ['exec', process.execPath, CLI, 'serve', '--port', '0', '--no-auth', '--data-dir', path.join(work, 'data'), ...args].join(' ');
+  const serve = [process.execPath, CLI, 'serve', '--port', '0', '--no-auth', '--data-dir', path.join(work, 'data'), ...args];
+  const command = `exec ${serve.join(' ')}`;
   const env = { ...process.env };
   delete env.TF_CPP_MIN_LOG_LEVEL;
   delete env.MODELPORT_VERBOSE;
@@ -37,8 +38,8 @@ function serveAtTerminal(args: string[]): Promise<{ output: string; code: number
       stopped = true;
       // `script` runs the command through $SHELL -c (dash when SHELL is unset, as in CI), so the command
       // execs serve to make it the only child, whichever shell.
-      const serve = execFileSync('pgrep', ['-P', String(terminal.pid)], { encoding: 'utf8' }).trim();
-      process.kill(Number(serve), 'SIGTERM');
+      const serveProcess = execFileSync('pgrep', ['-P', String(terminal.pid)], { encoding: 'utf8' }).trim();
+      process.kill(Number(serveProcess), 'SIGTERM');
     });
     terminal.once('error', reject);
     terminal.once('exit', (code) => resolve({ output: output.replaceAll('\r', ''), code }));
