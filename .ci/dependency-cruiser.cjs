@@ -17,7 +17,7 @@ const LAYERS = [
   { name: 'runtime', paths: ['runtime/'] },
   { name: 'serving', paths: ['serving/'] },
   { name: 'datasets', paths: ['datasets/'] },
-  { name: 'domain services', paths: ['evaluation/', 'training/', 'jobs/', 'explain/'] },
+  { name: 'domain services', paths: ['evaluation/', 'training/', 'jobs/', 'explain/', 'export/'] },
   { name: 'access, test controls and pages', paths: ['auth/', 'test-controls/', 'pages/'] },
   { name: 'state', paths: ['server/state.ts', 'server/context.ts'] },
   { name: 'middleware', paths: ['middleware/'] },
