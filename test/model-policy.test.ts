@@ -15,6 +15,8 @@ import { layersToSavedModel } from '../mock-server/runtime/layers-to-graph';
 import { Pb } from '../mock-server/runtime/graph-protobuf';
 import { MAX_ATTR_DEPTH, parseSavedModel } from '../mock-server/runtime/saved-model-proto';
 import { checkSavedModelPolicy, type SavedModelPolicyOptions } from '../mock-server/runtime/saved-model-policy';
+import { ALLOWED_OPS } from '../mock-server/runtime/saved-model-ops';
+import { TENSORFLOW_OP_NAMES } from '../mock-server/runtime/tensorflow-op-names';
 import { filesOf, zip } from './helpers/archives';
 import { type ChildServer, kill, startChildServer } from './helpers/child-server';
 import { BUNDLED, tempDataDir } from './helpers/data-dir';
@@ -271,13 +273,28 @@ const refused = (spec: GraphSpec, assetFiles: string[] = []) => refusal(() => ch
 describe('graph shapes Python does not make', () => {
   const input = node('x', 'Placeholder');
 
-  it('an unknown op, and PyFunc, in the top graph', () => {
-    const unknown = refused({ nodes: [input, node('y', 'MyCustomOp', ['x'])] });
-    expect(unknown).toMatchObject({ status: 400, code: 'forbidden_op' });
-    expect(unknown.message).toMatch(
-      /^op 'MyCustomOp' \(node 'y', in the top graph\) is not on the allowlist of ops that compute on tensors; /,
-    );
-    expect(unknown.details).toEqual([{ path: '/saved_model.pb/graph/y', message: expect.stringContaining("'MyCustomOp'") }]);
+  it('an op TensorFlow does not have (a custom op): 400 unsupported_op, trusted or not (upload preflight, #20)', () => {
+    const spec = { nodes: [input, node('y', 'MyCustomOp', ['x']), node('z', 'OtherCustomOp', ['y'])] };
+    for (const trusted of [false, true]) {
+      const unknown = refusal(() => checkSavedModelPolicy(savedModel(spec), { ...serve([]), trusted }));
+      expect(unknown).toMatchObject({ status: 400, code: 'unsupported_op' });
+      expect(unknown.message).toBe(
+        "op 'MyCustomOp' (node 'y', in the top graph) is not an op of TensorFlow 2.21.0 (nor are 'OtherCustomOp'): a custom op " +
+          'needs its kernel library, which this server cannot load, and Triton or TF Serving would need it too',
+      );
+      expect(unknown.details).toEqual([
+        { path: '/saved_model.pb/graph/y', message: "op 'MyCustomOp' is not an op of TensorFlow 2.21.0" },
+        { path: '/saved_model.pb/graph/z', message: "op 'OtherCustomOp' is not an op of TensorFlow 2.21.0" },
+      ]);
+    }
+  });
+
+  it('every op of the allowlist is an op of TensorFlow 2.21', () => {
+    expect([...ALLOWED_OPS].filter((op) => !TENSORFLOW_OP_NAMES.has(op))).toEqual([]);
+    expect(TENSORFLOW_OP_NAMES.size).toBe(1908);
+  });
+
+  it('PyFunc and other host-touching ops in the top graph', () => {
     expect(refused({ nodes: [input, node('py', 'PyFunc', ['x'])] }).message).toMatch(
       /^op 'PyFunc' .* runs Python code in the server process/,
     );

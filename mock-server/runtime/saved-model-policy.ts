@@ -25,6 +25,7 @@
 import { HttpError, badRequest, type ErrorDetail } from '../http/errors';
 import { type FunctionDef, type MetaGraph, type NodeDef, parseSavedModel } from './saved-model-proto';
 import { ALLOWED_OPS, RESTORE_OPS, SAVER_OPS, TABLE_FROM_FILE_OPS, refusalReason } from './saved-model-ops';
+import { TENSORFLOW_OP_NAMES, TENSORFLOW_VERSION_OF_OPS } from './tensorflow-op-names';
 
 export interface PolicyReport {
   /** How many nodes use each op, over the top graph and every function of the meta graphs checked. */
@@ -60,8 +61,9 @@ const POLICY_HINT =
   '`modelport serve --trust-models` skips this check for models you trust)';
 
 /**
- * Throws 400 `invalid_model` when saved_model.pb cannot be read, 400 `forbidden_op` when a node of
- * a meta graph with `options.tags` breaks the policy; returns what it counted otherwise.
+ * Throws 400 `invalid_model` when saved_model.pb cannot be read, 400 `unsupported_op` when a node
+ * uses an op this TensorFlow does not have (trusted or not: it could not load), 400 `forbidden_op`
+ * when a node of a meta graph with `options.tags` breaks the policy; returns what it counted otherwise.
  */
 export function checkSavedModelPolicy(savedModelPb: Uint8Array, options: SavedModelPolicyOptions): PolicyReport {
   const metaGraphs = parseSavedModel(savedModelPb);
@@ -90,6 +92,8 @@ export function checkSavedModelPolicy(savedModelPb: Uint8Array, options: SavedMo
       report.ops[node.op] = (report.ops[node.op] ?? 0) + 1;
     }
   }
+  const unknown = chosen.flatMap(unknownOps);
+  if (unknown.length) throw unsupported(unknown);
   if (options.trusted) return report;
   const violations = chosen.flatMap((graph) => new MetaGraphCheck(graph, options.assetFiles).violations());
   // Name the op that does the harm first: SaveV2 rather than the ShardedFilename that formats its path.
@@ -118,14 +122,55 @@ function forbidden(violations: Violation[]): HttpError {
   const first = violations[0]!;
   const more = violations.length > 1 ? ` (${violations.length - 1} more refused node${violations.length > 2 ? 's' : ''} in details)` : '';
   const details: ErrorDetail[] = violations.slice(0, MAX_DETAILS).map((v) => ({
-    path: v.fn === undefined ? `/saved_model.pb/graph/${pointer(v.node)}` : `/saved_model.pb/functions/${pointer(v.fn)}/${pointer(v.node)}`,
+    path: nodePointer(v),
     message: describe(v),
   }));
   return new HttpError(400, 'forbidden_op', `${describe(first)}; ${POLICY_HINT}${more}`, details);
 }
 
+/**
+ * Nodes whose op is neither a function of the library nor an op of TensorFlow's registry: a custom
+ * op, whose kernel library neither this server nor Triton's or TF Serving's TensorFlow has.
+ */
+function unknownOps(graph: MetaGraph): Violation[] {
+  const functions = new Set(graph.functions.map((f) => f.name));
+  const known = (node: NodeDef) => TENSORFLOW_OP_NAMES.has(node.op) || functions.has(node.op);
+  return [
+    ...graph.nodes.filter((node) => !known(node)).map((node) => ({ op: node.op, node: node.name, reason: '' })),
+    ...graph.functions.flatMap((fn) =>
+      fn.nodes.filter((node) => !known(node)).map((node) => ({ op: node.op, node: node.name, fn: fn.name, reason: '' })),
+    ),
+  ];
+}
+
+function unsupported(violations: Violation[]): HttpError {
+  const ops = [...new Set(violations.map((v) => v.op))];
+  const first = violations[0]!;
+  const where = first.fn === undefined ? 'in the top graph' : `function '${first.fn}'`;
+  return new HttpError(
+    400,
+    'unsupported_op',
+    `op '${first.op}' (node '${first.node}', ${where}) is not an op of TensorFlow ${TENSORFLOW_VERSION_OF_OPS}` +
+      `${
+        ops.length > 1
+          ? ` (nor are ${ops
+              .slice(1)
+              .map((op) => `'${op}'`)
+              .join(', ')})`
+          : ''
+      }: a custom op needs its kernel library, ` +
+      'which this server cannot load, and Triton or TF Serving would need it too',
+    violations
+      .slice(0, MAX_DETAILS)
+      .map((v) => ({ path: nodePointer(v), message: `op '${v.op}' is not an op of TensorFlow ${TENSORFLOW_VERSION_OF_OPS}` })),
+  );
+}
+
 /** One JSON pointer segment (RFC 6901): node names hold '/'. */
 const pointer = (segment: string) => segment.replaceAll('~', '~0').replaceAll('/', '~1');
+
+const nodePointer = (v: Violation) =>
+  v.fn === undefined ? `/saved_model.pb/graph/${pointer(v.node)}` : `/saved_model.pb/functions/${pointer(v.fn)}/${pointer(v.node)}`;
 
 /** Who may run a node: the saver (at load, restore only), the init op (at load), or anything else (signatures, other nodes). */
 type Context = 'saver' | 'init' | 'other';

@@ -558,6 +558,56 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/models/{model_name}/versions/{version}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+                /** @description A version number, or an alias such as `production`. */
+                version: components["parameters"]["VersionOrAlias"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Export a version for Triton, TF Serving or KServe
+         * @description A tar.gz of a model repository that NVIDIA Triton, TensorFlow Serving or KServe loads as it
+         *     is. `{version}` is a version number or an alias: an alias exports every version it points at.
+         *     Every version becomes a TensorFlow SavedModel whose `serving_default` signature has the model's
+         *     input and output names, datatypes and shapes: TF.js layers models are converted, SavedModels
+         *     copied; a version that cannot be converted is 422 `not_exportable`, naming the layer or op.
+         *     Paths in the archive (`<model>` is the model's name, `<n>` each version number):
+         *
+         *     - `triton`: `<model>/config.pbtxt` (platform `tensorflow_savedmodel`, the datatypes and dims,
+         *       `max_batch_size` and `dynamic_batching` from the model's batching, a `version_policy` of the
+         *       exported versions), `<model>/labels.txt` (a classifier's labels, one a line, Triton's
+         *       `label_filename`), `<model>/<n>/model.savedmodel/` (`saved_model.pb`, `variables/`), and
+         *       `README.txt`. Run `tritonserver --model-repository=<the folder>`.
+         *     - `tf-serving`: `<model>/<n>/` (`saved_model.pb`, `variables/`), `models.config` (a
+         *       `model_config_list` whose `base_path` is `/models/<model>`, as in TF Serving's Docker image;
+         *       change it where the folder is elsewhere; an alias exported is a `version_labels` entry),
+         *       and `README.txt`. Run `tensorflow_model_server --model_config_file=models.config`.
+         *     - `kserve`: the Triton repository above under `repository/` and `inferenceservice.yaml`
+         *       (`serving.kserve.io/v1beta1`, model format `tensorflow`, runtime Triton, `protocolVersion: v2`,
+         *       `storageUri` = `storage_uri`, where `repository/`'s content is to be copied). For an alias with
+         *       two targets (a canary), `stable/<model>/` holds the older version, `canary/<model>/` the newer,
+         *       each a Triton repository, copied to `<storage_uri>/stable` and `<storage_uri>/canary`;
+         *       `<model>-stable.yaml` is the InferenceService serving the stable version and `<model>-canary.yaml`
+         *       the same service rolling out the canary with `canaryTrafficPercent` the canary's share of the
+         *       alias's weights (KServe's serverless mode). Apply the first, then the second:
+         *       `kubectl apply -f`. An alias of more than two targets cannot be one KServe rollout (422).
+         *       Each archive has a `README.txt` saying what to run.
+         */
+        get: operations["exportModel"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/models/{model_name}/aliases": {
         parameters: {
             query?: never;
@@ -1151,7 +1201,7 @@ export interface components {
          *     Each value below says the HTTP status it comes with and what it means.
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "malformed_json" | "malformed_body" | "unsupported_media_type" | "unsupported_encoding" | "payload_too_large" | "request_timeout" | "route_not_found" | "method_not_allowed" | "invalid_cursor" | "idempotency_key_reused" | "idempotency_in_progress" | "unauthorized" | "forbidden" | "model_forbidden" | "rate_limited" | "key_not_found" | "not_ready" | "model_not_ready" | "overloaded" | "internal_error" | "injected_fault" | "model_not_found" | "version_not_found" | "alias_not_found" | "model_exists" | "version_in_use" | "invalid_archive" | "invalid_multipart" | "unsafe_path" | "manifest_mismatch" | "invalid_model" | "forbidden_op" | "signature_mismatch" | "unsupported_model" | "shape_mismatch" | "datatype_mismatch" | "data_length_mismatch" | "invalid_tensor_data" | "unknown_input" | "missing_input" | "duplicate_input" | "unknown_output" | "invalid_binary_header" | "invalid_image" | "unsupported_input" | "output_out_of_range" | "non_finite_output" | "output_exceeds_json_range" | "input_too_large" | "dataset_not_found" | "evaluation_not_found" | "dataset_exists" | "dataset_read_only" | "version_not_ready" | "incompatible_dataset" | "ambiguous_alias" | "invalid_csv" | "invalid_json_lines" | "row_width_mismatch" | "unknown_label" | "empty_dataset" | "dataset_too_large" | "job_not_found" | "job_finished" | "training_too_large" | "too_many_jobs" | "not_exportable";
+        ErrorCode: "invalid_request" | "malformed_json" | "malformed_body" | "unsupported_media_type" | "unsupported_encoding" | "payload_too_large" | "request_timeout" | "route_not_found" | "method_not_allowed" | "invalid_cursor" | "idempotency_key_reused" | "idempotency_in_progress" | "unauthorized" | "forbidden" | "model_forbidden" | "rate_limited" | "key_not_found" | "not_ready" | "model_not_ready" | "overloaded" | "internal_error" | "injected_fault" | "model_not_found" | "version_not_found" | "alias_not_found" | "model_exists" | "version_in_use" | "invalid_archive" | "invalid_multipart" | "unsafe_path" | "manifest_mismatch" | "invalid_model" | "forbidden_op" | "unsupported_op" | "signature_mismatch" | "unsupported_model" | "shape_mismatch" | "datatype_mismatch" | "data_length_mismatch" | "invalid_tensor_data" | "unknown_input" | "missing_input" | "duplicate_input" | "unknown_output" | "invalid_binary_header" | "invalid_image" | "unsupported_input" | "output_out_of_range" | "non_finite_output" | "output_exceeds_json_range" | "input_too_large" | "dataset_not_found" | "evaluation_not_found" | "dataset_exists" | "dataset_read_only" | "version_not_ready" | "incompatible_dataset" | "ambiguous_alias" | "invalid_csv" | "invalid_json_lines" | "row_width_mismatch" | "unknown_label" | "empty_dataset" | "dataset_too_large" | "job_not_found" | "job_finished" | "training_too_large" | "too_many_jobs" | "not_exportable";
         LiveResponse: {
             live: boolean;
         };
@@ -2351,6 +2401,16 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /** @description The version (or a version the alias points at) cannot be exported; the message names the layer, op or limit. */
+        NotExportable: {
+            headers: {
+                "x-request-id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description An unexpected server error; the request id identifies it in the server log. */
         InternalError: {
             headers: {
@@ -2373,6 +2433,8 @@ export interface components {
         JobId: string;
         /** @description A version number. */
         VersionNumber: number;
+        /** @description A version number, or an alias such as `production`. */
+        VersionOrAlias: string;
         /** @description The model's name. */
         ModelName: string;
         /** @description A version number, or an alias such as `production`. */
@@ -3103,6 +3165,49 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    exportModel: {
+        parameters: {
+            query: {
+                /** @description The server the repository is for. */
+                format: "triton" | "tf-serving" | "kserve";
+                /**
+                 * @description `kserve` only, and required there: where the repository will be copied, as KServe's
+                 *     `storageUri` (e.g. `s3://bucket/models/iris`, `gs://…`, `pvc://…`). Any other format given
+                 *     one is 400.
+                 */
+                storage_uri?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The model's name. */
+                model_name: components["parameters"]["ModelName"];
+                /** @description A version number, or an alias such as `production`. */
+                version: components["parameters"]["VersionOrAlias"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The repository as a gzip-compressed tar archive, streamed. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    /** @description `attachment; filename="<model>-<format>.tar.gz"` */
+                    "Content-Disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/gzip": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["NotExportable"];
             429: components["responses"]["RateLimited"];
         };
     };
