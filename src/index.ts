@@ -3,7 +3,7 @@ export type { ClientOptions, RequestOptions, RequestBody, TransferProgress } fro
 export type { Tensor, TensorLike, TypedArray } from './core/tensors';
 export type { InferOptions, DecodedInferenceResponse } from './resources/inference';
 export type { PredictOptions, Prediction, Classification, ClassScore } from './resources/predictions';
-export type { ModelVersionOptions, ExplainOptions, DecodedExplanation, AttributionTensor } from './resources/models';
+export type { ModelVersionOptions, ExplainOptions, ExportOptions, DecodedExplanation, AttributionTensor } from './resources/models';
 export type { UploadOptions, UploadProgress, VersionSource } from './resources/versions';
 export { PagePromise, type Page } from './core/pagination';
 export * from './errors';

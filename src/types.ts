@@ -31,6 +31,7 @@ export type VersionUploadMetadata = Schemas['VersionUploadMetadata'];
 export type Alias = Schemas['Alias'];
 export type AliasTarget = Schemas['AliasTarget'];
 export type Batching = Schemas['Batching'];
+export type ExportFormat = Schemas['ExportFormat'];
 export type Scope = Schemas['Scope'];
 export type ApiKey = Schemas['ApiKey'];
 export type ApiKeyCreateParams = Schemas['ApiKeyCreate'];

@@ -8,6 +8,7 @@ import type { Modelport as ModelportClient } from 'modelport';
 import { PACKAGE_VERSION } from '../server/package-paths';
 import { doctorCommand } from './doctor';
 import { evaluateCommand } from './evaluate';
+import { exportCommand } from './export';
 import { EXIT, fail, output } from './output';
 import { predictCommand } from './predict';
 import { aliasCommand, keysCommand, modelsCommand, versionsCommand, type Context } from './registry';
@@ -44,6 +45,7 @@ program.addCommand(predictCommand(context));
 program.addCommand(evaluateCommand(context));
 program.addCommand(selectCommand(context));
 program.addCommand(trainCommand(context));
+program.addCommand(exportCommand(context));
 program.addCommand(keysCommand(context));
 program.addCommand(doctorCommand(context));
 

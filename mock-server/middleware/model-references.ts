@@ -71,6 +71,7 @@ export const MODEL_ACCESS: { readonly [id in OperationId]: ModelAccess } = {
   deleteVersion: IN_PATH,
   loadVersion: IN_PATH,
   unloadVersion: IN_PATH,
+  exportModel: IN_PATH,
   listAliases: IN_PATH,
   setAlias: ALIAS_IN_PATH,
   deleteAlias: ALIAS_IN_PATH,

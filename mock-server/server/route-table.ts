@@ -1,7 +1,7 @@
 /**
  * Every operation's route handler, by operationId. The light route modules are imported at start;
- * those of the registry (uploads: tar, node:zlib), training, evaluations, datasets, model selection and
- * explanations on the first request to any of their operations (through tsx, every module loaded
+ * those of the registry (uploads: tar, node:zlib), training, evaluations, datasets, model selection,
+ * explanations and exports on the first request to any of their operations (through tsx, every module loaded
  * at start costs start-up time).
  */
 import type { Contract } from '../contract/contract';
@@ -25,13 +25,20 @@ const eager: RouteTable = {
 };
 
 async function loadOtherRoutes(): Promise<RouteTable> {
-  const [registry, training, evaluations, explanations] = await Promise.all([
+  const [registry, training, evaluations, explanations, exports] = await Promise.all([
     import('../routes/registry'),
     import('../routes/training'),
     import('../routes/evaluations'),
     import('../routes/explanations'),
+    import('../routes/export'),
   ]);
-  return { ...registry.registryRoutes, ...training.trainingRoutes, ...evaluations.evaluationRoutes, ...explanations.explanationRoutes };
+  return {
+    ...registry.registryRoutes,
+    ...training.trainingRoutes,
+    ...evaluations.evaluationRoutes,
+    ...explanations.explanationRoutes,
+    ...exports.exportRoutes,
+  };
 }
 
 /** One handler per operation of openapi.yaml: checked now, and the lazily loaded ones again when they load. */

@@ -1434,6 +1434,8 @@ export interface components {
                 mode: "graph" | "ops";
                 note?: string;
             };
+            /** @description Why this version would not export to Triton, TF Serving or KServe (`GET /v1/models/{model}/versions/{version}/export`, `modelport export`), checked when it was uploaded or trained, e.g. a layer type the exporter does not translate. Empty when it exports; absent for versions stored before the check existed. */
+            export_warnings?: string[];
             aliases: string[];
             /** Format: date-time */
             created_at: string;
@@ -1456,6 +1458,11 @@ export interface components {
             name: string;
             targets: components["schemas"]["AliasTarget"][];
         };
+        /**
+         * @description A model repository for NVIDIA Triton (`triton`), TensorFlow Serving (`tf-serving`) or KServe on Kubernetes (`kserve`).
+         * @enum {string}
+         */
+        ExportFormat: "triton" | "tf-serving" | "kserve";
         /** @description Either one `version`, or weighted `targets` (a canary). */
         AliasSet: {
             version?: number;
@@ -3172,7 +3179,7 @@ export interface operations {
         parameters: {
             query: {
                 /** @description The server the repository is for. */
-                format: "triton" | "tf-serving" | "kserve";
+                format: components["schemas"]["ExportFormat"];
                 /**
                  * @description `kserve` only, and required there: where the repository will be copied, as KServe's
                  *     `storageUri` (e.g. `s3://bucket/models/iris`, `gs://…`, `pvc://…`). Any other format given

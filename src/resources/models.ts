@@ -3,10 +3,11 @@ import { NOT_READY_STATUSES, probeAnswer } from '../core/probe';
 import { path } from '../core/path';
 import { APIResource } from '../core/resource';
 import { randomId } from '../core/ids';
-import type { RequestOptions, Transport } from '../core/transport';
+import { readBody, type RequestOptions, type Transport } from '../core/transport';
 import type {
   ExplainRequest,
   Explanation,
+  ExportFormat,
   Model,
   ModelCreateParams,
   ModelListParams,
@@ -41,6 +42,13 @@ export interface AttributionTensor {
 
 export interface DecodedExplanation extends Omit<Explanation, 'attributions'> {
   attributions: { integrated_gradients?: AttributionTensor; gradients?: AttributionTensor };
+}
+
+export interface ExportOptions extends RequestOptions {
+  /** The server the repository is for. */
+  format: ExportFormat;
+  /** `kserve` only, and required there: where the repository will be copied (KServe's `storageUri`, e.g. `s3://bucket/models/iris`). */
+  storageUri?: string | undefined;
 }
 
 /** Models: the registry (`/v1`) and OIP metadata and readiness (`/v2`). */
@@ -126,6 +134,23 @@ export class Models extends APIResource {
         ...(explanation.attributions.gradients ? { gradients: decode(explanation.attributions.gradients) } : {}),
       },
     };
+  }
+
+  /**
+   * A version, or every version an alias points at, as a model repository for Triton, TF Serving
+   * or KServe: the bytes of a tar.gz (its layout: the `exportModel` operation of openapi.yaml). A
+   * version that cannot be converted to a TensorFlow SavedModel is a BadRequestError of status 422
+   * (`not_exportable`) naming the layer or op.
+   */
+  async export(model: string, versionOrAlias: string | number, options: ExportOptions): Promise<Uint8Array> {
+    const { format, storageUri, ...rest } = options;
+    const response = await this.transport.send({
+      method: 'GET',
+      path: path`v1/models/${model}/versions/${versionOrAlias}/export`,
+      query: { format, storage_uri: storageUri },
+      ...rest,
+    });
+    return new Uint8Array(await readBody(response, (r) => r.arrayBuffer()));
   }
 
   /** `GET /v2/models/{model}[/versions/{version}]`: inputs, outputs, platform, versions, task, labels. */

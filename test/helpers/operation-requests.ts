@@ -54,6 +54,7 @@ export const OPERATION_REQUESTS: Record<string, () => OperationRequest | Promise
   deleteVersion: () => ({ method: 'DELETE', path: '/v1/models/iris/versions/99' }),
   loadVersion: () => ({ method: 'POST', path: '/v1/models/iris/versions/1/load' }),
   unloadVersion: () => ({ method: 'POST', path: '/v1/models/ghost/versions/1/unload' }),
+  exportModel: () => ({ method: 'GET', path: '/v1/models/iris/versions/1/export?format=triton' }),
   listAliases: () => ({ method: 'GET', path: '/v1/models/iris/aliases' }),
   setAlias: () => ({ method: 'PUT', path: '/v1/models/iris/aliases/staging', ...json({ version: 1 }) }),
   deleteAlias: () => ({ method: 'DELETE', path: '/v1/models/iris/aliases/nightly' }),
