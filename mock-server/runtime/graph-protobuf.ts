@@ -35,6 +35,13 @@ export class Pb {
       .push(value);
   }
 
+  /** A `float` field (wire type 5: four little-endian bytes). */
+  float(field: number, value: number): this {
+    const bytes = new Uint8Array(4);
+    new DataView(bytes.buffer).setFloat32(0, value, true);
+    return this.tag(field, 5).push(bytes);
+  }
+
   string(field: number, value: string): this {
     return this.bytes(field, new TextEncoder().encode(value));
   }
@@ -75,6 +82,8 @@ function varint(value: bigint): Uint8Array {
 export const attrType = (dtype: number) => new Pb().int(6, dtype);
 export const attrBool = (value: boolean) => new Pb().int(5, value ? 1 : 0);
 export const attrString = (value: string) => new Pb().string(2, value);
+export const attrInt = (value: number) => new Pb().int(3, value);
+export const attrFloat = (value: number) => new Pb().float(4, value);
 export const attrInts = (values: number[]) => new Pb().message(1, new Pb().packedInts(3, values));
 export const attrShape = (dims: number[]) => new Pb().message(7, shapeProto(dims));
 const attrTensor = (tensor: Pb) => new Pb().message(8, tensor);
@@ -116,11 +125,16 @@ export class GraphBuilder {
     });
   }
 
-  constInt32(name: string, values: number[]): string {
+  /** An int32 constant: a vector of `values`, or a scalar when `scalar` is set (one value). */
+  constInt32(name: string, values: number[], scalar = false): string {
     return this.node(name, 'Const', [], {
       dtype: attrType(DT_INT32),
-      value: attrTensor(tensorProto(DT_INT32, [values.length], Int32Array.from(values))),
+      value: attrTensor(tensorProto(DT_INT32, scalar ? [] : [values.length], Int32Array.from(values))),
     });
+  }
+
+  constScalar(name: string, value: number): string {
+    return this.constFloat(name, [], [value]);
   }
 
   /** GraphDef: node = 1, versions = 4 { producer = 1 }. */
@@ -134,26 +148,30 @@ export class GraphBuilder {
 /** GraphDef version the graph is written for (TensorFlow 2.x; these ops are unchanged for years). */
 const GRAPH_PRODUCER = 1700;
 
-/** A float tensor of the signature: the key callers use, the graph node it is, and its shape. */
+/** A tensor of the signature: the key callers use, the graph node it is, its shape and its DataType (default float). */
 export interface SignatureTensor {
   key: string;
   node: string;
   dims: number[];
+  dtype?: number;
 }
 
-function tensorInfo(node: string, dims: number[]): Pb {
-  return new Pb().string(1, `${node}:0`).int(2, DT_FLOAT).message(3, shapeProto(dims));
+function tensorInfo(tensor: SignatureTensor): Pb {
+  return new Pb()
+    .string(1, `${tensor.node}:0`)
+    .int(2, tensor.dtype ?? DT_FLOAT)
+    .message(3, shapeProto(tensor.dims));
 }
 
 /**
  * saved_model.pb for the graph, tagged `serve`, with one `serving_default` predict signature:
  * SavedModel { schema = 1, meta_graphs = 2 { meta_info_def = 1 { tags = 4 }, graph_def = 2, signature_def = 5 } }.
  */
-export function savedModelProto(graph: GraphBuilder, input: SignatureTensor, output: SignatureTensor): Uint8Array {
-  const signature = new Pb()
-    .message(1, new Pb().string(1, input.key).message(2, tensorInfo(input.node, input.dims)))
-    .message(2, new Pb().string(1, output.key).message(2, tensorInfo(output.node, output.dims)))
-    .string(3, 'tensorflow/serving/predict');
+export function savedModelProto(graph: GraphBuilder, inputs: SignatureTensor[], outputs: SignatureTensor[]): Uint8Array {
+  const signature = new Pb();
+  for (const input of inputs) signature.message(1, new Pb().string(1, input.key).message(2, tensorInfo(input)));
+  for (const output of outputs) signature.message(2, new Pb().string(1, output.key).message(2, tensorInfo(output)));
+  signature.string(3, 'tensorflow/serving/predict');
   const metaGraph = new Pb()
     .message(1, new Pb().string(4, 'serve'))
     .message(2, graph.graphDef())

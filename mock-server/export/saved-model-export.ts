@@ -1,0 +1,101 @@
+/**
+ * A model version as a TensorFlow SavedModel that TensorFlow Serving, Triton and Python
+ * TensorFlow load (tag `serve`, signature `serving_default`), its signature keys, dtypes and
+ * shapes being the version's Open Inference Protocol metadata:
+ *
+ * - TF.js layers models are translated to a frozen graph (runtime/layers-to-graph.ts; weights as
+ *   constants, so the SavedModel is saved_model.pb alone);
+ * - SavedModels are copied file for file when they serve `serving_default` with the `serve` tag
+ *   (their signature keys are the metadata names already);
+ * - TF.js graph models are refused: their ops are TF.js's names and attributes, not a GraphDef
+ *   TensorFlow can be trusted to load as is.
+ *
+ * What cannot be exported is refused with 422 `not_exportable` naming the layer, op or reason.
+ */
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { HttpError } from '../http/errors';
+import type { ServingConfig } from '../registry/model-config';
+import type { Runtime } from '../runtime/backend';
+import { layersToSavedModel } from '../runtime/layers-to-graph';
+import { readTfjsArtifacts } from '../runtime/loader';
+
+export interface ExportFile {
+  /** Posix path relative to the SavedModel folder. */
+  path: string;
+  data?: Uint8Array;
+  /** Absolute path of a file to copy. */
+  source?: string;
+}
+
+export interface ExportedSavedModel {
+  files: ExportFile[];
+}
+
+/** Files of a stored version that are modelport's own, not the SavedModel's. */
+const MODELPORT_FILES = new Set(['version.json']);
+
+export async function exportSavedModel(runtime: Runtime, config: ServingConfig, versionDir: string): Promise<ExportedSavedModel> {
+  const built = await build(runtime, config, versionDir);
+  if (typeof built === 'string')
+    throw new HttpError(422, 'not_exportable', `${config.name} version ${config.info.version} cannot be exported: ${built}`);
+  return built;
+}
+
+/** Why the version would not export (undefined: it exports), for the warnings shown at upload. */
+export async function exportBlocker(runtime: Runtime, config: ServingConfig, versionDir: string): Promise<string | undefined> {
+  const built = await build(runtime, config, versionDir);
+  return typeof built === 'string' ? built : undefined;
+}
+
+async function build(runtime: Runtime, config: ServingConfig, versionDir: string): Promise<ExportedSavedModel | string> {
+  switch (config.platform) {
+    case 'tfjs_layers':
+      return translateLayersModel(runtime, config, versionDir);
+    case 'tensorflow_savedmodel':
+      return copySavedModel(config, versionDir);
+    case 'tfjs_graph':
+      return 'TF.js graph models are not converted to SavedModels (their graph uses TF.js op names and attributes); upload the SavedModel it was converted from instead';
+    default:
+      return `platform '${String(config.platform)}' has no SavedModel form`;
+  }
+}
+
+async function translateLayersModel(runtime: Runtime, config: ServingConfig, versionDir: string): Promise<ExportedSavedModel | string> {
+  const model = await runtime.tf.loadLayersModel(runtime.tf.io.fromMemory(await readTfjsArtifacts(versionDir)));
+  try {
+    const tensors = [...config.inputs, ...config.outputs];
+    const odd = tensors.find((t) => t.datatype !== 'FP32' && t.datatype !== 'INT32');
+    if (odd) return `tensor '${odd.name}' has datatype ${odd.datatype}; a layers model's tensors are FP32 or INT32`;
+    const signature = {
+      inputs: config.inputs.map((t) => ({ key: t.name, dims: t.shape })),
+      outputs: config.outputs.map((t) => ({ key: t.name, dims: t.shape })),
+    };
+    const translated = layersToSavedModel(model, { signature });
+    if (typeof translated === 'string') return translated;
+    return { files: [{ path: 'saved_model.pb', data: translated.savedModel }] };
+  } finally {
+    model.dispose();
+  }
+}
+
+async function copySavedModel(config: ServingConfig, versionDir: string): Promise<ExportedSavedModel | string> {
+  const signature = config.info.signature ?? 'serving_default';
+  // TF Serving and Triton call serving_default; renaming a TF2 SavedModel's signature means
+  // rewriting its object graph as well as its signature map, which this export does not do.
+  if (signature !== 'serving_default')
+    return `it serves signature '${signature}', and the exported SavedModel must serve it as 'serving_default' (re-signing a SavedModel is not supported); re-save it with that signature as serving_default`;
+  const tags = config.info.tags ?? ['serve'];
+  if (tags.length !== 1 || tags[0] !== 'serve')
+    return `it serves the meta graph tagged ${JSON.stringify(tags)}, and servers load the one tagged ["serve"]`;
+  const files: ExportFile[] = [];
+  for (const entry of await readdir(versionDir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    const source = path.join(entry.parentPath, entry.name);
+    const relative = path.relative(versionDir, source).split(path.sep).join('/');
+    if (MODELPORT_FILES.has(relative)) continue;
+    files.push({ path: relative, source });
+  }
+  files.sort((a, b) => a.path.localeCompare(b.path));
+  return { files };
+}
