@@ -45,9 +45,10 @@ export const KSERVE_MANIFEST_FILE = 'inferenceservice.yaml';
 const TRITON_RUNTIME = 'kserve-tritonserver';
 const MODEL_FORMAT = { name: 'tensorflow', version: '2' };
 /**
- * Canary rollouts are Knative mode only, and KServe's default mode is Standard (raw deployments), so
- * both canary manifests ask for Knative; the stable one too, as KServe refuses to change the mode of
- * an existing InferenceService. (`Serverless`, the mode's older name, would be refused on the update:
+ * Canary rollouts are Knative mode only, and a cluster's default mode may be Standard (raw
+ * deployments: KServe's built-in default, where `defaultDeploymentMode` is not configured), so both
+ * canary manifests ask for Knative; the stable one too, as KServe refuses to change the mode of an
+ * existing InferenceService. (`Serverless`, the mode's older name, would be refused on the update:
  * KServe compares the annotation with the normalized mode in the status.)
  */
 const KNATIVE_MODE = { 'serving.kserve.io/deploymentMode': 'Knative' };
