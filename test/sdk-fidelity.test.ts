@@ -3,15 +3,11 @@
  * items 3 and 4).
  *
  * Health and model-ready probes run against a raw node:http stub that answers exactly as
- * Triton's HTTP frontend does (triton-inference-server/server, src/http_server.cc,
- * HandleServerHealth and HandleModelReady; the headers are those of its docs'
- * `curl -v localhost:8000/v2/health/ready`): 200 or 400 with an empty body,
+ * Triton's HTTP frontend does (test/support/triton-stub.ts): 200 or 400 with an empty body,
  * `Content-Length: 0`, `Content-Type: text/plain`; a model that is not ready is 400 with
  * `{"error":"Model version not ready"}`; any method but GET is 405 `{"error":"Method Not Allowed"}`.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
 import { importMsw } from '../mock-server/msw';
@@ -27,57 +23,22 @@ import {
   UnexpectedResponseError,
 } from '../src/index';
 import { errorReply, jsonReply, scriptedFetch } from './helpers/scripted-fetch';
+import { startTritonStub, type TritonStub, type TritonState } from './support/triton-stub';
 
 const BASE = 'http://models.test';
 
-/** What the Triton stub says, and what it was asked. */
-const triton = {
-  live: true,
-  ready: true,
-  /** `name` or `name/version` of the models that are ready. */
-  readyModels: new Set(['densenet', 'densenet/1']),
-  requests: [] as { method: string; url: string }[],
-};
-
-/** Triton's evhtp_send_reply with an empty buffer: the status, `Content-Length: 0` and `Content-Type: text/plain`. */
-function sendEmpty(res: ServerResponse, status: number): void {
-  res.writeHead(status, { 'Content-Type': 'text/plain', 'Content-Length': '0' });
-  res.end();
-}
-
-/** Triton's RETURN_AND_RESPOND_WITH_ERR: `{"error":"<message>"}` with the status. */
-function sendError(res: ServerResponse, status: number, message: string): void {
-  const body = JSON.stringify({ error: message });
-  res.writeHead(status, { 'Content-Type': 'text/plain', 'Content-Length': String(Buffer.byteLength(body)) });
-  res.end(body);
-}
-
-function tritonHandler(req: IncomingMessage, res: ServerResponse): void {
-  triton.requests.push({ method: req.method!, url: req.url! });
-  const path = new URL(req.url!, 'http://stub').pathname;
-  const health = /^\/v2\/health\/(live|ready)$/.exec(path);
-  const model = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?\/ready$/.exec(path);
-  if ((health || model) && req.method !== 'GET') sendError(res, 405, 'Method Not Allowed');
-  else if (health) sendEmpty(res, (health[1] === 'live' ? triton.live : triton.ready) ? 200 : 400);
-  else if (model) {
-    const key = model[2] === undefined ? model[1]! : `${model[1]}/${model[2]}`;
-    if (triton.readyModels.has(key)) sendEmpty(res, 200);
-    else sendError(res, 400, 'Model version not ready');
-  } else sendError(res, 404, 'Not Found');
-}
-
-let stub: Server;
+let stub: TritonStub;
 let stubUrl: string;
+/** What the Triton stub says, and what it was asked. */
+let triton: TritonState;
 
 beforeAll(async () => {
-  stub = createServer(tritonHandler);
-  await new Promise<void>((resolve) => stub.listen(0, '127.0.0.1', resolve));
-  stubUrl = `http://127.0.0.1:${(stub.address() as AddressInfo).port}`;
+  stub = await startTritonStub();
+  stubUrl = stub.url;
+  triton = stub.state;
 });
 
-afterAll(async () => {
-  await new Promise((resolve) => stub.close(resolve));
-});
+afterAll(() => stub.close());
 
 afterEach(() => {
   triton.live = true;
