@@ -11,11 +11,11 @@
  * the configs come from the pure generators beside this file.
  */
 import type { components } from 'modelport';
-import { HttpError } from '../http/errors';
 import type { AliasTarget, ModelConfig, ServingConfig } from '../registry/model-config';
 import type { Runtime } from '../runtime/backend';
 import type { ExportTensor } from './export-input';
 import type { RepositoryWriter } from './repository-archive';
+import { KSERVE_CANARY_DIR, KSERVE_STABLE_DIR, kserveCanary, kserveManifests } from './kserve-manifests';
 import { exportSavedModel } from './saved-model-export';
 import { tfServingModelConfig } from './tf-serving-config';
 import { TRITON_LABEL_FILE, tritonLabelFile, tritonModelConfig } from './triton-config';
@@ -57,19 +57,21 @@ export async function writeRepository(runtime: Runtime, request: RepositoryReque
 
 async function kserveRepository(runtime: Runtime, writer: RepositoryWriter, request: RepositoryRequest): Promise<void> {
   const { model, versions, alias } = request;
-  if (versions.length > 2) {
-    throw new HttpError(
-      422,
-      'not_exportable',
-      `${model.name}@${alias!.name} points at ${versions.length} versions; a KServe rollout has two (the stable and the canary): export one version, or an alias of at most two`,
-    );
-  }
-  const manifests = kserveManifests(request);
+  const targets = alias?.targets ?? versions.map((v) => ({ version: v.config.info.version, weight: 100 }));
+  // Manifests first: an alias KServe cannot roll out (more than two targets) is refused before any conversion.
+  const manifests = kserveManifests({
+    model: model.name,
+    storageUri: request.storageUri!,
+    targets,
+    ...(alias ? { alias: alias.name } : {}),
+  });
   if (versions.length === 1) {
     await tritonRepository(runtime, writer, 'repository/', model.name, versions);
   } else {
-    await tritonRepository(runtime, writer, 'stable/', model.name, [versions[0]!]);
-    await tritonRepository(runtime, writer, 'canary/', model.name, [versions[1]!]);
+    const { stable, canary } = kserveCanary(model.name, alias!.name, targets);
+    const version = (n: number) => versions.filter((v) => v.config.info.version === n);
+    await tritonRepository(runtime, writer, `${KSERVE_STABLE_DIR}/`, model.name, version(stable.version));
+    await tritonRepository(runtime, writer, `${KSERVE_CANARY_DIR}/`, model.name, version(canary.version));
   }
   for (const manifest of manifests) await writer.add({ path: manifest.file, data: manifest.yaml });
   await writer.add({
@@ -181,8 +183,3 @@ const readme = {
       '',
     ].join('\n'),
 };
-
-// TODO(H4): kserve-manifests.ts (H2) is being written; wired when it lands.
-function kserveManifests(request: RepositoryRequest): { file: string; yaml: string }[] {
-  throw new Error(`kserve manifests for ${request.model.name}: not wired yet`);
-}
