@@ -8,7 +8,7 @@ import { Command } from 'commander';
 import { runConformance } from './conformance/checks';
 import { NoAnswer } from './conformance/exchange';
 import { conformanceTable, countOutcomes } from './conformance/table';
-import { EXIT, output } from './output';
+import { EXIT, output, UsageError } from './output';
 
 export function conformanceCommand(): Command {
   const command = new Command('conformance')
@@ -21,10 +21,13 @@ export function conformanceCommand(): Command {
       const globals = command.optsWithGlobals();
       const baseUrl = (url ?? globals.url).replace(/\/+$/, '');
       const out = output(globals.json);
+      const timeoutMs = Number(options.timeout);
+      if (!Number.isInteger(timeoutMs) || timeoutMs < 1)
+        throw new UsageError(`--timeout ${options.timeout} is not a whole number of milliseconds above 0`);
       let report: Awaited<ReturnType<typeof runConformance>>;
       try {
         report = await runConformance({
-          target: { baseUrl, apiKey: globals.apiKey, timeoutMs: Number(options.timeout) },
+          target: { baseUrl, apiKey: globals.apiKey, timeoutMs },
           model: options.model,
           version: options.modelVersion,
         });

@@ -52,6 +52,9 @@ const CHECKED_EXTENSIONS = ['binary_tensor_data', 'classification', 'model_repos
 
 const UNKNOWN_MODEL = 'modelport-conformance-no-such-model';
 
+/** A model name or version as one path segment. */
+const segment = (value: string) => encodeURIComponent(value);
+
 type Verdict = Omit<CheckResult, 'id' | 'check' | 'request' | 'status'>;
 
 function verdict(outcome: Outcome, evidence: string): Verdict {
@@ -138,9 +141,9 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
           : "version from the model metadata's versions",
   ].join('; ');
   const versionMetadata = await modelMetadata(run, model, { version: report.version });
-  await probe(run, 'model.ready', 'model ready', `/v2/models/${model}/ready`, 'ready');
+  await probe(run, 'model.ready', 'model ready', `/v2/models/${segment(model)}/ready`, 'ready');
   await versionedCheck(run, 'model.version.ready', 'model version ready', report.version, (v) =>
-    probe(run, 'model.version.ready', 'model version ready', `/v2/models/${model}/versions/${v}/ready`, 'ready'),
+    probe(run, 'model.version.ready', 'model version ready', `/v2/models/${segment(model)}/versions/${segment(v)}/ready`, 'ready'),
   );
   const described = [metadata, versionMetadata].find(usableMetadata);
   const tensors = described ? { inputs: described.inputs as TensorMetadata[], outputs: described.outputs as TensorMetadata[] } : undefined;
@@ -170,7 +173,10 @@ async function versionedCheck(
 ) {
   if (version !== undefined) return body(version);
   return run.check(id, check, '-', async () =>
-    verdict('not-offered', 'the model metadata lists no versions (optional in the spec); pass --model-version to check this'),
+    verdict(
+      'not-offered',
+      'no version known: not from the repository index nor the model metadata (versions are optional in the spec); pass --model-version',
+    ),
   );
 }
 
@@ -254,7 +260,7 @@ async function modelMetadata(run: Run, model: string, versioned?: { version: str
   const id = versioned ? 'model.version.metadata' : 'model.metadata';
   const check = versioned ? 'model version metadata' : 'model metadata';
   let body: unknown;
-  const path = versioned ? `/v2/models/${model}/versions/${versioned.version}` : `/v2/models/${model}`;
+  const path = versioned ? `/v2/models/${segment(model)}/versions/${segment(versioned.version ?? '')}` : `/v2/models/${segment(model)}`;
   const judge = async () => {
     const exchange = await run.send('GET', path);
     if (exchange.status !== 200) return { exchange, verdict: verdict('fail', `${exchange.status} ${quote(exchange, 100)}`) };
@@ -275,8 +281,8 @@ const NO_METADATA = verdict('fail', 'no model metadata with inputs and outputs t
 /** JSON infer without and with a version; returns the infer path that worked (else one the server routes), for the checks after it. */
 async function inference(run: Run, model: string, version: string | undefined, tensors: Tensors): Promise<string | undefined> {
   const paths: [string, string, string, string | undefined][] = [
-    ['infer', 'infer (JSON)', `/v2/models/${model}/infer`, undefined],
-    ['infer.version', 'infer with version (JSON)', `/v2/models/${model}/versions/${version}/infer`, version],
+    ['infer', 'infer (JSON)', `/v2/models/${segment(model)}/infer`, undefined],
+    ['infer.version', 'infer with version (JSON)', `/v2/models/${segment(model)}/versions/${segment(version ?? '')}/infer`, version],
   ];
   let working: string | undefined;
   let routed: string | undefined;
@@ -306,7 +312,7 @@ function judgeInfer(exchange: Exchange, expected: InferExpectation): Verdict {
 
 /** The binary tensor extension: inputs sent binary, outputs asked binary, `Inference-Header-Content-Length` both ways. */
 async function binaryTensors(run: Run, model: string, tensors: Tensors, inferPath: string | undefined) {
-  const path = inferPath ?? `/v2/models/${model}/infer`;
+  const path = inferPath ?? `/v2/models/${segment(model)}/infer`;
   await run.check('extension.binary_tensor_data', 'binary_tensor_data: infer', `POST ${path}`, async () => {
     if (!tensors) return run.extensionVerdict('binary_tensor_data', NO_METADATA.outcome, NO_METADATA.evidence);
     const request = binaryRequest(tensors.inputs, tensors.outputs);
@@ -344,7 +350,7 @@ function judgeBinary(exchange: Exchange, expected: InferExpectation): Verdict {
 
 /** The classification extension: the first output asked as its top classes. */
 async function classification(run: Run, model: string, tensors: Tensors, inferPath: string | undefined) {
-  const path = inferPath ?? `/v2/models/${model}/infer`;
+  const path = inferPath ?? `/v2/models/${segment(model)}/infer`;
   await run.check('extension.classification', 'classification: top classes', `POST ${path}`, async () => {
     const output = tensors?.outputs[0];
     if (!tensors || !output) return run.extensionVerdict('classification', NO_METADATA.outcome, NO_METADATA.evidence);
@@ -365,7 +371,7 @@ async function classification(run: Run, model: string, tensors: Tensors, inferPa
 
 /** The statistics extension (Triton's): `model_stats` with an entry for the model. */
 async function statistics(run: Run, model: string) {
-  const path = `/v2/models/${model}/stats`;
+  const path = `/v2/models/${segment(model)}/stats`;
   await run.check('extension.statistics', 'statistics: model', `GET ${path}`, async () => {
     const exchange = await run.send('GET', path);
     const stats = isObject(exchange.json) && Array.isArray(exchange.json.model_stats) ? exchange.json.model_stats : undefined;
@@ -400,7 +406,7 @@ async function unknownModel(run: Run) {
 }
 
 async function badInput(run: Run, model: string, tensors: Tensors, inferPath: string | undefined) {
-  const path = inferPath ?? `/v2/models/${model}/infer`;
+  const path = inferPath ?? `/v2/models/${segment(model)}/infer`;
   await run.check('error.bad_input', 'error: input data not fitting its shape', `POST ${path}`, async () => {
     if (!tensors) return NO_METADATA;
     const exchange = await run.send('POST', path, { json: mismatchedRequest(tensors.inputs) });
