@@ -577,16 +577,19 @@ export interface paths {
          *     Every version becomes a TensorFlow SavedModel whose `serving_default` signature has the model's
          *     input and output names, datatypes and shapes: TF.js layers models are converted, SavedModels
          *     copied; a version that cannot be converted is 422 `not_exportable`, naming the layer or op.
+         *     The same export twice gives the same bytes (every entry dated as the newest version exported).
          *     Paths in the archive (`<model>` is the model's name, `<n>` each version number):
          *
          *     - `triton`: `<model>/config.pbtxt` (platform `tensorflow_savedmodel`, the datatypes and dims,
          *       `max_batch_size` and `dynamic_batching` from the model's batching, a `version_policy` of the
          *       exported versions), `<model>/labels.txt` (a classifier's labels, one a line, Triton's
-         *       `label_filename`), `<model>/<n>/model.savedmodel/` (`saved_model.pb`, `variables/`), and
-         *       `README.txt`. Run `tritonserver --model-repository=<the folder>`.
-         *     - `tf-serving`: `<model>/<n>/` (`saved_model.pb`, `variables/`), `models.config` (a
-         *       `model_config_list` whose `base_path` is `/models/<model>`, as in TF Serving's Docker image;
-         *       change it where the folder is elsewhere; an alias exported is a `version_labels` entry),
+         *       `label_filename`), `<model>/<n>/model.savedmodel/` (the SavedModel: `saved_model.pb`, and the
+         *       `variables/` of an uploaded SavedModel that has them; a converted TF.js model's weights are
+         *       constants in its graph), and `README.txt`. Run `tritonserver --model-repository=<the folder>`.
+         *     - `tf-serving`: `<model>/<n>/` (the SavedModels), `models.config` (a `model_config_list` whose
+         *       `base_path` is `/models/<model>`, as in TF Serving's Docker image: change it where the folder
+         *       is elsewhere; every alias of the model whose version is exported is a `version_labels` entry,
+         *       a weighted alias naming its target of the largest weight, as TF Serving splits no traffic),
          *       and `README.txt`. Run `tensorflow_model_server --model_config_file=models.config`.
          *     - `kserve`: the Triton repository above under `repository/` and `inferenceservice.yaml`
          *       (`serving.kserve.io/v1beta1`, model format `tensorflow`, runtime Triton, `protocolVersion: v2`,
