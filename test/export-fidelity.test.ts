@@ -21,6 +21,7 @@ import type * as tfTypes from '../mock-server/runtime/tfjs';
 import { loadIrisSplit } from '../mock-server/datasets/iris-split';
 import { loadMnistSplit } from '../mock-server/datasets/mnist-split';
 import { addModel, BUNDLED, tempDataDir } from './helpers/data-dir';
+import { buildDatatypeModels } from './helpers/datatype-models';
 import { pythonTfForTests } from './support/python-tf';
 
 const TOLERANCE = 1e-5;
@@ -28,14 +29,15 @@ const pythonTf = await pythonTfForTests();
 const RUN_SAVED_MODELS = fileURLToPath(new URL('./support/run_saved_models.py', import.meta.url));
 const SAVED_MODEL_FIXTURE = fileURLToPath(new URL('./fixtures/savedmodel/tiny-classifier/', import.meta.url));
 
+/** Input values as numbers (BOOL as 0/1); written to Python in the input's datatype. */
 type Values = Float32Array | Int32Array;
 interface Case {
   /** Model (and version) as served, or a model built in this file. */
   name: string;
   config: ServingConfig;
   inputs: Values[];
-  /** Outputs in config order: from the server's /v2 infer (served models) or TF.js predict (built here). */
-  expected: Float32Array[];
+  /** Outputs in config order (BOOL as 0/1): from the server's /v2 infer (served models) or TF.js predict (built here). */
+  expected: ArrayLike<number>[];
   /** Where the expected outputs came from, for the printed table. */
   against: string;
 }
@@ -61,6 +63,15 @@ type PythonResult =
 const held = {
   digits: loadMnistSplit().test.x.slice(0, 200 * 784),
   iris: Float32Array.from(loadIrisSplit().test.x),
+};
+
+/** TF.js graph models of the datatype tests (test/helpers/datatype-models.ts), and 30 rows of 3 inputs for each. */
+const GRAPH_MODELS: Record<string, Values> = {
+  'int-int8': Int32Array.from(held.iris.slice(0, 90), (v) => Math.trunc(v * 3) - 10),
+  'int-uint16': Int32Array.from(held.iris.slice(0, 90), (v) => Math.trunc(v * 300)),
+  'int-int64': Int32Array.from(held.iris.slice(0, 90), (v) => Math.trunc(v * 1000) - 3000),
+  logic: Int32Array.from(held.iris.slice(0, 90), (v) => Number(v > 3)),
+  positive: Float32Array.from(held.iris.slice(0, 90), (v) => v - 3),
 };
 
 /** Tiny training jobs on iris (120 samples) and digits (8,000), one per layer type jobs support. */
@@ -114,6 +125,7 @@ beforeAll(async () => {
   data = await tempDataDir();
   work = await mkdtemp(path.join(os.tmpdir(), 'modelport-export-fidelity-'));
   for (const name of ['digits', 'digits-mlp', 'iris']) await addModel(data.dir, name, path.join(BUNDLED, name));
+  await buildDatatypeModels(data.dir);
   await addSavedModel(data.dir);
   server = await startMockServer({ auth: false, dataDir: data.dir });
   const client = new Modelport({ baseUrl: server.url, maxRetries: 0 });
@@ -143,6 +155,7 @@ beforeAll(async () => {
     ['iris', held.iris],
     ['tiny-classifier', tinyClassifierInput()],
     ...Object.entries(JOBS).map(([model, job]): [string, Values] => [model, job.data]),
+    ...Object.entries(GRAPH_MODELS),
   ];
   for (const [model, input] of served) {
     const config = await storedConfig(data.dir, model, 1);
@@ -158,13 +171,10 @@ beforeAll(async () => {
     const inputs = Object.fromEntries(
       c.config.inputs.map((spec, i) => {
         const file = path.join(work, `${c.name}.in${i}.bin`);
-        return [
-          spec.name,
-          { file, dtype: c.inputs[i] instanceof Int32Array ? 'int32' : 'float32', shape: batchShape(spec.shape, c.inputs[i]!) },
-        ];
+        return [spec.name, { file, dtype: pyDtype(spec.datatype), shape: batchShape(spec.shape, c.inputs[i]!) }];
       }),
     );
-    for (const [i, spec] of c.config.inputs.entries()) await writeFile(inputs[spec.name]!.file, bytes(c.inputs[i]!));
+    for (const [i, spec] of c.config.inputs.entries()) await writeFile(inputs[spec.name]!.file, bytesAs(spec.datatype, c.inputs[i]!));
     models.push({ name: c.name, dir, out: work, inputs });
   }
   const manifest = path.join(work, 'manifest.json');
@@ -187,6 +197,7 @@ describe.skipIf(!pythonTf)('exported SavedModels in Python TensorFlow 2.21', () 
     'iris',
     'tiny-classifier',
     ...Object.keys(JOBS),
+    ...Object.keys(GRAPH_MODELS),
     'functional-branches',
     'functional-embedding-cast',
   ];
@@ -203,11 +214,11 @@ describe.skipIf(!pythonTf)('exported SavedModels in Python TensorFlow 2.21', () 
     let worst = 0;
     for (const [i, spec] of c.config.outputs.entries()) {
       const out = result.outputs[spec.name]!;
-      const got = new Float32Array((await readFile(out.file)).buffer.slice(0));
+      const got = valuesOf(out.dtype, await readFile(out.file));
       const expected = c.expected[i]!;
       expect(got.length).toBe(expected.length);
       for (let k = 0; k < got.length; k++) worst = Math.max(worst, Math.abs(got[k]! - expected[k]!));
-      if (!Number.isFinite(worst) || got.some(Number.isNaN)) worst = Infinity;
+      if (!Number.isFinite(worst) || Array.from(got).some(Number.isNaN)) worst = Infinity;
     }
     const rows = c.inputs[0]!.length / c.config.inputs[0]!.shape.slice(1).reduce((a, b) => a * b, 1);
     console.log(`[export-fidelity] ${name}: max |Δ| = ${worst.toExponential(2)} over ${rows} samples (against ${c.against})`);
@@ -238,7 +249,7 @@ describe.skipIf(!pythonTf)('what is not exported: 422 not_exportable naming it',
     );
   });
 
-  it('a SavedModel serving another signature than serving_default, and a TF.js graph model, say why', async () => {
+  it('a SavedModel serving another signature than serving_default, and a TF.js graph model with functions, say why', async () => {
     const tensors = {
       inputs: [{ name: 'x', datatype: 'FP32' as const, shape: [-1, 2] }],
       outputs: [{ name: 'y', datatype: 'FP32' as const, shape: [-1, 2] }],
@@ -253,8 +264,23 @@ describe.skipIf(!pythonTf)('what is not exported: 422 not_exportable naming it',
     const refusal = await caught(exportSavedModel(runtime, other, work));
     expect(refusal).toMatchObject({ status: 422, code: 'not_exportable' });
     expect(refusal.message).toMatch(/^resigned version 2 cannot be exported: it serves signature 'predict_proba'/);
-    const graph = configFor('graph-model', { version: 1, platform: 'tfjs_graph', ...tensors });
-    expect(await exportBlocker(runtime, graph, work)).toMatch(/^TF\.js graph models are not converted to SavedModels/);
+    const loopDir = path.join(work, 'tfjs', 'graph-loop');
+    await mkdir(loopDir, { recursive: true });
+    const nodes = [
+      { name: 'x', op: 'Placeholder', attr: { dtype: { type: 'DT_FLOAT' } } },
+      { name: 'y', op: 'Identity', input: ['x'] },
+    ];
+    const topology = { node: nodes, library: { function: [{ signature: { name: 'while_body' } }] }, versions: { producer: 1 } };
+    await writeFile(
+      path.join(loopDir, 'model.json'),
+      JSON.stringify({ format: 'graph-model', modelTopology: topology, weightsManifest: [] }),
+    );
+    const graph = configFor('graph-loop', { version: 1, platform: 'tfjs_graph', ...tensors });
+    const loop = await caught(exportSavedModel(runtime, graph, loopDir));
+    expect(loop).toMatchObject({ status: 422, code: 'not_exportable' });
+    expect(loop.message).toBe(
+      'graph-loop version 1 cannot be exported: the graph has functions (control flow such as while loops or conditionals), which this export does not convert',
+    );
     expect(await exportBlocker(runtime, cases.find((c) => c.name === 'digits')!.config, path.join(data.dir, 'models', 'digits', '1'))).toBe(
       undefined,
     );
@@ -366,7 +392,7 @@ async function storedConfig(dataDir: string, model: string, version: number): Pr
 }
 
 /** The server's outputs for all rows, asked for in JSON 50 rows at a time (within every model's batch limit). */
-async function inferOnServer(model: string, config: ServingConfig, input: Values): Promise<Float32Array[]> {
+async function inferOnServer(model: string, config: ServingConfig, input: Values): Promise<number[][]> {
   const spec = config.inputs[0]!;
   const sample = spec.shape.slice(1).reduce((a, b) => a * b, 1);
   const rows = input.length / sample;
@@ -379,7 +405,7 @@ async function inferOnServer(model: string, config: ServingConfig, input: Values
           name: spec.name,
           datatype: spec.datatype,
           shape: [n, ...spec.shape.slice(1)],
-          data: Array.from(input.subarray(start * sample, (start + n) * sample)),
+          data: Array.from(input.subarray(start * sample, (start + n) * sample), (v) => (spec.datatype === 'BOOL' ? v !== 0 : v)),
         },
       ],
     };
@@ -388,11 +414,11 @@ async function inferOnServer(model: string, config: ServingConfig, input: Values
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
-    const answer = (await response.json()) as { outputs: { name: string; data: number[] }[] };
+    const answer = (await response.json()) as { outputs: { name: string; data: (number | boolean)[] }[] };
     if (response.status !== 200) throw new Error(`${model} infer: ${response.status} ${JSON.stringify(answer)}`);
-    config.outputs.forEach((o, i) => outputs[i]!.push(...answer.outputs.find((x) => x.name === o.name)!.data));
+    config.outputs.forEach((o, i) => outputs[i]!.push(...answer.outputs.find((x) => x.name === o.name)!.data.map(Number)));
   }
-  return outputs.map((values) => Float32Array.from(values));
+  return outputs;
 }
 
 async function addSavedModel(dataDir: string): Promise<void> {
@@ -436,10 +462,55 @@ function batchShape(shape: number[], values: Values): number[] {
   return [values.length / sample, ...shape.slice(1)];
 }
 
-function bytes(values: Values): Uint8Array {
-  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+const TYPED = {
+  FP32: Float32Array,
+  FP64: Float64Array,
+  INT8: Int8Array,
+  INT16: Int16Array,
+  INT32: Int32Array,
+  UINT8: Uint8Array,
+  UINT16: Uint16Array,
+  UINT32: Uint32Array,
+  BOOL: Uint8Array,
+} as const;
+
+/** The values as raw little-endian bytes of the datatype (this machine is little-endian, as TensorFlow's x86 and arm builds). */
+function bytesAs(datatype: string, values: Values): Uint8Array {
+  const typed =
+    datatype === 'INT64'
+      ? BigInt64Array.from(values, (v) => BigInt(v))
+      : datatype === 'UINT64'
+        ? BigUint64Array.from(values, (v) => BigInt(v))
+        : TYPED[datatype as keyof typeof TYPED].from(values);
+  return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
 }
 
+/** Raw values Python wrote, as numbers. */
+function valuesOf(dtype: string, bytes: Buffer): number[] {
+  const buffer = new Uint8Array(bytes).buffer;
+  if (dtype === 'int64') return Array.from(new BigInt64Array(buffer), Number);
+  if (dtype === 'uint64') return Array.from(new BigUint64Array(buffer), Number);
+  const datatype = Object.entries(PY_DTYPES).find(([, py]) => py === dtype)?.[0] as keyof typeof TYPED | undefined;
+  if (!datatype || !(datatype in TYPED)) throw new Error(`no reader for Python dtype ${dtype}`);
+  return Array.from(new TYPED[datatype](buffer));
+}
+
+const PY_DTYPES: Record<string, string> = {
+  FP16: 'float16',
+  FP32: 'float32',
+  FP64: 'float64',
+  INT8: 'int8',
+  INT16: 'int16',
+  INT32: 'int32',
+  INT64: 'int64',
+  UINT8: 'uint8',
+  UINT16: 'uint16',
+  UINT32: 'uint32',
+  UINT64: 'uint64',
+  BOOL: 'bool',
+  BYTES: 'string',
+};
+
 function pyDtype(datatype: string): string {
-  return datatype === 'INT32' ? 'int32' : 'float32';
+  return PY_DTYPES[datatype]!;
 }

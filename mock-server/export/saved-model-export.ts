@@ -7,8 +7,8 @@
  *   constants, so the SavedModel is saved_model.pb alone);
  * - SavedModels are copied file for file when they serve `serving_default` with the `serve` tag
  *   (their signature keys are the metadata names already);
- * - TF.js graph models are refused: their ops are TF.js's names and attributes, not a GraphDef
- *   TensorFlow can be trusted to load as is.
+ * - TF.js graph models are written back as a binary GraphDef with their weights as constants
+ *   (graph-model-export.ts).
  *
  * What cannot be exported is refused with 422 `not_exportable` naming the layer, op or reason.
  */
@@ -18,6 +18,7 @@ import { HttpError } from '../http/errors';
 import type { ServingConfig } from '../registry/model-config';
 import type { Runtime } from '../runtime/backend';
 import { layersToSavedModel } from '../runtime/layers-to-graph';
+import { graphModelToSavedModel } from './graph-model-export';
 import { readTfjsArtifacts } from '../runtime/loader';
 
 export interface ExportFile {
@@ -54,8 +55,10 @@ async function build(runtime: Runtime, config: ServingConfig, versionDir: string
       return translateLayersModel(runtime, config, versionDir);
     case 'tensorflow_savedmodel':
       return copySavedModel(config, versionDir);
-    case 'tfjs_graph':
-      return 'TF.js graph models are not converted to SavedModels (their graph uses TF.js op names and attributes); upload the SavedModel it was converted from instead';
+    case 'tfjs_graph': {
+      const savedModel = await graphModelToSavedModel(runtime, config, versionDir);
+      return typeof savedModel === 'string' ? savedModel : { files: [{ path: 'saved_model.pb', data: savedModel }] };
+    }
     default:
       return `platform '${String(config.platform)}' has no SavedModel form`;
   }

@@ -50,10 +50,17 @@ export class Pb {
     return this.bytes(field, value.finish());
   }
 
-  packedInts(field: number, values: number[]): this {
+  packedInts(field: number, values: (number | bigint)[]): this {
     const body = new Pb();
     for (const v of values) body.push(varint(BigInt.asUintN(64, BigInt(v))));
     return this.bytes(field, body.finish());
+  }
+
+  packedFloats(field: number, values: number[]): this {
+    const bytes = new Uint8Array(values.length * 4);
+    const view = new DataView(bytes.buffer);
+    values.forEach((v, i) => view.setFloat32(i * 4, v, true));
+    return this.bytes(field, bytes);
   }
 
   finish(): Uint8Array {
@@ -89,7 +96,7 @@ export const attrShape = (dims: number[]) => new Pb().message(7, shapeProto(dims
 const attrTensor = (tensor: Pb) => new Pb().message(8, tensor);
 
 // TensorShapeProto: repeated Dim dim = 2 { int64 size = 1 }
-function shapeProto(dims: number[]): Pb {
+export function shapeProto(dims: number[]): Pb {
   const shape = new Pb();
   for (const d of dims) shape.message(2, new Pb().int(1, d));
   return shape;
