@@ -11,9 +11,11 @@ import { mkdtempSync } from 'node:fs';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Parser, type ReadEntry } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { BuildSlots } from '../mock-server/export/build-slots';
 import { startMockServer, type RunningMockServer } from '../mock-server/index';
 import type * as tfTypes from '../mock-server/runtime/tfjs';
 import { type APIError, BadRequestError, Modelport, NotFoundError, PermissionDeniedError } from '../src/index';
@@ -260,6 +262,30 @@ describe('every bundled model in every format', () => {
   });
 });
 
+describe('an uploaded SavedModel', () => {
+  it('is copied file for file, its variables too; a model without labels has no labels.txt', async () => {
+    const fixture = fileURLToPath(new URL('./fixtures/savedmodel/tiny-classifier/', import.meta.url));
+    await admin.models.create({ name: 'tiny', task: 'tabular-classification' });
+    await admin.models.versions.upload('tiny', { directory: fixture });
+    const savedModel = ['fingerprint.pb', 'saved_model.pb', 'variables/variables.data-00000-of-00001', 'variables/variables.index'];
+    const out = path.join(work, 'cli', 'tiny');
+    const cli = await modelport(['export', 'tiny@1', '--format', 'triton', '--out', out]);
+    expect(cli.code).toBe(0);
+    expect(await filesIn(out)).toEqual(
+      ['README.txt', ...savedModel.map((f) => `tiny/1/model.savedmodel/${f}`), 'tiny/config.pbtxt'].sort(),
+    );
+    for (const file of savedModel) {
+      expect(await readFile(path.join(out, 'tiny/1/model.savedmodel', file))).toEqual(await readFile(path.join(fixture, file)));
+    }
+    const config = await readFile(path.join(out, 'tiny/config.pbtxt'), 'utf8');
+    expect(config).toContain('name: "features"');
+    expect(config).toContain('name: "scores"');
+    expect(config).not.toContain('label_filename');
+    const tfServing = await entriesOf(await admin.models.export('tiny', 1, { format: 'tf-serving' }));
+    expect(filesOf(tfServing)).toEqual(['README.txt', 'models.config', ...savedModel.map((f) => `tiny/1/${f}`)].sort());
+  });
+});
+
 describe('aliases', () => {
   it('an alias exports every version it points at; a version number only that version', async () => {
     const triton = await entriesOf(await admin.models.export('iris', 'canary', { format: 'triton' }));
@@ -428,6 +454,29 @@ describe('access', () => {
     const refusal = await client.models.export('iris', 1, { format: 'triton' }).catch((error: unknown) => error);
     expect(refusal).toBeInstanceOf(PermissionDeniedError);
     expect((refusal as APIError).code).toBe('model_forbidden');
+  });
+});
+
+describe('exports built at once', () => {
+  it('at most the limit build at once, the next in arrival order; a failed build frees its slot', async () => {
+    const slots = new BuildSlots(2);
+    let running = 0;
+    let most = 0;
+    const started: number[] = [];
+    const build = (i: number, fail = false) =>
+      slots.run(async () => {
+        started.push(i);
+        most = Math.max(most, ++running);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        running--;
+        if (fail) throw new Error(`build ${i} failed`);
+        return i;
+      });
+    const results = await Promise.allSettled([build(0), build(1, true), build(2), build(3), build(4)]);
+    expect(most).toBe(2);
+    expect(started).toEqual([0, 1, 2, 3, 4]);
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual([0, 'build 1 failed', 2, 3, 4]);
+    expect(await slots.run(async () => 'free')).toBe('free');
   });
 });
 

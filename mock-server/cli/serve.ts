@@ -10,13 +10,14 @@ import { addDecodeLimitFlags, decodeLimitOptions } from './decode-limit-flags';
 import { isVerbose } from '../runtime/log-level';
 import { onFilteringParentGone, serveInFilteredChild, wantsFilteredChild } from './quiet-start';
 
-/** The upload inspection flags (server/state.ts has their options and defaults). */
+/** The upload inspection and export build flags (server/state.ts has their options and defaults). */
 function uploadInspectionOptions(flags: Record<string, string | undefined>): ServerOptions {
   const read = (flag: string, text: string | undefined) => (text === undefined ? undefined : positive(text, flag));
   const timeout = read('--upload-inspection-timeout', flags.uploadInspectionTimeout);
   const memory = read('--upload-inspection-memory', flags.uploadInspectionMemory);
   const expansion = read('--max-upload-expansion', flags.maxUploadExpansion);
   const inspections = read('--upload-inspections', flags.uploadInspections);
+  const exportBuilds = read('--export-builds', flags.exportBuilds);
   const load = read('--max-model-load-seconds', flags.maxModelLoadSeconds);
   return {
     ...(load ? { maxModelLoadMs: load * 1000 } : {}),
@@ -24,6 +25,7 @@ function uploadInspectionOptions(flags: Record<string, string | undefined>): Ser
     ...(memory ? { uploadInspectionMemoryMb: memory } : {}),
     ...(expansion ? { maxUploadExpansion: expansion } : {}),
     ...(inspections ? { uploadInspections: inspections } : {}),
+    ...(exportBuilds ? { exportBuilds } : {}),
   };
 }
 
@@ -65,6 +67,11 @@ export function serveCommand(): Command {
     )
     .addOption(
       new Option('--upload-inspections <n>', 'uploads inspected at once; more wait (default 2)').env('MODELPORT_UPLOAD_INSPECTIONS'),
+    )
+    .addOption(
+      new Option('--export-builds <n>', 'exports built (converted and written) at once; more wait (default 2)').env(
+        'MODELPORT_EXPORT_BUILDS',
+      ),
     )
     .addOption(
       new Option(

@@ -16,7 +16,7 @@ export const exportRoutes: RouteTable = {
     };
     // Dated as the newest version exported: the same export twice is the same bytes.
     const mtime = new Date(request.versions.at(-1)!.config.info.created_at ?? 0);
-    const archive = await repositoryArchive((writer) => writeRepository(state.runtime, request, writer), mtime);
+    const archive = await state.exports.run(() => repositoryArchive((writer) => writeRepository(state.runtime, request, writer), mtime));
     return new Response(archive, {
       status: 200,
       headers: { 'content-type': 'application/gzip', 'content-disposition': `attachment; filename="${name}-${format}.tar.gz"` },

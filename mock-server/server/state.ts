@@ -8,6 +8,7 @@ import { RateLimiter } from '../auth/rate-limit';
 import { UsageMeter } from '../auth/usage';
 import type { Contract } from '../contract/contract';
 import { DEFAULT_EVALUATION_CAPS, EvaluationLab } from '../evaluation/lab';
+import { BuildSlots, DEFAULT_EXPORT_BUILDS } from '../export/build-slots';
 import { IdempotencyStore } from '../http/idempotency-store';
 import type { Repository } from '../registry/repository';
 import type { Runtime } from '../runtime/backend';
@@ -75,6 +76,8 @@ export interface ServerOptions {
   maxUploadExpansion?: number;
   /** Upload inspections running at once; more wait their turn (default 2). */
   uploadInspections?: number;
+  /** Exports built (versions converted, the repository written) at once; more wait their turn (default 2). */
+  exportBuilds?: number;
   /**
    * Skip the op allowlist of uploaded SavedModels (default false): a SavedModel is a program and may read or write
    * files; turn this on only for a local server whose uploaders you trust (`modelport serve --trust-models`).
@@ -124,6 +127,8 @@ export interface ServerState {
   readonly idempotency: IdempotencyStore;
   /** New versions' inspection in a child process, within the upload limits. */
   readonly uploads: UploadInspector;
+  /** Exports being built, within `exportBuilds`. */
+  readonly exports: BuildSlots;
   /** Inference requests in flight per model. */
   readonly inFlight: Map<string, number>;
   /** Bytes of request bodies being received now (what `maxBodyBytesInProgress` bounds). */
@@ -164,6 +169,7 @@ export async function openServerState({ contract, runtime, repository, adminKey,
     testControls: testControls(faults, journal, () => resetServerState(state)),
     idempotency: new IdempotencyStore(),
     uploads: new UploadInspector(runtime, uploads),
+    exports: new BuildSlots(options.exportBuilds ?? DEFAULT_EXPORT_BUILDS),
     inFlight: new Map(),
     bodyBytesInProgress: 0,
     version,
@@ -192,6 +198,7 @@ export async function openServerState({ contract, runtime, repository, adminKey,
       uploadInspectionMemoryMb: uploads.memoryMb,
       maxUploadExpansion: uploads.maxRatio,
       uploadInspections: uploads.concurrency,
+      exportBuilds: options.exportBuilds ?? DEFAULT_EXPORT_BUILDS,
       trustUploadedModels: options.trustUploadedModels ?? false,
       maxModelLoadMs: uploads.maxLoadMs,
       ...(options.defaultRateLimit ? { defaultRateLimit: options.defaultRateLimit } : {}),
