@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Modelport } from '../src/index';
+import { float16BitsToFloat32, float32ToFloat16Bits, Modelport } from '../src/index';
 import { startMockServer, type RunningMockServer } from '../mock-server/index';
 import { exportBlocker, exportSavedModel } from '../mock-server/export/saved-model-export';
 import { HttpError } from '../mock-server/http/errors';
@@ -72,6 +72,17 @@ const GRAPH_MODELS: Record<string, Values> = {
   'int-int64': Int32Array.from(held.iris.slice(0, 90), (v) => Math.trunc(v * 1000) - 3000),
   logic: Int32Array.from(held.iris.slice(0, 90), (v) => Number(v > 3)),
   positive: Float32Array.from(held.iris.slice(0, 90), (v) => v - 3),
+};
+
+/** Layers models of the datatype tests declared with other datatypes than they compute in (the server converts; the export casts). */
+const DATATYPE_LAYERS_MODELS: Record<string, Values> = {
+  'affine-fp16': Float32Array.from(held.iris.slice(0, 90), (v) => v - 3),
+  'affine-fp64': Float32Array.from(held.iris.slice(0, 90), (v) => v - 3),
+  'affine-fp16-to-fp32': Float32Array.from(held.iris.slice(0, 90), (v) => v - 3),
+  'affine-fp32-to-fp16': Float32Array.from(held.iris.slice(0, 90), (v) => v - 3),
+  'affine-uint8': Int32Array.from(held.iris.slice(0, 90), (v) => Math.trunc(v * 30)),
+  'identity-int16': Int32Array.from(held.iris.slice(0, 90), (v) => Math.trunc(v * 1000) - 4000),
+  'identity-bool': Int32Array.from(held.iris.slice(0, 90), (v) => Number(v > 3)),
 };
 
 /** Tiny training jobs on iris (120 samples) and digits (8,000), one per layer type jobs support. */
@@ -156,6 +167,7 @@ beforeAll(async () => {
     ['tiny-classifier', tinyClassifierInput()],
     ...Object.entries(JOBS).map(([model, job]): [string, Values] => [model, job.data]),
     ...Object.entries(GRAPH_MODELS),
+    ...Object.entries(DATATYPE_LAYERS_MODELS),
   ];
   for (const [model, input] of served) {
     const config = await storedConfig(data.dir, model, 1);
@@ -198,6 +210,7 @@ describe.skipIf(!pythonTf)('exported SavedModels in Python TensorFlow 2.21', () 
     'tiny-classifier',
     ...Object.keys(JOBS),
     ...Object.keys(GRAPH_MODELS),
+    ...Object.keys(DATATYPE_LAYERS_MODELS),
     'functional-branches',
     'functional-embedding-cast',
   ];
@@ -477,11 +490,13 @@ const TYPED = {
 /** The values as raw little-endian bytes of the datatype (this machine is little-endian, as TensorFlow's x86 and arm builds). */
 function bytesAs(datatype: string, values: Values): Uint8Array {
   const typed =
-    datatype === 'INT64'
-      ? BigInt64Array.from(values, (v) => BigInt(v))
-      : datatype === 'UINT64'
-        ? BigUint64Array.from(values, (v) => BigInt(v))
-        : TYPED[datatype as keyof typeof TYPED].from(values);
+    datatype === 'FP16'
+      ? Uint16Array.from(values, float32ToFloat16Bits)
+      : datatype === 'INT64'
+        ? BigInt64Array.from(values, (v) => BigInt(v))
+        : datatype === 'UINT64'
+          ? BigUint64Array.from(values, (v) => BigInt(v))
+          : TYPED[datatype as keyof typeof TYPED].from(values);
   return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
 }
 
@@ -490,6 +505,7 @@ function valuesOf(dtype: string, bytes: Buffer): number[] {
   const buffer = new Uint8Array(bytes).buffer;
   if (dtype === 'int64') return Array.from(new BigInt64Array(buffer), Number);
   if (dtype === 'uint64') return Array.from(new BigUint64Array(buffer), Number);
+  if (dtype === 'float16') return Array.from(new Uint16Array(buffer), float16BitsToFloat32);
   const datatype = Object.entries(PY_DTYPES).find(([, py]) => py === dtype)?.[0] as keyof typeof TYPED | undefined;
   if (!datatype || !(datatype in TYPED)) throw new Error(`no reader for Python dtype ${dtype}`);
   return Array.from(new TYPED[datatype](buffer));

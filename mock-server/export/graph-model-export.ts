@@ -8,14 +8,20 @@
  * Refused (the reason returned): graphs with functions (control flow), attributes or tensors in
  * forms the converter does not write, and weights whose dtype their Const node does not hold.
  */
-import type { components } from 'modelport';
 import type { ServingConfig } from '../registry/model-config';
 import type { Runtime } from '../runtime/backend';
-import { attrShape, attrType, GraphBuilder, Pb, savedModelProto, shapeProto, type SignatureTensor } from '../runtime/graph-protobuf';
+import {
+  attrShape,
+  attrType,
+  DT_OF_DATATYPE,
+  GraphBuilder,
+  Pb,
+  savedModelProto,
+  shapeProto,
+  type SignatureTensor,
+} from '../runtime/graph-protobuf';
 import { readTfjsArtifacts } from '../runtime/loader';
 import type * as tfTypes from '../runtime/tfjs';
-
-type Datatype = components['schemas']['TensorMetadata']['datatype'];
 
 /** TensorFlow DataType enum values (types.proto) by name. */
 const DT: Record<string, number> = {
@@ -32,23 +38,6 @@ const DT: Record<string, number> = {
   DT_HALF: 19,
   DT_UINT32: 22,
   DT_UINT64: 23,
-};
-
-/** The TensorFlow dtype a signature tensor of each OIP datatype has. */
-const DT_OF_DATATYPE: Record<Datatype, number> = {
-  BOOL: 10,
-  UINT8: 4,
-  UINT16: 17,
-  UINT32: 22,
-  UINT64: 23,
-  INT8: 6,
-  INT16: 5,
-  INT32: 3,
-  INT64: 9,
-  FP16: 19,
-  FP32: 1,
-  FP64: 2,
-  BYTES: 7,
 };
 
 /** Ops whose output is bool whatever their `T`. */

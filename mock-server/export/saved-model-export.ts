@@ -17,6 +17,7 @@ import path from 'node:path';
 import { HttpError } from '../http/errors';
 import type { ServingConfig } from '../registry/model-config';
 import type { Runtime } from '../runtime/backend';
+import { DT_OF_DATATYPE } from '../runtime/graph-protobuf';
 import { layersToSavedModel } from '../runtime/layers-to-graph';
 import { graphModelToSavedModel } from './graph-model-export';
 import { readTfjsArtifacts } from '../runtime/loader';
@@ -67,13 +68,10 @@ async function build(runtime: Runtime, config: ServingConfig, versionDir: string
 async function translateLayersModel(runtime: Runtime, config: ServingConfig, versionDir: string): Promise<ExportedSavedModel | string> {
   const model = await runtime.tf.loadLayersModel(runtime.tf.io.fromMemory(await readTfjsArtifacts(versionDir)));
   try {
-    const tensors = [...config.inputs, ...config.outputs];
-    const odd = tensors.find((t) => t.datatype !== 'FP32' && t.datatype !== 'INT32');
-    if (odd) return `tensor '${odd.name}' has datatype ${odd.datatype}; a layers model's tensors are FP32 or INT32`;
-    const signature = {
-      inputs: config.inputs.map((t) => ({ key: t.name, dims: t.shape })),
-      outputs: config.outputs.map((t) => ({ key: t.name, dims: t.shape })),
-    };
+    const strings = [...config.inputs, ...config.outputs].find((t) => t.datatype === 'BYTES');
+    if (strings) return `tensor '${strings.name}' is BYTES, and a layers model has no string tensors`;
+    const spec = (t: ServingConfig['inputs'][number]) => ({ key: t.name, dims: t.shape, dtype: DT_OF_DATATYPE[t.datatype] });
+    const signature = { inputs: config.inputs.map(spec), outputs: config.outputs.map(spec) };
     const translated = layersToSavedModel(model, { signature });
     if (typeof translated === 'string') return translated;
     return { files: [{ path: 'saved_model.pb', data: translated.savedModel }] };

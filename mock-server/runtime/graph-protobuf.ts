@@ -9,6 +9,27 @@
 /** TensorFlow DataType enum values (types.proto). */
 export const DT_FLOAT = 1;
 export const DT_INT32 = 3;
+export const DT_BOOL = 10;
+
+/** The DataType of each TF.js dtype a layers model computes in. */
+export const DT_OF_TFJS = { float32: DT_FLOAT, int32: DT_INT32, bool: DT_BOOL } as const;
+
+/** The DataType of a signature tensor of each Open Inference Protocol datatype. */
+export const DT_OF_DATATYPE = {
+  BOOL: 10,
+  UINT8: 4,
+  UINT16: 17,
+  UINT32: 22,
+  UINT64: 23,
+  INT8: 6,
+  INT16: 5,
+  INT32: 3,
+  INT64: 9,
+  FP16: 19,
+  FP32: 1,
+  FP64: 2,
+  BYTES: 7,
+} as const;
 
 /** One protobuf message being written: fields are appended in order, then `finish` joins them. */
 export class Pb {

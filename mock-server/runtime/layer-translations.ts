@@ -5,14 +5,36 @@
  * the layers model within float rounding.
  */
 import type * as tfTypes from './tfjs';
-import { attrBool, attrFloat, attrInt, attrInts, attrString, attrType, DT_FLOAT, DT_INT32, type GraphBuilder } from './graph-protobuf';
+import {
+  attrBool,
+  attrFloat,
+  attrInt,
+  attrInts,
+  attrString,
+  attrType,
+  DT_FLOAT,
+  DT_INT32,
+  DT_OF_TFJS,
+  type GraphBuilder,
+} from './graph-protobuf';
 
 /** A tensor of the graph being written: its node output, its static shape (batch first) and dtype. */
 export interface GraphTensor {
   name: string;
   shape: (number | null)[];
-  dtype: 'float32' | 'int32';
+  dtype: 'float32' | 'int32' | 'bool';
 }
+
+/** Layers whose output is their input's values rearranged, in the input's dtype; the others compute in float32. */
+export const PASS_THROUGH_LAYERS = new Set([
+  'Dropout',
+  'SpatialDropout1D',
+  'GaussianNoise',
+  'GaussianDropout',
+  'AlphaDropout',
+  'Flatten',
+  'Reshape',
+]);
 
 /** Thrown with the reason when a layer has no translation; the message names the layer. */
 export class Untranslatable extends Error {}
@@ -48,12 +70,9 @@ const EXPORT_LAYERS = new Set([
   'Concatenate',
 ]);
 
-export function translatableLayers(forExport: boolean): string[] {
-  return [...SERVING_LAYERS, ...(forExport ? EXPORT_LAYERS : [])];
-}
-
 /** Adds the nodes for `layer` applied to `inputs`; returns the name of its output. */
-export function translateLayer(graph: GraphBuilder, layer: tfTypes.layers.Layer, inputs: GraphTensor[], forExport: boolean): string {
+export function translateLayer(graph: GraphBuilder, layer: tfTypes.layers.Layer, given: GraphTensor[], forExport: boolean): string {
+  let inputs = given;
   const className = layer.getClassName();
   const named = `layer '${layer.name}' (${className})`;
   if (!SERVING_LAYERS.has(className) && !(forExport && EXPORT_LAYERS.has(className)))
@@ -62,8 +81,14 @@ export function translateLayer(graph: GraphBuilder, layer: tfTypes.layers.Layer,
   const prefix = `l${graph.count()}`;
   const merge = ['Add', 'Subtract', 'Multiply', 'Maximum', 'Minimum', 'Concatenate'].includes(className);
   if (!merge && inputs.length !== 1) throw new Untranslatable(`${named} takes ${inputs.length} inputs`);
+  if (inputs.some((t) => t.dtype !== 'float32') && !forExport) throw new Untranslatable(`${named} on a ${inputs[0]!.dtype} input`);
+  // TF.js upcasts an int32 (or bool) operand of a float op to float32: the graph casts it.
+  if (!PASS_THROUGH_LAYERS.has(className) && className !== 'Embedding')
+    inputs = inputs.map((t, i) =>
+      t.dtype === 'float32' ? t : { ...t, name: castToFloat(graph, `${prefix}/float${i}`, t), dtype: 'float32' },
+    );
+  if (className === 'Embedding' && inputs[0]!.dtype === 'bool') throw new Untranslatable(`${named} on a bool input`);
   const x = inputs[0]!;
-  if (inputs.some((t) => t.dtype !== 'float32') && className !== 'Embedding') throw new Untranslatable(`${named} on an int32 input`);
   const rank = x.shape.length;
   switch (className) {
     case 'Dropout':
@@ -75,7 +100,7 @@ export function translateLayer(graph: GraphBuilder, layer: tfTypes.layers.Layer,
     case 'Flatten':
     case 'Reshape': {
       const outShape = fixedOutputShape(layer, named);
-      return reshape(graph, `${prefix}/reshape`, x.name, [-1, ...outShape.slice(1)]);
+      return reshape(graph, `${prefix}/reshape`, x.name, [-1, ...outShape.slice(1)], DT_OF_TFJS[x.dtype]);
     }
     case 'Dense':
       return dense(graph, prefix, layer, x, config, forExport, named);
@@ -353,8 +378,12 @@ function activation(graph: GraphBuilder, name: string, x: string, which: unknown
   return op ? graph.node(name, op, [x], { T: attrType(DT_FLOAT) }) : x;
 }
 
-function reshape(graph: GraphBuilder, name: string, x: string, dims: number[]): string {
-  return graph.node(name, 'Reshape', [x, graph.constInt32(`${name}/shape`, dims)], { T: attrType(DT_FLOAT), Tshape: attrType(DT_INT32) });
+function castToFloat(graph: GraphBuilder, name: string, x: GraphTensor): string {
+  return graph.node(name, 'Cast', [x.name], { SrcT: attrType(DT_OF_TFJS[x.dtype]), DstT: attrType(DT_FLOAT), Truncate: attrBool(false) });
+}
+
+function reshape(graph: GraphBuilder, name: string, x: string, dims: number[], dtype: number = DT_FLOAT): string {
+  return graph.node(name, 'Reshape', [x, graph.constInt32(`${name}/shape`, dims)], { T: attrType(dtype), Tshape: attrType(DT_INT32) });
 }
 
 /** The layer's weight whose name ends in `/<suffix>` (kernel, bias, gamma, moving_mean, ...). */

@@ -9,8 +9,8 @@
  * translated too, and the signature's keys, dtypes and shapes are the model's metadata.
  */
 import type * as tfTypes from './tfjs';
-import { attrShape, attrType, DT_FLOAT, DT_INT32, GraphBuilder, savedModelProto } from './graph-protobuf';
-import { type GraphTensor, translateLayer, Untranslatable } from './layer-translations';
+import { attrShape, attrType, DT_OF_TFJS, GraphBuilder, savedModelProto } from './graph-protobuf';
+import { type GraphTensor, PASS_THROUGH_LAYERS, translateLayer, Untranslatable } from './layer-translations';
 
 /** The translated model: its saved_model.pb and the shape of one sample of its first input (no batch dimension). */
 export interface TranslatedModel {
@@ -25,6 +25,8 @@ export type Unsupported = string;
 export interface SignatureSpec {
   key: string;
   dims: number[];
+  /** The DataType callers send or receive (default: the model's); a Cast joins it to the model's dtype. */
+  dtype?: number;
 }
 
 export interface TranslateOptions {
@@ -65,13 +67,17 @@ function translate(model: tfTypes.LayersModel, signature: NonNullable<TranslateO
       throw new Untranslatable(
         `input '${spec.key}': the metadata shape ${JSON.stringify(spec.dims)} is not the model's ${JSON.stringify(shape)}`,
       );
-    if (input.dtype !== 'float32' && input.dtype !== 'int32') throw new Untranslatable(`input '${spec.key}' has dtype ${input.dtype}`);
-    const dtype = input.dtype === 'int32' ? DT_INT32 : DT_FLOAT;
+    if (input.dtype !== 'float32' && input.dtype !== 'int32' && input.dtype !== 'bool')
+      throw new Untranslatable(`input '${spec.key}' has dtype ${input.dtype}`);
+    const own = DT_OF_TFJS[input.dtype];
+    const dtype = spec.dtype ?? own;
     const name = graph.node(model.inputs.length === 1 && !forExport ? 'input' : `input${i}`, 'Placeholder', [], {
       dtype: attrType(dtype),
       shape: attrShape(spec.dims),
     });
-    tensors.set(input.sourceLayer.name, { name, shape: input.shape, dtype: input.dtype });
+    // The server converts such inputs (FP16, FP64 → float32; INT8, INT64, UINT8 ... → int32) before the model sees them.
+    const cast = dtype === own ? name : graph.node(`${name}/cast`, 'Cast', [name], { SrcT: attrType(dtype), DstT: attrType(own) });
+    tensors.set(input.sourceLayer.name, { name: cast, shape: input.shape, dtype: input.dtype });
     return { key: spec.key, node: name, dims: spec.dims, dtype };
   });
   for (const layer of model.layers) {
@@ -81,16 +87,17 @@ function translate(model: tfTypes.LayersModel, signature: NonNullable<TranslateO
     const inputs = inboundTensors(layer, tensors);
     const name = translateLayer(graph, layer, inputs, forExport);
     const shape = layer.outputShape as (number | null)[];
-    tensors.set(layer.name, { name, shape, dtype: 'float32' });
+    tensors.set(layer.name, { name, shape, dtype: PASS_THROUGH_LAYERS.has(layer.getClassName()) ? inputs[0]!.dtype : 'float32' });
   }
   const outputs = model.outputs.map((output, i) => {
     const spec = signature.outputs[i]!;
     const tensor = tensors.get(output.sourceLayer.name);
     if (!tensor) throw new Untranslatable(`output '${spec.key}' comes from no translated layer`);
-    const dtype = tensor.dtype === 'int32' ? DT_INT32 : DT_FLOAT;
-    const name = graph.node(model.outputs.length === 1 && !forExport ? 'output' : `output${i}`, 'Identity', [tensor.name], {
-      T: attrType(dtype),
-    });
+    const own = DT_OF_TFJS[tensor.dtype];
+    const dtype = spec.dtype ?? own;
+    const name = model.outputs.length === 1 && !forExport ? 'output' : `output${i}`;
+    if (dtype === own) graph.node(name, 'Identity', [tensor.name], { T: attrType(own) });
+    else graph.node(name, 'Cast', [tensor.name], { SrcT: attrType(own), DstT: attrType(dtype) });
     return { key: spec.key, node: name, dims: spec.dims, dtype };
   });
   const inputShape = model.inputs[0]!.shape.slice(1) as number[];
