@@ -131,10 +131,10 @@ const JOBS = {
 } as const;
 
 beforeAll(async () => {
-  if (!pythonTf) return;
   runtime = await loadRuntime({ backend: 'tensorflow', warn: () => undefined });
-  data = await tempDataDir();
   work = await mkdtemp(path.join(os.tmpdir(), 'modelport-export-fidelity-'));
+  if (!pythonTf) return; // the refusals below need no Python
+  data = await tempDataDir();
   for (const name of ['digits', 'digits-mlp', 'iris']) await addModel(data.dir, name, path.join(BUNDLED, name));
   await buildDatatypeModels(data.dir);
   await addSavedModel(data.dir);
@@ -170,7 +170,7 @@ beforeAll(async () => {
     ...Object.entries(DATATYPE_LAYERS_MODELS),
   ];
   for (const [model, input] of served) {
-    const config = await storedConfig(data.dir, model, 1);
+    const config = await storedConfig(path.join(data.dir, 'models', model), 1);
     cases.push({ name: model, config, inputs: [input], expected: await inferOnServer(model, config, input), against: '/v2 infer' });
   }
   cases.push(...(await functionalCases()));
@@ -239,7 +239,7 @@ describe.skipIf(!pythonTf)('exported SavedModels in Python TensorFlow 2.21', () 
   });
 });
 
-describe.skipIf(!pythonTf)('what is not exported: 422 not_exportable naming it', () => {
+describe('what is not exported: 422 not_exportable naming it', () => {
   it('a layer type with no translation (GRU) is named with its layer', async () => {
     const { tf } = runtime;
     const input = tf.input({ shape: [5, 2], name: 'sequence' });
@@ -294,9 +294,8 @@ describe.skipIf(!pythonTf)('what is not exported: 422 not_exportable naming it',
     expect(loop.message).toBe(
       'graph-loop version 1 cannot be exported: the graph has functions (control flow such as while loops or conditionals), which this export does not convert',
     );
-    expect(await exportBlocker(runtime, cases.find((c) => c.name === 'digits')!.config, path.join(data.dir, 'models', 'digits', '1'))).toBe(
-      undefined,
-    );
+    const digits = path.join(BUNDLED, 'digits');
+    expect(await exportBlocker(runtime, await storedConfig(digits, 1), path.join(digits, '1'))).toBe(undefined);
   });
 });
 
@@ -397,8 +396,8 @@ async function saveTfjs(model: tfTypes.LayersModel, dir: string): Promise<void> 
   );
 }
 
-async function storedConfig(dataDir: string, model: string, version: number): Promise<ServingConfig> {
-  const folder = path.join(dataDir, 'models', model);
+/** A model folder's config.json and a version's version.json, as the server combines them. */
+async function storedConfig(folder: string, version: number): Promise<ServingConfig> {
   const config = JSON.parse(await readFile(path.join(folder, 'config.json'), 'utf8')) as ModelConfig;
   const info = JSON.parse(await readFile(path.join(folder, String(version), 'version.json'), 'utf8')) as VersionInfo;
   return servingConfig(config, info);

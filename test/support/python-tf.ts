@@ -48,7 +48,7 @@ export async function findPythonTf(): Promise<PythonTf | { missing: string }> {
       });
     } catch (error) {
       return {
-        missing: `pip could not install tensorflow-cpu==${PYTHON_TF_VERSION} into ${dir}: ${tail((error as { stderr?: string }).stderr ?? String(error))}`,
+        missing: `pip could not install tensorflow-cpu==${PYTHON_TF_VERSION} into ${dir}: ${failure(error)}`,
       };
     }
     console.log(`[python-tf] installed in ${((Date.now() - started) / 1000).toFixed(0)} s`);
@@ -61,7 +61,7 @@ export async function findPythonTf(): Promise<PythonTf | { missing: string }> {
       try {
         return (await run(PYTHON, [script, ...args], { env, timeout: timeoutMs, maxBuffer: 64 << 20 })).stdout;
       } catch (error) {
-        throw new Error(`${PYTHON} ${path.basename(script)} failed: ${tail((error as { stderr?: string }).stderr ?? String(error))}`);
+        throw new Error(`${PYTHON} ${path.basename(script)} failed: ${failure(error)}`);
       }
     },
   };
@@ -79,6 +79,8 @@ export async function pythonTfForTests(): Promise<PythonTf | undefined> {
   return undefined;
 }
 
-function tail(text: string): string {
-  return text.trim().split('\n').slice(-6).join('\n');
+/** The last lines of a failed command's stderr, or its error (exit code, timeout, missing command). */
+function failure(error: unknown): string {
+  const stderr = (error as { stderr?: string }).stderr?.trim();
+  return stderr ? stderr.split('\n').slice(-6).join('\n') : (error as Error).message;
 }
