@@ -8,7 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,6 +61,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server?.close();
+  await rm(work, { recursive: true, force: true });
 });
 
 interface Entry {
@@ -244,7 +245,8 @@ describe('every bundled model in every format', () => {
       });
       expect(validateInferenceService(service)).toEqual([]);
       expect(textOf(entries, `repository/${model}/config.pbtxt`)).toBe(textOf(archives.get(`${model} triton`)!, `${model}/config.pbtxt`));
-      expect(textOf(entries, 'README.txt')).toContain('kubectl apply -f inferenceservice.yaml');
+      const readme = textOf(entries, 'README.txt');
+      expect(readme).toContain(`aws s3 cp --recursive repository ${BUCKET}/${model}\n  kubectl apply -f inferenceservice.yaml\n`);
     }
   });
 
@@ -319,7 +321,7 @@ describe('aliases', () => {
     expect(canary.metadata.name).toBe(stable.metadata.name);
     for (const manifest of [stable, canary]) expect(validateInferenceService(manifest)).toEqual([]);
     const readme = textOf(entries, 'README.txt');
-    expect(readme).toContain('gs://bucket/iris/stable');
+    expect(readme).toContain('gsutil -m cp -r stable/* gs://bucket/iris/stable/\n  gsutil -m cp -r canary/* gs://bucket/iris/canary/\n');
     expect(readme.indexOf('kubectl apply -f iris-stable.yaml')).toBeLessThan(readme.indexOf('kubectl apply -f iris-canary.yaml'));
   });
 

@@ -11,11 +11,13 @@
  * the configs come from the pure generators beside this file.
  */
 import type { components } from 'modelport';
+import { HttpError } from '../http/errors';
 import type { AliasTarget, ModelConfig, ServingConfig } from '../registry/model-config';
 import type { Runtime } from '../runtime/backend';
 import type { ExportTensor } from './export-input';
 import type { RepositoryWriter } from './repository-archive';
 import { KSERVE_CANARY_DIR, KSERVE_STABLE_DIR, kserveCanary, kserveManifests } from './kserve-manifests';
+import { readme } from './repository-readme';
 import { exportSavedModel } from './saved-model-export';
 import { tfServingModelConfig } from './tf-serving-config';
 import { TRITON_LABEL_FILE, tritonLabelFile, tritonModelConfig } from './triton-config';
@@ -90,6 +92,14 @@ async function tritonRepository(runtime: Runtime, writer: RepositoryWriter, pref
   for (const version of versions)
     await savedModel(runtime, writer, `${prefix}${name}/${version.config.info.version}/model.savedmodel`, version);
   const newest = versions.at(-1)!.config;
+  const differing = versions.find((v) => !sameSignature(v.config, newest));
+  if (differing) {
+    throw new HttpError(
+      422,
+      'not_exportable',
+      `${name} versions ${differing.config.info.version} and ${newest.info.version} have different inputs or outputs, and a Triton model has one configuration for all its versions: export them one by one`,
+    );
+  }
   const labels = newest.labels ?? [];
   const config = tritonModelConfig({
     name,
@@ -109,6 +119,10 @@ async function savedModel(runtime: Runtime, writer: RepositoryWriter, at: string
   for (const file of exported.files) await writer.add({ ...file, path: `${at}/${file.path}` });
 }
 
+function sameSignature(a: ServingConfig, b: ServingConfig): boolean {
+  return JSON.stringify([tensors(a.inputs), tensors(a.outputs)]) === JSON.stringify([tensors(b.inputs), tensors(b.outputs)]);
+}
+
 function numbers(versions: ExportedVersion[]): number[] {
   return versions.map((v) => v.config.info.version);
 }
@@ -116,70 +130,3 @@ function numbers(versions: ExportedVersion[]): number[] {
 function tensors(specs: ServingConfig['inputs']): ExportTensor[] {
   return specs.map(({ name, datatype, shape }) => ({ name, datatype, shape }));
 }
-
-/** What each archive's README.txt says to run. */
-const readme = {
-  triton: (model: string) =>
-    [
-      `A Triton model repository for '${model}', written by modelport export.`,
-      '',
-      `  ${model}/config.pbtxt                 the model configuration (inference.ModelConfig)`,
-      `  ${model}/<n>/model.savedmodel/       each version as a TensorFlow SavedModel (serving_default)`,
-      '',
-      'Serve it with NVIDIA Triton (its container has the TensorFlow backend):',
-      '',
-      '  docker run --rm -p 8000:8000 -v "$PWD":/models nvcr.io/nvidia/tritonserver:<yy.mm>-py3 \\',
-      '    tritonserver --model-repository=/models',
-      '',
-      `then: curl localhost:8000/v2/models/${model}   (the same Open Inference Protocol as modelport's /v2)`,
-      '',
-    ].join('\n'),
-  tfServing: (model: string) =>
-    [
-      `A TensorFlow Serving model base path for '${model}', written by modelport export.`,
-      '',
-      `  ${model}/<n>/        each version as a TensorFlow SavedModel (serving_default)`,
-      `  models.config        the model config (tensorflow.serving.ModelServerConfig); base_path is /models/${model}:`,
-      '                       change it if the folder is elsewhere',
-      '',
-      'Serve it with TensorFlow Serving:',
-      '',
-      '  docker run --rm -p 8501:8501 -v "$PWD":/models tensorflow/serving \\',
-      '    --model_config_file=/models/models.config',
-      '',
-      `  (or: tensorflow_model_server --rest_api_port=8501 --model_config_file=$PWD/models.config, with base_path changed)`,
-      '',
-      `then: curl localhost:8501/v1/models/${model}   (TF Serving's own REST API, not the Open Inference Protocol)`,
-      '',
-    ].join('\n'),
-  kserve: (model: string, manifests: string[], canary: boolean, storageUri: string) =>
-    [
-      `KServe deployment of '${model}', written by modelport export.`,
-      '',
-      ...(canary
-        ? [
-            `  stable/${model}/        the stable version, a Triton model repository: copy stable/ to ${storageUri}/stable`,
-            `  canary/${model}/        the canary version, a Triton model repository: copy canary/ to ${storageUri}/canary`,
-            `  ${manifests.join(', ')}`,
-            '                          the InferenceService serving the stable version, then the same service rolling',
-            "                          out the canary with the alias's traffic split (canaryTrafficPercent; KServe serverless mode)",
-            '',
-            'Deploy:',
-            '',
-            `  gsutil -m cp -r stable canary ${storageUri}/        (or aws s3 cp --recursive, per folder; whatever stores ${storageUri})`,
-            ...manifests.map((file) => `  kubectl apply -f ${file}`),
-          ]
-        : [
-            `  repository/${model}/    a Triton model repository: copy the content of repository/ to ${storageUri}`,
-            `  ${manifests.join(', ')}    the InferenceService (Triton runtime, protocol v2)`,
-            '',
-            'Deploy:',
-            '',
-            `  gsutil -m cp -r repository/* ${storageUri}/        (or aws s3 cp --recursive; whatever stores ${storageUri})`,
-            ...manifests.map((file) => `  kubectl apply -f ${file}`),
-          ]),
-      '',
-      `then: the service's /v2/models/${model}/infer speaks the Open Inference Protocol, as modelport's /v2 does.`,
-      '',
-    ].join('\n'),
-};
