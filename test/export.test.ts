@@ -342,6 +342,7 @@ describe('aliases', () => {
     expect(canary.stderr).toBe('exporting iris@canary for kserve…\n');
     expect(canary.stdout).toMatch(/^FILE\s+SIZE$/m);
     expect(canary.stdout).toMatch(/^canary\/iris\/2\/model\.savedmodel\/saved_model\.pb\s+\d+ KiB$/m);
+    expect(canary.stdout).toMatch(/^canary\/iris\/labels\.txt\s+28 B$/m);
     expect(canary.stdout).toContain(`iris@canary exported for kserve to ${out} (${expectedFiles('iris', 'kserve', [1, 2]).length} files)`);
     expect(await filesIn(out)).toEqual(expectedFiles('iris', 'kserve', [1, 2]));
 

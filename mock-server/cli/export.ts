@@ -47,7 +47,7 @@ export function exportCommand(context: Context): Command {
         [
           table(
             ['FILE', 'SIZE'],
-            files.map((f) => [f.path, kib(f.size)]),
+            files.map((f) => [f.path, f.size < 1024 ? `${f.size} B` : kib(f.size)]),
           ),
           '',
           `${model}@${versionOrAlias} exported for ${options.format} to ${dir} (${files.length} files); see README.txt there`,
