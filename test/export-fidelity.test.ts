@@ -27,7 +27,7 @@ import { pythonTfForTests } from './support/python-tf';
 const TOLERANCE = 1e-5;
 const pythonTf = await pythonTfForTests();
 const RUN_SAVED_MODELS = fileURLToPath(new URL('./support/run_saved_models.py', import.meta.url));
-const SAVED_MODEL_FIXTURE = fileURLToPath(new URL('./fixtures/savedmodel/tiny-classifier/', import.meta.url));
+const SAVED_MODEL_FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 
 /** Input values as numbers (BOOL as 0/1); written to Python in the input's datatype. */
 type Values = Float32Array | Int32Array;
@@ -137,7 +137,9 @@ beforeAll(async () => {
   data = await tempDataDir();
   for (const name of ['digits', 'digits-mlp', 'iris']) await addModel(data.dir, name, path.join(BUNDLED, name));
   await buildDatatypeModels(data.dir);
-  await addSavedModel(data.dir);
+  await addSavedModel(data.dir, 'tiny-classifier', 'savedmodel/tiny-classifier', 'serving_default', [8, 4]);
+  // Served with its second signature (softmax), which the export must make its serving_default.
+  await addSavedModel(data.dir, 'two-signatures', 'export/two-signatures', 'predict_scores', [4, 3]);
   server = await startMockServer({ auth: false, dataDir: data.dir });
   const client = new Modelport({ baseUrl: server.url, maxRetries: 0 });
 
@@ -165,6 +167,7 @@ beforeAll(async () => {
     ['digits-mlp', held.digits],
     ['iris', held.iris],
     ['tiny-classifier', tinyClassifierInput()],
+    ['two-signatures', held.iris],
     ...Object.entries(JOBS).map(([model, job]): [string, Values] => [model, job.data]),
     ...Object.entries(GRAPH_MODELS),
     ...Object.entries(DATATYPE_LAYERS_MODELS),
@@ -208,6 +211,7 @@ describe.skipIf(!pythonTf)('exported SavedModels in Python TensorFlow 2.21', () 
     'digits-mlp',
     'iris',
     'tiny-classifier',
+    'two-signatures',
     ...Object.keys(JOBS),
     ...Object.keys(GRAPH_MODELS),
     ...Object.keys(DATATYPE_LAYERS_MODELS),
@@ -239,6 +243,16 @@ describe.skipIf(!pythonTf)('exported SavedModels in Python TensorFlow 2.21', () 
   });
 });
 
+describe.skipIf(!pythonTf)('a SavedModel version serving another signature', () => {
+  it('is exported with that signature as serving_default: rows of its softmax sum to 1, where the original serving_default gave logits', async () => {
+    const result = report.models['two-signatures']!;
+    if ('error' in result) throw new Error(result.error);
+    const scores = valuesOf('float32', await readFile(result.outputs.scores!.file));
+    for (let row = 0; row < 30; row++) expect(scores.slice(row * 3, row * 3 + 3).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+    expect(Math.min(...scores)).toBeGreaterThanOrEqual(0);
+  });
+});
+
 describe('what is not exported: 422 not_exportable naming it', () => {
   it('a layer type with no translation (GRU) is named with its layer', async () => {
     const { tf } = runtime;
@@ -262,21 +276,22 @@ describe('what is not exported: 422 not_exportable naming it', () => {
     );
   });
 
-  it('a SavedModel serving another signature than serving_default, and a TF.js graph model with functions, say why', async () => {
+  it('a SavedModel serving a signature it lacks or other tags, and a TF.js graph model with functions, say why', async () => {
     const tensors = {
       inputs: [{ name: 'x', datatype: 'FP32' as const, shape: [-1, 2] }],
       outputs: [{ name: 'y', datatype: 'FP32' as const, shape: [-1, 2] }],
     };
-    const other = configFor('resigned', {
-      version: 2,
-      platform: 'tensorflow_savedmodel',
-      ...tensors,
-      signature: 'predict_proba',
-      tags: ['serve'],
-    });
-    const refusal = await caught(exportSavedModel(runtime, other, work));
+    const savedModel = path.join(SAVED_MODEL_FIXTURES, 'export', 'two-signatures');
+    const missing = configFor('resigned', { version: 2, platform: 'tensorflow_savedmodel', ...tensors, signature: 'predict_proba' });
+    const refusal = await caught(exportSavedModel(runtime, missing, savedModel));
     expect(refusal).toMatchObject({ status: 422, code: 'not_exportable' });
-    expect(refusal.message).toMatch(/^resigned version 2 cannot be exported: it serves signature 'predict_proba'/);
+    expect(refusal.message).toBe(
+      'resigned version 2 cannot be exported: saved_model.pb has no signature \'predict_proba\' in the meta graph tagged ["serve"]',
+    );
+    const gpu = configFor('gpu-only', { version: 1, platform: 'tensorflow_savedmodel', ...tensors, tags: ['serve', 'gpu'] });
+    expect(await exportBlocker(runtime, gpu, savedModel)).toBe(
+      'it serves the meta graph tagged ["serve","gpu"], and servers load the one tagged ["serve"]',
+    );
     const loopDir = path.join(work, 'tfjs', 'graph-loop');
     await mkdir(loopDir, { recursive: true });
     const nodes = [
@@ -433,23 +448,18 @@ async function inferOnServer(model: string, config: ServingConfig, input: Values
   return outputs;
 }
 
-async function addSavedModel(dataDir: string): Promise<void> {
-  const target = path.join(dataDir, 'models', 'tiny-classifier');
+/** A SavedModel fixture as model `name` version 1, serving `signature` ([-1, in] features → [-1, out] scores). */
+async function addSavedModel(dataDir: string, name: string, fixture: string, signature: string, [width, classes]: number[]): Promise<void> {
+  const target = path.join(dataDir, 'models', name);
   await mkdir(target, { recursive: true });
-  await cp(SAVED_MODEL_FIXTURE, path.join(target, '1'), { recursive: true });
-  const signature = {
+  await cp(path.join(SAVED_MODEL_FIXTURES, fixture), path.join(target, '1'), { recursive: true });
+  const tensors = {
     platform: 'tensorflow_savedmodel',
-    inputs: [{ name: 'features', datatype: 'FP32', shape: [-1, 8] }],
-    outputs: [{ name: 'scores', datatype: 'FP32', shape: [-1, 4] }],
+    inputs: [{ name: 'features', datatype: 'FP32', shape: [-1, width] }],
+    outputs: [{ name: 'scores', datatype: 'FP32', shape: [-1, classes] }],
   };
-  await writeFile(
-    path.join(target, 'config.json'),
-    JSON.stringify({ name: 'tiny-classifier', task: 'tabular-classification', ...signature }),
-  );
-  await writeFile(
-    path.join(target, '1', 'version.json'),
-    JSON.stringify({ version: 1, ...signature, signature: 'serving_default', tags: ['serve'] }),
-  );
+  await writeFile(path.join(target, 'config.json'), JSON.stringify({ name, task: 'tabular-classification', ...tensors }));
+  await writeFile(path.join(target, '1', 'version.json'), JSON.stringify({ version: 1, ...tensors, signature, tags: ['serve'] }));
 }
 
 /** 30 rows of 8 features: the iris test measurements, then their squares over 10. */

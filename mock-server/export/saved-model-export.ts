@@ -5,14 +5,15 @@
  *
  * - TF.js layers models are translated to a frozen graph (runtime/layers-to-graph.ts; weights as
  *   constants, so the SavedModel is saved_model.pb alone);
- * - SavedModels are copied file for file when they serve `serving_default` with the `serve` tag
- *   (their signature keys are the metadata names already);
+ * - SavedModels are copied file for file (their signature keys are the metadata names already);
+ *   one that serves another signature than `serving_default` has it renamed so
+ *   (saved-model-resign.ts);
  * - TF.js graph models are written back as a binary GraphDef with their weights as constants
  *   (graph-model-export.ts).
  *
  * What cannot be exported is refused with 422 `not_exportable` naming the layer, op or reason.
  */
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { HttpError } from '../http/errors';
 import type { ServingConfig } from '../registry/model-config';
@@ -20,6 +21,7 @@ import type { Runtime } from '../runtime/backend';
 import { DT_OF_DATATYPE } from '../runtime/graph-protobuf';
 import { layersToSavedModel } from '../runtime/layers-to-graph';
 import { graphModelToSavedModel } from './graph-model-export';
+import { resignSavedModel } from './saved-model-resign';
 import { readTfjsArtifacts } from '../runtime/loader';
 
 export interface ExportFile {
@@ -82,10 +84,6 @@ async function translateLayersModel(runtime: Runtime, config: ServingConfig, ver
 
 async function copySavedModel(config: ServingConfig, versionDir: string): Promise<ExportedSavedModel | string> {
   const signature = config.info.signature ?? 'serving_default';
-  // TF Serving and Triton call serving_default; renaming a TF2 SavedModel's signature means
-  // rewriting its object graph as well as its signature map, which this export does not do.
-  if (signature !== 'serving_default')
-    return `it serves signature '${signature}', and the exported SavedModel must serve it as 'serving_default' (re-signing a SavedModel is not supported); re-save it with that signature as serving_default`;
   const tags = config.info.tags ?? ['serve'];
   if (tags.length !== 1 || tags[0] !== 'serve')
     return `it serves the meta graph tagged ${JSON.stringify(tags)}, and servers load the one tagged ["serve"]`;
@@ -98,5 +96,16 @@ async function copySavedModel(config: ServingConfig, versionDir: string): Promis
     files.push({ path: relative, source });
   }
   files.sort((a, b) => a.path.localeCompare(b.path));
-  return { files };
+  if (signature === 'serving_default') return { files };
+  // Servers call serving_default: the served signature takes that name (saved-model-resign.ts).
+  if (files.some((f) => f.path === 'saved_model.pbtxt'))
+    return `it serves signature '${signature}' from a saved_model.pbtxt, which is not re-signed`;
+  const resigned = resignSavedModel(await readFile(path.join(versionDir, 'saved_model.pb')), signature, tags);
+  if (typeof resigned === 'string') return resigned;
+  // fingerprint.pb holds the checksum of the original saved_model.pb; it is optional, so it is left out rather than left wrong.
+  return {
+    files: files
+      .filter((f) => f.path !== 'fingerprint.pb')
+      .map((f) => (f.path === 'saved_model.pb' ? { path: f.path, data: resigned } : f)),
+  };
 }
