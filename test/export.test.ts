@@ -16,6 +16,7 @@ import { Parser, type ReadEntry } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { BuildSlots } from '../mock-server/export/build-slots';
+import { exportDirPrefix } from '../mock-server/export/repository-archive';
 import { startMockServer, type RunningMockServer } from '../mock-server/index';
 import type * as tfTypes from '../mock-server/runtime/tfjs';
 import { type APIError, BadRequestError, Modelport, NotFoundError, PermissionDeniedError } from '../src/index';
@@ -31,6 +32,8 @@ const FORMATS = ['triton', 'tf-serving', 'kserve'] as const;
 type Format = (typeof FORMATS)[number];
 const MODELS = { digits: 10, 'digits-mlp': 10, iris: 3 } as const;
 const BUCKET = 's3://models-bucket';
+/** Above Linux's largest pid (2^22): no process has it. */
+const DEAD_PID = 4_194_305;
 
 let server: RunningMockServer;
 let admin: Modelport;
@@ -38,6 +41,9 @@ let admin: Modelport;
 beforeAll(async () => {
   await mkdir(tmp, { recursive: true });
   process.env.TMPDIR = tmp;
+  // Left by servers killed mid-export: one of a process that is gone, one of a process that runs (this one's parent).
+  await mkdir(path.join(tmp, `${exportDirPrefix(DEAD_PID)}x1/iris`), { recursive: true });
+  await mkdir(path.join(tmp, `${exportDirPrefix(process.ppid)}x2`));
   server = await startMockServer({ dataDir: path.join(work, 'repo') });
   admin = new Modelport({ baseUrl: server.url, apiKey: server.adminKey });
   // iris versions 2 and 3 (the same weights): a canary alias of two targets and an alias of three.
@@ -154,9 +160,9 @@ async function filesIn(dir: string): Promise<string[]> {
     .sort();
 }
 
-/** The export's temporary folders still on disk. */
+/** The export's temporary folders still on disk, but the live parent's planted one. */
 async function leftovers(): Promise<string[]> {
-  return (await readdir(tmp)).filter((name) => name.startsWith('modelport-export-'));
+  return (await readdir(tmp)).filter((name) => name.startsWith('modelport-export-') && !name.startsWith(exportDirPrefix(process.ppid)));
 }
 
 const protocIt = itWithProtoc();
@@ -484,7 +490,7 @@ describe('exports built at once', () => {
 });
 
 describe('temporary folders', () => {
-  it('none is left: after the exports, the refusals, and a download abandoned after its first chunk', async () => {
+  it("none is left: after the exports, the refusals, a download abandoned after its first chunk, and a dead server's (a live one's stays)", async () => {
     const response = await apiExport('digits-mlp', 1, { format: 'triton' });
     const reader = response.body!.getReader();
     expect((await reader.read()).done).toBe(false);
@@ -492,5 +498,6 @@ describe('temporary folders', () => {
     // The server learns of the closed connection a moment later.
     for (let i = 0; i < 50 && (await leftovers()).length; i++) await new Promise((resolve) => setTimeout(resolve, 100));
     expect(await leftovers()).toEqual([]);
+    expect(await readdir(tmp)).toContain(`${exportDirPrefix(process.ppid)}x2`);
   });
 });

@@ -2,12 +2,14 @@
  * A model repository as a streamed tar.gz. The repository is first written to a temporary folder
  * (every conversion done, so a refusal is an error answer and not a broken download), then packed
  * file by file as the client reads: a large SavedModel is never held in memory, and the folder is
- * removed once the archive is read to its end, fails, or is abandoned.
+ * removed once the archive is read to its end, fails, or is abandoned (and, should the server be
+ * killed meanwhile, by the next server's first export).
  */
 import { copyFile, link, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { create } from 'tar';
+import { sweepStaleTempDirs, tempDirPrefix } from '../runtime/stale-temp-dirs';
 
 /** A file of the repository: bytes or text, or a file on disk copied as it is. */
 export interface RepositoryFile {
@@ -41,6 +43,9 @@ export class RepositoryWriter {
   }
 }
 
+/** Once per process, before its first export: the folders of servers killed mid-export. */
+let swept: Promise<unknown> | undefined;
+
 /**
  * Builds a repository with `build` in a temporary folder and returns it as a gzip'd tar stream:
  * entries in path order, no owners, every time `mtime` (so the same repository gives the same
@@ -50,7 +55,9 @@ export async function repositoryArchive(
   build: (writer: RepositoryWriter) => Promise<void>,
   mtime: Date,
 ): Promise<ReadableStream<Uint8Array>> {
-  const root = await mkdtemp(path.join(os.tmpdir(), 'modelport-export-'));
+  swept ??= sweepStaleTempDirs('modelport-export');
+  await swept;
+  const root = await mkdtemp(path.join(os.tmpdir(), exportDirPrefix(process.pid)));
   let removed: Promise<void> | undefined;
   const remove = () => (removed ??= rm(root, { recursive: true, force: true }));
   try {
@@ -87,4 +94,9 @@ async function linkOrCopy(source: string, target: string): Promise<void> {
   } catch {
     await copyFile(source, target);
   }
+}
+
+/** `modelport-export-<host>-<pid>-`: whose temporary folder this is (runtime/stale-temp-dirs.ts). */
+export function exportDirPrefix(pid: number): string {
+  return tempDirPrefix('modelport-export', pid);
 }

@@ -10,13 +10,14 @@
  * The graph is used only after its outputs matched the layers model's on probe inputs; anything
  * else (an unsupported layer, a mismatch, no native backend) keeps the op-by-op layers model.
  */
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type * as tfTypes from './tfjs';
 import type { Runtime } from './backend';
 import { layersToSavedModel } from './layers-to-graph';
 import { mulberry32 } from './seeded-random';
+import { sweepStaleTempDirs, tempDirPrefix } from './stale-temp-dirs';
 
 /** Largest |Δ| allowed between the graph's and the layers model's outputs on the probe inputs. */
 export const GRAPH_TOLERANCE = 1e-5;
@@ -77,12 +78,9 @@ export async function compileLayersGraph(runtime: Runtime, model: tfTypes.Layers
 
 let swept: Promise<void> | undefined;
 
-/**
- * `modelport-graph-<host>-<pid>-`: the host name keeps a sweep from judging another machine's or
- * container's folders (containers sharing a /tmp have their own pid numbering) by its own pids.
- */
+/** `modelport-graph-<host>-<pid>-` (stale-temp-dirs.ts). */
 export function graphDirPrefix(pid: number): string {
-  return `modelport-graph-${os.hostname().replace(/[^A-Za-z0-9.]/g, '_')}-${pid}-`;
+  return tempDirPrefix('modelport-graph', pid);
 }
 
 /**
@@ -90,28 +88,8 @@ export function graphDirPrefix(pid: number): string {
  * behind: once per process, remove this host's folders of processes that no longer run (never a
  * live one's).
  */
-export async function sweepStaleGraphDirs(tmp = os.tmpdir()): Promise<string[]> {
-  const removed: string[] = [];
-  const ours = graphDirPrefix(0).slice(0, -2); // modelport-graph-<host>-
-  const names = await readdir(tmp).catch(() => [] as string[]);
-  for (const name of names) {
-    if (!name.startsWith(ours)) continue;
-    const pid = Number(/^(\d+)-/.exec(name.slice(ours.length))?.[1]);
-    if (!pid || isRunning(pid)) continue;
-    await rm(path.join(tmp, name), { recursive: true, force: true }).catch(() => undefined);
-    removed.push(name);
-  }
-  return removed;
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it runs, as another user.
-    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
+export function sweepStaleGraphDirs(tmp = os.tmpdir()): Promise<string[]> {
+  return sweepStaleTempDirs('modelport-graph', tmp);
 }
 
 /** Largest |Δ| between the two on seeded probe batches (1 and 7 rows, values in [-1, 2)). */
