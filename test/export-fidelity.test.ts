@@ -217,6 +217,7 @@ describe.skipIf(!pythonTf)('exported SavedModels in Python TensorFlow 2.21', () 
     ...Object.keys(DATATYPE_LAYERS_MODELS),
     'functional-branches',
     'functional-embedding-cast',
+    'functional-image-layers',
   ];
   it.each(names)('%s: serving_default has the metadata signature and reproduces the outputs within 1e-5', async (name) => {
     const c = cases.find((x) => x.name === name)!;
@@ -361,10 +362,35 @@ async function functionalCases(): Promise<Case[]> {
     outputs: tf.layers.dense({ units: 2, kernelInitializer: init(6) }).apply(flat) as tfTypes.SymbolicTensor,
   });
 
+  // Image-side layers jobs do not make but uploads may hold: padding, leaky and capped ReLU, global pooling, a softmax layer.
+  const image = tf.input({ shape: [6, 6, 2], name: 'patch' });
+  const padded = tf.layers
+    .zeroPadding2d({
+      padding: [
+        [1, 0],
+        [2, 1],
+      ],
+    })
+    .apply(image) as tfTypes.SymbolicTensor;
+  const conv = tf.layers.conv2d({ filters: 3, kernelSize: 3, kernelInitializer: init(7) }).apply(padded) as tfTypes.SymbolicTensor;
+  const leaky = tf.layers.leakyReLU({ alpha: 0.2 }).apply(conv) as tfTypes.SymbolicTensor;
+  const pooled = tf.layers
+    .concatenate()
+    .apply([tf.layers.globalAveragePooling2d({}).apply(leaky), tf.layers.globalMaxPooling2d({}).apply(leaky)] as tfTypes.SymbolicTensor[]);
+  const hidden = tf.layers.dense({ units: 4, kernelInitializer: init(8) }).apply(pooled) as tfTypes.SymbolicTensor;
+  const capped = tf.layers.reLU({ maxValue: 0.5 }).apply(hidden) as tfTypes.SymbolicTensor;
+  const logits = tf.layers.dense({ units: 3, kernelInitializer: init(9) }).apply(capped) as tfTypes.SymbolicTensor;
+  const imageModel = tf.model({
+    inputs: image,
+    outputs: tf.layers.softmax({ name: 'probabilities' }).apply(logits) as tfTypes.SymbolicTensor,
+  });
+  const patches = Float32Array.from({ length: 30 * 72 }, (_, i) => Math.sin(i * 0.37) * 1.5);
+
   const extra = Float32Array.from({ length: (held.iris.length / 4) * 3 }, (_, i) => Math.sin(i) * 2);
   const built: [string, tfTypes.LayersModel, Values[]][] = [
     ['functional-branches', branches, [held.iris, extra]],
     ['functional-embedding-cast', tokenModel, [held.iris]],
+    ['functional-image-layers', imageModel, [patches]],
   ];
   const out: Case[] = [];
   for (const [name, model, inputs] of built) {

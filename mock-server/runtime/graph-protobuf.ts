@@ -153,11 +153,12 @@ export class GraphBuilder {
     });
   }
 
-  /** An int32 constant: a vector of `values`, or a scalar when `scalar` is set (one value). */
-  constInt32(name: string, values: number[], scalar = false): string {
+  /** An int32 constant: a vector of `values`, a scalar when `scalar` is set (one value), or of the shape given. */
+  constInt32(name: string, values: number[], scalar: boolean | number[] = false): string {
+    const dims = Array.isArray(scalar) ? scalar : scalar ? [] : [values.length];
     return this.node(name, 'Const', [], {
       dtype: attrType(DT_INT32),
-      value: attrTensor(tensorProto(DT_INT32, scalar ? [] : [values.length], Int32Array.from(values))),
+      value: attrTensor(tensorProto(DT_INT32, dims, Int32Array.from(values))),
     });
   }
 

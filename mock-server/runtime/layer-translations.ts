@@ -68,6 +68,12 @@ const EXPORT_LAYERS = new Set([
   'Maximum',
   'Minimum',
   'Concatenate',
+  'GlobalAveragePooling2D',
+  'GlobalMaxPooling2D',
+  'ZeroPadding2D',
+  'LeakyReLU',
+  'ReLU',
+  'Softmax',
 ]);
 
 /** Adds the nodes for `layer` applied to `inputs`; returns the name of its output. */
@@ -129,6 +135,43 @@ export function translateLayer(graph: GraphBuilder, layer: tfTypes.layers.Layer,
       return embedding(graph, prefix, layer, x, config, named);
     case 'LSTM':
       return lstm(graph, prefix, layer, x, config, named);
+    case 'GlobalAveragePooling2D':
+    case 'GlobalMaxPooling2D': {
+      if (rank !== 4 || !channelsLast(config.dataFormat)) throw new Untranslatable(`${named}: only channels_last 2D pooling`);
+      const op = className === 'GlobalMaxPooling2D' ? 'Max' : 'Mean';
+      return graph.node(`${prefix}/${op.toLowerCase()}`, op, [x.name, graph.constInt32(`${prefix}/axes`, [1, 2])], {
+        T: attrType(DT_FLOAT),
+        Tidx: attrType(DT_INT32),
+        keep_dims: attrBool(false),
+      });
+    }
+    case 'ZeroPadding2D': {
+      const padding = config.padding as number[][] | undefined;
+      if (rank !== 4 || !channelsLast(config.dataFormat) || !Array.isArray(padding) || padding.length !== 2)
+        throw new Untranslatable(`${named}: only channels_last padding of two (before, after) pairs`);
+      const pads = [0, 0, ...padding[0]!, ...padding[1]!, 0, 0];
+      return graph.node(`${prefix}/pad`, 'Pad', [x.name, graph.constInt32(`${prefix}/paddings`, pads, [4, 2])], {
+        T: attrType(DT_FLOAT),
+        Tpaddings: attrType(DT_INT32),
+      });
+    }
+    case 'LeakyReLU':
+      return graph.node(`${prefix}/leaky_relu`, 'LeakyRelu', [x.name], {
+        T: attrType(DT_FLOAT),
+        alpha: attrFloat(Number(config.alpha ?? 0.3)),
+      });
+    case 'ReLU': {
+      // TF.js: relu, or clip to [0, maxValue] when the layer has one.
+      if (config.maxValue === undefined || config.maxValue === null)
+        return graph.node(`${prefix}/relu`, 'Relu', [x.name], { T: attrType(DT_FLOAT) });
+      const bounds = [graph.constScalar(`${prefix}/zero`, 0), graph.constScalar(`${prefix}/max`, Number(config.maxValue))];
+      return graph.node(`${prefix}/relu`, 'ClipByValue', [x.name, ...bounds], { T: attrType(DT_FLOAT) });
+    }
+    case 'Softmax': {
+      const axis = config.axis ?? -1;
+      if (axis !== -1 && axis !== rank - 1) throw new Untranslatable(`${named}: softmax over axis ${String(axis)}, not the last`);
+      return graph.node(`${prefix}/softmax`, 'Softmax', [x.name], { T: attrType(DT_FLOAT) });
+    }
     default:
       return mergeLayer(graph, prefix, className, inputs, config, named);
   }
