@@ -43,6 +43,8 @@ export interface VersionInfo {
   /** For SavedModels: the signature served (default `serving_default`) and its tags. */
   signature?: string;
   tags?: string[];
+  /** Why the version would not export (Triton, TF Serving, KServe), found at upload or training; empty when it exports. */
+  export_warnings?: string[];
 }
 
 /** A version an alias points at, with its weight among the alias's targets. */

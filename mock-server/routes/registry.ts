@@ -10,6 +10,7 @@ import { NameTakenError } from '../registry/repository';
 import { aliasesPointingAt, type ModelManager, type ServedVersion } from '../serving/version-service';
 import { mediaType } from '../http/body';
 import { modelFilter } from '../auth/model-restriction';
+import { exportWarnings } from '../export/export-warnings';
 
 type Schemas = components['schemas'];
 
@@ -120,11 +121,13 @@ async function uploadVersion({ state, params, request, rawBody }: RequestContext
   const staged = await state.models.repository.stagingDir(name);
   try {
     // Unpacked, checked and test-loaded in a child process within the upload limits; then loaded here.
-    const { info, loaded } = await state.uploads.accept(staged, model, {
+    const accepted = await state.uploads.accept(staged, model, {
       body: rawBody!,
       mediaType: mediaType(request)!,
       contentType: request.headers.get('content-type') ?? '',
     });
+    const { loaded } = accepted;
+    const info = { ...accepted.info, export_warnings: await exportWarnings(state.runtime, model, accepted.info, staged) };
     // The first version of a model without a declared signature defines it.
     if (!model.inputs)
       await state.models.updateConfig(name, (c) => ({ ...c, platform: info.platform, inputs: info.inputs, outputs: info.outputs }));
@@ -176,6 +179,7 @@ export function versionView(models: ModelManager, served: ServedVersion): Schema
     ...(served.loaded
       ? { execution: { mode: served.loaded.execution, ...(served.loaded.executionNote ? { note: served.loaded.executionNote } : {}) } }
       : {}),
+    ...(info.export_warnings ? { export_warnings: info.export_warnings } : {}),
     aliases: aliasesPointingAt(models.config(served.name), info.version),
     created_at: info.created_at!,
   };

@@ -7,6 +7,7 @@ import { fork } from 'node:child_process';
 import { cp, rm } from 'node:fs/promises';
 import type { components } from 'modelport';
 import type { Ending, JobRun, StopReason } from '../jobs/store';
+import { exportWarnings } from '../export/export-warnings';
 import type { ModelConfig } from '../registry/model-config';
 import type { Runtime } from '../runtime/backend';
 import { tensorflowLogLevel } from '../runtime/log-level';
@@ -133,6 +134,7 @@ async function register(
     const accepted = await inspector.accept(staged, models.config(request.model));
     const info = {
       ...accepted.info,
+      export_warnings: await exportWarnings(runtime, models.config(request.model), accepted.info, staged),
       params: done.params,
       metrics: { ...done.metrics, dataset: request.dataset },
       training: {
