@@ -295,13 +295,18 @@ describe('an uploaded SavedModel', () => {
 });
 
 describe('aliases', () => {
+  /** The configs of the alias exports, for protoc: [kind, label, text]. */
+  const configs: ['triton' | 'tf-serving', string, string][] = [];
+
   it('an alias exports every version it points at; a version number only that version', async () => {
     const triton = await entriesOf(await admin.models.export('iris', 'canary', { format: 'triton' }));
     expect(filesOf(triton)).toEqual(expectedFiles('iris', 'triton', [1, 2]));
+    configs.push(['triton', 'iris@canary triton', textOf(triton, 'iris/config.pbtxt')]);
     expect(textOf(triton, 'iris/config.pbtxt')).toMatch(/specific \{\s*versions: \[1, 2\]\s*\}/);
 
     const tfServing = await entriesOf(await admin.models.export('iris', 'canary', { format: 'tf-serving' }));
     expect(filesOf(tfServing)).toEqual(expectedFiles('iris', 'tf-serving', [1, 2]));
+    configs.push(['tf-serving', 'iris@canary tf-serving', textOf(tfServing, 'models.config')]);
     // Every alias whose version is exported is a label, and a TF Serving label is one version: a
     // canary's label is its largest share (canary: 1 at 75; wide: 1 at 50).
     const labels = [...textOf(tfServing, 'models.config').matchAll(/key: "(\w+)"\s*value: (\d+)/g)].map((m) => `${m[1]}=${m[2]}`);
@@ -315,6 +320,8 @@ describe('aliases', () => {
     const archive = await admin.models.export('iris', 'canary', { format: 'kserve', storageUri: 'gs://bucket/iris/' });
     const entries = await entriesOf(archive);
     expect(filesOf(entries)).toEqual(expectedFiles('iris', 'kserve', [1, 2]));
+    for (const side of ['stable', 'canary'])
+      configs.push(['triton', `iris@canary kserve ${side}`, textOf(entries, `${side}/iris/config.pbtxt`)]);
     expect(textOf(entries, 'stable/iris/config.pbtxt')).toMatch(/specific \{\s*versions: \[1\]\s*\}/);
     expect(textOf(entries, 'canary/iris/config.pbtxt')).toMatch(/specific \{\s*versions: \[2\]\s*\}/);
     const stable = parse(textOf(entries, 'iris-stable.yaml'));
@@ -339,6 +346,21 @@ describe('aliases', () => {
     expect(body.error).toContain("'iris@wide' has 3 targets");
     const triton = await entriesOf(await admin.models.export('iris', 'wide', { format: 'triton' }));
     expect(filesOf(triton)).toEqual(expectedFiles('iris', 'triton', [1, 2, 3]));
+    configs.push(['triton', 'iris@wide triton', textOf(triton, 'iris/config.pbtxt')]);
+  });
+
+  protocIt("protoc accepts the alias exports' configs (several versions, version labels, each side of a canary)", () => {
+    expect(configs.map(([, label]) => label)).toEqual([
+      'iris@canary triton',
+      'iris@canary tf-serving',
+      'iris@canary kserve stable',
+      'iris@canary kserve canary',
+      'iris@wide triton',
+    ]);
+    for (const [kind, label, text] of configs) {
+      const verdict = protocAccepts(kind, text);
+      expect(verdict, `${label}: ${verdict.stderr}`).toMatchObject({ ok: true });
+    }
   });
 
   it('the CLI exports model@alias, and a bare model as its production alias', async () => {
