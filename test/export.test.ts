@@ -225,6 +225,12 @@ describe('every bundled model in every format', () => {
       expect(textOf(entries, 'README.txt')).toContain('tritonserver --model-repository=');
     }
     expect(textOf(archives.get('iris triton')!, 'iris/labels.txt')).toBe('setosa\nversicolor\nvirginica\n');
+    // max_batch_size 64: the dims leave the batch dimension out (iris [-1, 4] → [4]; digits [-1, 28, 28, 1] → [28, 28, 1]).
+    const dims = (model: string) =>
+      [...textOf(archives.get(`${model} triton`)!, `${model}/config.pbtxt`).matchAll(/dims: (\[[\d, ]+\])/g)].map((m) => m[1]);
+    expect(dims('iris')).toEqual(['[4]', '[3]']);
+    expect(dims('digits')).toEqual(['[28, 28, 1]', '[10]']);
+    expect(dims('digits-mlp')).toEqual(['[28, 28, 1]', '[10]']);
   });
 
   it("TF Serving: models.config's base path is /models/<model>, its version 1, the production alias a label", () => {
