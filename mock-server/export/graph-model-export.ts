@@ -70,13 +70,19 @@ interface GraphJson {
 
 class Refused extends Error {}
 
-export async function graphModelToSavedModel(runtime: Runtime, config: ServingConfig, versionDir: string): Promise<Uint8Array | string> {
+/** saved_model.pb, or why not; `checkOnly` leaves the weights out (nothing is decoded or copied). */
+export async function graphModelToSavedModel(
+  runtime: Runtime,
+  config: ServingConfig,
+  versionDir: string,
+  checkOnly = false,
+): Promise<Uint8Array | string> {
   const artifacts = await readTfjsArtifacts(versionDir);
   const topology = artifacts.modelTopology as GraphJson;
   if ((topology.library?.function ?? []).length > 0)
     return 'the graph has functions (control flow such as while loops or conditionals), which this export does not convert';
   const model = await runtime.tf.loadGraphModel(runtime.tf.io.fromMemory(artifacts));
-  const weights = runtime.tf.io.decodeWeights(artifacts.weightData as ArrayBuffer, artifacts.weightSpecs ?? []);
+  const weights = checkOnly ? {} : runtime.tf.io.decodeWeights(artifacts.weightData as ArrayBuffer, artifacts.weightSpecs ?? []);
   try {
     return write(topology.node ?? [], weights, model, config);
   } catch (error) {

@@ -40,7 +40,7 @@ export interface ExportedSavedModel {
 const MODELPORT_FILES = new Set(['version.json']);
 
 export async function exportSavedModel(runtime: Runtime, config: ServingConfig, versionDir: string): Promise<ExportedSavedModel> {
-  const built = await build(runtime, config, versionDir);
+  const built = await build(runtime, config, versionDir, false);
   if (typeof built === 'string')
     throw new HttpError(422, 'not_exportable', `${config.name} version ${config.info.version} cannot be exported: ${built}`);
   return built;
@@ -48,18 +48,24 @@ export async function exportSavedModel(runtime: Runtime, config: ServingConfig, 
 
 /** Why the version would not export (undefined: it exports), for the warnings shown at upload. */
 export async function exportBlocker(runtime: Runtime, config: ServingConfig, versionDir: string): Promise<string | undefined> {
-  const built = await build(runtime, config, versionDir);
+  const built = await build(runtime, config, versionDir, true);
   return typeof built === 'string' ? built : undefined;
 }
 
-async function build(runtime: Runtime, config: ServingConfig, versionDir: string): Promise<ExportedSavedModel | string> {
+/** The export, or why there is none; `checkOnly` builds no weights into it (for exportBlocker, whose result is discarded). */
+async function build(
+  runtime: Runtime,
+  config: ServingConfig,
+  versionDir: string,
+  checkOnly: boolean,
+): Promise<ExportedSavedModel | string> {
   switch (config.platform) {
     case 'tfjs_layers':
-      return translateLayersModel(runtime, config, versionDir);
+      return translateLayersModel(runtime, config, versionDir, checkOnly);
     case 'tensorflow_savedmodel':
       return copySavedModel(config, versionDir);
     case 'tfjs_graph': {
-      const savedModel = await graphModelToSavedModel(runtime, config, versionDir);
+      const savedModel = await graphModelToSavedModel(runtime, config, versionDir, checkOnly);
       return typeof savedModel === 'string' ? savedModel : { files: [{ path: 'saved_model.pb', data: savedModel }] };
     }
     default:
@@ -67,14 +73,19 @@ async function build(runtime: Runtime, config: ServingConfig, versionDir: string
   }
 }
 
-async function translateLayersModel(runtime: Runtime, config: ServingConfig, versionDir: string): Promise<ExportedSavedModel | string> {
+async function translateLayersModel(
+  runtime: Runtime,
+  config: ServingConfig,
+  versionDir: string,
+  checkOnly: boolean,
+): Promise<ExportedSavedModel | string> {
   const model = await runtime.tf.loadLayersModel(runtime.tf.io.fromMemory(await readTfjsArtifacts(versionDir)));
   try {
     const strings = [...config.inputs, ...config.outputs].find((t) => t.datatype === 'BYTES');
     if (strings) return `tensor '${strings.name}' is BYTES, and a layers model has no string tensors`;
     const spec = (t: ServingConfig['inputs'][number]) => ({ key: t.name, dims: t.shape, dtype: DT_OF_DATATYPE[t.datatype] });
     const signature = { inputs: config.inputs.map(spec), outputs: config.outputs.map(spec) };
-    const translated = layersToSavedModel(model, { signature });
+    const translated = layersToSavedModel(model, { signature, checkOnly });
     if (typeof translated === 'string') return translated;
     return { files: [{ path: 'saved_model.pb', data: translated.savedModel }] };
   } finally {

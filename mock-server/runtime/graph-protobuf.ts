@@ -133,6 +133,9 @@ function tensorProto(dtype: number, dims: number[], content: Float32Array | Int3
 export class GraphBuilder {
   private readonly nodes: Pb[] = [];
 
+  /** `valuesOmitted`: constants are written without their values (a check that a model translates reads no weight). */
+  constructor(readonly valuesOmitted = false) {}
+
   count(): number {
     return this.nodes.length;
   }
@@ -146,10 +149,12 @@ export class GraphBuilder {
     return name;
   }
 
-  constFloat(name: string, shape: number[], values: ArrayLike<number>): string {
+  /** A float constant; `values` may be a function, called only when values are written. */
+  constFloat(name: string, shape: number[], values: ArrayLike<number> | (() => ArrayLike<number>)): string {
+    const content = this.valuesOmitted ? new Float32Array(0) : Float32Array.from(typeof values === 'function' ? values() : values);
     return this.node(name, 'Const', [], {
       dtype: attrType(DT_FLOAT),
-      value: attrTensor(tensorProto(DT_FLOAT, shape, Float32Array.from(values))),
+      value: attrTensor(tensorProto(DT_FLOAT, shape, content)),
     });
   }
 

@@ -192,7 +192,7 @@ function dense(
   // TF.js's dot on a rank > 2 input: reshape to rows of the last dimension, multiply, reshape back.
   const outShape = rank > 2 ? fixedOutputShape(layer, named) : undefined;
   const rows = rank > 2 ? reshape(graph, `${prefix}/rows`, x.name, [-1, x.shape[rank - 1]!]) : x.name;
-  let y = graph.node(`${prefix}/matmul`, 'MatMul', [rows, graph.constFloat(`${prefix}/kernel`, kernel.shape, kernel.dataSync())], {
+  let y = graph.node(`${prefix}/matmul`, 'MatMul', [rows, graph.constFloat(`${prefix}/kernel`, kernel.shape, () => kernel.dataSync())], {
     T: attrType(DT_FLOAT),
     transpose_a: attrBool(false),
     transpose_b: attrBool(false),
@@ -216,7 +216,7 @@ function conv2d(
   const padding = paddingOf(config.padding);
   if (!strides || !dilations || !padding) throw new Untranslatable(`${named}: unsupported strides, dilation or padding`);
   const kernel = weight(layer, 'kernel', named);
-  const y = graph.node(`${prefix}/conv`, 'Conv2D', [x.name, graph.constFloat(`${prefix}/kernel`, kernel.shape, kernel.dataSync())], {
+  const y = graph.node(`${prefix}/conv`, 'Conv2D', [x.name, graph.constFloat(`${prefix}/kernel`, kernel.shape, () => kernel.dataSync())], {
     T: attrType(DT_FLOAT),
     strides: attrInts([1, strides[0], strides[1], 1]),
     dilations: attrInts([1, dilations[0], dilations[1], 1]),
@@ -230,7 +230,7 @@ function conv2d(
 function bias(graph: GraphBuilder, prefix: string, layer: tfTypes.layers.Layer, x: string, config: LayerConfig, named: string): string {
   if (config.useBias === false) return x;
   const value = weight(layer, 'bias', named);
-  return graph.node(`${prefix}/bias`, 'BiasAdd', [x, graph.constFloat(`${prefix}/bias_value`, value.shape, value.dataSync())], {
+  return graph.node(`${prefix}/bias`, 'BiasAdd', [x, graph.constFloat(`${prefix}/bias_value`, value.shape, () => value.dataSync())], {
     T: attrType(DT_FLOAT),
     data_format: attrString('NHWC'),
   });
@@ -257,8 +257,10 @@ function batchNormalization(
   const channels = x.shape[rank - 1] as number;
   const mean = weight(layer, 'moving_mean', named);
   const variance = weight(layer, 'moving_variance', named);
-  const gamma = config.scale === false ? new Float32Array(channels).fill(1) : weight(layer, 'gamma', named).dataSync();
-  const beta = config.center === false ? new Float32Array(channels) : weight(layer, 'beta', named).dataSync();
+  const gammaWeight = config.scale === false ? undefined : weight(layer, 'gamma', named);
+  const betaWeight = config.center === false ? undefined : weight(layer, 'beta', named);
+  const gamma = () => gammaWeight?.dataSync() ?? new Float32Array(channels).fill(1);
+  const beta = () => betaWeight?.dataSync() ?? new Float32Array(channels);
   const x4 =
     rank === 4 ? x.name : reshape(graph, `${prefix}/as4d`, x.name, rank === 2 ? [-1, 1, 1, channels] : [-1, 1, x.shape[1]!, channels]);
   const normed = graph.node(
@@ -268,8 +270,8 @@ function batchNormalization(
       x4,
       graph.constFloat(`${prefix}/gamma`, [channels], gamma),
       graph.constFloat(`${prefix}/beta`, [channels], beta),
-      graph.constFloat(`${prefix}/mean`, [channels], mean.dataSync()),
-      graph.constFloat(`${prefix}/variance`, [channels], variance.dataSync()),
+      graph.constFloat(`${prefix}/mean`, [channels], () => mean.dataSync()),
+      graph.constFloat(`${prefix}/variance`, [channels], () => variance.dataSync()),
     ],
     {
       T: attrType(DT_FLOAT),
@@ -300,7 +302,7 @@ function embedding(
           DstT: attrType(DT_INT32),
           Truncate: attrBool(false),
         });
-  const params = graph.constFloat(`${prefix}/embeddings`, table.shape, table.dataSync());
+  const params = graph.constFloat(`${prefix}/embeddings`, table.shape, () => table.dataSync());
   const axis = graph.constInt32(`${prefix}/axis`, [0], true);
   return graph.node(`${prefix}/gather`, 'GatherV2', [params, indices, axis], {
     Tparams: attrType(DT_FLOAT),
@@ -330,10 +332,10 @@ function lstm(
   const steps = x.shape[1]!;
   const kernel = weight(layer, 'kernel', named);
   const recurrent = weight(layer, 'recurrent_kernel', named);
-  const W = graph.constFloat(`${prefix}/kernel`, kernel.shape, kernel.dataSync());
-  const U = graph.constFloat(`${prefix}/recurrent_kernel`, recurrent.shape, recurrent.dataSync());
+  const W = graph.constFloat(`${prefix}/kernel`, kernel.shape, () => kernel.dataSync());
+  const U = graph.constFloat(`${prefix}/recurrent_kernel`, recurrent.shape, () => recurrent.dataSync());
   const b = config.useBias === false ? undefined : weight(layer, 'bias', named);
-  const B = b ? graph.constFloat(`${prefix}/bias`, b.shape, b.dataSync()) : undefined;
+  const B = b ? graph.constFloat(`${prefix}/bias`, b.shape, () => b.dataSync()) : undefined;
   const splitAxis = graph.constInt32(`${prefix}/split_axis`, [1], true);
   const unstacked = graph.node(`${prefix}/unstack`, 'Unpack', [x.name], { T: attrType(DT_FLOAT), num: attrInt(steps), axis: attrInt(1) });
   const matmul = (name: string, a: string, w: string) =>

@@ -32,6 +32,8 @@ export interface SignatureSpec {
 export interface TranslateOptions {
   /** The model's inputs and outputs in order, as the signature shows them; set by the export. */
   signature?: { inputs: SignatureSpec[]; outputs: SignatureSpec[] };
+  /** Only check that the model translates: constants are written without values, so no weight is copied. */
+  checkOnly?: boolean;
 }
 
 export function layersToSavedModel(model: tfTypes.LayersModel, options: TranslateOptions = {}): TranslatedModel | Unsupported {
@@ -49,15 +51,20 @@ export function layersToSavedModel(model: tfTypes.LayersModel, options: Translat
   if (signature.inputs.length !== model.inputs.length || signature.outputs.length !== model.outputs.length)
     return `the model has ${model.inputs.length} inputs and ${model.outputs.length} outputs, its metadata ${signature.inputs.length} and ${signature.outputs.length}`;
   try {
-    return translate(model, signature, forExport);
+    return translate(model, signature, forExport, options.checkOnly === true);
   } catch (error) {
     if (error instanceof Untranslatable) return error.message;
     throw error;
   }
 }
 
-function translate(model: tfTypes.LayersModel, signature: NonNullable<TranslateOptions['signature']>, forExport: boolean): TranslatedModel {
-  const graph = new GraphBuilder();
+function translate(
+  model: tfTypes.LayersModel,
+  signature: NonNullable<TranslateOptions['signature']>,
+  forExport: boolean,
+  checkOnly: boolean,
+): TranslatedModel {
+  const graph = new GraphBuilder(checkOnly);
   const tensors = new Map<string, GraphTensor>();
   const placeholders = model.inputs.map((input, i) => {
     const spec = signature.inputs[i]!;
