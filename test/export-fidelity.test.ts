@@ -48,6 +48,7 @@ let data: Awaited<ReturnType<typeof tempDataDir>>;
 let work: string;
 const cases: Case[] = [];
 let report: { tensorflow: string; models: Record<string, PythonResult> };
+let stringsExpected: { echo: string[]; match: boolean[] };
 
 interface PythonTensor {
   dtype: string;
@@ -192,6 +193,19 @@ beforeAll(async () => {
     for (const [i, spec] of c.config.inputs.entries()) await writeFile(inputs[spec.name]!.file, bytesAs(spec.datatype, c.inputs[i]!));
     models.push({ name: c.name, dir, out: work, inputs });
   }
+  // The BYTES graph model: strings in, strings and bools out (the inputs go to Python as JSON).
+  const strings = ['yes', 'héllo', 'no', 'héllo', 'yes', '', 'Yes', 'héllo ', 'ü', 'héllo'];
+  const stringsConfig = await storedConfig(path.join(data.dir, 'models', 'strings'), 1);
+  await writeExport(
+    await exportSavedModel(runtime, stringsConfig, path.join(data.dir, 'models', 'strings', '1')),
+    path.join(work, 'saved', 'strings'),
+  );
+  const stringsFile = path.join(work, 'strings.in0.json');
+  await writeFile(stringsFile, JSON.stringify(strings));
+  const stringsInputs = { s: { file: stringsFile, dtype: 'string', shape: [5, 2] } };
+  models.push({ name: 'strings', dir: path.join(work, 'saved', 'strings'), out: work, inputs: stringsInputs });
+  stringsExpected = await inferStrings(strings);
+
   const manifest = path.join(work, 'manifest.json');
   await writeFile(manifest, JSON.stringify({ models }));
   const started = Date.now();
@@ -241,6 +255,20 @@ describe.skipIf(!pythonTf)('exported SavedModels in Python TensorFlow 2.21', () 
     const rows = c.inputs[0]!.length / c.config.inputs[0]!.shape.slice(1).reduce((a, b) => a * b, 1);
     console.log(`[export-fidelity] ${name}: max |Δ| = ${worst.toExponential(2)} over ${rows} samples (against ${c.against})`);
     expect(worst).toBeLessThanOrEqual(TOLERANCE);
+  });
+});
+
+describe.skipIf(!pythonTf)('a TF.js graph model on strings (BYTES)', () => {
+  it('strings: serving_default takes and gives strings as metadata says, and equals /v2 infer', async () => {
+    const result = report.models.strings!;
+    if ('error' in result) throw new Error(result.error);
+    expect(result.signature).toEqual({
+      inputs: { s: { dtype: 'string', shape: [-1, 2] } },
+      outputs: { echo: { dtype: 'string', shape: [-1, 2] }, match: { dtype: 'bool', shape: [-1, 2] } },
+    });
+    expect(JSON.parse(await readFile(result.outputs.echo!.file, 'utf8'))).toEqual(stringsExpected.echo);
+    expect(valuesOf('bool', await readFile(result.outputs.match!.file)).map(Boolean)).toEqual(stringsExpected.match);
+    expect(stringsExpected.match).toContain(true);
   });
 });
 
@@ -445,6 +473,19 @@ async function storedConfig(folder: string, version: number): Promise<ServingCon
 }
 
 /** The server's outputs for all rows, asked for in JSON 50 rows at a time (within every model's batch limit). */
+async function inferStrings(strings: string[]): Promise<{ echo: string[]; match: boolean[] }> {
+  const body = { inputs: [{ name: 's', datatype: 'BYTES', shape: [strings.length / 2, 2], data: strings }] };
+  const response = await fetch(`${server.url}/v2/models/strings/versions/1/infer`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const answer = (await response.json()) as { outputs: { name: string; data: never[] }[] };
+  if (response.status !== 200) throw new Error(`strings infer: ${response.status} ${JSON.stringify(answer)}`);
+  const output = (name: string) => answer.outputs.find((o) => o.name === name)!.data;
+  return { echo: output('echo'), match: output('match') };
+}
+
 async function inferOnServer(model: string, config: ServingConfig, input: Values): Promise<number[][]> {
   const spec = config.inputs[0]!;
   const sample = spec.shape.slice(1).reduce((a, b) => a * b, 1);
