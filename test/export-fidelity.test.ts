@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { float16BitsToFloat32, float32ToFloat16Bits, Modelport } from '../src/index';
 import { startMockServer, type RunningMockServer } from '../mock-server/index';
 import { exportBlocker, exportSavedModel } from '../mock-server/export/saved-model-export';
+import { resignSavedModel } from '../mock-server/export/saved-model-resign';
 import { HttpError } from '../mock-server/http/errors';
 import { servingConfig, type ModelConfig, type ServingConfig, type VersionInfo } from '../mock-server/registry/model-config';
 import { loadRuntime, type Runtime } from '../mock-server/runtime/backend';
@@ -316,6 +317,9 @@ describe('what is not exported: 422 not_exportable naming it', () => {
     expect(refusal).toMatchObject({ status: 422, code: 'not_exportable' });
     expect(refusal.message).toBe(
       'resigned version 2 cannot be exported: saved_model.pb has no signature \'predict_proba\' in the meta graph tagged ["serve"]',
+    );
+    expect(resignSavedModel(Uint8Array.of(0x12, 0x7f, 0x01), 'predict_proba', ['serve'])).toBe(
+      'saved_model.pb cannot be re-signed: field 2 claims more bytes than remain',
     );
     const gpu = configFor('gpu-only', { version: 1, platform: 'tensorflow_savedmodel', ...tensors, tags: ['serve', 'gpu'] });
     expect(await exportBlocker(runtime, gpu, savedModel)).toBe(
