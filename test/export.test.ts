@@ -22,7 +22,7 @@ import type * as tfTypes from '../mock-server/runtime/tfjs';
 import { type APIError, BadRequestError, Modelport, NotFoundError, PermissionDeniedError } from '../src/index';
 import { BUNDLED } from './helpers/data-dir';
 import { tf } from './helpers/tf';
-import { itWithProtoc, protocAccepts, validateInferenceService } from './support/official-specs';
+import { itWithProtoc, protocAccepts, protocMissing, validateInferenceService } from './support/official-specs';
 
 const CLI = new URL('../mock-server/bin/modelport.js', import.meta.url).pathname;
 const work = mkdtempSync(path.join(os.tmpdir(), 'modelport-export-test-'));
@@ -273,6 +273,52 @@ describe('every bundled model in every format', () => {
         expect(verdict, `${model} ${format} ${file}: ${verdict.stderr}`).toMatchObject({ ok: true });
       }
     }
+  });
+});
+
+describe('a model trained by a training job', () => {
+  it('exports to all three formats; without batching its dims keep the batch dimension; a bare name is its newest version', async () => {
+    const job = await admin.trainingJobs.create({
+      model: 'trained-iris',
+      task: 'classification',
+      labels: ['setosa', 'versicolor', 'virginica'],
+      dataset: 'iris-train',
+      architecture: {
+        input: { name: 'features', shape: [4] },
+        layers: [
+          { type: 'dense', units: 8, activation: 'relu' },
+          { type: 'dense', units: 3, activation: 'softmax' },
+        ],
+      },
+      epochs: 1,
+      optimizer: { name: 'adam' },
+      seed: 1,
+    });
+    expect((await job.wait()).status).toBe('succeeded');
+    // A classifier with labels: labels.txt is exported.
+    expect((await admin.models.get('trained-iris')).labels).toEqual(['setosa', 'versicolor', 'virginica']);
+    for (const format of FORMATS) {
+      const response = await apiExport('trained-iris', 1, formatQuery('trained-iris', format));
+      expect(response.status).toBe(200);
+      const entries = await entriesOf(new Uint8Array(await response.arrayBuffer()));
+      const expected = expectedFiles('trained-iris', format, [1]);
+      expect(filesOf(entries)).toEqual(expected);
+      if (format === 'kserve') expect(validateInferenceService(parse(textOf(entries, 'inferenceservice.yaml')))).toEqual([]);
+      const [kind, file] =
+        format === 'tf-serving'
+          ? (['tf-serving', 'models.config'] as const)
+          : (['triton', expected.find((f) => f.endsWith('config.pbtxt'))!] as const);
+      const config = textOf(entries, file);
+      if (!protocMissing()) expect(protocAccepts(kind, config)).toMatchObject({ ok: true });
+      if (kind === 'triton') {
+        expect(config).toContain('max_batch_size: 0');
+        expect([...config.matchAll(/dims: (\[[-\d, ]+\])/g)].map((m) => m[1])).toEqual(['[-1, 4]', '[-1, 3]']);
+      }
+    }
+    const out = path.join(work, 'cli', 'trained');
+    const cli = await modelport(['--json', 'export', 'trained-iris', '--format', 'triton', '--out', out]);
+    expect(cli.code).toBe(0);
+    expect(JSON.parse(cli.stdout)).toMatchObject({ model: 'trained-iris', version: '1' });
   });
 });
 
