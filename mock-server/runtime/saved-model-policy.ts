@@ -25,7 +25,7 @@
 import { HttpError, badRequest, type ErrorDetail } from '../http/errors';
 import { type FunctionDef, type MetaGraph, type NodeDef, parseSavedModel } from './saved-model-proto';
 import { ALLOWED_OPS, RESTORE_OPS, SAVER_OPS, TABLE_FROM_FILE_OPS, refusalReason } from './saved-model-ops';
-import { TENSORFLOW_OP_NAMES, TENSORFLOW_VERSION_OF_OPS } from './tensorflow-op-names';
+import { MAX_DETAILS, nodePointer, refuseUnknownOps, type Violation } from './saved-model-unknown-ops';
 
 export interface PolicyReport {
   /** How many nodes use each op, over the top graph and every function of the meta graphs checked. */
@@ -51,8 +51,6 @@ export interface SavedModelPolicyOptions {
 
 /** Saver ops that only compute a file name: named after the ops that use it. */
 const FORMATS_PATHS = new Set(['ShardedFilename', 'ShardedFilespec']);
-/** How many refused nodes the error's `details` lists. */
-const MAX_DETAILS = 20;
 /** Steps a file name may be traced through (identities, calls, variables) before the trace gives up. */
 const MAX_TRACE_STEPS = 1000;
 
@@ -92,8 +90,7 @@ export function checkSavedModelPolicy(savedModelPb: Uint8Array, options: SavedMo
       report.ops[node.op] = (report.ops[node.op] ?? 0) + 1;
     }
   }
-  const unknown = chosen.flatMap(unknownOps);
-  if (unknown.length) throw unsupported(unknown);
+  refuseUnknownOps(chosen);
   if (options.trusted) return report;
   const violations = chosen.flatMap((graph) => new MetaGraphCheck(graph, options.assetFiles).violations());
   // Name the op that does the harm first: SaveV2 rather than the ShardedFilename that formats its path.
@@ -108,14 +105,6 @@ function sameTags(a: string[], b: string[]): boolean {
   return left.size === right.size && [...left].every((t) => right.has(t));
 }
 
-interface Violation {
-  op: string;
-  node: string;
-  /** The function holding the node; undefined for the top graph. */
-  fn?: string;
-  reason: string;
-}
-
 function forbidden(violations: Violation[]): HttpError {
   const describe = (v: Violation) =>
     `op '${v.op}' (node '${v.node}', ${v.fn === undefined ? 'in the top graph' : `function '${v.fn}'`}) ${v.reason}`;
@@ -127,50 +116,6 @@ function forbidden(violations: Violation[]): HttpError {
   }));
   return new HttpError(400, 'forbidden_op', `${describe(first)}; ${POLICY_HINT}${more}`, details);
 }
-
-/**
- * Nodes whose op is neither a function of the library nor an op of TensorFlow's registry: a custom
- * op, whose kernel library neither this server nor Triton's or TF Serving's TensorFlow has.
- */
-function unknownOps(graph: MetaGraph): Violation[] {
-  const functions = new Set(graph.functions.map((f) => f.name));
-  const known = (node: NodeDef) => TENSORFLOW_OP_NAMES.has(node.op) || functions.has(node.op);
-  return [
-    ...graph.nodes.filter((node) => !known(node)).map((node) => ({ op: node.op, node: node.name, reason: '' })),
-    ...graph.functions.flatMap((fn) =>
-      fn.nodes.filter((node) => !known(node)).map((node) => ({ op: node.op, node: node.name, fn: fn.name, reason: '' })),
-    ),
-  ];
-}
-
-function unsupported(violations: Violation[]): HttpError {
-  const ops = [...new Set(violations.map((v) => v.op))];
-  const first = violations[0]!;
-  const where = first.fn === undefined ? 'in the top graph' : `function '${first.fn}'`;
-  return new HttpError(
-    400,
-    'unsupported_op',
-    `op '${first.op}' (node '${first.node}', ${where}) is not an op of TensorFlow ${TENSORFLOW_VERSION_OF_OPS}` +
-      `${
-        ops.length > 1
-          ? ` (nor are ${ops
-              .slice(1)
-              .map((op) => `'${op}'`)
-              .join(', ')})`
-          : ''
-      }: a custom op needs its kernel library, ` +
-      'which this server cannot load, and Triton or TF Serving would need it too',
-    violations
-      .slice(0, MAX_DETAILS)
-      .map((v) => ({ path: nodePointer(v), message: `op '${v.op}' is not an op of TensorFlow ${TENSORFLOW_VERSION_OF_OPS}` })),
-  );
-}
-
-/** One JSON pointer segment (RFC 6901): node names hold '/'. */
-const pointer = (segment: string) => segment.replaceAll('~', '~0').replaceAll('/', '~1');
-
-const nodePointer = (v: Violation) =>
-  v.fn === undefined ? `/saved_model.pb/graph/${pointer(v.node)}` : `/saved_model.pb/functions/${pointer(v.fn)}/${pointer(v.node)}`;
 
 /** Who may run a node: the saver (at load, restore only), the init op (at load), or anything else (signatures, other nodes). */
 type Context = 'saver' | 'init' | 'other';
