@@ -11,6 +11,9 @@ import path from 'node:path';
 import { create } from 'tar';
 import { sweepStaleTempDirs, tempDirPrefix } from '../runtime/stale-temp-dirs';
 
+/** How much of a file tar reads at once (its default, 16 MiB, held several reads of a large file in memory at a time). */
+const READ_SIZE = 1024 * 1024;
+
 /** A file of the repository: bytes or text, or a file on disk copied as it is. */
 export interface RepositoryFile {
   /** Posix path relative to the repository's root. */
@@ -63,7 +66,7 @@ export async function repositoryArchive(
   try {
     await build(new RepositoryWriter(root));
     const entries = (await readdir(root, { recursive: true })).map((p) => p.split(path.sep).join('/')).sort();
-    const pack = create({ cwd: root, gzip: true, portable: true, mtime, noDirRecurse: true }, entries);
+    const pack = create({ cwd: root, gzip: true, portable: true, mtime, noDirRecurse: true, maxReadSize: READ_SIZE }, entries);
     const chunks = pack[Symbol.asyncIterator]();
     return new ReadableStream<Uint8Array>({
       async pull(controller) {
