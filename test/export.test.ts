@@ -8,7 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,7 @@ import { Parser, type ReadEntry } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { BuildSlots } from '../mock-server/export/build-slots';
-import { exportDirPrefix } from '../mock-server/export/repository-archive';
+import { exportDirPrefix, repositoryArchive } from '../mock-server/export/repository-archive';
 import { startMockServer, type RunningMockServer } from '../mock-server/index';
 import type * as tfTypes from '../mock-server/runtime/tfjs';
 import { type APIError, BadRequestError, Modelport, NotFoundError, PermissionDeniedError } from '../src/index';
@@ -537,6 +537,34 @@ describe('access', () => {
     const refusal = await client.models.export('iris', 1, { format: 'triton' }).catch((error: unknown) => error);
     expect(refusal).toBeInstanceOf(PermissionDeniedError);
     expect((refusal as APIError).code).toBe('model_forbidden');
+  });
+});
+
+describe('the archive', () => {
+  it('holds plain files only: a file added twice, or two names of one file, become two files (tar would write a link entry)', async () => {
+    const dir = path.join(work, 'linked');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'weights.bin'), 'weights');
+    await link(path.join(dir, 'weights.bin'), path.join(dir, 'same-weights.bin'));
+    const stream = await repositoryArchive(async (writer) => {
+      await writer.add({ path: 'a/weights.bin', source: path.join(dir, 'weights.bin') });
+      await writer.add({ path: 'b/weights.bin', source: path.join(dir, 'weights.bin') });
+      await writer.add({ path: 'c/weights.bin', source: path.join(dir, 'same-weights.bin') });
+      await writer.add({ path: 'README.txt', data: 'hello' });
+    }, new Date('2026-01-02T03:04:05Z'));
+    const entries = await entriesOf(new Uint8Array(await new Response(stream).arrayBuffer()));
+    expect(entries.map((e) => `${e.type} ${e.path} ${e.text ?? ''}`)).toEqual([
+      'File README.txt hello',
+      'Directory a/ ',
+      'File a/weights.bin weights',
+      'Directory b/ ',
+      'File b/weights.bin weights',
+      'Directory c/ ',
+      'File c/weights.bin weights',
+    ]);
+    await expect(repositoryArchive((writer) => writer.add({ path: '../escape', data: 'x' }), new Date())).rejects.toThrow(
+      "repository path '../escape' is not a plain relative path",
+    );
   });
 });
 

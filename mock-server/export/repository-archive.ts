@@ -5,7 +5,7 @@
  * removed once the archive is read to its end, fails, or is abandoned (and, should the server be
  * killed meanwhile, by the next server's first export).
  */
-import { copyFile, link, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { create } from 'tar';
@@ -25,8 +25,6 @@ export interface RepositoryFile {
 
 /** Writes files into the repository being built. */
 export class RepositoryWriter {
-  readonly written: string[] = [];
-
   constructor(private readonly root: string) {}
 
   async add(file: RepositoryFile): Promise<void> {
@@ -34,7 +32,6 @@ export class RepositoryWriter {
     await mkdir(path.dirname(target), { recursive: true });
     if (file.source !== undefined) await linkOrCopy(file.source, target);
     else await writeFile(target, file.data ?? new Uint8Array(0), { flag: 'wx' });
-    this.written.push(file.path);
   }
 
   /** `relative` inside the root; a path that would leave it is a bug in whoever named it. */
@@ -90,13 +87,20 @@ export async function repositoryArchive(
   }
 }
 
-/** A hard link where the file system allows (no bytes copied), else a copy. */
+/**
+ * A hard link where the file system allows (no bytes copied), else a copy. Only a file with no other
+ * link is linked: tar writes a second name of one file as a link entry, which is no plain file (and
+ * `modelport export` refuses links), so two names of one file in the repository become two files.
+ */
 async function linkOrCopy(source: string, target: string): Promise<void> {
-  try {
-    await link(source, target);
-  } catch {
-    await copyFile(source, target);
+  if ((await stat(source)).nlink === 1) {
+    try {
+      return await link(source, target);
+    } catch {
+      // another file system, or links not allowed: copied below
+    }
   }
+  await copyFile(source, target);
 }
 
 /** `modelport-export-<host>-<pid>-`: whose temporary folder this is (runtime/stale-temp-dirs.ts). */
