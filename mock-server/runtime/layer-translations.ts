@@ -43,13 +43,7 @@ type LayerConfig = Record<string, unknown>;
 
 /** Layers serving compiles to one graph (checked against the layers model at load). */
 const SERVING_LAYERS = new Set([
-  'Dropout',
-  'SpatialDropout1D',
-  'GaussianNoise',
-  'GaussianDropout',
-  'AlphaDropout',
-  'Flatten',
-  'Reshape',
+  ...PASS_THROUGH_LAYERS,
   'Dense',
   'Conv2D',
   'MaxPooling2D',
