@@ -42,14 +42,7 @@ export class Untranslatable extends Error {}
 type LayerConfig = Record<string, unknown>;
 
 /** Layers serving compiles to one graph (checked against the layers model at load). */
-const SERVING_LAYERS = new Set([
-  ...PASS_THROUGH_LAYERS,
-  'Dense',
-  'Conv2D',
-  'MaxPooling2D',
-  'AveragePooling2D',
-  'Activation',
-]);
+const SERVING_LAYERS = new Set([...PASS_THROUGH_LAYERS, 'Dense', 'Conv2D', 'MaxPooling2D', 'AveragePooling2D', 'Activation']);
 
 /** Layers only the SavedModel export translates (its fidelity is checked with Python TensorFlow). */
 const EXPORT_LAYERS = new Set([
