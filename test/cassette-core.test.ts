@@ -3,13 +3,16 @@
  * of recorded calls decoded with the SDK's codecs, and tensor-aware matching of requests against
  * recordings. Every cassette here is written by hand: no server.
  */
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { encodeBinaryBody } from '../src/core/binary';
+import { encodeBinaryBody, toBytes } from '../src/core/binary';
 import {
   CassetteFormatError,
   bodyFromBytes,
   bytesOfBody,
   parseCassette,
+  serializeCassette,
   serializeHeader,
   serializeInteraction,
   type Body,
@@ -18,7 +21,7 @@ import {
   type JsonValue,
 } from '../src/cassette/format';
 import { matchRequest, type IncomingRequest } from '../src/cassette/match';
-import { decodeRequestTensors, decodeResponseTensors } from '../src/cassette/tensors';
+import { decodeRequestTensors, decodeResponseTensors, interactionTensors } from '../src/cassette/tensors';
 
 const encoder = new TextEncoder();
 const json = (value: unknown): Uint8Array => encoder.encode(JSON.stringify(value));
@@ -97,6 +100,7 @@ describe('cassette format v1', () => {
     const cassette = parseCassette(text);
     expect(cassette.header).toEqual({ cassette: 'modelport', version: 1, ...header });
     expect(cassette.interactions).toEqual(recorded);
+    expect(serializeCassette(cassette)).toBe(text); // read and written again, byte for byte
     expect(cassette.interactions[0]!.request.body).toEqual({ json: digitsRequest([0.1, 1e-300, 2.5e-7]) });
     expect(Object.keys(cassette.interactions[1]!.request.body!)).toEqual(['base64']);
     expect(bytesOfBody(cassette.interactions[1]!.request.body)).toEqual(binary.body);
@@ -108,8 +112,10 @@ describe('cassette format v1', () => {
     expect(input!.data).toBeInstanceOf(Float32Array);
     expect(new Uint8Array((input!.data as Float32Array).buffer)).toEqual(new Uint8Array(floats.buffer));
     expect(Object.is((input!.data as Float32Array)[1], -0)).toBe(true);
-    const [output] = decodeResponseTensors(cassette.interactions[1]!.response).tensors;
-    expect(output).toEqual({ name: 'probabilities', datatype: 'FP32', shape: [1, 2], data: Float32Array.from([0.25, 0.75]) });
+    const { inputs, outputs } = interactionTensors(cassette.interactions[1]!);
+    expect(inputs).toEqual([input]);
+    expect(outputs).toEqual([{ name: 'probabilities', datatype: 'FP32', shape: [1, 2], data: Float32Array.from([0.25, 0.75]) }]);
+    expect(() => decodeResponseTensors(cassette.interactions[2]!.response)).toThrow('the body has no "outputs" array');
     expect(decodeResponseTensors(cassette.interactions[0]!.response).tensors[0]!.data).toEqual(Float32Array.from([0.5]));
     expect(bytesOfBody(null)).toEqual(new Uint8Array(0));
   });
@@ -304,6 +310,32 @@ describe('matching requests to recordings', () => {
     expect(seqOf(matchRequest(cassette, iris([5.1, 3.5, 1.4, 0.2001]), { atol: 1e-3 }))).toBe(3);
   });
 
+  it('compares BYTES as bytes, whether sent as JSON strings or binary', () => {
+    const binaryText = (items: Uint8Array[]): IncomingRequest => {
+      const header = { inputs: [{ name: 'text', datatype: 'BYTES', shape: [items.length], parameters: {} as Record<string, number> }] };
+      const data = toBytes('BYTES', items);
+      header.inputs[0]!.parameters.binary_data_size = data.byteLength;
+      const { body, headerLength } = encodeBinaryBody(header, [data]);
+      return { method: 'POST', path: '/v2/models/text/infer', headers: { 'inference-header-content-length': String(headerLength) }, body };
+    };
+    const recorded = (request: IncomingRequest, seq: number): Interaction => {
+      const headers = request.headers as Record<string, string>;
+      return interaction(seq, { path: request.path, headers, body: bodyFromBytes(request.body as Uint8Array, headers) });
+    };
+    const texts: Cassette = {
+      header: cassette.header,
+      interactions: [recorded(binaryText([encoder.encode('héllo')]), 1), recorded(binaryText([Uint8Array.from([0xff])]), 2)],
+    };
+    const asJson = infer({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['héllo'] }] }, '/v2/models/text/infer');
+    expect(seqOf(matchRequest(texts, asJson))).toBe(1);
+    expect(seqOf(matchRequest(texts, binaryText([Uint8Array.from([0xff])])))).toBe(2);
+    // 0xFE and 0xFF both read as U+FFFD in text; as bytes they differ, and the message shows them in hex.
+    const other = matchRequest({ ...texts, interactions: texts.interactions.slice(1) }, binaryText([Uint8Array.from([0xfe])]));
+    expect(other.outcome === 'unmatched' && other.error).toContain(
+      "seq 2 (model text, POST /v2/models/text/infer): input 'text': 1 of 1 elements differ, first at element 0 (recorded bytes ff, received bytes fe)",
+    );
+  });
+
   it('matches metadata, ready and health GETs by path', () => {
     expect(seqOf(matchRequest(cassette, { method: 'GET', path: '/v2/health/ready' }))).toBe(5);
     expect(
@@ -323,5 +355,15 @@ describe('matching requests to recordings', () => {
       closest: undefined,
       error: 'no recording answers GET /v2/health/live: the cassette has no interactions',
     });
+  });
+});
+
+describe('browser safety', () => {
+  it('src/cassette/ imports no node: module and uses no Buffer (replay runs in a service worker)', () => {
+    const folder = path.join(import.meta.dirname, '../src/cassette');
+    for (const file of readdirSync(folder)) {
+      const source = readFileSync(path.join(folder, file), 'utf8');
+      expect(source, file).not.toMatch(/from ['"]node:|require\(|\bBuffer\.\w/);
+    }
   });
 });

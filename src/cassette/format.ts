@@ -169,6 +169,11 @@ function lowercaseHeaders(headers: Record<string, string> | Headers): Record<str
   return lowered;
 }
 
+/** A whole cassette file's text: the header line, then one line per interaction, in the order given. */
+export function serializeCassette(cassette: Cassette): string {
+  return serializeHeader(cassette.header) + cassette.interactions.map(serializeInteraction).join('');
+}
+
 /**
  * A body as the cassette stores it: null when empty; `{ json }` when it is JSON (and not a binary
  * tensor body, which has an Inference-Header-Content-Length) and parsing keeps every number

@@ -6,7 +6,7 @@
 import { HEADER_LENGTH_HEADER, elementCount, fromBytes, splitBinaryBody, type Datatype } from '../core/binary';
 import { fromResponseOutput, type Tensor } from '../core/tensors';
 import type { ResponseOutput } from '../types';
-import { decodeBase64, type Body, type RecordedRequest, type RecordedResponse } from './format';
+import { decodeBase64, type Body, type Interaction, type RecordedRequest, type RecordedResponse } from './format';
 
 /**
  * One named tensor. `data` is what the SDK decodes (Float32Array for FP32, BigInt64Array for
@@ -34,6 +34,14 @@ export function decodeRequestTensors(request: Pick<RecordedRequest, 'headers' | 
 /** The outputs of a recorded infer response. Throws an error naming what is wrong. */
 export function decodeResponseTensors(response: Pick<RecordedResponse, 'headers' | 'body'>): DecodedInferenceBody {
   return decodeInferenceBody(response.body, response.headers, 'outputs');
+}
+
+/** The inputs and outputs of a recorded infer call (a 200 with an `outputs` array). Throws an error naming what is wrong. */
+export function interactionTensors(interaction: Pick<Interaction, 'request' | 'response'>): {
+  inputs: NamedTensor[];
+  outputs: NamedTensor[];
+} {
+  return { inputs: decodeRequestTensors(interaction.request).tensors, outputs: decodeResponseTensors(interaction.response).tensors };
 }
 
 const DATATYPES: readonly string[] = [

@@ -29,12 +29,12 @@ export interface InputDelta {
   worst?: { index: number; recorded: string; received: string } | undefined;
 }
 
-const FLOATS = new Set(['FP16', 'FP32', 'FP64']);
+const FLOATS: readonly string[] = ['FP16', 'FP32', 'FP64'];
 
 export function compareTensor(received: NamedTensor, recorded: NamedTensor, tolerance: Tolerance): InputDelta {
   const delta: InputDelta = { input: received.name, elements: recorded.data.length, outside: 0, maxDelta: 0 };
   if (recorded.datatype === 'BYTES') return compareBytes(received.data as Uint8Array[], recorded.data as Uint8Array[], delta);
-  const isFloat = FLOATS.has(recorded.datatype);
+  const isFloat = FLOATS.includes(recorded.datatype);
   const a = received.data as ArrayLike<number | bigint | boolean>;
   const b = recorded.data as ArrayLike<number | bigint | boolean>;
   for (let i = 0; i < b.length; i++) {
@@ -62,13 +62,24 @@ function elementDistance(a: number | bigint | boolean, b: number | bigint | bool
 }
 
 function compareBytes(a: Uint8Array[], b: Uint8Array[], delta: InputDelta): InputDelta {
-  const decoder = new TextDecoder();
   for (let i = 0; i < b.length; i++) {
     if (bytesEqual(a[i]!, b[i]!)) continue;
     delta.outside++;
-    delta.worst ??= { index: i, recorded: JSON.stringify(decoder.decode(b[i])), received: JSON.stringify(decoder.decode(a[i])) };
+    delta.worst ??= { index: i, recorded: showBytes(b[i]!), received: showBytes(a[i]!) };
   }
   return delta;
+}
+
+/** A BYTES element for a message: its text when it is UTF-8 (quoted, shortened), else its first bytes in hex. */
+function showBytes(bytes: Uint8Array): string {
+  const LIMIT = 40;
+  try {
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return JSON.stringify(text.length > LIMIT ? `${text.slice(0, LIMIT)}…` : text);
+  } catch {
+    const hex = Array.from(bytes.subarray(0, 16), (byte) => byte.toString(16).padStart(2, '0')).join(' ');
+    return `bytes ${hex}${bytes.byteLength > 16 ? ' …' : ''}`;
+  }
 }
 
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
