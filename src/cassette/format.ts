@@ -196,7 +196,8 @@ export function bytesOfBody(body: Body | null): Uint8Array {
 }
 
 // A JSON string, or a number: strings are matched whole so that digits inside them are not taken for numbers.
-const JSON_TOKEN = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
+// The string part is written as an unrolled loop: `(?:[^"\\]|\\.)*` overflows V8's regexp stack on a string of some MB.
+const JSON_TOKEN = /"[^"\\]*(?:\\.[^"\\]*)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
 
 /**
  * The parsed value of a UTF-8 JSON text, or undefined when it is not JSON or a float64 would not keep
