@@ -133,10 +133,21 @@ describe('cassette format v1', () => {
     expect(bodyFromBytes(big, {})).toEqual({ base64: btoa('{"data":[9007199254740993]}') });
     expect(bytesOfBody(bodyFromBytes(big, {}))).toEqual(big);
     expect(bodyFromBytes(encoder.encode('[1e400]'), {})).toEqual({ base64: btoa('[1e400]') });
+    expect(bodyFromBytes(encoder.encode('[-0.0]'), {})).toEqual({ base64: btoa('[-0.0]') }); // JSON.stringify(-0) is "0"
     // Digits inside strings are not numbers, however long the string (its quotes are escaped in the JSON).
     expect(bodyFromBytes(encoder.encode('{"id":"9007199254740993"}'), {})).toEqual({ json: { id: '9007199254740993' } });
     const long = { text: `say "${'x'.repeat(20_000_000)}" 9007199254740993`, n: [1.5] };
     expect(bodyFromBytes(json(long), {})).toEqual({ json: long });
+  });
+
+  it('keeps a line one line: U+2028 and U+2029 in a string are escaped, and read back', () => {
+    const text = 'a\u2028b\u2029c\nd';
+    const line = serializeInteraction(
+      interaction(1, { body: { json: { inputs: [{ name: 't', datatype: 'BYTES', shape: [1], data: [text] }] } } }),
+    );
+    expect(line.split(/[\n\u2028\u2029]/)).toEqual([line.slice(0, -1), '']);
+    const [input] = decodeRequestTensors(parseCassette(serializeHeader(header) + line).interactions[0]!.request).tensors;
+    expect(new TextDecoder().decode((input!.data as Uint8Array[])[0])).toBe(text);
   });
 
   it('never writes a header outside the recorded ones, nor credentials in the upstream URL', () => {

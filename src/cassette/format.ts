@@ -126,7 +126,7 @@ export function serializeHeader(header: Omit<CassetteHeader, 'cassette' | 'versi
     upstream: withoutCredentials(header.upstream),
     server: header.server ?? null,
   };
-  return `${JSON.stringify(ordered)}\n`;
+  return jsonLine(ordered);
 }
 
 /**
@@ -151,7 +151,17 @@ export function serializeInteraction(interaction: Omit<Interaction, 'type'>): st
     },
     response: { status: response.status, headers: pickHeaders(response.headers, RECORDED_RESPONSE_HEADERS), body: response.body },
   };
-  return `${JSON.stringify(ordered)}\n`;
+  return jsonLine(ordered);
+}
+
+/**
+ * A value as one line. U+2028 and U+2029 are legal inside JSON strings but are line breaks to some
+ * line readers (Python's `splitlines`, editors), so they are escaped: a line is always one line.
+ */
+function jsonLine(value: CassetteHeader | Interaction): string {
+  return `${JSON.stringify(value)
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029')}\n`;
 }
 
 /** The `allowed` headers (lowercased names, sorted for stable diffs), from a plain object or a `Headers`. */
@@ -201,7 +211,7 @@ const JSON_TOKEN = /"[^"\\]*(?:\\.[^"\\]*)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
 
 /**
  * The parsed value of a UTF-8 JSON text, or undefined when it is not JSON or a float64 would not keep
- * one of its numbers (an integer beyond 2^53, such as an INT64 tensor element, or a number that
+ * one of its numbers (an integer beyond 2^53, such as an INT64 tensor element, -0, or a number that
  * overflows to Infinity): such a body goes to base64 instead, because the cassette never loses data.
  */
 function exactJson(bytes: Uint8Array): { value: JsonValue } | undefined {
@@ -216,7 +226,8 @@ function exactJson(bytes: Uint8Array): { value: JsonValue } | undefined {
   for (const [token] of text.matchAll(JSON_TOKEN)) {
     if (token.startsWith('"')) continue;
     const number = Number(token);
-    if (!Number.isFinite(number)) return undefined;
+    // -0 would come back as 0: the sign of a zero is data (1/x, a float tensor's exact bits).
+    if (!Number.isFinite(number) || Object.is(number, -0)) return undefined;
     if (!/[.eE]/.test(token) && !Number.isSafeInteger(number)) return undefined;
   }
   return { value };
