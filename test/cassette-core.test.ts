@@ -201,8 +201,8 @@ describe('cassette format v1', () => {
     expect(failure(`${head}${head}`).message).toBe(
       'cassette line 2: expected an interaction ({"type":"interaction",...}); a cassette has one header, on line 1',
     );
-    // Blank lines (a trailing newline, a hand edit) are fine; CRLF too.
-    expect(parseCassette(`${head}\n${good}\n`.replace(/\n/g, '\r\n')).interactions).toHaveLength(1);
+    // Blank lines (a trailing newline, a hand edit) are fine; CRLF and a byte order mark too.
+    expect(parseCassette(`\uFEFF${head}\n${good}\n`.replace(/\n/g, '\r\n')).interactions).toHaveLength(1);
   });
 });
 
@@ -281,7 +281,10 @@ describe('matching requests to recordings', () => {
     );
     // Nearest never crosses to another path: another model's recording does not answer.
     const elsewhere = matchRequest(cassette, infer(digitsRequest(pixels(1)), '/v2/models/mnist/infer'), { mode: 'nearest' });
-    expect(elsewhere.outcome).toBe('unmatched');
+    expect(elsewhere.outcome === 'unmatched' && elsewhere.error).toBe(
+      'no recording of POST /v2/models/mnist/infer; the cassette has POST /v2/models/digits/infer ×2, POST /v2/models/iris/infer ×1, ' +
+        'GET /v2/models/digits ×1, GET /v2/health/ready ×1, POST /v2/models/echo/infer ×1',
+    );
   });
 
   it('describes shape, datatype and name differences', () => {

@@ -90,7 +90,8 @@ export class CassetteFormatError extends ModelportError {
 
 /** Reads a cassette file's text. Blank lines are skipped; a line that is not v1 is a CassetteFormatError naming it. */
 export function parseCassette(text: string): Cassette {
-  const lines = text.split(/\r?\n/);
+  // An editor's byte order mark is not part of the header's JSON.
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
   let header: CassetteHeader | undefined;
   const interactions: Interaction[] = [];
   const seqLines = new Map<number, number>();

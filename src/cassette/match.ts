@@ -91,11 +91,25 @@ export function matchRequest(cassette: Cassette, request: IncomingRequest, optio
   const description = describeComparison(closest);
   if (options.mode === 'nearest' && closest.samePath)
     return { outcome: 'nearest', interaction: closest.interaction, comparison: closest, description };
+  if (!closest.samePath)
+    return { outcome: 'unmatched', closest, error: `no recording of ${what}; the cassette has ${recordedCalls(cassette)}` };
   return {
     outcome: 'unmatched',
     closest,
     error: `no recording matches ${what} (rtol ${tolerance.rtol}, atol ${tolerance.atol}); the closest is ${description}`,
   };
+}
+
+/** "POST /v2/models/digits/infer ×2, GET /v2/health/ready ×1": what a cassette can answer, for a request it cannot. */
+function recordedCalls(cassette: Cassette): string {
+  const SHOWN = 10;
+  const counts = new Map<string, number>();
+  for (const { request } of cassette.interactions) {
+    const call = `${request.method} ${request.path}`;
+    counts.set(call, (counts.get(call) ?? 0) + 1);
+  }
+  const calls = [...counts].map(([call, count]) => `${call} ×${count}`);
+  return calls.length > SHOWN ? `${calls.slice(0, SHOWN).join(', ')} and ${calls.length - SHOWN} more` : calls.join(', ');
 }
 
 /** Every recording from closest to farthest, for tools that show more than the best one. */
