@@ -80,24 +80,17 @@ export type MatchResult =
 const INFER_PATH = /^\/v2\/models\/[^/]+(?:\/versions\/[^/]+)?\/infer$/;
 
 export function matchRequest(cassette: Cassette, request: IncomingRequest, options: MatchOptions = {}): MatchResult {
-  const tolerance: Tolerance = { rtol: options.rtol ?? DEFAULT_RTOL, atol: options.atol ?? DEFAULT_ATOL };
-  const incoming = toRecordedRequest(request);
-  const decoded = isInfer(incoming) ? tryDecode(incoming) : undefined;
-  const comparisons = cassette.interactions.map((interaction) => compareRequest(incoming, decoded, interaction, tolerance));
-  const closest = comparisons.sort(byCloseness)[0];
+  const closest = rankRecordings(cassette, request, options)[0];
   if (closest && isMatch(closest)) return { outcome: 'matched', interaction: closest.interaction, comparison: closest };
-  const what = `${incoming.method} ${incoming.path}${incoming.query ? `?${incoming.query}` : ''}`;
+  const what = `${request.method.toUpperCase()} ${request.path}${request.query ? `?${request.query}` : ''}`;
   if (!closest) return { outcome: 'unmatched', closest, error: `no recording answers ${what}: the cassette has no interactions` };
-  const description = describeComparison(closest);
-  if (options.mode === 'nearest' && closest.samePath)
-    return { outcome: 'nearest', interaction: closest.interaction, comparison: closest, description };
-  if (!closest.samePath)
+  if (!closest.samePath) {
     return { outcome: 'unmatched', closest, error: `no recording of ${what}; the cassette has ${recordedCalls(cassette)}` };
-  return {
-    outcome: 'unmatched',
-    closest,
-    error: `no recording matches ${what} (rtol ${tolerance.rtol}, atol ${tolerance.atol}); the closest is ${description}`,
-  };
+  }
+  const description = describeComparison(closest);
+  if (options.mode === 'nearest') return { outcome: 'nearest', interaction: closest.interaction, comparison: closest, description };
+  const tolerance = `rtol ${options.rtol ?? DEFAULT_RTOL}, atol ${options.atol ?? DEFAULT_ATOL}`;
+  return { outcome: 'unmatched', closest, error: `no recording matches ${what} (${tolerance}); the closest is ${description}` };
 }
 
 /** "POST /v2/models/digits/infer ×2, GET /v2/health/ready ×1": what a cassette can answer, for a request it cannot. */
