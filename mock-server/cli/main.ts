@@ -12,6 +12,7 @@ import { evaluateCommand } from './evaluate';
 import { exportCommand } from './export';
 import { EXIT, fail, output } from './output';
 import { predictCommand } from './predict';
+import { recordCommand } from './record';
 import { aliasCommand, keysCommand, modelsCommand, versionsCommand, type Context } from './registry';
 import { selectCommand } from './select';
 import { serveCommand } from './serve';
@@ -50,6 +51,7 @@ program.addCommand(exportCommand(context));
 program.addCommand(keysCommand(context));
 program.addCommand(doctorCommand(context));
 program.addCommand(conformanceCommand());
+program.addCommand(recordCommand());
 
 // Subcommands built on their own do not inherit exitOverride: give it to every one, so usage
 // errors anywhere exit with the usage code rather than commander's own exit.
