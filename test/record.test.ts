@@ -3,7 +3,7 @@
  * front of a real server with auth on. The SDK talks through the proxy with a fetch that keeps
  * the exact bytes it sent and got, and the cassette must hold exactly those exchanges.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -263,6 +263,17 @@ describe('modelport record', () => {
     expect(code).toBe(0);
     expect(lines).toEqual([{ cassette: 'modelport', version: 1, recorded_at: expect.any(String), upstream, server: null }]);
     expect(recorder.output().stdout).toContain('SIGTERM: recorded 0 interactions');
+
+    // A cassette is never recorded over by accident.
+    const again = await new Promise<{ code: number; stderr: string }>((resolve) =>
+      execFile(process.execPath, [CLI, 'record', '--upstream', upstream, '--cassette', recorder.cassette], (error, _stdout, stderr) =>
+        resolve({ code: error ? (error.code as number) : 0, stderr }),
+      ),
+    );
+    expect(again).toEqual({
+      code: 2,
+      stderr: `modelport: ${recorder.cassette} exists: pass --force to overwrite it, or name another cassette\n`,
+    });
   });
 
   it('streams through a stub upstream under a path prefix: bytes unchanged, hop-by-hop headers dropped, lossy JSON kept as base64', async () => {

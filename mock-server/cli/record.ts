@@ -37,17 +37,13 @@ export function recordCommand(): Command {
       const apiKey: string | undefined = globals.apiKey;
       const cassette = path.resolve(options.cassette);
 
-      const server = await upstream.getJson('/v2', apiKey === undefined ? {} : { authorization: `Bearer ${apiKey}` });
-      if (server === null)
-        console.error(`modelport record: GET ${upstream.base}/v2 did not answer with JSON; the cassette's server is null`);
-      const header: CassetteHeader = {
-        cassette: 'modelport',
-        version: CASSETTE_VERSION,
-        recorded_at: new Date().toISOString(),
-        upstream: upstream.base,
-        server,
+      const header = async (): Promise<CassetteHeader> => {
+        const server = await upstream.getJson('/v2', apiKey === undefined ? {} : { authorization: `Bearer ${apiKey}` });
+        if (server === null)
+          console.error(`modelport record: GET ${upstream.base}/v2 did not answer with JSON; the cassette's server is null`);
+        return { cassette: 'modelport', version: CASSETTE_VERSION, recorded_at: new Date().toISOString(), upstream: upstream.base, server };
       };
-      const writer = await CassetteWriter.create(cassette, header, options.force).catch((error: NodeJS.ErrnoException) => {
+      const writer = await CassetteWriter.create(cassette, options.force, header).catch((error: NodeJS.ErrnoException) => {
         upstream.close();
         if (error.code === 'EEXIST') throw new UsageError(`${cassette} exists: pass --force to overwrite it, or name another cassette`);
         throw error;

@@ -20,12 +20,20 @@ export class CassetteWriter {
     readonly path: string,
   ) {}
 
-  /** Creates the file (its folder too) with the header line; an existing file is refused unless `overwrite`. */
-  static async create(file: string, header: CassetteHeader, overwrite: boolean): Promise<CassetteWriter> {
+  /**
+   * Creates the file (its folder too), then writes the header line `header()` gives: an existing
+   * file is refused (unless `overwrite`) before anything is asked of the upstream.
+   */
+  static async create(file: string, overwrite: boolean, header: () => Promise<CassetteHeader>): Promise<CassetteWriter> {
     await mkdir(path.dirname(file), { recursive: true });
     const handle = await open(file, overwrite ? 'w' : 'wx');
     const writer = new CassetteWriter(handle, file);
-    await writer.writeLine(cassetteLine(header));
+    try {
+      await writer.writeLine(cassetteLine(await header()));
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
     return writer;
   }
 
