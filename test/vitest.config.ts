@@ -11,6 +11,9 @@ const alias = [
   { find: /^@modelport\/server\/msw$/, replacement: here('../mock-server/msw.ts') },
   { find: /^@modelport\/server\/testing$/, replacement: here('../mock-server/testing.ts') },
   { find: /^modelport$/, replacement: here('../src/index.ts') },
+  { find: /^modelport\/cassette$/, replacement: here('../src/cassette/index.ts') },
+  { find: /^modelport\/replay$/, replacement: here('../src/replay/index.ts') },
+  { find: /^modelport\/record$/, replacement: here('../src/record/index.ts') },
 ];
 
 // Every server the tests start checks every response against openapi.yaml (see
