@@ -40,3 +40,11 @@ export {
 } from './match';
 export { decodeRequestTensors, decodeResponseTensors, interactionTensors, type DecodedInferenceBody, type NamedTensor } from './tensors';
 export type { InputDelta, Tolerance } from './tolerance';
+export {
+  REPLAY_HEADER,
+  REPLAY_NEAREST_HEADER,
+  REPLAY_SEQ_HEADER,
+  createReplayer,
+  type ReplayOptions,
+  type Replayer,
+} from './replayer';
