@@ -1,0 +1,196 @@
+/**
+ * `modelport/record` (issue #21, item 1): the SDK records through `recorder.fetch` against a real
+ * server with auth on. The cassette must hold what the SDK was answered (decoded tensors equal,
+ * exactly), never a secret, the model block of `modelport record`, no mutating /v1 call, and it
+ * must answer its own requests when matched.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Modelport } from 'modelport';
+import { interactionTensors, matchRequest, parseCassette, type Cassette } from 'modelport/cassette';
+import { CassetteExistsError, recordCassette } from 'modelport/record';
+import { startMockServer, type RunningMockServer } from '../mock-server/index';
+import { loadIrisSplit } from '../mock-server/datasets/iris-split';
+import { loadMnistSplit } from '../mock-server/datasets/mnist-split';
+
+const work = mkdtempSync(path.join(os.tmpdir(), 'modelport-sdk-record-'));
+let server: RunningMockServer;
+
+beforeAll(async () => {
+  server = await startMockServer({ dataDir: path.join(work, 'repo') });
+});
+
+afterAll(async () => {
+  await server?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('recordCassette (modelport/record)', () => {
+  it('records health, metadata, 10 JSON iris and 10 binary digits predictions: tensors exact, model blocks, no secret, no mutating call', async () => {
+    const cassettePath = path.join(work, 'nested', 'sdk.jsonl');
+    const recorder = await recordCassette(cassettePath);
+    expect(recorder.path).toBe(cassettePath);
+    const client = new Modelport({ baseUrl: server.url, apiKey: server.adminKey, maxRetries: 0, fetch: recorder.fetch });
+    const iris = loadIrisSplit().test.x;
+    const digits = loadMnistSplit().test.x;
+
+    expect(await client.health.ready()).toEqual({ ready: true });
+    const serverMetadata = await client.server.metadata();
+    const digitsMetadata = await client.models.metadata('digits', { version: 1 });
+    const irisModel = await client.models.get('iris');
+    const irisPredictions = [];
+    for (let i = 0; i < 10; i++) irisPredictions.push(await client.predict('iris', iris.subarray(i * 4, i * 4 + 4)));
+    const digitPredictions = [];
+    for (let i = 0; i < 10; i++) {
+      digitPredictions.push(await client.predict('digits', digits.subarray(i * 784, i * 784 + 784), { binary: true, version: 1 }));
+    }
+    // Mutating /v1 calls pass through (they really happen) and are never written: the new key's secret included.
+    const created = await client.apiKeys.create({ name: 'made-while-recording', scopes: ['inference'] });
+    await client.apiKeys.revoke(created.id);
+    expect(created.secret).toMatch(/^mp_/);
+    await recorder.close();
+    expect(recorder.count).toBe(26);
+    expect(recorder.notRecorded).toEqual([]);
+
+    const text = readFileSync(cassettePath, 'utf8');
+    const cassette = parseCassette(text);
+    expect(cassette.header).toEqual({
+      cassette: 'modelport',
+      version: 1,
+      recorded_at: expect.any(String),
+      upstream: server.url,
+      server: serverMetadata,
+    });
+    const calls = cassette.interactions.map((i) => `${i.request.method} ${i.request.path}`);
+    expect(calls.slice(0, 5)).toEqual([
+      'GET /v2/health/ready',
+      'GET /v2',
+      'GET /v2/models/digits/versions/1',
+      'GET /v1/models/iris',
+      'GET /v2/models/iris',
+    ]);
+    expect(calls.filter((call) => call === 'POST /v2/models/iris/infer')).toHaveLength(10);
+    expect(calls.filter((call) => call === 'POST /v2/models/digits/versions/1/infer')).toHaveLength(10);
+    // predict reads a model's metadata once per client and version: digits@1 again (models.metadata is not its cache).
+    expect(calls[15]).toBe('GET /v2/models/digits/versions/1');
+    expect(calls.some((call) => call.includes('api-keys'))).toBe(false);
+    expect(cassette.interactions.map((i) => i.seq)).toEqual(Array.from({ length: 26 }, (_, i) => i + 1));
+    expect(cassette.interactions.every((i) => i.response.status === 200 && i.latency_ms > 0)).toBe(true);
+
+    // The model block: name, version, and the server's metadata read once per (model, version) with the call's credentials.
+    const irisMetadata = cassette.interactions[4]!.response.body;
+    expect(irisMetadata).toMatchObject({ json: { name: 'iris' } });
+    expect(cassette.interactions[2]!.model).toEqual({ name: 'digits', version: '1', metadata: digitsMetadata });
+    expect(cassette.interactions.slice(0, 2).map((i) => i.model)).toEqual([null, null]);
+    expect(cassette.interactions[3]!.model).toBeNull(); // a /v1 path names no OIP model
+    expect(cassette.interactions[3]!.response.body).toEqual({ json: JSON.parse(JSON.stringify(irisModel, dropRequestId)) });
+
+    // Every prediction decodes from the cassette exactly as the SDK decoded it live.
+    const irisInfers = cassette.interactions.filter((i) => i.request.path === '/v2/models/iris/infer');
+    const digitInfers = cassette.interactions.filter((i) => i.request.path === '/v2/models/digits/versions/1/infer');
+    irisInfers.forEach((infer, i) => {
+      expect(infer.model).toEqual({ name: 'iris', version: null, metadata: 'json' in irisMetadata! ? irisMetadata.json : null });
+      expect(infer.request.body).toHaveProperty('json');
+      const { inputs, outputs } = interactionTensors(infer);
+      expect(inputs[0]!.data).toEqual(iris.subarray(i * 4, i * 4 + 4));
+      expectSameOutputs(outputs, irisPredictions[i]!.outputs);
+    });
+    digitInfers.forEach((infer, i) => {
+      expect(infer.model).toEqual({ name: 'digits', version: '1', metadata: digitsMetadata });
+      expect(Object.keys(infer.request.body!)).toEqual(['base64']);
+      expect(Object.keys(infer.response.body!)).toEqual(['base64']);
+      expect(infer.request.headers['inference-header-content-length']).toMatch(/^\d+$/);
+      expect(infer.response.headers['inference-header-content-length']).toMatch(/^\d+$/);
+      const { inputs, outputs } = interactionTensors(infer);
+      expect(inputs[0]!.data).toEqual(digits.subarray(i * 784, i * 784 + 784));
+      expectSameOutputs(outputs, digitPredictions[i]!.outputs);
+    });
+    expect(new Set(digitPredictions.map((p) => p.labels![0])).size).toBeGreaterThan(3);
+
+    // No secret: the admin key, the key minted while recording, and no credential header by name.
+    expect(text).not.toContain(server.adminKey);
+    expect(text).not.toContain(created.secret);
+    expect(text).not.toMatch(/authorization|x-api-key|cookie/i);
+    for (const interaction of cassette.interactions) {
+      for (const name of Object.keys(interaction.request.headers))
+        expect(['accept', 'content-type', 'inference-header-content-length']).toContain(name);
+      for (const name of Object.keys(interaction.response.headers))
+        expect(['content-type', 'inference-header-content-length']).toContain(name);
+    }
+
+    expectAnswersItself(cassette);
+  });
+
+  it('refuses an existing cassette unless overwrite, without touching it', async () => {
+    const cassettePath = path.join(work, 'existing.jsonl');
+    writeFileSync(cassettePath, 'kept\n');
+    const refused = await recordCassette(cassettePath).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(CassetteExistsError);
+    expect((refused as Error).message).toBe(`${cassettePath} exists: pass overwrite: true to record over it, or name another cassette`);
+    expect(readFileSync(cassettePath, 'utf8')).toBe('kept\n');
+
+    const recorder = await recordCassette(cassettePath, { overwrite: true, upstream: `${server.url}/` });
+    const client = new Modelport({ baseUrl: server.url, apiKey: server.adminKey, fetch: recorder.fetch });
+    expect(await client.models.ready('iris')).toEqual({ name: 'iris', ready: true });
+    await recorder.close();
+    const cassette = parseCassette(readFileSync(cassettePath, 'utf8'));
+    expect(cassette.header.upstream).toBe(server.url);
+    expect(cassette.interactions.map((i) => [i.request.path, i.response.status, i.model?.name])).toEqual([
+      ['/v2/models/iris/ready', 200, 'iris'],
+    ]);
+  });
+
+  it('calls to another upstream and calls after close pass through unrecorded; an empty cassette still has its header', async () => {
+    const cassettePath = path.join(work, 'elsewhere.jsonl');
+    const recorder = await recordCassette(cassettePath, { upstream: 'http://127.0.0.1:1/prefix' });
+    const client = new Modelport({ baseUrl: server.url, apiKey: server.adminKey, fetch: recorder.fetch });
+    expect(await client.health.live()).toEqual({ live: true });
+    await recorder.close();
+    expect(await client.health.ready()).toEqual({ ready: true });
+    expect(recorder.count).toBe(0);
+    expect(parseCassette(readFileSync(cassettePath, 'utf8'))).toEqual({
+      header: { cassette: 'modelport', version: 1, recorded_at: expect.any(String), upstream: 'http://127.0.0.1:1/prefix', server: null },
+      interactions: [],
+    });
+  });
+
+  it('a write that fails is reported by close(), naming the cassette; the caller still gets its answers', async () => {
+    // /dev/full accepts the open and fails every write with ENOSPC, as a full disk does.
+    if (!existsSync('/dev/full')) return;
+    const recorder = await recordCassette('/dev/full', { overwrite: true });
+    const client = new Modelport({ baseUrl: server.url, apiKey: server.adminKey, fetch: recorder.fetch });
+    expect(await client.health.ready()).toEqual({ ready: true });
+    const failure = await recorder.close().catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(Error);
+    expect((failure as Error).message).toMatch(/^cannot write the cassette \/dev\/full: ENOSPC/);
+    expect(recorder.count).toBe(0);
+  });
+});
+
+/** The SDK attaches `_request_id` to JSON answers; it is not part of the body. */
+function dropRequestId(key: string, value: unknown): unknown {
+  return key === '_request_id' ? undefined : value;
+}
+
+function expectSameOutputs(
+  recorded: ReturnType<typeof interactionTensors>['outputs'],
+  live: Record<string, { datatype: string; shape: number[]; data: unknown }>,
+) {
+  expect(recorded.map((tensor) => tensor.name).sort()).toEqual(Object.keys(live).sort());
+  for (const tensor of recorded) {
+    const answer = live[tensor.name]!;
+    expect([tensor.datatype, tensor.shape]).toEqual([answer.datatype, answer.shape]);
+    expect(tensor.data).toEqual(answer.data);
+  }
+}
+
+/** Every recording, sent again as recorded, is matched by a recording of the same request. */
+function expectAnswersItself(cassette: Cassette) {
+  for (const interaction of cassette.interactions) {
+    const result = matchRequest(cassette, interaction.request);
+    expect(result.outcome, `${interaction.request.method} ${interaction.request.path}`).toBe('matched');
+    if (result.outcome === 'matched') expect(result.interaction.request).toEqual(interaction.request);
+  }
+}
