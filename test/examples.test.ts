@@ -4,13 +4,15 @@
  * data directory), with MODELPORT_URL and MODELPORT_API_KEY in the environment. Each must exit 0
  * and print what it is for: the exact digits, the exact held-out accuracies, the traffic a promoted
  * or rolled-back alias sends. (examples/test-with-msw and examples/test-with-global-setup are test
- * suites themselves; `npm test` runs them.)
+ * suites themselves; `npm test` runs them, and examples/record-and-replay/replay.test.ts too; here its
+ * record.ts records again against the server, and its browser/run.ts replays in Chromium.)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { interactionTensors, matchRequest, parseCassette } from '../src/cassette/index';
 
 const root = path.resolve(import.meta.dirname, '..');
 const work = mkdtempSync(path.join(os.tmpdir(), 'modelport-examples-'));
@@ -152,4 +154,58 @@ describe('examples/ against a running server', () => {
     expect(png.subarray(1, 4).toString()).toBe('PNG');
     expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([448, 224]); // width, height
   });
+});
+
+describe('examples/record-and-replay', () => {
+  it('record.ts records the app through `modelport record`; the committed cassette answers each of its requests, with the same outputs', async () => {
+    const cassettePath = path.join(work, 'app.cassette.jsonl');
+    const run = await runExample('record-and-replay/record.ts', [cassettePath]);
+    expectSuccess(run);
+    expect(run.stdout).toContain(`recording ${url} into ${cassettePath}, proxy listening on http://127.0.0.1:`);
+    for (let digit = 0; digit < 10; digit++) expect(run.stdout).toContain(`digit ${digit} read as ${digit} (confidence `);
+    for (const species of ['setosa', 'versicolor', 'virginica']) expect(run.stdout).toContain(`flower ${species} named ${species}\n`);
+    expect(run.stdout).toContain(`SIGTERM: recorded 16 interactions into ${cassettePath}`);
+    const text = readFileSync(cassettePath, 'utf8');
+    expect(text).not.toContain(apiKey);
+
+    const fresh = parseCassette(text);
+    const committed = parseCassette(readFileSync(path.join(root, 'examples/record-and-replay/app.cassette.jsonl'), 'utf8'));
+    const calls = (c: typeof fresh) => c.interactions.map(({ seq, request }) => `${seq} ${request.method} ${request.path}`);
+    expect(calls(fresh)).toEqual(calls(committed));
+    let largestDelta = 0;
+    for (const interaction of fresh.interactions) {
+      const { method, path: requestPath, query, headers, body } = interaction.request;
+      const answer = matchRequest(committed, { method, path: requestPath, query, headers, body });
+      expect([answer.outcome, answer.outcome === 'matched' && answer.interaction.seq]).toEqual(['matched', interaction.seq]);
+      if (answer.outcome !== 'matched' || !requestPath.endsWith('/infer')) continue;
+      const now = interactionTensors(interaction).outputs[0]!.data as Float32Array;
+      const then = interactionTensors(answer.interaction).outputs[0]!.data as Float32Array;
+      expect(now.indexOf(Math.max(...now))).toBe(then.indexOf(Math.max(...then)));
+      for (let i = 0; i < now.length; i++) largestDelta = Math.max(largestDelta, Math.abs(now[i]! - then[i]!));
+    }
+    // Same models, same inputs: the same probabilities (to float32 noise, should TensorFlow run on another CPU).
+    console.log(`record-and-replay: a fresh recording against the committed cassette, max |Δ| of outputs ${largestDelta}`);
+    expect(largestDelta).toBeLessThan(1e-6);
+  });
+
+  it.skipIf(!existsSync('/usr/bin/chromium'))(
+    'browser/run.ts: the app in Chromium, every call answered by the service worker',
+    async () => {
+      const run = await runExample('record-and-replay/browser/run.ts');
+      expectSuccess(run);
+      expect(run.stdout).toMatch(/the app calling http:\/\/models\.invalid through msw's service worker:\n/);
+      const rows = run.stdout.split('\n').filter((line) => line.includes(' → '));
+      expect(
+        rows.map((row) =>
+          row
+            .replace(/\(confidence [\d.]+\)/, '')
+            .trim()
+            .split(/\s+/),
+        ),
+      ).toEqual([
+        ...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((d) => ['digit', `${d}`, '→', `${d}`, 'matched', 'seq', `${d + 3}`]),
+        ...['setosa', 'versicolor', 'virginica'].map((s, i) => ['flower', s, '→', s, 'matched', 'seq', `${i + 14}`]),
+      ]);
+    },
+  );
 });
