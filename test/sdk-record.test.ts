@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Modelport } from 'modelport';
+import { Modelport, type Prediction } from 'modelport';
 import { interactionTensors, matchRequest, parseCassette, type Cassette } from 'modelport/cassette';
 import { CassetteExistsError, recordCassette } from 'modelport/record';
 import { startMockServer, type RunningMockServer } from '../mock-server/index';
@@ -40,9 +40,9 @@ describe('recordCassette (modelport/record)', () => {
     const serverMetadata = await client.server.metadata();
     const digitsMetadata = await client.models.metadata('digits', { version: 1 });
     const irisModel = await client.models.get('iris');
-    const irisPredictions = [];
+    const irisPredictions: Prediction[] = [];
     for (let i = 0; i < 10; i++) irisPredictions.push(await client.predict('iris', iris.subarray(i * 4, i * 4 + 4)));
-    const digitPredictions = [];
+    const digitPredictions: Prediction[] = [];
     for (let i = 0; i < 10; i++) {
       digitPredictions.push(await client.predict('digits', digits.subarray(i * 784, i * 784 + 784), { binary: true, version: 1 }));
     }

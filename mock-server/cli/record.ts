@@ -1,13 +1,13 @@
 /**
  * `modelport record --upstream <url> --cassette <file>`: a proxy on 127.0.0.1 that forwards /v2
  * (and read-only /v1) to any Open Inference Protocol server and writes every exchange to a
- * cassette (format v1, cli/record/cassette-format.ts). Loads neither TensorFlow nor the server.
+ * cassette (format v1, `modelport/cassette`; the file writer and model block are `modelport/record`'s,
+ * shared with the SDK's recorder). Loads neither TensorFlow nor the server.
  * SIGINT or SIGTERM stops it: exchanges under way finish and are written, then it exits 0.
  */
 import path from 'node:path';
 import { Command } from 'commander';
-import { CASSETTE_VERSION, type CassetteHeader } from './record/cassette-format';
-import { CassetteWriter } from './record/cassette-writer';
+import { CassetteExistsError, CassetteFile } from 'modelport/record';
 import { RecordingProxy } from './record/proxy';
 import { Upstream } from './record/upstream';
 import { output, UsageError } from './output';
@@ -37,22 +37,26 @@ export function recordCommand(): Command {
       const apiKey: string | undefined = globals.apiKey;
       const cassette = path.resolve(options.cassette);
 
-      const header = async (): Promise<CassetteHeader> => {
-        const server = await upstream.getJson('/v2', apiKey === undefined ? {} : { authorization: `Bearer ${apiKey}` });
-        if (server === null)
-          console.error(`modelport record: GET ${upstream.base}/v2 did not answer with JSON; the cassette's server is null`);
-        return { cassette: 'modelport', version: CASSETTE_VERSION, recorded_at: new Date().toISOString(), upstream: upstream.base, server };
-      };
-      const writer = await CassetteWriter.create(cassette, options.force, header).catch((error: NodeJS.ErrnoException) => {
+      // The file first: an existing cassette is refused before anything is asked of the upstream.
+      const writer = await CassetteFile.create(cassette, {
+        overwrite: options.force,
+        onWriteError: (error) => console.error(`modelport record: ${error.message}; recording stopped`),
+      }).catch((error: unknown) => {
         upstream.close();
-        if (error.code === 'EEXIST') throw new UsageError(`${cassette} exists: pass --force to overwrite it, or name another cassette`);
+        if (error instanceof CassetteExistsError)
+          throw new UsageError(`${cassette} exists: pass --force to overwrite it, or name another cassette`);
         throw error;
       });
+      const recordedAt = new Date().toISOString();
+      const server = await upstream.getJson('/v2', apiKey === undefined ? {} : { authorization: `Bearer ${apiKey}` });
+      if (server === null)
+        console.error(`modelport record: GET ${upstream.base}/v2 did not answer with JSON; the cassette's server is null`);
+      void writer.writeHeader({ recorded_at: recordedAt, upstream: upstream.base, server });
       let notRecorded = 0;
       const proxy = new RecordingProxy({
         upstream,
         apiKey,
-        record: (interaction) => writer.append(interaction),
+        record: (interaction) => void writer.append(interaction),
         notRecorded: (why) => {
           notRecorded++;
           console.error(`modelport record: forwarded but not recorded: ${why}`);

@@ -2,13 +2,11 @@
  * The recording proxy: a node:http server on 127.0.0.1 that forwards what proxy-routes.ts allows
  * to the upstream and hands each complete exchange, as a cassette interaction, to `record`.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { cassetteBody } from './cassette-body';
-import { RECORDED_REQUEST_HEADERS, RECORDED_RESPONSE_HEADERS, recordedHeaders } from './cassette-format';
-import type { UnnumberedInteraction } from './cassette-writer';
+import { bodyFromBytes, pickHeaders, RECORDED_REQUEST_HEADERS, RECORDED_RESPONSE_HEADERS } from 'modelport/cassette';
+import { ModelMetadataCache, type UnnumberedInteraction } from 'modelport/record';
 import { forward, tooLarge } from './forward';
-import { ModelMetadataCache } from './model-metadata';
 import { answerError, refusalOf } from './proxy-routes';
 import { forwardedAuth, type Upstream } from './upstream';
 
@@ -30,7 +28,7 @@ export class RecordingProxy {
   private readonly inFlight = new Set<Promise<void>>();
 
   constructor(private readonly options: RecordingProxyOptions) {
-    this.metadata = new ModelMetadataCache(options.upstream);
+    this.metadata = new ModelMetadataCache((path, credentials) => options.upstream.getJson(path, credentials));
     this.server = createServer((req, res) => {
       const exchange = this.exchange(req, res).catch((error: Error) => {
         console.error(`modelport record: ${req.method} ${req.url} failed in the proxy: ${error.stack ?? error.message}`);
@@ -84,7 +82,6 @@ export class RecordingProxy {
     const { requestBody, response, responseBody, latencyMs } = forwarded;
     if (!responseBody) return this.options.notRecorded(`${method} ${rawPath}: its response is over ${MAX_BODY_BYTES / 1024 / 1024} MiB`);
     this.options.record({
-      type: 'interaction',
       recorded_at: recordedAt,
       latency_ms: latencyMs,
       model,
@@ -92,14 +89,22 @@ export class RecordingProxy {
         method,
         path: rawPath,
         query,
-        headers: recordedHeaders(req.headers, RECORDED_REQUEST_HEADERS),
-        body: cassetteBody(requestBody, req.headers),
+        headers: pickHeaders(plainHeaders(req.headers), RECORDED_REQUEST_HEADERS),
+        body: bodyFromBytes(requestBody, plainHeaders(req.headers)),
       },
       response: {
         status: response.statusCode!,
-        headers: recordedHeaders(response.headers, RECORDED_RESPONSE_HEADERS),
-        body: cassetteBody(responseBody, response.headers),
+        headers: pickHeaders(plainHeaders(response.headers), RECORDED_RESPONSE_HEADERS),
+        body: bodyFromBytes(responseBody, plainHeaders(response.headers)),
       },
     });
   }
+}
+
+/** Node's headers as the cassette's functions take them: a repeated header joined as Node joins most (`, `). */
+function plainHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+  const plain: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers))
+    if (value !== undefined) plain[name] = Array.isArray(value) ? value.join(', ') : value;
+  return plain;
 }

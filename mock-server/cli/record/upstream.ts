@@ -5,6 +5,7 @@
  */
 import http, { type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import https from 'node:https';
+import type { JsonValue } from 'modelport/cassette';
 
 /** How long the recorder's own reads (server and model metadata) may take. */
 const OWN_READ_TIMEOUT_MS = 10_000;
@@ -49,7 +50,7 @@ export class Upstream {
   }
 
   /** `GET path` parsed as JSON when it answers 200 with JSON; null for anything else (a failure is not the recorder's to report). */
-  getJson(path: string, headers: OutgoingHttpHeaders): Promise<unknown> {
+  getJson(path: string, headers: OutgoingHttpHeaders): Promise<JsonValue> {
     return new Promise((resolve) => {
       const request = this.request('GET', path, { ...headers, accept: 'application/json' });
       request.setTimeout(OWN_READ_TIMEOUT_MS, () => request.destroy(new Error('timed out')));
@@ -75,19 +76,20 @@ export class Upstream {
   }
 }
 
-function parseJson(bytes: Buffer): unknown {
+function parseJson(bytes: Buffer): JsonValue {
   try {
-    return JSON.parse(bytes.toString('utf8'));
+    return JSON.parse(bytes.toString('utf8')) as JsonValue;
   } catch {
     return null;
   }
 }
 
 /** The auth headers of a request as forwarded: the client's, or `Bearer <apiKey>` in place of them. */
-export function forwardedAuth(incoming: IncomingHttpHeaders, apiKey: string | undefined): OutgoingHttpHeaders {
+export function forwardedAuth(incoming: IncomingHttpHeaders, apiKey: string | undefined): Record<string, string> {
   if (apiKey !== undefined) return { authorization: `Bearer ${apiKey}` };
-  const auth: OutgoingHttpHeaders = {};
+  const auth: Record<string, string> = {};
   if (incoming.authorization !== undefined) auth.authorization = incoming.authorization;
-  if (incoming['x-api-key'] !== undefined) auth['x-api-key'] = incoming['x-api-key'];
+  const apiKeyHeader = incoming['x-api-key'];
+  if (apiKeyHeader !== undefined) auth['x-api-key'] = Array.isArray(apiKeyHeader) ? apiKeyHeader.join(', ') : apiKeyHeader;
   return auth;
 }
