@@ -142,6 +142,41 @@ describe('recordCassette (modelport/record)', () => {
     ]);
   });
 
+  it('takes a Request (as ky hands it for streamed bodies) or a URL and init; concurrent calls each get one line', async () => {
+    const cassettePath = path.join(work, 'requests.jsonl');
+    const recorder = await recordCassette(cassettePath);
+    const body = JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }] });
+    const headers = { authorization: `Bearer ${server.adminKey}`, 'content-type': 'application/json', 'x-api-key': 'not-written' };
+    const url = `${server.url}/v2/models/iris/infer?trace=1`;
+    const asRequest = await recorder.fetch(new Request(url, { method: 'POST', body, headers }));
+    const asInit = await recorder.fetch(new URL(url), { method: 'POST', body: new TextEncoder().encode(body), headers });
+    const answers = [await asRequest.json(), await asInit.json()];
+    expect(answers[0]).toEqual(answers[1]);
+    const concurrent = await Promise.all(
+      Array.from({ length: 6 }, () => recorder.fetch(`${server.url}/v2/models/iris/ready`, { headers })),
+    );
+    expect(concurrent.map((answer) => answer.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    await recorder.close();
+    expect(recorder.count).toBe(8);
+
+    const text = readFileSync(cassettePath, 'utf8');
+    const cassette = parseCassette(text);
+    const [first, second] = cassette.interactions;
+    for (const infer of [first!, second!]) {
+      expect(infer.request).toEqual({
+        method: 'POST',
+        path: '/v2/models/iris/infer',
+        query: 'trace=1',
+        headers: { 'content-type': 'application/json' },
+        body: { json: JSON.parse(body) },
+      });
+      expect(infer.response).toMatchObject({ status: 200, body: { json: JSON.parse(JSON.stringify(answers[0])) } });
+    }
+    expect(cassette.interactions.map((i) => i.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(text).not.toContain('not-written');
+    expect(text).not.toContain(server.adminKey);
+  });
+
   it('calls to another upstream and calls after close pass through unrecorded; an empty cassette still has its header', async () => {
     const cassettePath = path.join(work, 'elsewhere.jsonl');
     const recorder = await recordCassette(cassettePath, { upstream: 'http://127.0.0.1:1/prefix' });
