@@ -157,14 +157,15 @@ describe('examples/ against a running server', () => {
 });
 
 describe('examples/record-and-replay', () => {
-  it('record.ts records the app through `modelport record`; the committed cassette answers each of its requests, with the same outputs', async () => {
-    const cassettePath = path.join(work, 'app.cassette.jsonl');
-    const run = await runExample('record-and-replay/record.ts', [cassettePath]);
+  /** Runs record.ts into a new cassette; checks what it printed and that the committed cassette answers every request it recorded, with the same outputs. */
+  async function recordAndCompare(name: string, flags: string[], startLine: string, endLine: string): Promise<void> {
+    const cassettePath = path.join(work, name);
+    const run = await runExample('record-and-replay/record.ts', [cassettePath, ...flags]);
     expectSuccess(run);
-    expect(run.stdout).toContain(`recording ${url} into ${cassettePath}, proxy listening on http://127.0.0.1:`);
+    expect(run.stdout).toContain(startLine.replace('<cassette>', cassettePath));
     for (let digit = 0; digit < 10; digit++) expect(run.stdout).toContain(`digit ${digit} read as ${digit} (confidence `);
     for (const species of ['setosa', 'versicolor', 'virginica']) expect(run.stdout).toContain(`flower ${species} named ${species}\n`);
-    expect(run.stdout).toContain(`SIGTERM: recorded 16 interactions into ${cassettePath}`);
+    expect(run.stdout).toContain(endLine.replace('<cassette>', cassettePath));
     const text = readFileSync(cassettePath, 'utf8');
     expect(text).not.toContain(apiKey);
 
@@ -184,8 +185,28 @@ describe('examples/record-and-replay', () => {
       for (let i = 0; i < now.length; i++) largestDelta = Math.max(largestDelta, Math.abs(now[i]! - then[i]!));
     }
     // Same models, same inputs: the same probabilities (to float32 noise, should TensorFlow run on another CPU).
-    console.log(`record-and-replay: a fresh recording against the committed cassette, max |Δ| of outputs ${largestDelta}`);
+    console.log(
+      `record-and-replay ${flags.join(' ') || '(proxy)'}: a fresh recording against the committed cassette, max |Δ| of outputs ${largestDelta}`,
+    );
     expect(largestDelta).toBeLessThan(1e-6);
+  }
+
+  it('record.ts records the app through `modelport record`; the committed cassette answers each of its requests, with the same outputs', async () => {
+    await recordAndCompare(
+      'proxy.cassette.jsonl',
+      [],
+      `recording ${url} into <cassette>, proxy listening on http://127.0.0.1:`,
+      'SIGTERM: recorded 16 interactions into <cassette>\n',
+    );
+  });
+
+  it("record.ts --sdk records the same through recordCassette (modelport/record), the SDK client's fetch", async () => {
+    await recordAndCompare(
+      'sdk.cassette.jsonl',
+      ['--sdk'],
+      `recording ${url} into <cassette> with the SDK's fetch\n`,
+      'recorded 16 interactions into <cassette>\n',
+    );
   });
 
   it.skipIf(!existsSync('/usr/bin/chromium'))(
