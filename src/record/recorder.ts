@@ -74,7 +74,8 @@ class FetchRecorder implements CassetteRecorder {
     private readonly send: typeof globalThis.fetch,
   ) {
     this.metadata = new ModelMetadataCache((path, credentials) => this.readJson(path, credentials));
-    this.fetch = (input, init) => this.call(input, init);
+    // async: a URL or init that fetch would reject (a relative URL, a GET with a body) rejects here too, never throws.
+    this.fetch = async (input, init) => this.call(input, init);
   }
 
   get path(): string {
@@ -116,35 +117,33 @@ class FetchRecorder implements CassetteRecorder {
     const answered = this.send(request).then((response): Answered => ({ response, copy: response.clone() }));
     const where = `${method} ${call.path}`;
     const recording = this.recordExchange(answered, sent, model, started).then(
-      (response) => {
-        if (!response) return;
-        return this.header!.then(() =>
+      (exchange) =>
+        this.header!.then(() =>
           this.file.append({
             recorded_at: recordedAt,
-            latency_ms: response.latencyMs,
-            model: response.model,
+            latency_ms: exchange.latencyMs,
+            model: exchange.model,
             request: {
               method,
               path: call.path,
               query: call.query,
               headers: pickHeaders(request.headers, RECORDED_REQUEST_HEADERS),
-              body: bodyFromBytes(response.requestBytes, request.headers),
+              body: bodyFromBytes(exchange.requestBytes, request.headers),
             },
             response: {
-              status: response.copy.status,
-              headers: pickHeaders(response.copy.headers, RECORDED_RESPONSE_HEADERS),
-              body: bodyFromBytes(response.responseBytes, response.copy.headers),
+              status: exchange.copy.status,
+              headers: pickHeaders(exchange.copy.headers, RECORDED_RESPONSE_HEADERS),
+              body: bodyFromBytes(exchange.responseBytes, exchange.copy.headers),
             },
           }),
-        );
-      },
+        ),
       (error: unknown) => void this.notRecorded.push(`${where}: ${error instanceof Error ? error.message : String(error)}`),
     );
     this.track(recording);
     return answered.then(({ response }) => response);
   }
 
-  /** The exchange's bytes once the response has been read to its end; undefined (and said why) when it cannot be recorded. */
+  /** The exchange's bytes once the response has been read to its end; rejects, saying why, when it cannot be recorded. */
   private async recordExchange(
     answered: Promise<Answered>,
     sent: Promise<ArrayBuffer>,
