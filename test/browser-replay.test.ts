@@ -139,6 +139,8 @@ describe.skipIf(!hasChromium)('a cassette replayed by msw in headless Chromium, 
     expect(digitCalls).toHaveLength(inputs.digits.length);
     expect(flowerCalls).toHaveLength(inputs.flowers.length);
     const ready = cassette.interactions.find((i) => i.request.path === '/v2/models/digits/ready')!;
+    const metadata = cassette.interactions.find((i) => i.request.path === '/v2/models/digits')!;
+    const recordedMetadata = (metadata.response.body as { json: { name: string; inputs: unknown; outputs: unknown } }).json;
 
     // The miss: the first digit with one pixel +0.5, as the matcher sees it (JSON or binary decode the same tensor).
     const recordedInput = interactionTensors(digitCalls[0]!).inputs[0]!;
@@ -161,6 +163,7 @@ describe.skipIf(!hasChromium)('a cassette replayed by msw in headless Chromium, 
 
     expect(results).toEqual({
       ready: { ready: true, headers: matched(ready) },
+      metadata: { name: 'digits', inputs: recordedMetadata.inputs, outputs: recordedMetadata.outputs, headers: matched(metadata) },
       'digits (binary)': digitCalls.map((call, i) => ({
         labels: [String(inputs.digits[i]!.label)],
         shape: [1, 10],
@@ -181,6 +184,9 @@ describe.skipIf(!hasChromium)('a cassette replayed by msw in headless Chromium, 
       },
     });
     expect(nearest.description).toContain('max |Δ| 0.5');
+
+    // No model server here: this process never loaded TensorFlow (its native library would be mapped).
+    if (existsSync('/proc/self/maps')) expect(readFileSync('/proc/self/maps', 'utf8')).not.toMatch(/tensorflow/i);
 
     // The only console error: Chromium's line for the strict miss's 404.
     expect(pageErrors).toEqual([]);

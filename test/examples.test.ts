@@ -191,6 +191,24 @@ describe('examples/record-and-replay', () => {
     expect(largestDelta).toBeLessThan(1e-6);
   }
 
+  it('the app, its vitest replay and its browser page import nothing but modelport, msw and vitest (no @modelport/server)', () => {
+    const dir = path.join(root, 'examples/record-and-replay');
+    const imports = ['app.ts', 'replay.test.ts', 'browser/page.ts'].flatMap((file) =>
+      [...readFileSync(path.join(dir, file), 'utf8').matchAll(/^import\b[^;]*?from '([^']+)';/gm)].map((found) => found[1]!),
+    );
+    expect([...new Set(imports)].sort()).toEqual([
+      '../app',
+      './app',
+      'modelport',
+      'modelport/cassette',
+      'modelport/replay',
+      'msw/browser',
+      'msw/node',
+      'node:fs',
+      'vitest',
+    ]);
+  });
+
   it('record.ts records the app through `modelport record`; the committed cassette answers each of its requests, with the same outputs', async () => {
     await recordAndCompare(
       'proxy.cassette.jsonl',

@@ -81,6 +81,8 @@ let started = false;
   const { client, headers } = replayClient(args.baseUrl);
 
   record('ready', { ready: (await client.models.ready('digits')).ready, headers: headers() });
+  const metadata = await client.models.metadata('digits');
+  record('metadata', { name: metadata.name, inputs: metadata.inputs, outputs: metadata.outputs, headers: headers() });
   const digits = [];
   for (const { pixels } of args.digits) {
     const prediction = await client.predict('digits', new Float32Array(pixels), { binary: true });
