@@ -6,6 +6,7 @@
 import { Command, Option } from 'commander';
 import type { Modelport as ModelportClient } from 'modelport';
 import { PACKAGE_VERSION } from '../server/package-paths';
+import { cassetteCommand } from './cassette/command';
 import { conformanceCommand } from './conformance';
 import { doctorCommand } from './doctor';
 import { evaluateCommand } from './evaluate';
@@ -52,6 +53,7 @@ program.addCommand(keysCommand(context));
 program.addCommand(doctorCommand(context));
 program.addCommand(conformanceCommand());
 program.addCommand(recordCommand());
+program.addCommand(cassetteCommand());
 
 // Subcommands built on their own do not inherit exitOverride: give it to every one, so usage
 // errors anywhere exit with the usage code rather than commander's own exit.

@@ -48,3 +48,7 @@ export {
   type ReplayOptions,
   type Replayer,
 } from './replayer';
+export { diffCassette, type DiffOptions } from './diff';
+export { DiffError } from './diff-target';
+export { crossedThresholds, modelLabel, type DriftReport, type DriftThresholds, type ModelDrift, type OutputDrift, type Percentiles } from './diff-report';
+export type { LabelFlip, OutputMismatch } from './diff-compare';

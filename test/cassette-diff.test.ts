@@ -1,0 +1,355 @@
+/**
+ * `modelport cassette diff` and `diffCassette` (issue #21, item 3) through a real server: a cassette
+ * recorded on `digits` by the real `modelport record` proxy (real MNIST digits, JSON and binary, single
+ * rows and batches) is re-sent to `digits-mlp`, and the label flips it reports are exactly those the
+ * test finds by calling both models itself on the recorded inputs.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Modelport } from '../src/index';
+import { diffCassette, interactionTensors, parseCassette, type Cassette, type DriftReport } from '../src/cassette/index';
+import { startMockServer, type RunningMockServer } from '../mock-server/index';
+import { loadMnistSplit } from '../mock-server/datasets/mnist-split';
+import { BUNDLED } from './helpers/data-dir';
+
+const CLI = new URL('../mock-server/bin/modelport.js', import.meta.url).pathname;
+const work = mkdtempSync(path.join(os.tmpdir(), 'modelport-cassette-diff-'));
+const cassetteFile = path.join(work, 'digits.jsonl');
+// No MODELPORT_* setting of the test run leaks into the CLI.
+const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('MODELPORT_')));
+let server: RunningMockServer;
+let client: Modelport;
+let cassette: Cassette;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(...args: string[]): Promise<Run> {
+  return new Promise((resolve) =>
+    execFile(process.execPath, [CLI, ...args], { env, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) =>
+      resolve({ code: error ? (error.code as number) : 0, stdout, stderr }),
+    ),
+  );
+}
+
+/** `cassette diff` of the digits cassette against the server, with the admin key; `--json` output parsed. */
+async function diffJson(...args: string[]): Promise<{ run: Run; report: DriftReport & { crossed: string[] } }> {
+  const run = await cli('cassette', 'diff', cassetteFile, '--against', server.url, '--api-key', server.adminKey, '--json', ...args);
+  return { run, report: JSON.parse(run.stdout) };
+}
+
+/** Records what `send` does through `modelport record` into `file`. */
+async function recordCassette(file: string, send: (recording: Modelport) => Promise<void>): Promise<void> {
+  const child = spawn(process.execPath, [CLI, 'record', '--upstream', server.url, '--cassette', file, '--api-key', server.adminKey], {
+    env,
+  });
+  let stdout = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', () => {
+      const found = /proxy listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(stdout);
+      if (found) resolve(found[1]!);
+    });
+    void exited.then((code) => reject(new Error(`modelport record exited with ${code}`)));
+  });
+  await send(new Modelport({ baseUrl: url, maxRetries: 0 }));
+  child.kill('SIGTERM');
+  expect(await exited).toBe(0);
+}
+
+/** The argmax over the last axis of each row (the first maximum wins). */
+function argmaxRows(data: Float32Array, classes: number): number[] {
+  return Array.from({ length: data.length / classes }, (_, row) => {
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (data[row * classes + c]! > data[row * classes + best]!) best = c;
+    return best;
+  });
+}
+
+/** Everything of a report but the latencies measured now, which differ run to run. */
+function withoutLatencyNow(report: DriftReport) {
+  return report.models.map(({ latency_ms, ...model }) => ({ ...model, latency_recorded: latency_ms.recorded }));
+}
+
+const JSON_REQUESTS = 30;
+const BINARY_BATCHES = 10;
+const BATCH = 3;
+
+beforeAll(async () => {
+  server = await startMockServer({ dataDir: path.join(work, 'repo') });
+  client = new Modelport({ baseUrl: server.url, apiKey: server.adminKey, maxRetries: 0 });
+  const digits = loadMnistSplit().test.x;
+  const image = (i: number, rows = 1) => digits.subarray(i * 784, (i + rows) * 784);
+  await recordCassette(cassetteFile, async (recording) => {
+    for (let i = 0; i < JSON_REQUESTS; i++) await recording.predict('digits', image(i), { version: 1 });
+    for (let b = 0; b < BINARY_BATCHES; b++) {
+      await recording.predict('digits', image(JSON_REQUESTS + b * BATCH, BATCH), { version: 1, binary: true });
+    }
+  });
+  cassette = parseCassette(readFileSync(cassetteFile, 'utf8'));
+});
+
+afterAll(async () => {
+  await server?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('modelport cassette diff', () => {
+  it('the cassette holds 60 real digits on digits@1: 30 JSON requests of one row, 10 binary requests of 3 rows', () => {
+    const infers = cassette.interactions.filter((i) => i.request.path === '/v2/models/digits/versions/1/infer');
+    expect(infers).toHaveLength(JSON_REQUESTS + BINARY_BATCHES);
+    expect(infers.filter((i) => 'json' in i.request.body!)).toHaveLength(JSON_REQUESTS);
+    expect(infers.filter((i) => i.request.headers['inference-header-content-length'])).toHaveLength(BINARY_BATCHES);
+    const rows = infers.map((i) => interactionTensors(i).inputs[0]!.shape[0]);
+    expect(rows.reduce((sum, n) => sum! + n!, 0)).toBe(JSON_REQUESTS + BINARY_BATCHES * BATCH);
+  });
+
+  it('against the same model and version: every request compared, zero flips, max |Δ| 0', async () => {
+    const { run, report } = await diffJson();
+    expect(run.code).toBe(0);
+    expect(report.crossed).toEqual([]);
+    expect(report.models).toHaveLength(1);
+    const [model] = report.models;
+    expect(model).toMatchObject({
+      recorded: { name: 'digits', version: '1' },
+      now: { name: 'digits', version: '1' },
+      versions_now: ['1'],
+      requests: 40,
+      compared: 40,
+      failed_now: [],
+      not_compared: [],
+      label_flips: 0,
+    });
+    expect(model!.outputs).toMatchObject([
+      { name: 'probabilities', compared: 40, elements: 600, changed_elements: 0, max_abs_delta: 0, mean_abs_delta: 0, rows: 60, flips: [] },
+    ]);
+    expect(model!.latency_ms.recorded.p50).toBeGreaterThan(0);
+    expect(model!.latency_ms.now.p95).toBeGreaterThanOrEqual(model!.latency_ms.now.p50!);
+  });
+
+  it('--model digits-mlp: exactly the label flips found by calling digits and digits-mlp on the recorded inputs', async () => {
+    const expected: { seq: number; row: number; recorded: number; now: number }[] = [];
+    let maxDelta = 0;
+    for (const interaction of cassette.interactions.filter((i) => i.request.path.endsWith('/infer'))) {
+      const input = interactionTensors(interaction).inputs[0]!;
+      const shape = input.shape as [number, number, number, number];
+      const digits = await client.inference.infer(
+        'digits',
+        { inputs: [{ name: 'image', datatype: 'FP32', shape, data: [...(input.data as Float32Array)] }] },
+        { version: 1 },
+      );
+      const mlp = await client.inference.infer('digits-mlp', {
+        inputs: [{ name: 'image', datatype: 'FP32', shape, data: [...(input.data as Float32Array)] }],
+      });
+      const before = Float32Array.from(digits.outputs[0]!.data as number[]);
+      const after = Float32Array.from(mlp.outputs[0]!.data as number[]);
+      before.forEach((p, i) => (maxDelta = Math.max(maxDelta, Math.abs(after[i]! - p))));
+      const [a, b] = [argmaxRows(before, 10), argmaxRows(after, 10)];
+      a.forEach((label, row) => label !== b[row] && expected.push({ seq: interaction.seq, row, recorded: label, now: b[row]! }));
+    }
+    expect(expected.length).toBeGreaterThan(0);
+
+    const { run, report } = await diffJson('--model', 'digits-mlp');
+    expect(run.code).toBe(0); // no threshold set, nothing failed
+    const [model] = report.models;
+    expect(model).toMatchObject({
+      recorded: { name: 'digits', version: '1' },
+      now: { name: 'digits-mlp', version: null },
+      versions_now: ['1'],
+    });
+    expect(model!.compared).toBe(40);
+    expect(model!.label_flips).toBe(expected.length);
+    const [output] = model!.outputs;
+    expect(output!.flips).toEqual(expected.map((f) => ({ ...f, recorded_label: String(f.recorded), now_label: String(f.now) })));
+    expect(output!.max_abs_delta).toBe(maxDelta);
+    expect(output!.rows).toBe(60);
+
+    // The table names each flip the same way.
+    const table = await cli(
+      'cassette',
+      'diff',
+      cassetteFile,
+      '--against',
+      server.url,
+      '--api-key',
+      server.adminKey,
+      '--model',
+      'digits-mlp',
+      '--examples',
+      '100',
+    );
+    expect(table.code).toBe(0);
+    expect(table.stdout).toContain(
+      `digits@1 → digits-mlp (answered by version 1)\n  40 requests: 40 compared, 0 failed now, 0 not compared; ${expected.length} label flip`,
+    );
+    for (const flip of expected) expect(table.stdout).toContain(`    seq ${flip.seq} row ${flip.row}: ${flip.recorded} → ${flip.now}\n`);
+
+    // The SDK function returns the same numbers.
+    const sdk = await diffCassette(readFileSync(cassetteFile, 'utf8'), {
+      against: server.url,
+      apiKey: server.adminKey,
+      model: 'digits-mlp',
+    });
+    expect(withoutLatencyNow(sdk)).toEqual(withoutLatencyNow(report));
+  });
+
+  it('a new version (digits@2) and @alias: the alias resolved to its version through /v1; an unknown alias and a canary are refused', async () => {
+    // digits-mlp's weights uploaded as version 2 of digits: a new version that changes some answers.
+    const mlpDir = path.join(work, 'digits-mlp-artifacts');
+    mkdirSync(mlpDir);
+    for (const file of ['model.json', 'weights.bin']) copyFileSync(path.join(BUNDLED, 'digits-mlp', '1', file), path.join(mlpDir, file));
+    expect(await client.models.versions.upload('digits', { directory: mlpDir })).toMatchObject({ version: 2, state: 'READY' });
+    await client.models.aliases.set('digits', 'staging', 2);
+
+    const mlp = await diffJson('--model', 'digits-mlp');
+    const version2 = await diffJson('--model', 'digits@2');
+    const staging = await diffJson('--model', 'digits@staging');
+    expect([version2.run.code, staging.run.code]).toEqual([0, 0]);
+    expect(version2.report.models[0]).toMatchObject({ now: { name: 'digits', version: '2' }, versions_now: ['2'] });
+    expect(staging.report.models[0]).toMatchObject({ now: { name: 'digits', version: '2', alias: 'staging' }, versions_now: ['2'] });
+    const mlpFlips = mlp.report.models[0]!.outputs[0]!.flips;
+    expect(mlpFlips.length).toBeGreaterThan(0);
+    expect(version2.report.models[0]!.outputs[0]!.flips).toEqual(mlpFlips);
+    expect(staging.report.models[0]!.outputs[0]!.flips).toEqual(mlpFlips);
+    expect(staging.report.models[0]!.outputs[0]!.max_abs_delta).toBe(mlp.report.models[0]!.outputs[0]!.max_abs_delta);
+    const table = await cli(
+      'cassette',
+      'diff',
+      cassetteFile,
+      '--against',
+      server.url,
+      '--api-key',
+      server.adminKey,
+      '--model',
+      'digits@staging',
+    );
+    expect(table.stdout).toContain('\ndigits@1 → digits@2 (@staging) (answered by version 2)\n');
+
+    // production still points at version 1: nothing changes.
+    const production = await diffJson('--model', '@production');
+    expect(production.report.models[0]).toMatchObject({ now: { name: 'digits', version: '1', alias: 'production' }, label_flips: 0 });
+    expect(production.report.models[0]!.outputs[0]!.max_abs_delta).toBe(0);
+
+    await client.models.aliases.set('digits', 'canary', [
+      { version: 1, weight: 90 },
+      { version: 2, weight: 10 },
+    ]);
+    const canary = await cli(
+      'cassette',
+      'diff',
+      cassetteFile,
+      '--against',
+      server.url,
+      '--model',
+      'digits@canary',
+      '--api-key',
+      server.adminKey,
+    );
+    expect(canary).toEqual({
+      code: 2,
+      stdout: '',
+      stderr:
+        "modelport: alias 'canary' of 'digits' splits requests between version 1 (weight 90), version 2 (weight 10): a drift report compares one version; pass digits@<version>\n",
+    });
+    const unknown = await cli(
+      'cassette',
+      'diff',
+      cassetteFile,
+      '--against',
+      server.url,
+      '--model',
+      'digits@nope',
+      '--api-key',
+      server.adminKey,
+    );
+    expect(unknown).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: "modelport: model 'digits' has no alias 'nope' (it has 'production', 'staging', 'canary')\n",
+    });
+    const noModel = await cli(
+      'cassette',
+      'diff',
+      cassetteFile,
+      '--against',
+      server.url,
+      '--model',
+      'nothing@staging',
+      '--api-key',
+      server.adminKey,
+    );
+    expect(noModel.code).toBe(2);
+    expect(noModel.stderr).toBe(
+      `modelport: model 'nothing' is not on ${server.url} (GET /v1/models/nothing/aliases: 404 model 'nothing' not found)\n`,
+    );
+  });
+
+  it('thresholds: exit 1 naming what was crossed; within them exit 0', async () => {
+    const flips = (await diffJson('--model', 'digits-mlp')).report.models[0]!.label_flips;
+    const over = await diffJson('--model', 'digits-mlp', '--max-flips', String(flips - 1), '--max-delta', '0.001');
+    expect(over.run.code).toBe(1);
+    expect(over.report.crossed[0]).toBe(`digits@1 → digits-mlp: ${flips} label flip(s), more than --max-flips ${flips - 1}`);
+    expect(over.report.crossed[1]).toMatch(/^digits@1 → digits-mlp: output 'probabilities' max \|Δ\| 0\.\d+ is above --max-delta 0\.001$/);
+    expect(over.run.stderr).toContain(`modelport cassette diff: threshold crossed: digits@1 → digits-mlp: ${flips} label flip(s)`);
+    const within = await diffJson('--model', 'digits-mlp', '--max-flips', String(flips), '--max-delta', '1');
+    expect([within.run.code, within.report.crossed]).toEqual([0, []]);
+
+    // Requests that fail now cross --max-failures (default 0): iris takes 4 features, not an image.
+    const iris = await diffJson('--model', 'iris');
+    expect(iris.run.code).toBe(1);
+    expect(iris.report.models[0]!.failed_now).toHaveLength(40);
+    expect(iris.report.models[0]!.failed_now[0]).toMatchObject({ seq: expect.any(Number), status: 400 });
+    expect(iris.report.crossed).toEqual(['digits@1 → iris: 40 request(s) failed now, more than --max-failures 0']);
+    expect((await diffJson('--model', 'iris', '--max-failures', '40')).run.code).toBe(0);
+  });
+
+  it('exit 2 for a bad cassette or flag, 3 when the server does not answer, 2 for an alias on a server without /v1', async () => {
+    const broken = path.join(work, 'broken.jsonl');
+    writeFileSync(broken, `${readFileSync(cassetteFile, 'utf8').split('\n')[0]}\n{"type":"interaction"}\n`);
+    expect(await cli('cassette', 'diff', broken, '--against', server.url)).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `modelport: ${broken}: cassette line 2: seq must be an integer from 1\n`,
+    });
+    const missing = await cli('cassette', 'diff', path.join(work, 'none.jsonl'), '--against', server.url);
+    expect(missing).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `modelport: cannot read the cassette ${path.join(work, 'none.jsonl')} (ENOENT)\n`,
+    });
+    expect((await cli('cassette', 'diff', cassetteFile, '--against', server.url, '--max-flips', '-1')).stderr).toBe(
+      "modelport: --max-flips must be a whole number, got '-1'\n",
+    );
+
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const unreachable = await cli('cassette', 'diff', cassetteFile, '--against', `http://127.0.0.1:${port}`);
+    expect(unreachable.code).toBe(3);
+    expect(unreachable.stderr).toContain(`modelport: http://127.0.0.1:${port} did not answer: ECONNREFUSED\n`);
+
+    // A server with no /v1 (as Triton answers an unknown path): the alias cannot be resolved, and the message says what to pass.
+    const noV1: Server = createServer((_request, response) =>
+      response.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"Not Found"}'),
+    );
+    await new Promise<void>((resolve) => noV1.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(noV1.address() as AddressInfo).port}`;
+    const refused = await cli('cassette', 'diff', cassetteFile, '--against', url, '--model', 'digits@staging');
+    await new Promise((resolve) => noV1.close(resolve));
+    expect(refused).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `modelport: GET ${url}/v1/models/digits/aliases answered 400 Not Found: the server has no modelport /v1 alias API, so alias 'staging' cannot be resolved; name a version instead: digits@<version>\n`,
+    });
+  });
+});
