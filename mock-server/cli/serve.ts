@@ -86,12 +86,22 @@ export function serveCommand(): Command {
     )
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate')
     .option('--tls-key <file>', 'and this PEM key')
+    .option('--replay <cassette>', 'answer /v2 and /v1 from a recorded cassette instead of models: no model, no TensorFlow loaded')
+    .addOption(
+      new Option('--replay-mode <mode>', 'with --replay: strict (default; a miss is 404) or nearest').choices(['strict', 'nearest']),
+    )
+    .option('--rtol <n>', 'with --replay: relative tolerance on float inputs (default 1e-5)')
+    .option('--atol <n>', 'with --replay: absolute tolerance on float inputs (default 1e-6)')
     .addHelpText(
       'after',
       '\nThe admin API key comes from MODELPORT_API_KEY, or is generated and printed at start.' +
         '\nTensorFlow logs its warnings and errors (TF_CPP_MIN_LOG_LEVEL=1); a TF_CPP_MIN_LOG_LEVEL you set wins.',
     )
-    .action(async (options) => {
+    .action(async (options, command: Command) => {
+      // A replay needs neither the server nor TensorFlow: branch before anything loads them.
+      if (options.replay !== undefined) return (await import('./replay/serve-replay')).serveReplay(options, command);
+      const replayOnly = ['replayMode', 'rtol', 'atol'].find((key) => options[key] !== undefined);
+      if (replayOnly) throw new UsageError(`--${replayOnly === 'replayMode' ? 'replay-mode' : replayOnly} goes with --replay <cassette>`);
       // Before anything loads TensorFlow: its log level is read when its library loads.
       const verbose = Boolean(options.verbose) || isVerbose();
       if (verbose) process.env.MODELPORT_VERBOSE = '1';
