@@ -11,6 +11,7 @@
  * the committed one answers the same).
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -121,7 +122,7 @@ describe.skipIf(!hasChromium)('a cassette replayed by msw in headless Chromium, 
     await new Promise((resolve) => (pageServer ? pageServer.close(resolve) : resolve(undefined)));
   });
 
-  it('answers the SDK with the recorded outputs exactly; a strict miss names the closest recording; nearest mode says so', async () => {
+  it('answers the SDK with the recorded outputs exactly; a miss names the closest recording (or lists what was recorded); nearest mode says so', async () => {
     const baseUrl = `http://127.0.0.1:${await closedPort()}`;
     // Nothing answers there: whatever the page gets comes from the service worker.
     await expect(fetch(`${baseUrl}/v2/health/ready`)).rejects.toThrow('fetch failed');
@@ -132,6 +133,7 @@ describe.skipIf(!hasChromium)('a cassette replayed by msw in headless Chromium, 
       (args) => (window as unknown as { runReplayChecks(a: typeof args): Promise<Record<string, unknown>> }).runReplayChecks(args),
       { cassette: cassetteText, baseUrl, digits: inputs.digits, flowers: inputs.flowers, changedPixel: CHANGED_PIXEL },
     );
+    await mkdir(path.dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
 
     const digitCalls = inferCalls('digits');
@@ -161,6 +163,12 @@ describe.skipIf(!hasChromium)('a cassette replayed by msw in headless Chromium, 
         `max |Δ| 0.5 at element 0 [0, 0, 0, 0] (recorded 0, received 0.5)`,
     );
 
+    const neverRecorded = matchRequest(cassette, { method: 'GET', path: '/v2/models/iris/ready' });
+    expect(neverRecorded.outcome === 'unmatched' && neverRecorded.error).toBe(
+      'no recording of GET /v2/models/iris/ready; the cassette has GET /v2/models/digits/ready ×1, GET /v2/models/digits ×1, ' +
+        'POST /v2/models/digits/infer ×10, GET /v2/models/iris ×1, POST /v2/models/iris/infer ×3',
+    );
+
     expect(results).toEqual({
       ready: { ready: true, headers: matched(ready) },
       metadata: { name: 'digits', inputs: recordedMetadata.inputs, outputs: recordedMetadata.outputs, headers: matched(metadata) },
@@ -178,6 +186,12 @@ describe.skipIf(!hasChromium)('a cassette replayed by msw in headless Chromium, 
       'digit perturbed by 1e-7': { data: recordedOutput(digitCalls[0]!), headers: matched(digitCalls[0]!) },
       // The SDK's message for an error answer is its status, then the body's error.
       'one pixel +0.5, strict': { name: 'NotFoundError', status: 404, message: `404 ${strict.error}`, modelportError: true },
+      'a call never recorded': {
+        name: 'NotFoundError',
+        status: 404,
+        message: `404 ${neverRecorded.outcome === 'unmatched' && neverRecorded.error}`,
+        modelportError: true,
+      },
       'one pixel +0.5, nearest': {
         data: recordedOutput(digitCalls[0]!),
         headers: { replay: 'nearest', seq: String(digitCalls[0]!.seq), nearest: asciiHeaderValue(nearest.description) },
@@ -188,10 +202,13 @@ describe.skipIf(!hasChromium)('a cassette replayed by msw in headless Chromium, 
     // No model server here: this process never loaded TensorFlow (its native library would be mapped).
     if (existsSync('/proc/self/maps')) expect(readFileSync('/proc/self/maps', 'utf8')).not.toMatch(/tensorflow/i);
 
-    // The only console error: Chromium's line for the strict miss's 404.
+    // The only console errors: Chromium's lines for the two 404s.
     expect(pageErrors).toEqual([]);
     expect(
-      consoleErrors.filter(({ text, url }) => !(text.includes('status of 404') && url === `${baseUrl}/v2/models/digits/infer`)),
+      consoleErrors.filter(
+        ({ text, url }) =>
+          !(text.includes('status of 404') && [`${baseUrl}/v2/models/digits/infer`, `${baseUrl}/v2/models/iris/ready`].includes(url)),
+      ),
     ).toEqual([]);
   });
 });

@@ -109,6 +109,8 @@ let started = false;
   changed[args.changedPixel]! += 0.5;
   record('one pixel +0.5, strict', await thrown(() => client.predict('digits', changed, { binary: true })));
 
+  record('a call never recorded', await thrown(() => client.models.ready('iris')));
+
   worker.resetHandlers(...replayHandlers(args.cassette, { mode: 'nearest' }));
   const nearest = await client.predict('digits', changed, { binary: true });
   record('one pixel +0.5, nearest', { data: Array.from(nearest.output.data as Float32Array), headers: headers() });
