@@ -11,7 +11,7 @@ import { request } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Modelport } from 'modelport';
+import { Modelport, NotFoundError } from 'modelport';
 import { bytesOfBody } from 'modelport/cassette';
 import { CLI, cleanEnv, plain, recordReplayCassette, type ReplayRecording } from './helpers/replay-recording';
 
@@ -164,7 +164,8 @@ describe('modelport serve --replay', () => {
     const changed = recorded.input.slice();
     changed[300] = changed[300]! + 0.5;
     const strict = new Modelport({ baseUrl: replay.url, maxRetries: 0 });
-    const error = await strict.predict('digits', changed, { binary: true }).catch((caught: Error & { status?: number }) => caught);
+    const error = (await strict.predict('digits', changed, { binary: true }).catch((caught: Error) => caught)) as NotFoundError;
+    expect(error).toBeInstanceOf(NotFoundError);
     expect(error.status).toBe(404);
     expect(error.message).toBe(
       `404 no recording matches POST /v2/models/digits/infer (rtol 0.00001, atol 0.000001); the closest is seq ${recorded.seq} ` +
