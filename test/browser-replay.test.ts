@@ -16,6 +16,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -112,8 +113,10 @@ describe.skipIf(!hasChromium)('a cassette replayed by msw in headless Chromium, 
     page.on('console', (message) => {
       if (message.type() === 'error') consoleErrors.push({ text: message.text(), url: message.location().url });
     });
+    const code = bundle.outputFiles[0]!.contents;
     console.log(
-      `browser replay: page bundle ${bundle.outputFiles[0]!.contents.byteLength} B minified, ${browser.version()}, page ${pageOrigin}`,
+      `browser replay: page bundle (SDK + modelport/replay + msw/browser) ${code.byteLength} B minified, ` +
+        `${gzipSync(code, { level: 9 }).byteLength} B min+gzip; Chromium ${browser.version()}, page ${pageOrigin}`,
     );
   });
 
