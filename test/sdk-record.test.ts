@@ -4,6 +4,7 @@
  * exactly), never a secret, the model block of `modelport record`, no mutating /v1 call, and it
  * must answer its own requests when matched.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -189,6 +190,53 @@ describe('recordCassette (modelport/record)', () => {
       header: { cassette: 'modelport', version: 1, recorded_at: expect.any(String), upstream: 'http://127.0.0.1:1/prefix', server: null },
       interactions: [],
     });
+  });
+
+  it('a recording process killed mid-run leaves whole lines only: every line written parses and decodes, at most the calls under way are lost', async () => {
+    const cassettePath = path.join(work, 'killed.jsonl');
+    const script = path.join(work, 'record-until-killed.mts');
+    const source = (file: string) => JSON.stringify(new URL(file, import.meta.url).pathname);
+    writeFileSync(
+      script,
+      `import { Modelport } from ${source('../src/index.ts')};
+       import { recordCassette } from ${source('../src/record/index.ts')};
+       const recorder = await recordCassette(${JSON.stringify(cassettePath)});
+       const client = new Modelport({ baseUrl: ${JSON.stringify(server.url)}, apiKey: ${JSON.stringify(server.adminKey)}, fetch: recorder.fetch });
+       for (let i = 0; ; i++) {
+         await client.predict('iris', new Float32Array([5 + (i % 10) / 10, 3.5, 1.4, 0.2]));
+         console.log('answered ' + (i + 1));
+       }`,
+    );
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: new URL('..', import.meta.url).pathname, stdio: 'pipe' });
+    let stdout = '';
+    let stderr = '';
+    child.stderr!.on('data', (chunk) => (stderr += chunk));
+    const answered = await new Promise<number>((resolve, reject) => {
+      child.stdout!.on('data', (chunk) => {
+        stdout += chunk;
+        const counts = [...stdout.matchAll(/answered (\d+)\n/g)];
+        if (counts.length >= 30) child.kill('SIGKILL'), resolve(Number(counts.at(-1)![1]));
+      });
+      child.once('exit', (code) => reject(new Error(`the recording child exited (${code}) before it was killed: ${stderr}`)));
+    });
+    await new Promise((resolve) => (child.exitCode === null && child.signalCode === null ? child.once('exit', resolve) : resolve(null)));
+
+    const text = readFileSync(cassettePath, 'utf8');
+    expect(text.endsWith('\n')).toBe(true);
+    const cassette = parseCassette(text);
+    expect(cassette.header.upstream).toBe(server.url);
+    const infers = cassette.interactions.filter((i) => i.request.path === '/v2/models/iris/infer');
+    // The SDK's metadata read, then one line per answered predict: a line is written once its answer is read,
+    // so the kill can only lose what was under way (the call after the last printed, and that one's line if not yet written).
+    expect(cassette.interactions[0]!.request.path).toBe('/v2/models/iris');
+    expect(infers.length).toBeGreaterThanOrEqual(answered - 1);
+    expect(cassette.interactions.map((i) => i.seq)).toEqual(cassette.interactions.map((_, i) => i + 1));
+    infers.forEach((infer, i) => {
+      expect(Array.from(interactionTensors(infer).inputs[0]!.data as Float32Array)).toEqual(
+        Array.from(new Float32Array([5 + (i % 10) / 10, 3.5, 1.4, 0.2])),
+      );
+    });
+    expect(text).not.toContain(server.adminKey);
   });
 
   it('a write that fails is reported by close(), naming the cassette; the caller still gets its answers', async () => {
