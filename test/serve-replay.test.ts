@@ -194,6 +194,32 @@ describe('modelport serve --replay', () => {
     expect(await nearest.exited).toMatchObject({ code: 0, stderr: '' });
   });
 
+  it('refuses a chunked body with 413 once it passes 64 MiB, and goes on answering', async () => {
+    const answer = await new Promise<{ status: number; body: string; sentMiB: number }>((resolve, reject) => {
+      const outgoing = request(`${replay.url}/v2/models/digits/infer`, { method: 'POST', headers: { 'content-type': 'application/json' } });
+      const mebibyte = Buffer.alloc(1024 * 1024, 0x20);
+      let sentMiB = 0;
+      outgoing.on('response', (response) => {
+        let body = '';
+        response.on('data', (chunk) => (body += chunk));
+        response.on('end', () => resolve({ status: response.statusCode!, body, sentMiB }));
+      });
+      outgoing.on('error', reject);
+      const send = (): void => {
+        while (sentMiB < 128) {
+          sentMiB++;
+          if (!outgoing.write(mebibyte)) return void outgoing.once('drain', send);
+        }
+        outgoing.end();
+      };
+      send();
+    });
+    expect(answer.status).toBe(413);
+    expect(JSON.parse(answer.body)).toEqual({ error: 'request body is over the 64 MiB limit of modelport serve --replay' });
+    expect(answer.sentMiB).toBeLessThan(128);
+    expect((await fetch(`${replay.url}/v2`)).status).toBe(200);
+  });
+
   it('refuses a body declared over 64 MiB with 413 before reading it', async () => {
     const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const outgoing = request(`${replay.url}/v2/models/digits/infer`, {

@@ -56,15 +56,16 @@ export async function recordReplayCassette(work: string): Promise<ReplayRecordin
   const recorder = spawn(process.execPath, [CLI, 'record', '--upstream', server.url, '--cassette', file], { env: cleanEnv() });
   try {
     let stdout = '';
-    recorder.stderr!.resume();
+    let stderr = '';
+    recorder.stderr!.on('data', (chunk) => (stderr += chunk));
     const proxy = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no proxy URL within 30 s: ${stdout}`)), 30_000);
+      const timer = setTimeout(() => reject(new Error(`no proxy URL within 30 s: ${stdout} ${stderr}`)), 30_000);
       recorder.stdout!.on('data', (chunk) => {
         stdout += chunk;
         const found = /proxy listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(stdout);
         if (found) resolve(found[1]!), clearTimeout(timer);
       });
-      recorder.once('exit', (code) => reject(new Error(`modelport record exited with ${code}: ${stdout}`)));
+      recorder.once('exit', (code) => reject(new Error(`modelport record exited with ${code}: ${stdout} ${stderr}`)));
     });
     const bodies: Uint8Array[] = [];
     const client = new Modelport({

@@ -52,11 +52,11 @@ async function answer(replayer: Replayer, req: IncomingMessage, res: ServerRespo
   const method = req.method ?? 'GET';
   const target = req.url ?? '/';
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_REPLAY_BODY_BYTES) return answerError(req, res, 413, tooLarge(`${declared} bytes`));
+  if (declared > MAX_REPLAY_BODY_BYTES) return answerError(req, res, 413, tooLarge(declared));
   const hasBody = method !== 'GET' && method !== 'HEAD';
   const body = hasBody ? await readBody(req) : undefined;
   if (body === 'too large') {
-    answerError(req, res, 413, tooLarge('more bytes'));
+    answerError(req, res, 413, tooLarge(undefined));
     // The rest of a body that never ends must not be read: the connection goes once the answer is out.
     res.once('finish', () => req.destroy());
     return;
@@ -78,8 +78,10 @@ async function answer(replayer: Replayer, req: IncomingMessage, res: ServerRespo
   res.end(method === 'HEAD' ? undefined : bytes);
 }
 
-function tooLarge(size: string): string {
-  return `request body of ${size} is over the ${MAX_REPLAY_BODY_BYTES / 1024 / 1024} MiB limit of modelport serve --replay`;
+/** `declared`: the Content-Length; undefined for a chunked body cut at the limit. */
+function tooLarge(declared: number | undefined): string {
+  const body = declared === undefined ? 'request body' : `request body of ${declared} bytes`;
+  return `${body} is over the ${MAX_REPLAY_BODY_BYTES / 1024 / 1024} MiB limit of modelport serve --replay`;
 }
 
 /** The body, or 'too large' as soon as it passes the limit (a chunked body declares no length). */
