@@ -219,7 +219,8 @@ function exactJson(bytes: Uint8Array): { value: JsonValue } | undefined {
   let text: string;
   let value: JsonValue;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    // ignoreBOM keeps a leading byte order mark in the text, so such a body is not JSON and keeps its 3 bytes in base64.
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
     value = JSON.parse(text) as JsonValue;
   } catch {
     return undefined;
