@@ -8,6 +8,8 @@
  *   CJS require (also without require(esm)) predict against a real server; tsc passes for .mts and
  *   .cts files under node16 and bundler with strict + exactOptionalPropertyTypes and no DOM lib;
  *   a browser bundle of a predict call <= 15 KB gzipped; the README's SDK snippets run.
+ * - A replay app (record and replay, #21): `modelport` + msw + vitest, no server and no TensorFlow;
+ *   modelport/record records a real server, a vitest test replays it with modelport/replay.
  * - A server app, twice, each with an empty native cache: once with install scripts, once with
  *   --ignore-scripts. No @tensorflow/tfjs-node in the tree and no install script but modelport's;
  *   `npx modelport serve` runs on native TensorFlow; a vitest test with the msw handlers and one
@@ -365,6 +367,46 @@ describe('an app that installs only the SDK', () => {
     writeFileSync(path.join(app, 'tsconfig.readme.json'), JSON.stringify(config, null, 2));
     const checked = await run(process.execPath, [TSC, '-p', 'tsconfig.readme.json'], { cwd: app });
     expect(`${checked.stdout}${checked.stderr}`).toBe('');
+  });
+});
+
+describe('an app that records with the SDK and replays with only modelport and msw', () => {
+  let app = '';
+
+  beforeAll(async () => {
+    app = newApp('replay-app', [
+      'replay-app/record.mjs',
+      'replay-app/replay.test.mjs',
+      'replay-app/vitest.config.mjs',
+      'replay-app/cassette.cjs',
+    ]);
+    const install = await ok(
+      'npm',
+      ['install', '--no-audit', '--no-fund', tarballs.sdk, `msw@${VERSIONS.msw}`, `vitest@${VERSIONS.vitest}`],
+      {
+        cwd: app,
+      },
+    );
+    figures.push(`replay app: npm install ${(install.ms / 1000).toFixed(1)} s (modelport, msw, vitest)`);
+  }, 600_000);
+
+  it('has no server and no TensorFlow in its tree', () => {
+    const packages = Object.keys(lockPackages(app));
+    expect(packages).toContain('node_modules/msw');
+    expect(packages.filter((p) => /@tensorflow|@modelport/.test(p))).toEqual([]);
+  });
+
+  it('records with modelport/record against a real server, then replays in vitest with no server', async () => {
+    const recorded = await ok(process.execPath, ['record.mjs'], { cwd: app, env: userEnv({ MODELPORT_URL: await cloneServer!.url }) });
+    // GET /v2 is read for the header; per call: iris metadata once, then 6 infers.
+    expect(JSON.parse(recorded.stdout.trim().split('\n').pop()!).recorded).toBeGreaterThanOrEqual(7);
+    const cassette = readFileSync(path.join(app, 'predictions.jsonl'), 'utf8');
+    expect(cassette.split('\n')[0]).toMatch(/^\{"cassette":"modelport","version":1,/);
+    const replayed = await run('npx', ['--no-install', 'vitest', 'run', '--config', 'vitest.config.mjs'], { cwd: app });
+    expect(replayed.code, `${replayed.stdout}${replayed.stderr}`).toBe(0);
+    expect(replayed.stdout).toMatch(/Tests\s+2 passed/);
+    const required = await ok(process.execPath, ['cassette.cjs'], { cwd: app });
+    expect(JSON.parse(required.stdout.trim())).toEqual({ interactions: expect.any(Number), outcome: 'matched', seq: true });
   });
 });
 
