@@ -12,8 +12,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Modelport } from '../src/index';
-import { diffCassette, interactionTensors, parseCassette, type Cassette, type DriftReport } from '../src/cassette/index';
+import {
+  crossedThresholds,
+  diffCassette,
+  interactionTensors,
+  modelLabel,
+  parseCassette,
+  type Cassette,
+  type DriftReport,
+} from '../src/cassette/index';
 import { startMockServer, type RunningMockServer } from '../mock-server/index';
+import { loadIrisSplit } from '../mock-server/datasets/iris-split';
 import { loadMnistSplit } from '../mock-server/datasets/mnist-split';
 import { BUNDLED } from './helpers/data-dir';
 
@@ -312,6 +321,89 @@ describe('modelport cassette diff', () => {
     expect((await diffJson('--model', 'iris', '--max-failures', '40')).run.code).toBe(0);
   });
 
+  it('several models in one cassette: each reported on its own, a --model name needs --from, recorded failures and changed shapes are reported', async () => {
+    const mixed = path.join(work, 'mixed.jsonl');
+    const iris = loadIrisSplit().test.x;
+    const digits = loadMnistSplit().test.x;
+    await recordCassette(mixed, async (recording) => {
+      for (let i = 0; i < 5; i++) await recording.predict('iris', iris.subarray(i * 4, i * 4 + 4));
+      for (let i = 0; i < 3; i++) await recording.predict('digits', digits.subarray(i * 784, (i + 1) * 784), { version: 1, binary: true });
+      const wrong = { inputs: [{ name: 'image', datatype: 'FP32' as const, shape: [1, 4], data: [1, 2, 3, 4] }] };
+      await expect(recording.inference.infer('digits', wrong, { version: 1 })).rejects.toMatchObject({ status: 400 });
+    });
+    const text = readFileSync(mixed, 'utf8');
+    const failedSeq = parseCassette(text).interactions.find((i) => i.response.status === 400)!.seq;
+
+    const whole = await cli('cassette', 'diff', mixed, '--against', server.url, '--api-key', server.adminKey, '--json');
+    expect(whole.code).toBe(0);
+    const report: DriftReport = JSON.parse(whole.stdout);
+    expect(report.models.map((m) => [modelLabel(m), m.requests, m.compared, m.label_flips, m.outputs.map((o) => o.max_abs_delta)])).toEqual(
+      [
+        ['iris', 5, 5, 0, [0]],
+        ['digits@1', 4, 3, 0, [0]],
+      ],
+    );
+    expect(report.models[1]!.not_compared).toEqual([{ seq: failedSeq, reason: 'the recorded answer was status 400' }]);
+
+    const ambiguous = await cli('cassette', 'diff', mixed, '--against', server.url, '--api-key', server.adminKey, '--model', 'digits-mlp');
+    expect(ambiguous).toEqual({
+      code: 2,
+      stdout: '',
+      stderr:
+        "modelport: model 'digits-mlp' would receive the requests of every recorded model (iris: 5, digits@1: 4): pass from (--from), the recorded model whose requests to send\n",
+    });
+    const picked = await cli(
+      ...['cassette', 'diff', mixed, '--against', server.url, '--api-key', server.adminKey, '--json'],
+      ...['--from', 'digits', '--model', 'digits-mlp', '--concurrency', '3'],
+    );
+    const pickedReport: DriftReport = JSON.parse(picked.stdout);
+    expect(pickedReport.models.map((m) => [modelLabel(m), m.compared])).toEqual([['digits@1 → digits-mlp', 3]]);
+    // Answered three at a time, listed in seq order all the same.
+    const sequential = await diffCassette(text, { against: server.url, apiKey: server.adminKey, from: 'digits', model: 'digits-mlp' });
+    expect(withoutLatencyNow(pickedReport)).toEqual(withoutLatencyNow(sequential));
+
+    // Requests that get no answer in time, or an error, now: each listed with its status and error.
+    const digitsSeqs = parseCassette(text)
+      .interactions.filter((i) => i.request.path === '/v2/models/digits/versions/1/infer' && i.response.status === 200)
+      .map((i) => i.seq);
+    server.controls.inject({ operation: 'modelVersionInfer', model: 'digits', latency_ms: 3000, count: 1 });
+    const unavailable = server.controls.inject({ operation: 'modelVersionInfer', model: 'digits', status: 503, count: 1 });
+    const faulty = await diffCassette(text, { against: server.url, apiKey: server.adminKey, from: 'digits', timeoutMs: 1000 });
+    expect(faulty.models[0]).toMatchObject({ requests: 4, compared: 1, label_flips: 0 });
+    expect(faulty.models[0]!.failed_now).toEqual([
+      { seq: digitsSeqs[0], status: null, error: `${server.url} did not answer POST /v2/models/digits/versions/1/infer within 1000 ms` },
+      { seq: digitsSeqs[1], status: 503, error: `injected fault ${unavailable.id}` },
+    ]);
+    expect(crossedThresholds(faulty)).toEqual(['digits@1: 2 request(s) failed now, more than --max-failures 0']);
+
+    // A recorded answer of another shape (an iris answer paired with a digits request, as if digits had
+    // answered three classes when recorded) is a reported difference, not a crash.
+    const parsed = parseCassette(text);
+    const irisAnswer = parsed.interactions.find((i) => i.request.path === '/v2/models/iris/infer')!.response;
+    const digitsRequest = parsed.interactions.find((i) => i.request.path === '/v2/models/digits/versions/1/infer')!;
+    const changed = await diffCassette(
+      { ...parsed, interactions: [{ ...digitsRequest, response: irisAnswer }] },
+      { against: server.url, apiKey: server.adminKey },
+    );
+    expect(changed.models[0]!.outputs).toEqual([
+      {
+        name: 'probabilities',
+        compared: 0,
+        elements: 0,
+        changed_elements: 0,
+        max_abs_delta: null,
+        mean_abs_delta: null,
+        rows: 0,
+        label_flips: 0,
+        flips: [],
+        mismatches: [{ seq: digitsRequest.seq, recorded: 'FP32 [1,3]', now: 'FP32 [1,10]' }],
+      },
+    ]);
+    expect(crossedThresholds(changed, { maxDelta: 1 })).toEqual([
+      `digits@1: output 'probabilities' differs in datatype or shape in 1 request(s) (seq ${digitsRequest.seq}: FP32 [1,3] recorded, FP32 [1,10] now), beyond any --max-delta`,
+    ]);
+  });
+
   it('exit 2 for a bad cassette or flag, 3 when the server does not answer, 2 for an alias on a server without /v1', async () => {
     const broken = path.join(work, 'broken.jsonl');
     writeFileSync(broken, `${readFileSync(cassetteFile, 'utf8').split('\n')[0]}\n{"type":"interaction"}\n`);
@@ -336,7 +428,9 @@ describe('modelport cassette diff', () => {
     await new Promise((resolve) => closed.close(resolve));
     const unreachable = await cli('cassette', 'diff', cassetteFile, '--against', `http://127.0.0.1:${port}`);
     expect(unreachable.code).toBe(3);
-    expect(unreachable.stderr).toContain(`modelport: http://127.0.0.1:${port} did not answer: ECONNREFUSED\n`);
+    expect(unreachable.stderr).toContain(
+      `modelport: http://127.0.0.1:${port} did not answer GET /v2/models/digits/versions/1: ECONNREFUSED\n`,
+    );
 
     // A server with no /v1 (as Triton answers an unknown path): the alias cannot be resolved, and the message says what to pass.
     const noV1: Server = createServer((_request, response) =>

@@ -8,6 +8,7 @@
  * refused with what to pass instead.
  */
 import { ModelportError } from '../errors';
+import { errorText, getJson, type JsonAnswer, type ServerAccess } from './diff-send';
 
 /** A diff that cannot be run as asked: a bad `model` option, an alias that cannot be resolved, nothing to compare. */
 export class DiffError extends ModelportError {
@@ -65,13 +66,6 @@ export function parseTargetSpec(spec: string): TargetSpec {
 export interface ResolvedTarget extends ModelRef {
   /** The alias the version was resolved from. */
   alias?: string;
-}
-
-export interface ServerAccess {
-  against: string;
-  fetch: typeof fetch;
-  headers: Record<string, string>;
-  signal?: AbortSignal | undefined;
 }
 
 /** Resolves `spec` for a recorded model; aliases are looked up once per model name (`cache`). */
@@ -140,34 +134,6 @@ function isAliasList(json: unknown): json is AliasList {
   );
 }
 
-export interface JsonAnswer {
-  status: number;
-  text: string;
-  json: unknown;
-}
-
-/** A GET whose answer is read whole. Throws the fetch's own error when the server does not answer. */
-export async function getJson(access: ServerAccess, path: string): Promise<JsonAnswer> {
-  const response = await access.fetch(`${access.against}${path}`, { headers: access.headers, signal: access.signal ?? null });
-  const text = await response.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, text, json };
-}
-
-function errorCode(json: unknown): unknown {
+function errorCode(json: JsonAnswer['json']): unknown {
   return (json as { code?: unknown } | null)?.code;
-}
-
-/** The `error` of a JSON error body, else the start of the text. */
-export function errorText(answer: Pick<JsonAnswer, 'text' | 'json'>): string {
-  const error = (answer.json as { error?: unknown } | null)?.error;
-  if (typeof error === 'string') return error;
-  const text = answer.text.replace(/\s+/g, ' ').trim();
-  if (text === '') return '(empty body)';
-  return text.length > 200 ? `${text.slice(0, 199)}…` : text;
 }

@@ -4,21 +4,10 @@
  * its recorded model and version or to the `model` option's, and each answer's outputs compared
  * with the recorded ones (diff-compare.ts). Browser-safe: fetch only.
  */
-import { ConnectionError, TimeoutError } from '../errors';
 import { compareOutput, newAccumulator, percentile, type Labels, type OutputAccumulator } from './diff-compare';
 import type { DriftReport, ModelDrift, OutputDrift } from './diff-report';
-import {
-  DiffError,
-  errorText,
-  getJson,
-  inferPath,
-  inferPathModel,
-  parseTargetSpec,
-  resolveTarget,
-  type ModelRef,
-  type ResolvedTarget,
-  type ServerAccess,
-} from './diff-target';
+import { errorText, getJson, inPool, parseJson, resend, type ServerAccess } from './diff-send';
+import { DiffError, inferPath, inferPathModel, parseTargetSpec, resolveTarget, type ModelRef, type ResolvedTarget } from './diff-target';
 import {
   RECORDED_RESPONSE_HEADERS,
   bodyFromBytes,
@@ -71,12 +60,12 @@ export async function diffCassette(cassette: Cassette | string, options: DiffOpt
   const groups = groupInfers(parsed, options.from);
   if (spec?.name && new Set(groups.map((g) => g.recorded.name)).size > 1) {
     throw new DiffError(
-      `model '${options.model}' would receive the requests of every recorded model (${describeGroups(groups)}): pass from, the recorded model to retarget`,
+      `model '${options.model}' would receive the requests of every recorded model (${describeGroups(groups)}): pass from (--from), the recorded model whose requests to send`,
     );
   }
   const aliases = new Map<string, Promise<string>>();
   for (const group of groups) {
-    group.target = await reach(access, () => resolveTarget(group.recorded, spec, access, aliases));
+    group.target = await resolveTarget(group.recorded, spec, access, aliases);
     group.labels = {
       recorded: labelsOf((group.interactions[0]!.model?.metadata ?? null) as unknown),
       now: await liveLabels(access, group.target),
@@ -86,7 +75,7 @@ export async function diffCassette(cassette: Cassette | string, options: DiffOpt
   const work = groups.flatMap((group) => group.interactions.map((interaction) => ({ group, interaction })));
   let done = 0;
   await inPool(work, Math.max(1, Math.floor(options.concurrency ?? 1)), async ({ group, interaction }) => {
-    await diffOne(group, interaction, access, options.timeoutMs ?? 30_000);
+    await diffOne(group, interaction, access);
     options.onProgress?.(++done, work.length);
   });
   return {
@@ -112,6 +101,7 @@ function serverAccess(options: DiffOptions): ServerAccess {
     fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
     headers,
     signal: options.signal,
+    timeoutMs: options.timeoutMs ?? 30_000,
   };
 }
 
@@ -155,27 +145,11 @@ function labelsOf(metadata: unknown): string[] | undefined {
 /** The target's labels from its metadata now, if it has any; a failed read only leaves them out. */
 async function liveLabels(access: ServerAccess, target: ModelRef): Promise<string[] | undefined> {
   const path = inferPath(target).replace(/\/infer$/, '');
-  const answer = await reach(access, () => getJson(access, path));
+  const answer = await getJson(access, path);
   return answer.status === 200 ? labelsOf(answer.json) : undefined;
 }
 
-/** Runs a request to the server; no answer at all is a ConnectionError (or TimeoutError) naming the server. */
-async function reach<T>(access: ServerAccess, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    if (error instanceof DiffError || access.signal?.aborted) throw error;
-    throw noAnswer(access.against, error);
-  }
-}
-
-function noAnswer(against: string, error: unknown): Error {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  if ((error as Error).name === 'TimeoutError') return new TimeoutError(`${against} did not answer in time`, { cause: error });
-  return new ConnectionError(`${against} did not answer: ${cause?.code ?? cause?.message ?? (error as Error).message}`, { cause: error });
-}
-
-async function diffOne(group: Group, interaction: Interaction, access: ServerAccess, timeoutMs: number): Promise<void> {
+async function diffOne(group: Group, interaction: Interaction, access: ServerAccess): Promise<void> {
   let recorded: NamedTensor[];
   try {
     if (interaction.response.status !== 200) throw new Error(`the recorded answer was status ${interaction.response.status}`);
@@ -186,44 +160,29 @@ async function diffOne(group: Group, interaction: Interaction, access: ServerAcc
     return;
   }
   const drift = (group.drift ??= emptyDrift(group));
-  const { request } = interaction;
-  const url = `${access.against}${inferPath(group.target!)}${request.query ? `?${request.query}` : ''}`;
-  const started = performance.now();
-  let response: Response;
-  let bytes: Uint8Array;
-  try {
-    const signal = access.signal ? AbortSignal.any([access.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
-    const body = bytesOfBody(request.body);
-    response = await access.fetch(url, {
-      method: 'POST',
-      headers: { ...request.headers, ...access.headers },
-      body: body as Uint8Array<ArrayBuffer>,
-      signal,
-    });
-    bytes = new Uint8Array(await response.arrayBuffer());
-  } catch (error) {
-    if (access.signal?.aborted) throw error;
-    const why = (error as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : noAnswer(access.against, error).message;
-    drift.failed_now.push({ seq: interaction.seq, status: null, error: why });
+  const sent = await resend(access, inferPath(group.target!), interaction.request, bytesOfBody(interaction.request.body));
+  if (!sent.answered) {
+    drift.failed_now.push({ seq: interaction.seq, status: null, error: sent.error });
     return;
   }
-  const elapsed = performance.now() - started;
-  const headers = pickHeaders(response.headers, RECORDED_RESPONSE_HEADERS);
+  const headers = pickHeaders(sent.headers, RECORDED_RESPONSE_HEADERS);
   let now: NamedTensor[];
   let version: unknown;
   try {
-    if (response.status !== 200) throw new Error(errorText({ text: new TextDecoder().decode(bytes), json: safeJson(bytes) }));
-    const decoded = decodeResponseTensors({ headers, body: bodyFromBytes(bytes, headers) });
+    if (sent.status !== 200) {
+      throw new Error(errorText({ text: new TextDecoder().decode(sent.bytes), json: parseJson(new TextDecoder().decode(sent.bytes)) }));
+    }
+    const decoded = decodeResponseTensors({ headers, body: bodyFromBytes(sent.bytes, headers) });
     now = decoded.tensors;
     version = decoded.header.model_version;
   } catch (error) {
-    const reason = response.status === 200 ? `the answer has no outputs to compare: ${(error as Error).message}` : (error as Error).message;
-    drift.failed_now.push({ seq: interaction.seq, status: response.status, error: reason });
+    const reason = sent.status === 200 ? `the answer has no outputs to compare: ${(error as Error).message}` : (error as Error).message;
+    drift.failed_now.push({ seq: interaction.seq, status: sent.status, error: reason });
     return;
   }
   drift.compared++;
   group.latencyRecorded.push(interaction.latency_ms);
-  group.latencyNow.push(round(elapsed));
+  group.latencyNow.push(sent.elapsedMs);
   if (typeof version === 'string') group.versionsNow.add(version);
   const names = [...new Set([...recorded.map((t) => t.name), ...now.map((t) => t.name)])];
   for (const name of names) {
@@ -236,14 +195,6 @@ async function diffOne(group: Group, interaction: Interaction, access: ServerAcc
       now.find((t) => t.name === name),
       group.labels,
     );
-  }
-}
-
-function safeJson(bytes: Uint8Array): unknown {
-  try {
-    return JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    return undefined;
   }
 }
 
@@ -292,16 +243,4 @@ function modelDrift(group: Group): ModelDrift {
       now: { p50: percentile(group.latencyNow, 50), p95: percentile(group.latencyNow, 95) },
     },
   };
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
-}
-
-async function inPool<T>(items: T[], concurrency: number, run: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await run(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }
