@@ -319,6 +319,13 @@ describe('modelport cassette diff', () => {
     expect(iris.report.models[0]!.failed_now[0]).toMatchObject({ seq: expect.any(Number), status: 400 });
     expect(iris.report.crossed).toEqual(['digits@1 → iris: 40 request(s) failed now, more than --max-failures 0']);
     expect((await diffJson('--model', 'iris', '--max-failures', '40')).run.code).toBe(0);
+    const irisTable = await cli('cassette', 'diff', cassetteFile, '--against', server.url, '--api-key', server.adminKey, '--model', 'iris');
+    const [first, second] = iris.report.models[0]!.failed_now;
+    expect(first!.error).toMatch(/image/);
+    expect(irisTable.stdout).toContain(
+      `\n  failed now: seq ${first!.seq}: 400 ${first!.error}\n  failed now: seq ${second!.seq}: 400 ${second!.error}\n`,
+    );
+    expect(irisTable.stdout).toContain('\n  ... 35 more failed now');
   });
 
   it('several models in one cassette: each reported on its own, a --model name needs --from, recorded failures and changed shapes are reported', async () => {
@@ -375,6 +382,10 @@ describe('modelport cassette diff', () => {
       { seq: digitsSeqs[1], status: 503, error: `injected fault ${unavailable.id}` },
     ]);
     expect(crossedThresholds(faulty)).toEqual(['digits@1: 2 request(s) failed now, more than --max-failures 0']);
+
+    // The caller's signal stops it: the abort is thrown, not reported as failures.
+    const stopped = diffCassette(text, { against: server.url, apiKey: server.adminKey, signal: AbortSignal.abort() });
+    await expect(stopped).rejects.toMatchObject({ name: 'AbortError' });
 
     // A recorded answer of another shape (an iris answer paired with a digits request, as if digits had
     // answered three classes when recorded) is a reported difference, not a crash.

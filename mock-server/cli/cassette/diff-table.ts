@@ -43,7 +43,7 @@ function modelSection(model: ModelDrift, examples: number): string[] {
       );
   }
   for (const failure of model.failed_now.slice(0, Math.max(examples, 1))) {
-    lines.push(`  failed now: seq ${failure.seq}: ${failure.status ?? 'no answer'} ${failure.error}`);
+    lines.push(`  failed now: seq ${failure.seq}: ${failure.status === null ? '' : `${failure.status} `}${failure.error}`);
   }
   if (model.failed_now.length > Math.max(examples, 1))
     lines.push(`  ... ${model.failed_now.length - Math.max(examples, 1)} more failed now`);
