@@ -1,8 +1,9 @@
 /**
  * The drift report: every recorded infer request (POST /v2/models/<m>[/versions/<v>]/infer) re-sent
- * to a server as it was recorded (the same bytes, content headers and query; JSON or binary), to
- * its recorded model and version or to the `model` option's, and each answer's outputs compared
- * with the recorded ones (diff-compare.ts). Browser-safe: fetch only.
+ * to a server as it was recorded (its content headers and query; a binary body byte for byte, a
+ * JSON body value for value, which the cassette keeps exactly), to its recorded model and version
+ * or to the `model` option's, and each answer's outputs compared with the recorded ones
+ * (diff-compare.ts). A recorded answer without outputs (an error) is not re-sent. Browser-safe: fetch only.
  */
 import { compareOutput, newAccumulator, percentile, type Labels, type OutputAccumulator } from './diff-compare';
 import type { DriftReport, ModelDrift, OutputDrift } from './diff-report';
@@ -36,7 +37,7 @@ export interface DiffOptions {
   /** Each request's answer must arrive within this; default 30000 ms (then it counts as failed now). */
   timeoutMs?: number | undefined;
   signal?: AbortSignal | undefined;
-  /** Called after each re-sent request. */
+  /** Called as each recorded infer request is done with (re-sent and compared, or not comparable). */
   onProgress?: ((done: number, total: number) => void) | undefined;
 }
 
