@@ -1,8 +1,8 @@
 /**
  * How one output differs between its recording and a live answer: |Δ| over every element (floats
  * and integers; BOOL counts 1 per flipped element; BYTES elements are equal or not), and the
- * predicted label of each row, the argmax over the last axis (numeric outputs whose last axis has
- * at least 2 classes; the first maximum wins, as the SDK's `predict` labels do). Outputs whose
+ * predicted label of each row, the argmax over the last axis (floating-point outputs whose last axis
+ * has at least 2 classes; the first maximum wins, as the SDK's `predict` labels do). Outputs whose
  * datatype or shape differ are not compared element by element: that is a difference of its own.
  */
 import type { NamedTensor } from './tensors';
@@ -116,9 +116,12 @@ function elementDistance(a: number | bigint | boolean, b: number | bigint | bool
   return Number.isNaN(distance) ? Number.POSITIVE_INFINITY : distance;
 }
 
+/** Outputs whose argmax is a predicted label: scores, logits, probabilities. An integer output is ids or counts, whose argmax means nothing. */
+const SCORES: readonly string[] = ['FP16', 'FP32', 'FP64'];
+
 function countFlips(acc: OutputAccumulator, seq: number, recorded: NamedTensor, now: NamedTensor, labels: Labels): void {
   const classes = recorded.shape.at(-1) ?? 0;
-  if (recorded.datatype === 'BOOL' || classes < 2) return;
+  if (!SCORES.includes(recorded.datatype) || classes < 2) return;
   const a = recorded.data as ArrayLike<number | bigint>;
   const b = now.data as ArrayLike<number | bigint>;
   const rows = a.length / classes;

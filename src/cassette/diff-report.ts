@@ -49,7 +49,7 @@ export interface OutputDrift {
   mean_abs_delta: number | null;
   /** Where max |Δ| is: the request, the flat element index, the values recorded and now. */
   worst?: { seq: number; index: number; recorded: string; now: string };
-  /** Rows whose argmax over the last axis was compared, and how many changed (every one listed in `flips`). */
+  /** Rows whose argmax over the last axis was compared (floating-point outputs of 2 classes or more), and how many changed (all in `flips`). */
   rows: number;
   label_flips: number;
   flips: LabelFlip[];
