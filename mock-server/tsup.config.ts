@@ -15,7 +15,7 @@ export default defineConfig([
     sourcemap: false,
     splitting: true,
     treeshake: true,
-    external: ['modelport', 'msw'],
+    external: [/^modelport(\/|$)/, 'msw'],
   },
   {
     entry: { cli: 'cli/main.ts', 'training/worker': 'training/worker.ts', 'serving/inspection-child': 'serving/inspection-child.ts' },
@@ -26,7 +26,7 @@ export default defineConfig([
     sourcemap: false,
     splitting: true,
     treeshake: true,
-    external: ['modelport', 'msw'],
+    external: [/^modelport(\/|$)/, 'msw'],
     onSuccess: 'tsx pages/build-sdk.ts && cp ../openapi.yaml openapi.yaml',
   },
 ]);
