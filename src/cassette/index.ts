@@ -50,5 +50,13 @@ export {
 } from './replayer';
 export { diffCassette, type DiffOptions } from './diff';
 export { DiffError } from './diff-target';
-export { crossedThresholds, modelLabel, type DriftReport, type DriftThresholds, type ModelDrift, type OutputDrift, type Percentiles } from './diff-report';
+export {
+  crossedThresholds,
+  modelLabel,
+  type DriftReport,
+  type DriftThresholds,
+  type ModelDrift,
+  type OutputDrift,
+  type Percentiles,
+} from './diff-report';
 export type { LabelFlip, OutputMismatch } from './diff-compare';
