@@ -6,7 +6,7 @@
  * datatype or shape differ are not compared element by element: that is a difference of its own.
  */
 import type { NamedTensor } from './tensors';
-import { bytesEqual } from './tolerance';
+import { bytesEqual, elementDistance } from './tolerance';
 
 export interface LabelFlip {
   seq: number;
@@ -104,16 +104,6 @@ export function compareOutput(
   }
   acc.max_abs_delta ??= 0;
   countFlips(acc, seq, recorded, now, labels);
-}
-
-/** 0 when equal (NaN and NaN too), else |a − b|; NaN against a number, or infinities apart, is Infinity. */
-function elementDistance(a: number | bigint | boolean, b: number | bigint | boolean): number {
-  if (a === b) return 0;
-  if (typeof a === 'bigint' || typeof b === 'bigint') return Math.abs(Number(BigInt(a) - BigInt(b)));
-  if (typeof a === 'boolean' || typeof b === 'boolean') return 1;
-  if (Number.isNaN(a) && Number.isNaN(b)) return 0;
-  const distance = Math.abs(a - b);
-  return Number.isNaN(distance) ? Number.POSITIVE_INFINITY : distance;
 }
 
 /** Outputs whose argmax is a predicted label: scores, logits, probabilities. An integer output is ids or counts, whose argmax means nothing. */

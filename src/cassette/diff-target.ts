@@ -9,16 +9,13 @@
  */
 import { ModelportError } from '../errors';
 import { errorText, getJson, type JsonAnswer, type ServerAccess } from './diff-send';
+import type { ModelRef } from './model-path';
+
+const ALIAS = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
 
 /** A diff that cannot be run as asked: a bad `model` option, an alias that cannot be resolved, nothing to compare. */
 export class DiffError extends ModelportError {
   override name = 'DiffError';
-}
-
-export interface ModelRef {
-  name: string;
-  /** A version number as the path names it, or null for the server's default. */
-  version: string | null;
 }
 
 /** The `model` option read: a name and/or a version number or alias. */
@@ -26,25 +23,6 @@ export interface TargetSpec {
   name: string | null;
   version: string | null;
   alias: string | null;
-}
-
-const INFER_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?\/infer$/;
-const ALIAS = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
-
-/** The model and version an infer path names (percent-decoded), or undefined for any other path. */
-export function inferPathModel(path: string): ModelRef | undefined {
-  const match = INFER_PATH.exec(path);
-  if (!match) return undefined;
-  try {
-    return { name: decodeURIComponent(match[1]!), version: match[2] === undefined ? null : decodeURIComponent(match[2]) };
-  } catch {
-    return undefined;
-  }
-}
-
-export function inferPath(model: ModelRef): string {
-  const version = model.version === null ? '' : `/versions/${encodeURIComponent(model.version)}`;
-  return `/v2/models/${encodeURIComponent(model.name)}${version}/infer`;
 }
 
 /** `digits-mlp`, `digits@2`, `digits@staging`, `@staging` (each recorded model's alias). */

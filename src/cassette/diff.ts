@@ -8,7 +8,8 @@
 import { compareOutput, newAccumulator, percentile, type Labels, type OutputAccumulator } from './diff-compare';
 import type { DriftReport, ModelDrift, OutputDrift } from './diff-report';
 import { errorText, getJson, inPool, parseJson, resend, type ServerAccess } from './diff-send';
-import { DiffError, inferPath, inferPathModel, parseTargetSpec, resolveTarget, type ModelRef, type ResolvedTarget } from './diff-target';
+import { DiffError, parseTargetSpec, resolveTarget, type ResolvedTarget } from './diff-target';
+import { inferPath, inferPathModel, metadataPath, type ModelRef } from './model-path';
 import {
   RECORDED_RESPONSE_HEADERS,
   bodyFromBytes,
@@ -145,7 +146,7 @@ function labelsOf(metadata: unknown): string[] | undefined {
 
 /** The target's labels from its metadata now, if it has any; a failed read only leaves them out. */
 async function liveLabels(access: ServerAccess, target: ModelRef): Promise<string[] | undefined> {
-  const path = inferPath(target).replace(/\/infer$/, '');
+  const path = metadataPath(target);
   const answer = await getJson(access, path);
   return answer.status === 200 ? labelsOf(answer.json) : undefined;
 }

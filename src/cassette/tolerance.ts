@@ -42,23 +42,22 @@ export function compareTensor(received: NamedTensor, recorded: NamedTensor, tole
     if (distance === 0) continue;
     const within = isFloat && distance <= tolerance.atol + tolerance.rtol * Math.abs(Number(b[i]));
     if (!within) delta.outside++;
-    // NaN against a number is the largest distance there is.
-    const size = Number.isNaN(distance) ? Number.POSITIVE_INFINITY : distance;
-    if (size > delta.maxDelta || delta.worst === undefined) {
-      delta.maxDelta = Math.max(delta.maxDelta, size);
+    if (distance > delta.maxDelta || delta.worst === undefined) {
+      delta.maxDelta = Math.max(delta.maxDelta, distance);
       delta.worst = { index: i, recorded: String(b[i]), received: String(a[i]) };
     }
   }
   return delta;
 }
 
-/** 0 when equal (NaN and NaN included), else |a − b|: NaN when one side is NaN, Infinity across infinities. */
-function elementDistance(a: number | bigint | boolean, b: number | bigint | boolean): number {
+/** 0 when equal (NaN and NaN included), else |a − b|; NaN against a number, or infinities apart, is Infinity (the largest distance there is). */
+export function elementDistance(a: number | bigint | boolean, b: number | bigint | boolean): number {
   if (a === b) return 0;
   if (typeof a === 'bigint' || typeof b === 'bigint') return Math.abs(Number(BigInt(a) - BigInt(b)));
   if (typeof a === 'boolean' || typeof b === 'boolean') return 1;
   if (Number.isNaN(a) && Number.isNaN(b)) return 0;
-  return Math.abs(a - b);
+  const distance = Math.abs(a - b);
+  return Number.isNaN(distance) ? Number.POSITIVE_INFINITY : distance;
 }
 
 function compareBytes(a: Uint8Array[], b: Uint8Array[], delta: InputDelta): InputDelta {

@@ -11,6 +11,6 @@ export {
   type HeaderFields,
   type UnnumberedInteraction,
 } from './cassette-file';
-export { credentialsOf, metadataPath, ModelMetadataCache, modelOfPath, type ReadJson } from './model-metadata';
+export { credentialsOf, ModelMetadataCache, type ReadJson } from './model-metadata';
 export { isRecordedCall, upstreamBase } from './recorded-calls';
 export { MAX_RECORDED_BODY_BYTES, recordCassette, type CassetteRecorder, type RecordCassetteOptions } from './recorder';

@@ -6,29 +6,13 @@
  * Shared by the SDK's recorder and `modelport record`, so both write the same model block.
  */
 import type { JsonValue, RecordedModel } from '../cassette/format';
+import { metadataPath, modelOfPath } from '../cassette/model-path';
 
 /** `GET path` on the upstream with these credentials: the JSON body of a 200, else null (never throws). */
 export type ReadJson = (path: string, credentials: Record<string, string>) => Promise<JsonValue>;
 
 /** How long a failed metadata read stands for its (model, version, credentials) before it is tried again. */
 const RETRY_FAILED_AFTER_MS = 10_000;
-const MODEL_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(?:\/|$)/;
-
-/** The model and version a raw request path names, percent-decoded; undefined for other paths. */
-export function modelOfPath(rawPath: string): { name: string; version: string | null } | undefined {
-  const match = MODEL_PATH.exec(rawPath);
-  if (!match) return undefined;
-  try {
-    return { name: decodeURIComponent(match[1]!), version: match[2] === undefined ? null : decodeURIComponent(match[2]) };
-  } catch {
-    return undefined; // a malformed escape: the upstream will say what it thinks of the path
-  }
-}
-
-/** The metadata path of a model and version, as `modelOfPath` reads it. */
-export function metadataPath(name: string, version: string | null): string {
-  return `/v2/models/${encodeURIComponent(name)}${version === null ? '' : `/versions/${encodeURIComponent(version)}`}`;
-}
 
 export class ModelMetadataCache {
   private readonly found = new Map<string, Promise<JsonValue>>();
@@ -50,7 +34,7 @@ export class ModelMetadataCache {
     if (cached) return cached;
     const failureKey = JSON.stringify([name, version, credentials.authorization ?? null, credentials['x-api-key'] ?? null]);
     if ((this.failedUntil.get(failureKey) ?? 0) > Date.now()) return Promise.resolve(null);
-    const read = this.read(metadataPath(name, version), credentials);
+    const read = this.read(metadataPath({ name, version }), credentials);
     this.found.set(key, read);
     return read.then((metadata) => {
       if (metadata === null) {
