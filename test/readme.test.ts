@@ -168,6 +168,33 @@ const CHECKS: Check[] = [
     },
   },
   {
+    block: 'const recorder = await recordCassette(cassettePath);',
+    check: ({ recorded, replayed, moved, cassettePath }) => {
+      expect(recorded.labels).toEqual(['7']);
+      // Replayed from the cassette with no server: the recorded outputs, exactly, also for inputs moved by 1e-7 and sent as JSON.
+      expect(Array.from(replayed.output.data)).toEqual(Array.from(recorded.output.data));
+      expect(Array.from(moved.output.data)).toEqual(Array.from(recorded.output.data));
+      const text = readFileSync(cassettePath, 'utf8');
+      expect(text).not.toContain(API_KEY);
+      expect(text.split('\n')[0]).toMatch(/^\{"cassette":"modelport","version":1,/);
+    },
+  },
+  {
+    block: 'npx modelport cassette diff',
+    check: (_, output) => {
+      expect(output).toMatch(/digits(@1)? → digits-mlp/);
+      expect(output).toMatch(/10 requests: 10 compared, 0 failed now/);
+    },
+  },
+  {
+    block: 'const report = await diffCassette(cassette',
+    check: ({ report, crossed }) => {
+      expect(report.models).toHaveLength(1);
+      expect(report.models[0]).toMatchObject({ compared: 10, failed_now: [] });
+      expect(crossed.length).toBe(report.models[0].label_flips > 0 ? 1 : 0);
+    },
+  },
+  {
     block: 'examples/quickstart.ts',
     check: (_, output) => expect(output).toContain('server runs on tensorflow'),
   },
