@@ -3,7 +3,7 @@
  * response, decoded from JSON or from Triton binary bodies with the SDK's own codecs
  * (core/binary.ts, core/tensors.ts), so a replayed answer decodes exactly as a live one.
  */
-import { HEADER_LENGTH_HEADER, elementCount, fromBytes, splitBinaryBody, type Datatype } from '../core/binary';
+import { DATATYPE_SIZE, HEADER_LENGTH_HEADER, elementCount, fromBytes, splitBinaryBody, type Datatype } from '../core/binary';
 import { fromResponseOutput, type Tensor } from '../core/tensors';
 import type { ResponseOutput } from '../types';
 import { decodeBase64, type Body, type Interaction, type RecordedRequest, type RecordedResponse } from './format';
@@ -44,21 +44,8 @@ export function interactionTensors(interaction: Pick<Interaction, 'request' | 'r
   return { inputs: decodeRequestTensors(interaction.request).tensors, outputs: decodeResponseTensors(interaction.response).tensors };
 }
 
-const DATATYPES: readonly string[] = [
-  'BOOL',
-  'UINT8',
-  'UINT16',
-  'UINT32',
-  'UINT64',
-  'INT8',
-  'INT16',
-  'INT32',
-  'INT64',
-  'FP16',
-  'FP32',
-  'FP64',
-  'BYTES',
-];
+/** The Open Inference Protocol's datatypes: the fixed-size ones the SDK encodes, and BYTES. */
+const DATATYPES: readonly string[] = [...Object.keys(DATATYPE_SIZE), 'BYTES'];
 
 function decodeInferenceBody(body: Body | null, headers: Record<string, string>, key: 'inputs' | 'outputs'): DecodedInferenceBody {
   if (body === null) throw new TypeError(`there is no body, so no ${key}`);
