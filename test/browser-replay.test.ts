@@ -12,42 +12,24 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { build } from 'esbuild';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { interactionTensors, matchRequest, parseCassette, type Interaction } from '../src/cassette/index';
 import { asciiHeaderValue } from '../src/cassette/replayer';
+import { bundleForBrowser, chromiumInstalled, launchChromium, serveStatic, type StaticServer } from './support/chromium';
+import { freePort } from './support/free-port';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PAGE_DIR = path.join(ROOT, 'test/browser-replay');
 const EXAMPLE_DIR = path.join(ROOT, 'examples/record-and-replay');
 const SCREENSHOT = path.join(ROOT, 'test-artifacts/browser-replay.png');
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 /** The pixel the miss checks change by 0.5: the top-left corner, 0 in every MNIST digit. */
 const CHANGED_PIXEL = 0;
 
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) {
-  console.warn(
-    `\n!!! test/browser-replay.test.ts: ${CHROMIUM} (Debian package 'chromium') is missing: the replay-in-a-browser test is SKIPPED.\n` +
-      `!!! Install it with: apt-get update && apt-get install -y --no-install-recommends chromium\n`,
-  );
-}
+const hasChromium = chromiumInstalled('test/browser-replay.test.ts', 'the replay-in-a-browser test is SKIPPED');
 
 interface Inputs {
   digits: { label: number; pixels: number[] }[];
@@ -63,17 +45,8 @@ const inferCalls = (model: string) => cassette.interactions.filter((i) => i.requ
 const recordedOutput = (interaction: Interaction) => Array.from(interactionTensors(interaction).outputs[0]!.data as Float32Array);
 const matched = (interaction: Interaction) => ({ replay: 'matched', seq: String(interaction.seq), nearest: null });
 
-/** A free port that nothing listens on: the SDK's base URL in the page. */
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
 describe.skipIf(!hasChromium)('a cassette replayed by msw in headless Chromium, from the esbuild bundle', () => {
-  let pageServer: Server;
+  let pageServer: StaticServer;
   let pageOrigin: string;
   let browser: Browser;
   let page: Page;
@@ -81,39 +54,24 @@ describe.skipIf(!hasChromium)('a cassette replayed by msw in headless Chromium, 
   const consoleErrors: { text: string; url: string }[] = [];
 
   beforeAll(async () => {
-    const bundle = await build({
-      entryPoints: [path.join(PAGE_DIR, 'page.ts')],
-      bundle: true,
-      format: 'esm',
-      platform: 'browser',
-      target: 'es2022',
-      minify: true,
-      write: false,
-      logLevel: 'silent',
-      // `modelport` and `modelport/replay` resolve to src/ through the repository's tsconfig paths.
-    });
+    // `modelport` and `modelport/replay` resolve to src/ through the repository's tsconfig paths.
+    const code = await bundleForBrowser(path.join(PAGE_DIR, 'page.ts'));
     const files: Record<string, [body: Uint8Array | string, type: string]> = {
       '/': [readFileSync(path.join(PAGE_DIR, 'page.html')), 'text/html; charset=utf-8'],
-      '/page.js': [bundle.outputFiles[0]!.contents, 'text/javascript; charset=utf-8'],
+      '/page.js': [code, 'text/javascript; charset=utf-8'],
       '/mockServiceWorker.js': [
         readFileSync(path.join(ROOT, 'node_modules/msw/lib/mockServiceWorker.js')),
         'text/javascript; charset=utf-8',
       ],
     };
-    pageServer = createServer((request, response) => {
-      const served = files[new URL(request.url ?? '/', 'http://x').pathname];
-      if (!served) return void response.writeHead(404).end();
-      response.writeHead(200, { 'content-type': served[1], 'cache-control': 'no-store' }).end(served[0]);
-    });
-    await new Promise<void>((resolve) => pageServer.listen(0, '127.0.0.1', resolve));
-    pageOrigin = `http://127.0.0.1:${(pageServer.address() as AddressInfo).port}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+    pageServer = await serveStatic(files);
+    pageOrigin = pageServer.origin;
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 600 } });
     page.on('pageerror', (error) => pageErrors.push(error.stack ?? error.message));
     page.on('console', (message) => {
       if (message.type() === 'error') consoleErrors.push({ text: message.text(), url: message.location().url });
     });
-    const code = bundle.outputFiles[0]!.contents;
     console.log(
       `browser replay: page bundle (SDK + modelport/replay + msw/browser) ${code.byteLength} B minified, ` +
         `${gzipSync(code, { level: 9 }).byteLength} B min+gzip; Chromium ${browser.version()}, page ${pageOrigin}`,
@@ -122,11 +80,11 @@ describe.skipIf(!hasChromium)('a cassette replayed by msw in headless Chromium, 
 
   afterAll(async () => {
     await browser?.close();
-    await new Promise((resolve) => (pageServer ? pageServer.close(resolve) : resolve(undefined)));
+    await pageServer?.close();
   });
 
   it('answers the SDK with the recorded outputs exactly; a miss names the closest recording (or lists what was recorded); nearest mode says so', async () => {
-    const baseUrl = `http://127.0.0.1:${await closedPort()}`;
+    const baseUrl = `http://127.0.0.1:${await freePort()}`;
     // Nothing answers there: whatever the page gets comes from the service worker.
     await expect(fetch(`${baseUrl}/v2/health/ready`)).rejects.toThrow('fetch failed');
 

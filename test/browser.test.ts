@@ -7,45 +7,23 @@
  * Needs /usr/bin/chromium (Debian's `chromium` package; .ci/run installs it). Without it the
  * browser checks are skipped with a warning; the bundle size checks still run.
  */
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import os from 'node:os';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { build } from 'esbuild';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockServer, type RunningMockServer } from '../mock-server/index';
 import { loadMnistSplit } from '../mock-server/datasets/mnist-split';
+import { bundleForBrowser, chromiumInstalled, launchChromium, serveStatic, type StaticServer } from './support/chromium';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PAGE_DIR = path.join(ROOT, 'test/browser');
 const SCREENSHOT = path.join(ROOT, 'test-artifacts/browser-sdk.png');
-const CHROMIUM = '/usr/bin/chromium';
-// Flags for a closed network: no GPU, no QUIC, and none of the background calls home.
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 /** Budget for the SDK entry with ky, minified + gzipped: fail when it grows past this. */
 const SIZE_BUDGET_BYTES = 20 * 1024;
 
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) {
-  console.warn(
-    `\n!!! test/browser.test.ts: ${CHROMIUM} (Debian package 'chromium') is missing: the SDK-in-a-browser test is SKIPPED.\n` +
-      `!!! Install it with: apt-get update && apt-get install -y --no-install-recommends chromium\n`,
-  );
-}
+const hasChromium = chromiumInstalled('test/browser.test.ts', 'the SDK-in-a-browser test is SKIPPED');
 
 interface BrowserBundle {
   code: Uint8Array;
@@ -55,20 +33,9 @@ interface BrowserBundle {
 
 /** The SDK entry bundled for browsers, minified; with ky inside, or ky left as an import. */
 async function bundleSdk({ withKy }: { withKy: boolean }): Promise<BrowserBundle> {
-  const result = await build({
-    entryPoints: [path.join(ROOT, 'src/index.ts')],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    minify: true,
-    write: false,
-    logLevel: 'silent',
-    // Nothing is external but ky (when measuring the SDK alone): any Node import reaching the
-    // SDK entry breaks this browser build.
-    external: withKy ? [] : ['ky'],
-  });
-  const code = result.outputFiles[0]!.contents;
+  // Nothing is external but ky (when measuring the SDK alone): any Node import reaching the
+  // SDK entry breaks this browser build.
+  const code = await bundleForBrowser(path.join(ROOT, 'src/index.ts'), withKy ? [] : ['ky']);
   return { code, minified: code.byteLength, gzipped: gzipSync(code, { level: 9 }).byteLength };
 }
 
@@ -91,8 +58,7 @@ describe('SDK entry size for browsers', () => {
 });
 
 describe.skipIf(!hasChromium)('the SDK bundle in headless Chromium', () => {
-  let workDir: string;
-  let pageServer: Server;
+  let pageServer: StaticServer;
   let pageOrigin: string;
   let mock: RunningMockServer;
   let browser: Browser;
@@ -102,29 +68,16 @@ describe.skipIf(!hasChromium)('the SDK bundle in headless Chromium', () => {
 
   beforeAll(async () => {
     const started = performance.now();
-    workDir = await mkdtemp(path.join(os.tmpdir(), 'modelport-browser-'));
-    await writeFile(path.join(workDir, 'sdk.js'), (await bundleSdk({ withKy: true })).code);
-    const files: Record<string, [file: string, type: string]> = {
-      '/': [path.join(PAGE_DIR, 'page.html'), 'text/html; charset=utf-8'],
-      '/page.js': [path.join(PAGE_DIR, 'page.js'), 'text/javascript; charset=utf-8'],
-      '/sdk.js': [path.join(workDir, 'sdk.js'), 'text/javascript; charset=utf-8'],
+    const files: Record<string, [body: Uint8Array, type: string]> = {
+      '/': [await readFile(path.join(PAGE_DIR, 'page.html')), 'text/html; charset=utf-8'],
+      '/page.js': [await readFile(path.join(PAGE_DIR, 'page.js')), 'text/javascript; charset=utf-8'],
+      '/sdk.js': [(await bundleSdk({ withKy: true })).code, 'text/javascript; charset=utf-8'],
     };
-    pageServer = createServer((request, response) => {
-      const served = files[new URL(request.url ?? '/', 'http://x').pathname];
-      if (!served) return void response.writeHead(404).end();
-      readFile(served[0]).then(
-        (body) => response.writeHead(200, { 'content-type': served[1], 'cache-control': 'no-store' }).end(body),
-        () => response.writeHead(500).end(),
-      );
-    });
-    await new Promise<void>((resolve) => pageServer.listen(0, '127.0.0.1', resolve));
-    pageOrigin = `http://127.0.0.1:${(pageServer.address() as AddressInfo).port}`;
+    pageServer = await serveStatic(files);
+    pageOrigin = pageServer.origin;
     const bundled = performance.now();
 
-    [mock, browser] = await Promise.all([
-      startMockServer({ auth: true, cors: [pageOrigin] }),
-      chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 }),
-    ]);
+    [mock, browser] = await Promise.all([startMockServer({ auth: true, cors: [pageOrigin] }), launchChromium()]);
     page = await browser.newPage({ viewport: { width: 1280, height: 480 } });
     page.on('pageerror', (error) => pageProblems.push(`page error: ${error.stack ?? error.message}`));
     page.on('console', (message) => {
@@ -146,8 +99,7 @@ describe.skipIf(!hasChromium)('the SDK bundle in headless Chromium', () => {
   afterAll(async () => {
     await browser?.close();
     await mock?.close();
-    await new Promise((resolve) => (pageServer ? pageServer.close(resolve) : resolve(undefined)));
-    if (workDir) await rm(workDir, { recursive: true, force: true });
+    await pageServer?.close();
   });
 
   it('runs health, metadata, JSON and binary predictions, a typed error and an upload across origins', async () => {

@@ -10,38 +10,20 @@
  * Needs /usr/bin/chromium (Debian's `chromium` package; .ci/run installs it); without it the
  * browser tests are skipped with a warning, and the HTTP checks still run.
  */
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockServer, type RunningMockServer } from '../mock-server/index';
+import { chromiumInstalled, launchChromium } from './support/chromium';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
-const CHROMIUM = '/usr/bin/chromium';
-// Flags for a closed network: no GPU, no QUIC, and none of the background calls home.
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const VIEWPORT = { width: 1360, height: 760 };
 
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) {
-  console.warn(
-    `\n!!! test/pages.test.ts: ${CHROMIUM} (Debian package 'chromium') is missing: the web page tests are SKIPPED.\n` +
-      `!!! Install it with: apt-get update && apt-get install -y --no-install-recommends chromium\n`,
-  );
-}
+const hasChromium = chromiumInstalled('test/pages.test.ts', 'the web page tests are SKIPPED');
 
 // ---------------------------------------------------------------------------------------------
 // Digits as strokes on the 280×280 pad (canvas pixels; each stroke is one mouse down … up).
@@ -136,7 +118,7 @@ describe.skipIf(!hasChromium)('web pages in headless Chromium', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+    browser = await launchChromium();
     await mkdir(ARTIFACTS, { recursive: true });
   });
 
