@@ -4,7 +4,7 @@
  * rows and batches) is re-sent to `digits-mlp`, and the label flips it reports are exactly those the
  * test finds by calling both models itself on the recorded inputs.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,12 +25,12 @@ import { startMockServer, type RunningMockServer } from '../mock-server/index';
 import { loadIrisSplit } from '../mock-server/datasets/iris-split';
 import { loadMnistSplit } from '../mock-server/datasets/mnist-split';
 import { BUNDLED } from './helpers/data-dir';
+import { freePort } from './support/free-port';
+import { CLI, cleanEnv, startRecordingProxy } from './support/recording-proxy';
 
-const CLI = new URL('../mock-server/bin/modelport.js', import.meta.url).pathname;
 const work = mkdtempSync(path.join(os.tmpdir(), 'modelport-cassette-diff-'));
 const cassetteFile = path.join(work, 'digits.jsonl');
-// No MODELPORT_* setting of the test run leaks into the CLI.
-const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('MODELPORT_')));
+const env = cleanEnv();
 let server: RunningMockServer;
 let client: Modelport;
 let cassette: Cassette;
@@ -49,31 +49,30 @@ function cli(...args: string[]): Promise<Run> {
   );
 }
 
+/** `cassette diff` of `file` against the test server, with the admin key. */
+function diffAgainstServer(file: string, ...args: string[]): Promise<Run> {
+  return cli('cassette', 'diff', file, '--against', server.url, '--api-key', server.adminKey, ...args);
+}
+
 /** `cassette diff` of the digits cassette against the server, with the admin key; `--json` output parsed. */
 async function diffJson(...args: string[]): Promise<{ run: Run; report: DriftReport & { crossed: string[] } }> {
-  const run = await cli('cassette', 'diff', cassetteFile, '--against', server.url, '--api-key', server.adminKey, '--json', ...args);
+  const run = await diffAgainstServer(cassetteFile, '--json', ...args);
   return { run, report: JSON.parse(run.stdout) };
 }
 
 /** Records what `send` does through `modelport record` into `file`. */
 async function recordCassette(file: string, send: (recording: Modelport) => Promise<void>): Promise<void> {
-  const child = spawn(process.execPath, [CLI, 'record', '--upstream', server.url, '--cassette', file, '--api-key', server.adminKey], {
-    env,
-  });
-  let stdout = '';
-  child.stdout.on('data', (chunk) => (stdout += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', () => {
-      const found = /proxy listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(stdout);
-      if (found) resolve(found[1]!);
-    });
-    void exited.then((code) => reject(new Error(`modelport record exited with ${code}`)));
-  });
-  await send(new Modelport({ baseUrl: url, maxRetries: 0 }));
-  child.kill('SIGTERM');
-  expect(await exited).toBe(0);
+  const proxy = await startRecordingProxy(server.url, file, '--api-key', server.adminKey);
+  try {
+    await send(new Modelport({ baseUrl: proxy.url, maxRetries: 0 }));
+    expect((await proxy.stop()).code).toBe(0);
+  } finally {
+    proxy.kill();
+  }
 }
+
+/** What the CLI does when it refuses: exit 2, nothing on stdout, the message on stderr. */
+const refusal = (stderr: string): Run => ({ code: 2, stdout: '', stderr });
 
 /** The argmax over the last axis of each row (the first maximum wins). */
 function argmaxRows(data: Float32Array, classes: number): number[] {
@@ -183,19 +182,7 @@ describe('modelport cassette diff', () => {
     expect(output!.rows).toBe(60);
 
     // The table names each flip the same way.
-    const table = await cli(
-      'cassette',
-      'diff',
-      cassetteFile,
-      '--against',
-      server.url,
-      '--api-key',
-      server.adminKey,
-      '--model',
-      'digits-mlp',
-      '--examples',
-      '100',
-    );
+    const table = await diffAgainstServer(cassetteFile, '--model', 'digits-mlp', '--examples', '100');
     expect(table.code).toBe(0);
     expect(table.stdout).toContain(
       `digits@1 → digits-mlp (answered by version 1)\n  40 requests: 40 compared, 0 failed now, 0 not compared; ${expected.length} label flip`,
@@ -230,17 +217,7 @@ describe('modelport cassette diff', () => {
     expect(version2.report.models[0]!.outputs[0]!.flips).toEqual(mlpFlips);
     expect(staging.report.models[0]!.outputs[0]!.flips).toEqual(mlpFlips);
     expect(staging.report.models[0]!.outputs[0]!.max_abs_delta).toBe(mlp.report.models[0]!.outputs[0]!.max_abs_delta);
-    const table = await cli(
-      'cassette',
-      'diff',
-      cassetteFile,
-      '--against',
-      server.url,
-      '--api-key',
-      server.adminKey,
-      '--model',
-      'digits@staging',
-    );
+    const table = await diffAgainstServer(cassetteFile, '--model', 'digits@staging');
     expect(table.stdout).toContain('\ndigits@1 → digits@2 (@staging) (answered by version 2)\n');
 
     // production still points at version 1: nothing changes.
@@ -252,50 +229,15 @@ describe('modelport cassette diff', () => {
       { version: 1, weight: 90 },
       { version: 2, weight: 10 },
     ]);
-    const canary = await cli(
-      'cassette',
-      'diff',
-      cassetteFile,
-      '--against',
-      server.url,
-      '--model',
-      'digits@canary',
-      '--api-key',
-      server.adminKey,
-    );
-    expect(canary).toEqual({
-      code: 2,
-      stdout: '',
-      stderr:
+    const canary = await diffAgainstServer(cassetteFile, '--model', 'digits@canary');
+    expect(canary).toEqual(
+      refusal(
         "modelport: alias 'canary' of 'digits' splits requests between version 1 (weight 90), version 2 (weight 10): a drift report compares one version; pass digits@<version>\n",
-    });
-    const unknown = await cli(
-      'cassette',
-      'diff',
-      cassetteFile,
-      '--against',
-      server.url,
-      '--model',
-      'digits@nope',
-      '--api-key',
-      server.adminKey,
+      ),
     );
-    expect(unknown).toEqual({
-      code: 2,
-      stdout: '',
-      stderr: "modelport: model 'digits' has no alias 'nope' (it has 'production', 'staging', 'canary')\n",
-    });
-    const noModel = await cli(
-      'cassette',
-      'diff',
-      cassetteFile,
-      '--against',
-      server.url,
-      '--model',
-      'nothing@staging',
-      '--api-key',
-      server.adminKey,
-    );
+    const unknown = await diffAgainstServer(cassetteFile, '--model', 'digits@nope');
+    expect(unknown).toEqual(refusal("modelport: model 'digits' has no alias 'nope' (it has 'production', 'staging', 'canary')\n"));
+    const noModel = await diffAgainstServer(cassetteFile, '--model', 'nothing@staging');
     expect(noModel.code).toBe(2);
     expect(noModel.stderr).toBe(
       `modelport: model 'nothing' is not on ${server.url} (GET /v1/models/nothing/aliases: 404 model 'nothing' not found)\n`,
@@ -319,7 +261,7 @@ describe('modelport cassette diff', () => {
     expect(iris.report.models[0]!.failed_now[0]).toMatchObject({ seq: expect.any(Number), status: 400 });
     expect(iris.report.crossed).toEqual(['digits@1 → iris: 40 request(s) failed now, more than --max-failures 0']);
     expect((await diffJson('--model', 'iris', '--max-failures', '40')).run.code).toBe(0);
-    const irisTable = await cli('cassette', 'diff', cassetteFile, '--against', server.url, '--api-key', server.adminKey, '--model', 'iris');
+    const irisTable = await diffAgainstServer(cassetteFile, '--model', 'iris');
     const [first, second] = iris.report.models[0]!.failed_now;
     expect(first!.error).toMatch(/image/);
     expect(irisTable.stdout).toContain(
@@ -341,7 +283,7 @@ describe('modelport cassette diff', () => {
     const text = readFileSync(mixed, 'utf8');
     const failedSeq = parseCassette(text).interactions.find((i) => i.response.status === 400)!.seq;
 
-    const whole = await cli('cassette', 'diff', mixed, '--against', server.url, '--api-key', server.adminKey, '--json');
+    const whole = await diffAgainstServer(mixed, '--json');
     expect(whole.code).toBe(0);
     const report: DriftReport = JSON.parse(whole.stdout);
     expect(report.models.map((m) => [modelLabel(m), m.requests, m.compared, m.label_flips, m.outputs.map((o) => o.max_abs_delta)])).toEqual(
@@ -352,17 +294,13 @@ describe('modelport cassette diff', () => {
     );
     expect(report.models[1]!.not_compared).toEqual([{ seq: failedSeq, reason: 'the recorded answer was status 400' }]);
 
-    const ambiguous = await cli('cassette', 'diff', mixed, '--against', server.url, '--api-key', server.adminKey, '--model', 'digits-mlp');
-    expect(ambiguous).toEqual({
-      code: 2,
-      stdout: '',
-      stderr:
+    const ambiguous = await diffAgainstServer(mixed, '--model', 'digits-mlp');
+    expect(ambiguous).toEqual(
+      refusal(
         "modelport: model 'digits-mlp' would receive the requests of every recorded model (iris: 5, digits@1: 4): pass from (--from), the recorded model whose requests to send\n",
-    });
-    const picked = await cli(
-      ...['cassette', 'diff', mixed, '--against', server.url, '--api-key', server.adminKey, '--json'],
-      ...['--from', 'digits', '--model', 'digits-mlp', '--concurrency', '3'],
+      ),
     );
+    const picked = await diffAgainstServer(mixed, '--json', '--from', 'digits', '--model', 'digits-mlp', '--concurrency', '3');
     const pickedReport: DriftReport = JSON.parse(picked.stdout);
     expect(pickedReport.models.map((m) => [modelLabel(m), m.compared])).toEqual([['digits@1 → digits-mlp', 3]]);
     // Answered three at a time, listed in seq order all the same.
@@ -418,25 +356,16 @@ describe('modelport cassette diff', () => {
   it('exit 2 for a bad cassette or flag, 3 when the server does not answer, 2 for an alias on a server without /v1', async () => {
     const broken = path.join(work, 'broken.jsonl');
     writeFileSync(broken, `${readFileSync(cassetteFile, 'utf8').split('\n')[0]}\n{"type":"interaction"}\n`);
-    expect(await cli('cassette', 'diff', broken, '--against', server.url)).toEqual({
-      code: 2,
-      stdout: '',
-      stderr: `modelport: ${broken}: cassette line 2: seq must be an integer from 1\n`,
-    });
+    expect(await cli('cassette', 'diff', broken, '--against', server.url)).toEqual(
+      refusal(`modelport: ${broken}: cassette line 2: seq must be an integer from 1\n`),
+    );
     const missing = await cli('cassette', 'diff', path.join(work, 'none.jsonl'), '--against', server.url);
-    expect(missing).toEqual({
-      code: 2,
-      stdout: '',
-      stderr: `modelport: cannot read the cassette ${path.join(work, 'none.jsonl')} (ENOENT)\n`,
-    });
+    expect(missing).toEqual(refusal(`modelport: cannot read the cassette ${path.join(work, 'none.jsonl')} (ENOENT)\n`));
     expect((await cli('cassette', 'diff', cassetteFile, '--against', server.url, '--max-flips', '-1')).stderr).toBe(
       "modelport: --max-flips must be a whole number, got '-1'\n",
     );
 
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise((resolve) => closed.close(resolve));
+    const port = await freePort();
     const unreachable = await cli('cassette', 'diff', cassetteFile, '--against', `http://127.0.0.1:${port}`);
     expect(unreachable.code).toBe(3);
     expect(unreachable.stderr).toContain(
@@ -451,10 +380,10 @@ describe('modelport cassette diff', () => {
     const url = `http://127.0.0.1:${(noV1.address() as AddressInfo).port}`;
     const refused = await cli('cassette', 'diff', cassetteFile, '--against', url, '--model', 'digits@staging');
     await new Promise((resolve) => noV1.close(resolve));
-    expect(refused).toEqual({
-      code: 2,
-      stdout: '',
-      stderr: `modelport: GET ${url}/v1/models/digits/aliases answered 400 Not Found: the server has no modelport /v1 alias API, so alias 'staging' cannot be resolved; name a version instead: digits@<version>\n`,
-    });
+    expect(refused).toEqual(
+      refusal(
+        `modelport: GET ${url}/v1/models/digits/aliases answered 400 Not Found: the server has no modelport /v1 alias API, so alias 'staging' cannot be resolved; name a version instead: digits@<version>\n`,
+      ),
+    );
   });
 });

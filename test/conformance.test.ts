@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockServer, type RunningMockServer } from '../mock-server/index';
+import { freePort } from './support/free-port';
 import { startTritonStub, type TritonStub } from './support/triton-stub';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -60,14 +61,6 @@ async function conformanceJson(url: string, ...args: string[]) {
 }
 
 const outcomes = (results: Row[]) => Object.fromEntries(results.map((r) => [r.id, r.outcome]));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** `prism mock` of the official spec on 127.0.0.1, resolved once it answers. */
 async function startPrism(): Promise<{ url: string; child: ChildProcess }> {

@@ -3,7 +3,7 @@
  * front of a real server with auth on. The SDK talks through the proxy with a fetch that keeps
  * the exact bytes it sent and got, and the cassette must hold exactly those exchanges.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,49 +15,35 @@ import { parseCassette } from '../src/cassette/format';
 import { startMockServer, type RunningMockServer } from '../mock-server/index';
 import { loadIrisSplit } from '../mock-server/datasets/iris-split';
 import { loadMnistSplit } from '../mock-server/datasets/mnist-split';
+import { freePort } from './support/free-port';
+import { CLI, startRecordingProxy, type RecordingProxy } from './support/recording-proxy';
 
-const CLI = new URL('../mock-server/bin/modelport.js', import.meta.url).pathname;
 const work = mkdtempSync(path.join(os.tmpdir(), 'modelport-record-'));
-const children = new Set<ChildProcess>();
+const proxies = new Set<RecordingProxy>();
 let server: RunningMockServer;
 
 interface Recorder {
   url: string;
-  child: ChildProcess;
+  pid: number;
   cassette: string;
   output: () => { stdout: string; stderr: string };
   /** SIGTERM, then the exit code and the cassette's lines, parsed. */
   stop(): Promise<{ code: number | null; lines: Record<string, any>[]; text: string }>;
 }
 
-/** Starts `modelport record` against `upstream` (no MODELPORT_* settings of the test run leak in) and waits for its proxy URL. */
+/** Starts `modelport record` against `upstream`, recording into <work>/<name>.jsonl, and waits for its proxy URL. */
 async function record(upstream: string, name: string, ...args: string[]): Promise<Recorder> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('MODELPORT_')));
   const cassette = path.join(work, `${name}.jsonl`);
-  const child = spawn(process.execPath, [CLI, 'record', '--upstream', upstream, '--cassette', cassette, ...args], { env });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk) => (stdout += chunk));
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no proxy URL within 20 s: ${stdout} ${stderr}`)), 20_000);
-    child.stdout!.on('data', () => {
-      const found = /proxy listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(stdout);
-      if (found) resolve(found[1]!), clearTimeout(timer);
-    });
-    void exited.then((code) => reject(new Error(`record exited with ${code}: ${stderr}`)));
-  });
+  const proxy = await startRecordingProxy(upstream, cassette, ...args);
+  proxies.add(proxy);
   return {
-    url,
-    child,
+    url: proxy.url,
+    pid: proxy.pid,
     cassette,
-    output: () => ({ stdout, stderr }),
+    output: proxy.output,
     async stop() {
-      child.kill('SIGTERM');
-      const code = await exited;
-      children.delete(child);
+      const { code } = await proxy.stop();
+      proxies.delete(proxy);
       const text = readFileSync(cassette, 'utf8');
       return {
         code,
@@ -100,20 +86,12 @@ function expectBody(body: { json?: unknown; base64?: string } | null, bytes: Buf
   expect(body).toEqual({ json: JSON.parse(bytes.toString('utf8')) });
 }
 
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
 beforeAll(async () => {
   server = await startMockServer({ dataDir: path.join(work, 'repo') });
 });
 
 afterAll(async () => {
-  for (const child of children) child.kill('SIGKILL');
+  for (const proxy of proxies) proxy.kill();
   await server?.close();
   rmSync(work, { recursive: true, force: true });
 });
@@ -122,8 +100,8 @@ describe('modelport record', () => {
   it('records health, metadata, 20 JSON iris and 20 binary digits predictions exactly, with model metadata and no secret', async () => {
     const recorder = await record(server.url, 'sdk');
     expect(recorder.output().stdout).toBe(`recording ${server.url} into ${recorder.cassette}, proxy listening on ${recorder.url}\n`);
-    if (existsSync(`/proc/${recorder.child.pid}/maps`)) {
-      expect(readFileSync(`/proc/${recorder.child.pid}/maps`, 'utf8')).not.toMatch(/tensorflow|tfjs/i);
+    if (existsSync(`/proc/${recorder.pid}/maps`)) {
+      expect(readFileSync(`/proc/${recorder.pid}/maps`, 'utf8')).not.toMatch(/tensorflow|tfjs/i);
     }
     const captured: Captured[] = [];
     const client = new Modelport({ baseUrl: recorder.url, apiKey: server.adminKey, maxRetries: 0, fetch: capturingFetch(captured) });
@@ -253,7 +231,7 @@ describe('modelport record', () => {
   });
 
   it('an unreachable upstream: server null in the header, 502 naming the upstream, nothing recorded', async () => {
-    const upstream = `http://127.0.0.1:${await closedPort()}`;
+    const upstream = `http://127.0.0.1:${await freePort()}`;
     const recorder = await record(upstream, 'unreachable');
     expect(recorder.output().stderr).toContain(`GET ${upstream}/v2 did not answer with JSON; the cassette's server is null`);
     const answer = await fetch(`${recorder.url}/v2/health/ready`);

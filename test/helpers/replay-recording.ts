@@ -4,7 +4,6 @@
  * SDK calling through the proxy. What the SDK decoded and the exact bytes it got are kept, so a
  * replay can be compared with the real answers. The server is closed before this returns.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Modelport, type Tensor } from '../../src/index';
@@ -12,8 +11,10 @@ import { parseCassette, type Cassette } from '../../src/cassette/format';
 import { startMockServer } from '../../mock-server/index';
 import { loadIrisSplit } from '../../mock-server/datasets/iris-split';
 import { loadMnistSplit } from '../../mock-server/datasets/mnist-split';
+import { startRecordingProxy } from '../support/recording-proxy';
 
-export const CLI = new URL('../../mock-server/bin/modelport.js', import.meta.url).pathname;
+// serve-replay.test.ts runs the CLI with the same settings.
+export { CLI, cleanEnv } from '../support/recording-proxy';
 
 export interface RecordedPrediction {
   model: 'iris' | 'digits';
@@ -40,11 +41,6 @@ export interface ReplayRecording {
   models: unknown;
 }
 
-/** A child process without the test run's MODELPORT_* settings. */
-export function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('MODELPORT_')));
-}
-
 /**
  * Records, in this order: GET /v2/health/ready answered 503 (a fault injected for one request)
  * then 200, live, server metadata, iris and digits metadata, /v1/models, then 5 iris predictions
@@ -53,20 +49,12 @@ export function cleanEnv(): NodeJS.ProcessEnv {
 export async function recordReplayCassette(work: string): Promise<ReplayRecording> {
   const server = await startMockServer({ dataDir: path.join(work, 'repo') });
   const file = path.join(work, 'replay.cassette.jsonl');
-  const recorder = spawn(process.execPath, [CLI, 'record', '--upstream', server.url, '--cassette', file], { env: cleanEnv() });
+  const recorder = await startRecordingProxy(server.url, file).catch(async (error: unknown) => {
+    await server.close();
+    throw error;
+  });
   try {
-    let stdout = '';
-    let stderr = '';
-    recorder.stderr!.on('data', (chunk) => (stderr += chunk));
-    const proxy = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no proxy URL within 30 s: ${stdout} ${stderr}`)), 30_000);
-      recorder.stdout!.on('data', (chunk) => {
-        stdout += chunk;
-        const found = /proxy listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(stdout);
-        if (found) resolve(found[1]!), clearTimeout(timer);
-      });
-      recorder.once('exit', (code) => reject(new Error(`modelport record exited with ${code}: ${stdout} ${stderr}`)));
-    });
+    const proxy = recorder.url;
     const bodies: Uint8Array[] = [];
     const client = new Modelport({
       baseUrl: proxy,
@@ -100,8 +88,7 @@ export async function recordReplayCassette(work: string): Promise<ReplayRecordin
       predictions.push({ ...call, output: plain(prediction.output), responseBytes: bodies.at(-1)! });
     }
 
-    recorder.kill('SIGTERM');
-    const code = await new Promise((resolve) => (recorder.exitCode === null ? recorder.once('exit', resolve) : resolve(recorder.exitCode)));
+    const { code } = await recorder.stop();
     if (code !== 0) throw new Error(`modelport record exited with ${code}`);
     const text = readFileSync(file, 'utf8');
     const cassette = parseCassette(text);
@@ -119,7 +106,7 @@ export async function recordReplayCassette(work: string): Promise<ReplayRecordin
       models,
     };
   } finally {
-    if (recorder.exitCode === null) recorder.kill('SIGKILL');
+    recorder.kill();
     await server.close();
   }
 }
