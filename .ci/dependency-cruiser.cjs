@@ -68,7 +68,8 @@ module.exports = {
     },
     {
       name: 'server-uses-public-sdk',
-      comment: "The server uses the SDK as its users do, through the package entries ('modelport' = src/index.ts, 'modelport/cassette', 'modelport/record')",
+      comment:
+        "The server uses the SDK as its users do, through the package entries ('modelport' = src/index.ts, 'modelport/cassette', 'modelport/record')",
       severity: 'error',
       from: { path: '^mock-server/' },
       to: { path: '^src/', pathNot: '^src/(index|cassette/index|record/index)\\.ts$' },

@@ -27,4 +27,5 @@ export {
   type ByteArray,
   type Datatype,
 } from './core/binary';
+export { fromResponseOutput } from './core/tensors';
 export type { components, operations, paths } from './generated/openapi';

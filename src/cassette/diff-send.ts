@@ -3,7 +3,7 @@
  * and timed. No answer at all to a metadata or alias read is a ConnectionError (or TimeoutError)
  * naming the server; for a re-sent infer request it is that request's failure, reported.
  */
-import { ConnectionError, TimeoutError } from '../errors';
+import { ConnectionError, TimeoutError } from 'modelport';
 import type { RecordedRequest } from './format';
 
 export interface ServerAccess {

@@ -7,7 +7,7 @@
  * models in one report; servers without /v1 (Triton, KServe) have no aliases to resolve, and are
  * refused with what to pass instead.
  */
-import { ModelportError } from '../errors';
+import { ModelportError } from 'modelport';
 import { errorText, getJson, type JsonAnswer, type ServerAccess } from './diff-send';
 import type { ModelRef } from './model-path';
 

@@ -14,8 +14,7 @@
  *
  * No `node:` import and no Buffer: this module runs in browsers (replay in a service worker).
  */
-import { HEADER_LENGTH_HEADER } from '../core/binary';
-import { ModelportError } from '../errors';
+import { HEADER_LENGTH_HEADER, ModelportError } from 'modelport';
 
 export const CASSETTE_VERSION = 1;
 

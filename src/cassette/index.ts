@@ -40,6 +40,7 @@ export {
 } from './match';
 export { decodeRequestTensors, decodeResponseTensors, interactionTensors, type DecodedInferenceBody, type NamedTensor } from './tensors';
 export type { InputDelta, Tolerance } from './tolerance';
+export { inferPath, inferPathModel, metadataPath, modelOfPath, type ModelRef } from './model-path';
 export {
   REPLAY_HEADER,
   REPLAY_NEAREST_HEADER,

@@ -10,7 +10,7 @@
  * structural differences (input names, datatypes, shapes, query, body), then within tolerance, then
  * with the smallest max |Δ|, then the fewest elements out of tolerance, then the earliest seq.
  */
-import { HEADER_LENGTH_HEADER } from '../core/binary';
+import { HEADER_LENGTH_HEADER } from 'modelport';
 import {
   RECORDED_REQUEST_HEADERS,
   bodyFromBytes,

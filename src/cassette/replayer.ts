@@ -19,7 +19,7 @@
  *
  * No `node:` import and no Buffer: this runs in browsers.
  */
-import { HEADER_LENGTH_HEADER } from '../core/binary';
+import { HEADER_LENGTH_HEADER } from 'modelport';
 import { bytesOfBody, parseCassette, type Body, type Cassette, type Interaction, type RecordedRequest } from './format';
 import { matchRequest, type MatchOptions } from './match';
 

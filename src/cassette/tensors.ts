@@ -3,9 +3,17 @@
  * response, decoded from JSON or from Triton binary bodies with the SDK's own codecs
  * (core/binary.ts, core/tensors.ts), so a replayed answer decodes exactly as a live one.
  */
-import { DATATYPE_SIZE, HEADER_LENGTH_HEADER, elementCount, fromBytes, splitBinaryBody, type Datatype } from '../core/binary';
-import { fromResponseOutput, type Tensor } from '../core/tensors';
-import type { ResponseOutput } from '../types';
+import {
+  DATATYPE_SIZE,
+  HEADER_LENGTH_HEADER,
+  elementCount,
+  fromBytes,
+  fromResponseOutput,
+  splitBinaryBody,
+  type Datatype,
+  type ResponseOutput,
+  type Tensor,
+} from 'modelport';
 import { decodeBase64, type Body, type Interaction, type RecordedRequest, type RecordedResponse } from './format';
 
 /**

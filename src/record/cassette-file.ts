@@ -7,8 +7,8 @@
  */
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { serializeHeader, serializeInteraction, type CassetteHeader, type Interaction } from '../cassette/format';
-import { ModelportError } from '../errors';
+import { ModelportError } from 'modelport';
+import { serializeHeader, serializeInteraction, type CassetteHeader, type Interaction } from 'modelport/cassette';
 
 /** A header as the recorder knows it: the format's own fields are filled in. */
 export type HeaderFields = Omit<CassetteHeader, 'cassette' | 'version'>;

@@ -5,8 +5,7 @@
  * loading, a 401 without a key) is tried again after a while, or at once with other credentials.
  * Shared by the SDK's recorder and `modelport record`, so both write the same model block.
  */
-import type { JsonValue, RecordedModel } from '../cassette/format';
-import { metadataPath, modelOfPath } from '../cassette/model-path';
+import { metadataPath, modelOfPath, type JsonValue, type RecordedModel } from 'modelport/cassette';
 
 /** `GET path` on the upstream with these credentials: the JSON body of a 200, else null (never throws). */
 export type ReadJson = (path: string, credentials: Record<string, string>) => Promise<JsonValue>;

@@ -4,7 +4,7 @@
  * writes it (format v1, the same header, model block and rules), and the caller gets the real
  * response: the recorder reads a clone of it. Other calls pass through unrecorded.
  */
-import { bodyFromBytes, pickHeaders, RECORDED_REQUEST_HEADERS, RECORDED_RESPONSE_HEADERS, type JsonValue } from '../cassette/format';
+import { bodyFromBytes, pickHeaders, RECORDED_REQUEST_HEADERS, RECORDED_RESPONSE_HEADERS, type JsonValue } from 'modelport/cassette';
 import { CassetteFile } from './cassette-file';
 import { credentialsOf, ModelMetadataCache } from './model-metadata';
 import { readUpTo } from './read-body';

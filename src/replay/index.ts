@@ -9,8 +9,7 @@
  * createReplayer's (src/cassette/replayer.ts).
  */
 import { http, type HttpHandler } from 'msw';
-import type { Cassette } from '../cassette/format';
-import { createReplayer, type ReplayOptions } from '../cassette/replayer';
+import { createReplayer, type Cassette, type ReplayOptions } from 'modelport/cassette';
 
 export {
   createReplayer,
@@ -19,7 +18,7 @@ export {
   REPLAY_SEQ_HEADER,
   type ReplayOptions,
   type Replayer,
-} from '../cassette/replayer';
+} from 'modelport/cassette';
 
 export interface ReplayHandlersOptions extends ReplayOptions {
   /**

@@ -24,6 +24,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stripVTControlCharacters } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { build, transform } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -404,7 +405,7 @@ describe('an app that records with the SDK and replays with only modelport and m
     expect(cassette.split('\n')[0]).toMatch(/^\{"cassette":"modelport","version":1,/);
     const replayed = await run('npx', ['--no-install', 'vitest', 'run', '--config', 'vitest.config.mjs'], { cwd: app });
     expect(replayed.code, `${replayed.stdout}${replayed.stderr}`).toBe(0);
-    expect(replayed.stdout).toMatch(/Tests\s+2 passed/);
+    expect(stripVTControlCharacters(replayed.stdout)).toMatch(/Tests\s+2 passed/);
     const required = await ok(process.execPath, ['cassette.cjs'], { cwd: app });
     expect(JSON.parse(required.stdout.trim())).toEqual({ interactions: expect.any(Number), outcome: 'matched', seq: true });
   });
