@@ -11,10 +11,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Modelport } from '../src/index';
 import { parseCassette, type Cassette } from '../src/cassette/index';
+import { replayHandlers } from '../src/replay/index';
+import { setupServer } from 'msw/node';
 import { startMockServer } from '../mock-server/index';
 import { loadIrisSplit } from '../mock-server/datasets/iris-split';
 import { loadMnistSplit } from '../mock-server/datasets/mnist-split';
 import { startRecordingProxy } from './support/recording-proxy';
+import { defaultTritonState, startTritonStub } from './support/triton-stub';
 import type { RecordedCall, ReplayChildReport } from './support/replay-child';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -126,5 +129,46 @@ describe('record 200 predictions through the proxy, replay them without TensorFl
       expect(report.nearest.nearestHeader).toMatch(/0\.5/);
       expect(report.nearest.data).toEqual(recorded[100]!.data);
     });
+  });
+});
+
+describe('a server that is not modelport: a Triton-like one (test/support/triton-stub.ts)', () => {
+  it("records Triton's empty-bodied probes, its metadata and JSON and binary infers, and replays them as Triton answered", async () => {
+    const state = defaultTritonState();
+    state.readyModels.delete('densenet/2');
+    const triton = await startTritonStub(state);
+    const cassettePath = path.join(work, 'triton.jsonl');
+    const proxy = await startRecordingProxy(triton.url, cassettePath);
+    const ask = async (client: Modelport) => ({
+      live: await client.health.live(),
+      ready: await client.health.ready(),
+      model: await client.models.ready('densenet'),
+      other: await client.models.ready('densenet', { version: 2 }),
+      json: Array.from((await client.predict('densenet', [[1, 2, 3, 4]])).output.data as Float32Array),
+      binary: Array.from((await client.predict('densenet', [[5, 6, 7, 8]], { binary: true })).output.data as Float32Array),
+    });
+    let live: Awaited<ReturnType<typeof ask>>;
+    try {
+      live = await ask(new Modelport({ baseUrl: proxy.url, maxRetries: 0 }));
+    } finally {
+      expect((await proxy.stop()).code).toBe(0);
+      await triton.close();
+    }
+    expect(live).toMatchObject({ live: { live: true }, ready: { ready: true }, model: { ready: true }, other: { ready: false } });
+    const text = readFileSync(cassettePath, 'utf8');
+    const recorded = parseCassette(text);
+    const ready = recorded.interactions.find((i) => i.request.path === '/v2/health/ready')!;
+    // Triton's probe: 200 with an empty body, recorded as no body at all.
+    expect(ready.response).toMatchObject({ status: 200, body: null });
+    const infer = recorded.interactions.find((i) => i.request.path === '/v2/models/densenet/infer')!;
+    expect(infer.model).toMatchObject({ name: 'densenet', version: null, metadata: { name: 'densenet', platform: expect.any(String) } });
+
+    const mocks = setupServer(...replayHandlers(text, { baseUrl: 'http://triton.test' }));
+    mocks.listen({ onUnhandledRequest: 'error' });
+    try {
+      expect(await ask(new Modelport({ baseUrl: 'http://triton.test', maxRetries: 0 }))).toEqual(live);
+    } finally {
+      mocks.close();
+    }
   });
 });
