@@ -180,7 +180,7 @@ const CHECKS: Check[] = [
     },
   },
   {
-    block: 'npx modelport cassette diff',
+    block: 'npx modelport cassette diff examples/record-and-replay',
     check: (_, output) => {
       expect(output).toMatch(/digits(@1)? → digits-mlp/);
       expect(output).toMatch(/10 requests: 10 compared, 0 failed now/);
